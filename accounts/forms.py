@@ -1,0 +1,15 @@
+from django.contrib.auth.forms import BaseUserCreationForm
+
+from .models import User
+
+
+class SignupForm(BaseUserCreationForm[User]):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+    def clean_email(self) -> str:
+        email: str = self.cleaned_data["email"].lower()
+        if User.objects.filter(email=email).exists():
+            raise self.error_class(["An account with this email exists; log in instead."])
+        return email

@@ -1,0 +1,159 @@
+"""The play socket: authenticate, parse, hand to the live session, reply."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from games.models import Game
+from recording import services
+
+from . import engine
+from . import protocol as p
+from .live import EndReason, LiveSession
+
+log = logging.getLogger(__name__)
+
+
+class DjangoEpisodeStore:
+    """The live session's link to the database and the workers."""
+
+    def __init__(self, *, user: Any, game: Game) -> None:
+        self.user = user
+        self.game = game
+
+    async def create(self, *, seed: int, frame_shape: list[int], pixel_format: str) -> str:
+        episode = await database_sync_to_async(services.episode_start)(
+            user=self.user, game=self.game, seed=seed, frame_shape=frame_shape, pixel_format=pixel_format
+        )
+        return str(episode.pk)
+
+    async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
+        # Redis and the Celery producer block; keep them off the event loop.
+        for attempt in range(5):
+            try:
+                await sync_to_async(services.chunk_enqueue, thread_sensitive=False)(
+                    episode_id=episode, index=index, blob=blob
+                )
+                return
+            except Exception:
+                log.exception("could not hand over chunk %s of %s (try %d)", index, episode, attempt + 1)
+                await asyncio.sleep(0.2 * 2**attempt)
+        # Finalisation will find the chunk missing and mark the episode incomplete, with why.
+
+    async def close(self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float) -> None:
+        await database_sync_to_async(services.episode_end)(
+            episode_id=episode, reason=reason, steps=steps, chunks=chunks
+        )
+
+
+class PlayConsumer(AsyncWebsocketConsumer):
+    """ws/play/<slug>/: one player's live game."""
+
+    session: LiveSession | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=p.CLOSE_UNAUTHENTICATED)
+            return
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        game = await Game.objects.playable().filter(slug=slug).afirst()
+        if game is None:
+            await self.close(code=p.CLOSE_NOT_FOUND)
+            return
+        await self.accept()
+        self.session = LiveSession(
+            game=game.config(),
+            transport=self,
+            store=DjangoEpisodeStore(user=user, game=game),
+            pool=engine.pool(),
+            settings=engine.live_settings(),
+        )
+        self._window_start = time.monotonic()
+        self._window_count = 0
+        self._refused = 0
+        shape = game.frame_shape or [0, 0]
+        await self.send_json(
+            self.session.hello(
+                width=shape[1] if len(shape) > 1 else 0,
+                height=shape[0],
+                pixel_format="indexed" if game.is_atari else "rgb",
+            )
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.session is not None:
+            await self.session.stop("abandoned")
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        session = self.session
+        if session is None:
+            return
+        if not self._admit():
+            return
+        try:
+            msg = p.parse_client_message(text_data)
+            if msg["type"] == "input":
+                session.on_input(msg)
+            elif msg["type"] == "ack":
+                session.on_ack(msg["frame"])
+            elif msg["type"] == "keyframe":
+                session.on_keyframe_request()
+            elif msg["type"] == "ping":
+                await self.send_json(p.PongMessage(type="pong", t=msg["t"]))
+            elif msg["type"] == "start":
+                await self._start(session)
+        except p.ProtocolError as exc:
+            await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
+
+    async def _start(self, session: LiveSession) -> None:
+        try:
+            await session.start()
+        except Exception:
+            log.exception("could not start %s", session.game.slug)
+            await self.send_json(
+                p.ErrorMessage(
+                    type="error",
+                    code="start_failed",
+                    message="The game could not be started; press New game to try again.",
+                )
+            )
+
+    def _admit(self) -> bool:
+        """A per-socket rate limit: refuse a flood politely, then close the socket."""
+        now = time.monotonic()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        if self._window_count <= settings.ARCADE["MAX_MESSAGES_PER_SECOND"]:
+            return True
+        self._refused += 1
+        if self._refused >= settings.ARCADE["MAX_REFUSED_MESSAGES"]:
+            asyncio.ensure_future(self.close(code=p.CLOSE_FLOOD))
+        elif self._window_count == settings.ARCADE["MAX_MESSAGES_PER_SECOND"] + 1:
+            asyncio.ensure_future(
+                self.send_json(
+                    p.ErrorMessage(
+                        type="error",
+                        code="rate_limited",
+                        message="Too many messages; send input only when keys change.",
+                    )
+                )
+            )
+        return False
+
+    # Transport for LiveSession
+    async def send_bytes(self, data: bytes) -> None:
+        await self.send(bytes_data=data)
+
+    async def send_json(self, message: Any) -> None:
+        await self.send(text_data=json.dumps(message))

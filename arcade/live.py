@@ -1,0 +1,385 @@
+"""One player's live game: the deadline-clocked loop, flow control, and recording.
+
+Plain asyncio and no Django: the consumer hands it a ``Transport`` (how to reach the browser)
+and an ``EpisodeStore`` (how episodes are created, shipped and closed), so it can be tested and
+benchmarked alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from games.engine.clock import TickClock
+from games.engine.codec import PIXEL_CODES, FrameEncoder
+from games.engine.keymap import KeyMap
+from games.engine.machines import GameConfig, Machine, Outcome
+from games.engine.pool import MachinePool
+from recording.chunkfile import ChunkData
+from recording.chunkfile import encode as encode_chunk
+from recording.recorder import InputStamp, Recorder
+
+from . import protocol as p
+
+log = logging.getLogger(__name__)
+
+EndReason = Literal["terminated", "truncated", "abandoned"]
+
+
+class Transport(Protocol):
+    async def send_bytes(self, data: bytes) -> None: ...
+    async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None: ...
+
+
+class EpisodeStore(Protocol):
+    async def create(self, *, seed: int, frame_shape: list[int], pixel_format: str) -> str: ...
+    async def ship(self, *, episode: str, index: int, blob: bytes) -> None: ...
+    async def close(
+        self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    chunk_steps: int = 60
+    chunk_seconds: float = 1.0
+    window: int = 12
+    ack_every: int = 4
+
+
+class Episode:
+    """What one running episode holds: its machine, recorder and the player's input."""
+
+    def __init__(self, *, episode_id: str, seed: int, machine: Machine, recorder: Recorder) -> None:
+        self.id = episode_id
+        self.seed = seed
+        self.machine = machine
+        self.recorder = recorder
+        self.action = 0
+        self.stamp = InputStamp()
+        self.lives = 0
+        self.over = False
+        self.chunk_started = time.monotonic()
+        self.ship_queue: asyncio.Queue[ChunkData | None] = asyncio.Queue()
+
+
+class LiveSession:
+    """Hosts the episodes of one socket, one at a time."""
+
+    def __init__(
+        self,
+        *,
+        game: GameConfig,
+        transport: Transport,
+        store: EpisodeStore,
+        pool: MachinePool,
+        settings: LiveSettings,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.game = game
+        self.keymap = KeyMap(game.key_map, default_action=game.default_action, n_actions=game.n_actions)
+        self.transport = transport
+        self.store = store
+        self.pool = pool
+        self.settings = settings
+        self.monotonic = monotonic
+        self.encoder = FrameEncoder()
+        self.episode: Episode | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._shipper: asyncio.Task[None] | None = None
+        self._turn = asyncio.Event()
+        self._held: list[str] = []
+        self._last_seq = -1
+        # flow control
+        self._last_sent = -1
+        self._last_acked = -1
+        self._need_keyframe = True
+        self.frames_sent = 0
+        self.frames_dropped = 0
+
+    # --- messages from the client ---------------------------------------------------------
+
+    def hello(self, *, width: int, height: int, pixel_format: str) -> p.HelloMessage:
+        return p.HelloMessage(
+            type="hello",
+            protocol=p.PROTOCOL_VERSION,
+            game=p.GameInfo(
+                slug=self.game.slug,
+                title=self.game.title,
+                fps=self.game.fps,
+                turn_based=self.game.turn_based,
+                width=width,
+                height=height,
+                pixel_format="indexed" if pixel_format == "indexed" else "rgb",
+                palette=None,
+                keys=self.keymap.codes,
+                max_steps=self.game.max_steps,
+            ),
+            ack_every=self.settings.ack_every,
+            window=self.settings.window,
+        )
+
+    def on_input(self, msg: p.InputMessage) -> None:
+        episode = self.episode
+        if episode is None or episode.over:
+            raise p.ProtocolError("not_started", "No game is running; send start first.")
+        if msg["seq"] <= self._last_seq:
+            raise p.ProtocolError("bad_field", "'seq' must increase with every input message.")
+        self._last_seq = msg["seq"]
+        previous = episode.action
+        episode.action = self.keymap.action_for(msg["keys"])
+        episode.stamp = InputStamp(
+            seq=msg["seq"],
+            client_frame=msg["frame"],
+            t_shown=msg["t_shown"],
+            t_key=msg["t_key"],
+            t_received=time.time(),
+        )
+        if self.game.turn_based and episode.action != self.game.default_action:
+            if episode.action != previous or set(msg["keys"]) != set(self._held):
+                self._turn.set()
+        self._held = list(msg["keys"])
+
+    def on_ack(self, frame: int) -> None:
+        if frame > self._last_sent:
+            raise p.ProtocolError("bad_field", "'frame' acknowledges a frame not yet sent.")
+        self._last_acked = max(self._last_acked, frame)
+
+    def on_keyframe_request(self) -> None:
+        self._need_keyframe = True
+
+    # --- starting and ending episodes --------------------------------------------------------
+
+    async def start(self) -> None:
+        """End any running episode as abandoned and start a new one."""
+        await self.stop("abandoned")
+        seed = secrets.randbits(31)
+        machine, colours = await self.pool.acquire(self.game, seed)
+        try:
+            frame = machine.frame
+            episode_id = await self.store.create(
+                seed=seed, frame_shape=list(frame.shape), pixel_format=machine.pixel_format
+            )
+        except BaseException:
+            self.pool.release(self.game, machine)
+            raise
+        recorder = Recorder(
+            episode=episode_id,
+            pixel_format=machine.pixel_format,
+            chunk_steps=self.settings.chunk_steps,
+        )
+        episode = Episode(episode_id=episode_id, seed=seed, machine=machine, recorder=recorder)
+        episode.action = self.game.default_action
+        self.episode = episode
+        self._last_seq = -1
+        self._held = []
+        self._last_sent = -1
+        self._last_acked = -1
+        self._need_keyframe = True
+        self.encoder.reset()
+        recorder.reset(frame)
+        palette = machine.palette
+        if palette is not None:
+            recorder.add_colours(palette.entries(colours))
+        await self.transport.send_json(
+            {
+                "type": "episode",
+                "episode": episode_id,
+                "seed": seed,
+                "width": int(frame.shape[1]),
+                "height": int(frame.shape[0]),
+                "pixel_format": machine.pixel_format,
+                "palette": _palette_b64(machine),
+            }
+        )
+        await self._send_frame(episode, 0, Outcome(0.0, False, False, 0), score=0.0)
+        self._shipper = asyncio.create_task(self._ship_chunks(episode))
+        self._loop_task = asyncio.create_task(self._run(episode))
+
+    async def stop(self, reason: EndReason) -> None:
+        """End the running episode (if any) and wait until all its chunks are handed over."""
+        episode = self.episode
+        if episode is None:
+            return
+        self.episode = None
+        task = self._loop_task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("game loop of %s failed", episode.id)
+        await self._finish(episode, reason)
+
+    async def _finish(self, episode: Episode, reason: EndReason) -> None:
+        episode.over = True
+        recorder = episode.recorder
+        episode.ship_queue.put_nowait(recorder.cut(final=True))
+        episode.ship_queue.put_nowait(None)
+        if self._shipper is not None:
+            await self._shipper
+            self._shipper = None
+        self.pool.release(self.game, episode.machine)
+        await self.store.close(
+            episode=episode.id,
+            reason=reason,
+            steps=recorder.steps,
+            chunks=recorder.chunks_cut,
+            total=recorder.total_return,
+        )
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def _run(self, episode: Episode) -> None:
+        if self.game.turn_based:
+            await self._run_turns(episode)
+        else:
+            await self._run_clock(episode)
+
+    async def _run_clock(self, episode: Episode) -> None:
+        monotonic = self.monotonic
+        clock = TickClock(self.game.fps, start=monotonic() + 1.0 / self.game.fps)
+        while True:
+            wait = clock.wait(monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)
+            reason = await self._step(episode)
+            clock.tick(monotonic())
+            if reason is not None:
+                await self._end_from_loop(episode, reason)
+                return
+
+    async def _run_turns(self, episode: Episode) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._turn.wait(), self.settings.chunk_seconds)
+            except TimeoutError:
+                self._maybe_cut(episode)
+                continue
+            self._turn.clear()
+            reason = await self._step(episode)
+            if reason is not None:
+                await self._end_from_loop(episode, reason)
+                return
+
+    async def _end_from_loop(self, episode: Episode, reason: EndReason) -> None:
+        if self.episode is episode:
+            self.episode = None
+            await self._finish(episode, reason)
+            await self.transport.send_json(
+                p.EpisodeEndMessage(
+                    type="episode_end",
+                    episode=episode.id,
+                    reason=reason,
+                    steps=episode.recorder.steps,
+                    score=episode.recorder.total_return,
+                )
+            )
+
+    async def _step(self, episode: Episode) -> EndReason | None:
+        """One step: act, record, send. Returns why the episode ended, if it did."""
+        machine = episode.machine
+        recorder = episode.recorder
+        action = episode.action
+        outcome = machine.step(action)
+        colours = machine.new_colours()
+        if colours and machine.palette is not None:
+            entries = machine.palette.entries(colours)
+            recorder.add_colours(entries)
+            await self.transport.send_json({"type": "palette", "entries": entries})
+        truncated = outcome.truncated or recorder.steps + 1 >= self.game.max_steps
+        recorder.step(
+            action=action,
+            reward=outcome.reward,
+            terminated=outcome.terminated,
+            truncated=truncated,
+            info=outcome.info,
+            stamp=episode.stamp,
+            t_step=time.time(),
+            frame=machine.frame,
+        )
+        episode.lives = outcome.lives
+        outcome.truncated = truncated
+        await self._send_frame(episode, recorder.steps, outcome, score=recorder.total_return)
+        if outcome.terminated:
+            return "terminated"
+        if truncated:
+            return "truncated"
+        self._maybe_cut(episode)
+        return None
+
+    def _maybe_cut(self, episode: Episode) -> None:
+        recorder = episode.recorder
+        now = time.monotonic()
+        if recorder.pending_steps >= self.settings.chunk_steps or (
+            recorder.pending_steps and now - episode.chunk_started >= self.settings.chunk_seconds
+        ):
+            episode.chunk_started = now
+            episode.ship_queue.put_nowait(recorder.cut())
+
+    async def _send_frame(self, episode: Episode, number: int, outcome: Outcome, *, score: float) -> None:
+        frame = episode.machine.frame
+        over = outcome.terminated or outcome.truncated
+        if not over and number - self._last_acked > self.settings.window:
+            # The client is behind: drop this frame rather than queue it; the game keeps time.
+            self.encoder.skip(frame)
+            self._need_keyframe = True
+            self.frames_dropped += 1
+            return
+        if self._need_keyframe or self._last_sent != number - 1:
+            kind, payload = p.KIND_KEYFRAME, self.encoder.keyframe(frame)
+            base = number
+            self._need_keyframe = False
+        else:
+            kind, payload = p.KIND_DELTA, self.encoder.delta(frame)
+            base = number - 1
+        flags = (
+            (p.FLAG_TERMINATED if outcome.terminated else 0)
+            | (p.FLAG_TRUNCATED if outcome.truncated else 0)
+            | (p.FLAG_EPISODE_OVER if over else 0)
+        )
+        header = p.FrameHeader(
+            kind=kind,
+            pixel_format=PIXEL_CODES[episode.machine.pixel_format],
+            width=frame.shape[1],
+            height=frame.shape[0],
+            flags=flags,
+            frame=number,
+            input_seq=episode.stamp.seq,
+            base_frame=base,
+            score=score,
+            lives=max(-32768, min(32767, episode.lives)),
+        )
+        self._last_sent = number
+        self.frames_sent += 1
+        await self.transport.send_bytes(header.pack() + payload)
+
+    # --- recording ---------------------------------------------------------------------------
+
+    async def _ship_chunks(self, episode: Episode) -> None:
+        """Encode and hand over chunks in order, off the event loop (zstd releases the GIL)."""
+        while True:
+            chunk = await episode.ship_queue.get()
+            if chunk is None:
+                return
+            blob = await asyncio.to_thread(encode_chunk, chunk)
+            await self.store.ship(episode=episode.id, index=chunk.header["index"], blob=blob)
+
+
+def _palette_b64(machine: Machine) -> str | None:
+    if machine.palette is None:
+        return None
+    return base64.b64encode(machine.palette.rgb.astype(np.uint8).tobytes()).decode()
+
+
+Sender = Callable[[bytes], Awaitable[None]]

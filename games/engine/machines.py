@@ -1,0 +1,246 @@
+"""Emulators the live loop steps: a fast path for ALE games and a generic Gymnasium path.
+
+Creating an ALE environment (``loadROM``) costs ~85 ms and holds the GIL throughout, so a
+thread does not keep the event loop free. Instead each web process keeps a pool of idle
+machines per game, and a new episode's seeded start state is made in a helper *process*
+(``atari_start_state``) and restored into a pooled machine in ~0.1 ms. Restoring is bit-exact:
+the episode plays exactly as ``gym.make(env_id, **kwargs).reset(seed=seed)`` would, which is
+what replay verification relies on.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from .registry import is_atari, register_all
+
+PIXELS_INDEXED = "indexed"
+PIXELS_RGB = "rgb"
+
+
+@dataclass(frozen=True)
+class GameConfig:
+    slug: str
+    title: str
+    env_id: str
+    env_kwargs: dict[str, Any]
+    fps: int
+    turn_based: bool
+    key_map: dict[str, Any]
+    default_action: int
+    max_steps: int
+    n_actions: int
+
+    @property
+    def pool_key(self) -> str:
+        return f"{self.env_id}|{sorted(self.env_kwargs.items())!r}"
+
+
+@dataclass(slots=True)
+class Outcome:
+    reward: float
+    terminated: bool
+    truncated: bool
+    lives: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Palette:
+    """Index -> RGB for indexed frames, learned from the emulator as colours first appear.
+
+    ALE games do not share one palette (PAL games and colour-averaged games differ), so each
+    session asks its own emulator. Checking a frame for unseen indices is one table lookup
+    per pixel (``take`` into a preallocated buffer), about 10 us a frame.
+    """
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.rgb = np.zeros((256, 3), np.uint8)
+        self._unknown = np.ones(256, np.uint8)
+        self._scratch = np.empty(shape, np.uint8)
+
+    def learn(self, indices: np.ndarray, rgb: np.ndarray) -> list[int]:
+        """Record every colour in this frame; return the indices that were new."""
+        flat = indices.reshape(-1)
+        seen, first = np.unique(flat, return_index=True)
+        new = [int(i) for i in seen if self._unknown[i]]
+        if new:
+            colours = rgb.reshape(-1, 3)[first]
+            self.rgb[seen] = colours
+            self._unknown[seen] = 0
+        return new
+
+    def has_unknown(self, indices: np.ndarray) -> bool:
+        self._unknown.take(indices, out=self._scratch)
+        return bool(self._scratch.any())
+
+    def entries(self, indices: list[int] | None = None) -> list[list[int]]:
+        known = np.flatnonzero(self._unknown == 0) if indices is None else indices
+        return [[int(i), *(int(c) for c in self.rgb[i])] for i in known]
+
+
+class Machine(Protocol):
+    pixel_format: str
+    frame: np.ndarray
+    palette: Palette | None
+    action_meanings: list[str]
+
+    def start(self, seed: int, state: bytes | None) -> list[int]:
+        """Put the machine at the start of an episode; return newly learned palette indices."""
+
+    def step(self, action: int) -> Outcome: ...
+
+    def new_colours(self) -> list[int]:
+        """After a step: palette indices first seen in the current frame (indexed only)."""
+
+    def close(self) -> None: ...
+
+
+def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
+    register_all()
+    if is_atari(env_id):
+        return gym.make(env_id, **env_kwargs)
+    return gym.make(env_id, render_mode="rgb_array", **env_kwargs)
+
+
+def atari_start_state(env_id: str, env_kwargs: dict[str, Any], seed: int) -> bytes:
+    """Run in a helper process: the ALE state right after ``reset(seed=seed)``, pickled."""
+    env = _helper_envs.get((env_id, repr(sorted(env_kwargs.items()))))
+    if env is None:
+        env = make_env(env_id, env_kwargs)
+        _helper_envs[(env_id, repr(sorted(env_kwargs.items())))] = env
+    env.reset(seed=seed)
+    ale = env.unwrapped.ale  # type: ignore[attr-defined]
+    return pickle.dumps(ale.cloneState(include_rng=True))
+
+
+_helper_envs: dict[tuple[str, str], gym.Env[Any, Any]] = {}
+
+
+class AtariMachine:
+    """Steps ALE directly with the exact semantics of ale-py's AtariEnv.step, minus its copies.
+
+    AtariEnv.step converts every frame to RGB; we read palette indices (one byte a pixel)
+    straight into a reused buffer, which is what the codec and the recorder want.
+    """
+
+    pixel_format = PIXELS_INDEXED
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        self.env = make_env(env_id, env_kwargs)
+        unwrapped: Any = self.env.unwrapped
+        self.ale = unwrapped.ale
+        self.action_set = list(unwrapped._action_set)
+        self.action_meanings: list[str] = unwrapped.get_action_meanings()
+        frameskip = env_kwargs.get("frameskip", unwrapped._frameskip)
+        if not isinstance(frameskip, int):
+            raise ValueError("Live play needs an integer frameskip (stochastic is not replayable).")
+        self.frameskip = frameskip
+        height, width = self.ale.getScreenDims()
+        self.frame = np.zeros((height, width), np.uint8)
+        self.palette: Palette | None = Palette((height, width))
+        self.seed_env = self.env  # for start states made in-process (tests, benchmarks)
+
+    def start(self, seed: int, state: bytes | None) -> list[int]:
+        if state is None:
+            self.env.reset(seed=seed)
+        else:
+            self.ale.restoreState(pickle.loads(state))
+        self.ale.getScreen(self.frame)
+        assert self.palette is not None
+        return self.palette.learn(self.frame, self.ale.getScreenRGB())
+
+    def step(self, action: int) -> Outcome:
+        ale = self.ale
+        ale_action = self.action_set[action]
+        reward = 0.0
+        for _ in range(self.frameskip):
+            reward += ale.act(ale_action, 1.0)
+        ale.getScreen(self.frame)
+        lives = ale.lives()
+        return Outcome(
+            reward=float(reward),
+            terminated=ale.game_over(with_truncation=False),
+            truncated=ale.game_truncated(),
+            lives=lives,
+            info={"lives": lives},
+        )
+
+    def new_colours(self) -> list[int]:
+        assert self.palette is not None
+        if not self.palette.has_unknown(self.frame):
+            return []
+        return self.palette.learn(self.frame, self.ale.getScreenRGB())
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _plain(value: Any) -> Any:
+    """Info values made JSON-safe (numpy scalars and arrays become Python values)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 64 else None
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return repr(value)
+
+
+class GymMachine:
+    """Any Gymnasium env with a Discrete action space that renders ``rgb_array``."""
+
+    pixel_format = PIXELS_RGB
+    palette: Palette | None = None
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        self.env = make_env(env_id, env_kwargs)
+        if not isinstance(self.env.action_space, gym.spaces.Discrete):
+            raise ValueError(f"{env_id} has a {self.env.action_space} action space; needs Discrete.")
+        meanings = getattr(self.env.unwrapped, "get_action_meanings", None)
+        n = int(self.env.action_space.n)
+        self.action_meanings = list(meanings()) if meanings else [str(i) for i in range(n)]
+        self.frame = np.zeros((0, 0, 3), np.uint8)
+
+    def _render(self) -> None:
+        image = self.env.render()
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError("The env must render rgb_array frames of shape (H, W, 3).")
+        self.frame = np.ascontiguousarray(image, dtype=np.uint8)
+
+    def start(self, seed: int, state: bytes | None) -> list[int]:
+        self.env.reset(seed=seed)
+        self._render()
+        return []
+
+    def step(self, action: int) -> Outcome:
+        _, reward, terminated, truncated, info = self.env.step(action)
+        self._render()
+        lives = info.get("lives", 0) if isinstance(info, dict) else 0
+        return Outcome(
+            reward=float(reward),
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            lives=int(lives) if isinstance(lives, int | np.integer) else 0,
+            info=_plain(info) if isinstance(info, dict) else {},
+        )
+
+    def new_colours(self) -> list[int]:
+        return []
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def build_machine(config: GameConfig) -> Machine:
+    if is_atari(config.env_id):
+        return AtariMachine(config.env_id, config.env_kwargs)
+    return GymMachine(config.env_id, config.env_kwargs)

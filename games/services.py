@@ -1,0 +1,115 @@
+"""Checking and preparing games for play, and loading the default catalogue."""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from PIL import Image
+
+from .catalogue import ATARI_KWARGS, DEFAULT_GAMES
+from .engine.keymap import KeyMap, KeyMapError, atari_key_map, digit_key_map
+from .engine.machines import make_env
+from .engine.registry import is_atari
+from .models import Game
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EnvFacts:
+    action_meanings: list[str]
+    first_frame: np.ndarray  # RGB
+
+
+def env_inspect(env_id: str, env_kwargs: dict[str, Any]) -> EnvFacts:
+    """Build the env once and read what play needs; a ValidationError says what is wrong."""
+    import gymnasium as gym
+
+    try:
+        env = make_env(env_id, env_kwargs)
+    except gym.error.Error as exc:
+        raise ValidationError(f"Gymnasium cannot make {env_id!r}: {exc}") from exc
+    except TypeError as exc:
+        raise ValidationError(f"The env kwargs do not fit {env_id!r}: {exc}") from exc
+    except Exception as exc:
+        raise ValidationError(f"Building {env_id!r} failed: {exc}") from exc
+    try:
+        if not isinstance(env.action_space, gym.spaces.Discrete):
+            raise ValidationError(
+                f"{env_id} has a {env.action_space} action space; only Discrete can be played "
+                "with keys."
+            )
+        env.reset(seed=0)
+        unwrapped: Any = env.unwrapped
+        if is_atari(env_id):
+            frame = unwrapped.ale.getScreenRGB()
+        else:
+            frame = env.render()
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValidationError(f"{env_id} does not render rgb_array frames (H, W, 3).")
+        meanings_fn = getattr(unwrapped, "get_action_meanings", None)
+        n = int(env.action_space.n)
+        meanings = list(meanings_fn()) if meanings_fn else [str(i) for i in range(n)]
+        return EnvFacts(action_meanings=meanings, first_frame=np.asarray(frame, np.uint8))
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise ValidationError(f"Resetting {env_id!r} failed: {exc}") from exc
+    finally:
+        env.close()
+
+
+def thumbnail_png(frame: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def game_prepare(game: Game) -> None:
+    """Fill what the engine needs from the env itself; raises ValidationError on bad input.
+
+    Atari games get ale-py's live-play defaults for any kwargs left out, and a key map
+    derived from their action meanings when none is given.
+    """
+    if is_atari(game.env_id):
+        game.env_kwargs = {**ATARI_KWARGS, **(game.env_kwargs or {})}
+        if not isinstance(game.env_kwargs.get("frameskip"), int):
+            raise ValidationError({"env_kwargs": "frameskip must be a whole number for live play."})
+    facts = env_inspect(game.env_id, game.env_kwargs)
+    game.action_meanings = facts.action_meanings
+    game.frame_shape = list(facts.first_frame.shape[:2])
+    if not game.key_map:
+        if is_atari(game.env_id):
+            game.key_map = atari_key_map(facts.action_meanings)
+        else:
+            game.key_map = digit_key_map(len(facts.action_meanings))
+    try:
+        KeyMap(game.key_map, default_action=game.default_action, n_actions=len(facts.action_meanings))
+    except KeyMapError as exc:
+        raise ValidationError({"key_map": str(exc)}) from exc
+    if not game.thumbnail:
+        game.thumbnail.save(f"{game.slug}.png", ContentFile(thumbnail_png(facts.first_frame)), save=False)
+
+
+def catalogue_load(*, dry_run: bool = False) -> list[str]:
+    """Create the default games that are missing; existing games are left as admins made them."""
+    created = []
+    for entry in DEFAULT_GAMES:
+        if Game.objects.filter(slug=entry["slug"]).exists():
+            continue
+        game = Game(display_order=len(created) + Game.objects.count(), **entry)
+        if dry_run:
+            created.append(game.slug)
+            continue
+        game_prepare(game)
+        with transaction.atomic():
+            game.save()
+        created.append(game.slug)
+    return created

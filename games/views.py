@@ -1,0 +1,24 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from .models import Game
+
+
+def library(request: HttpRequest) -> HttpResponse:
+    """The home page: every playable game."""
+    return render(request, "games/library.html", {"games": Game.objects.playable()})
+
+
+def detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A game's instructions and controls, with Start."""
+    game = get_object_or_404(Game.objects.playable(), slug=slug)
+    return render(request, "games/detail.html", {"game": game})
+
+
+@login_required
+def play(request: HttpRequest, slug: str) -> HttpResponse:
+    """The play view: the canvas and the socket that drives it."""
+    game = get_object_or_404(Game.objects.playable(), slug=slug)
+    ws_path = f"/ws/play/{game.slug}/"  # routed by arcade.routing, not urls.py
+    return render(request, "games/play.html", {"game": game, "ws_path": ws_path})

@@ -1,0 +1,95 @@
+from typing import Any
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from .models import Chunk, Episode, Transition
+
+
+class EstimatedCountPaginator(Paginator):
+    """Counting a large transitions table is slow: estimate it when the list is unfiltered."""
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        query = self.object_list.query if isinstance(self.object_list, QuerySet) else None
+        if query is not None and not query.where and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE relname = %s",
+                    [Transition._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > 10_000:
+                return int(row[0])
+        return super().count
+
+
+class ChunkInline(admin.TabularInline[Chunk, Episode]):
+    model = Chunk
+    extra = 0
+    can_delete = False
+    fields = ("index", "first_frame", "n_frames", "n_steps", "keyframe", "size", "file")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Episode)
+class EpisodeAdmin(admin.ModelAdmin[Episode]):
+    list_display = (
+        "short_id",
+        "game",
+        "user",
+        "status",
+        "end_reason",
+        "steps",
+        "total_return",
+        "started_at",
+        "transitions_link",
+    )
+    list_filter = ("status", "end_reason", "game", "started_at")
+    search_fields = ("uuid", "user__email")
+    date_hierarchy = "started_at"
+    list_select_related = ("game", "user")
+    raw_id_fields = ("user",)
+    readonly_fields = [f.name for f in Episode._meta.fields] + ["transitions_link"]
+    inlines = (ChunkInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Episode", ordering="uuid")
+    def short_id(self, episode: Episode) -> str:
+        return str(episode.uuid)[:8]
+
+    @admin.display(description="Transitions")
+    def transitions_link(self, episode: Episode) -> str:
+        url = reverse("admin:recording_transition_changelist") + f"?episode__uuid__exact={episode.pk}"
+        return format_html('<a href="{}">{} steps</a>', url, episode.steps)
+
+
+@admin.register(Transition)
+class TransitionAdmin(admin.ModelAdmin[Transition]):
+    list_display = ("episode", "step", "action", "reward", "terminated", "truncated", "input_seq", "t_step")
+    list_filter = ("terminated", "truncated")
+    list_select_related = ("episode__game",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 200
+    readonly_fields = [f.name for f in Transition._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,79 @@
+"""The chunk file: many consecutive frames and the steps between them, in one object.
+
+Layout (all little-endian)::
+
+    b"ARCADECH"  u32 format  u32 header_length  header (UTF-8 JSON)  body (zstd)
+
+The body is the chunk's frames, each XOR-ed against the frame before it. The first frame of
+a keyframe chunk is stored as is; in other chunks it is XOR-ed against the last frame of the
+chunk before, so a reader decodes forward from the nearest keyframe chunk. ``docs/recording.md``
+describes every header field.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import zstandard
+
+MAGIC = b"ARCADECH"
+FORMAT = 1
+_PREFIX = struct.Struct("<8sII")
+ZSTD_LEVEL = 3
+
+
+@dataclass
+class ChunkData:
+    """A chunk before encoding: header fields and a (n_frames, *shape) uint8 array."""
+
+    header: dict[str, Any]
+    frames: np.ndarray
+    previous_frame: np.ndarray | None  # base of the first frame; None for a keyframe chunk
+
+
+def encode(chunk: ChunkData) -> bytes:
+    frames = chunk.frames
+    deltas = frames.copy()
+    np.bitwise_xor(deltas[1:], frames[:-1], out=deltas[1:])
+    if chunk.previous_frame is not None:
+        np.bitwise_xor(deltas[0], chunk.previous_frame, out=deltas[0])
+    body = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(deltas.data)
+    header = dict(chunk.header)
+    header.update(
+        keyframe=chunk.previous_frame is None,
+        n_frames=int(frames.shape[0]),
+        shape=list(frames.shape[1:]),
+        dtype="uint8",
+        body={"codec": "xor-zstd", "bytes": len(body)},
+    )
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    return _PREFIX.pack(MAGIC, FORMAT, len(raw)) + raw + body
+
+
+def read_header(blob: bytes) -> dict[str, Any]:
+    magic, version, length = _PREFIX.unpack_from(blob)
+    if magic != MAGIC:
+        raise ValueError("not an Arcade chunk (bad magic)")
+    if version != FORMAT:
+        raise ValueError(f"chunk format {version} is not supported (this reader knows {FORMAT})")
+    header: dict[str, Any] = json.loads(blob[_PREFIX.size : _PREFIX.size + length])
+    return header
+
+
+def decode(blob: bytes, previous_frame: np.ndarray | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Header and frames; a non-keyframe chunk needs the last frame of the chunk before."""
+    header = read_header(blob)
+    _, _, length = _PREFIX.unpack_from(blob)
+    body = blob[_PREFIX.size + length :]
+    data = zstandard.ZstdDecompressor().decompress(body)
+    frames = np.frombuffer(data, np.uint8).reshape(header["n_frames"], *header["shape"]).copy()
+    if not header["keyframe"]:
+        if previous_frame is None:
+            raise ValueError("this chunk continues the one before; pass its last frame")
+        np.bitwise_xor(frames[0], previous_frame, out=frames[0])
+    np.bitwise_xor.accumulate(frames, axis=0, out=frames)
+    return header, frames

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class EpisodeQuerySet(models.QuerySet["Episode"]):
+    def for_player(self, user: settings.AUTH_USER_MODEL) -> EpisodeQuerySet:  # type: ignore[valid-type]
+        return self.filter(user=user).select_related("game").order_by("-started_at")
+
+
+class Episode(models.Model):
+    """One played episode: who, what, how it was seeded, and how it ended."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        FINALISING = "finalising", "Finalising"
+        COMPLETE = "complete", "Complete"
+        INCOMPLETE = "incomplete", "Incomplete"
+
+    class EndReason(models.TextChoices):
+        TERMINATED = "terminated", "Terminated (game over)"
+        TRUNCATED = "truncated", "Truncated (step limit)"
+        ABANDONED = "abandoned", "Abandoned (player left)"
+
+    uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="episodes")
+    game = models.ForeignKey("games.Game", on_delete=models.PROTECT, related_name="episodes")
+    seed = models.BigIntegerField()
+    # Everything replay needs, frozen at start: the game's env spec and library versions.
+    env_spec = models.JSONField()
+    versions = models.JSONField()
+    frame_shape = models.JSONField(default=list)
+    pixel_format = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    steps = models.PositiveIntegerField(default=0)
+    total_return = models.FloatField(null=True, blank=True)
+    chunks_expected = models.PositiveIntegerField(null=True, blank=True)
+    integrity_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    finalised_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EpisodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-started_at",)
+        indexes = [
+            models.Index(fields=["game", "-started_at"]),
+            models.Index(fields=["user", "-started_at"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.game} episode {str(self.uuid)[:8]}"
+
+    @property
+    def frames(self) -> int:
+        return self.steps + 1
+
+
+class Chunk(models.Model):
+    """One stored object of consecutive frames and steps (format: docs/recording.md)."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_frame = models.PositiveIntegerField()
+    n_frames = models.PositiveIntegerField()
+    n_steps = models.PositiveIntegerField()
+    keyframe = models.BooleanField()
+    file = models.FileField(max_length=255)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("episode", "index")
+        constraints = [
+            models.UniqueConstraint(fields=["episode", "index"], name="unique_chunk_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.episode_id}"
+
+
+class Transition(models.Model):
+    """Step t of an episode: the action taken on frame t and what followed.
+
+    Its observation is frame t, at position ``obs_index`` of ``obs_chunk``; frame t + 1 is the
+    next observation. Times: ``t_shown``/``t_key`` are the client's clock (ms), ``t_received``
+    and ``t_step`` the server's wall clock (s).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="transitions")
+    step = models.PositiveIntegerField()
+    action = models.PositiveSmallIntegerField()
+    reward = models.FloatField()
+    terminated = models.BooleanField()
+    truncated = models.BooleanField()
+    info = models.JSONField(default=dict)
+    obs_chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="+")
+    obs_index = models.PositiveIntegerField()
+    input_seq = models.PositiveIntegerField()
+    client_frame = models.PositiveIntegerField(null=True)
+    t_shown = models.FloatField(null=True)
+    t_key = models.FloatField(null=True)
+    t_received = models.FloatField(null=True)
+    t_step = models.FloatField()
+
+    class Meta:
+        ordering = ("episode", "step")
+        constraints = [
+            models.UniqueConstraint(fields=["episode", "step"], name="unique_transition_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"step {self.step} of {self.episode_id}"

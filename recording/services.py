@@ -1,0 +1,193 @@
+"""Episodes from start to finalisation: what the consumer and the workers call."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from datetime import timedelta
+from importlib.metadata import version
+from typing import Any
+
+import arcade
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Min, Sum
+from django.utils import timezone
+
+from accounts.models import User
+from games.models import Game
+
+from . import chunkfile, transfer
+from .models import Chunk, Episode, Transition
+
+log = logging.getLogger(__name__)
+
+
+class ChunkMissing(Exception):
+    """The chunk's bytes are not in Redis (expired, or never arrived)."""
+
+
+class ChunksPending(Exception):
+    """Finalisation ran before every chunk of the episode was stored."""
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "arcade": arcade.__version__,
+        **{name: version(name) for name in ("ale-py", "gymnasium", "numpy")},
+    }
+
+
+def episode_start(
+    *, user: User, game: Game, seed: int, frame_shape: list[int], pixel_format: str
+) -> Episode:
+    return Episode.objects.create(
+        user=user,
+        game=game,
+        seed=seed,
+        env_spec=game.env_spec(),
+        versions=library_versions(),
+        frame_shape=frame_shape,
+        pixel_format=pixel_format,
+    )
+
+
+def chunk_enqueue(*, episode_id: str, index: int, blob: bytes) -> None:
+    """Hand a chunk to the workers. Called from the web process, outside any transaction."""
+    from .tasks import store_chunk
+
+    transfer.put(episode_id, index, blob)
+    store_chunk.delay(episode_id, index)
+
+
+def episode_end(*, episode_id: str, reason: str, steps: int, chunks: int) -> None:
+    """The live session is over; the workers take it from here."""
+    from .tasks import finalise_episode
+
+    with transaction.atomic():
+        updated = Episode.objects.filter(pk=episode_id, status=Episode.Status.ACTIVE).update(
+            status=Episode.Status.FINALISING,
+            end_reason=reason,
+            steps=steps,
+            chunks_expected=chunks,
+            ended_at=timezone.now(),
+        )
+        if updated == 1:
+            transaction.on_commit(lambda: finalise_episode.delay(episode_id))
+
+
+def chunk_path(episode_id: str, index: int) -> str:
+    return f"episodes/{episode_id}/chunk-{index:06d}.arch"
+
+
+def chunk_store(*, episode_id: str, index: int) -> None:
+    """Write a chunk to storage and insert its transitions; safe to run twice."""
+    if Chunk.objects.filter(episode_id=episode_id, index=index).exists():
+        transfer.discard(episode_id, index)
+        return
+    if not Episode.objects.filter(pk=episode_id).exists():
+        log.warning("chunk %s of unknown episode %s dropped", index, episode_id)
+        return
+    blob = transfer.get(episode_id, index)
+    if blob is None:
+        raise ChunkMissing(f"chunk {index} of episode {episode_id} is not in Redis")
+    header = chunkfile.read_header(blob)
+    path = chunk_path(episode_id, index)
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    name = default_storage.save(path, ContentFile(blob))
+    steps: dict[str, list[Any]] = header["steps"]
+    first = header["first_step"]
+    try:
+        with transaction.atomic():
+            chunk = Chunk.objects.create(
+                episode_id=episode_id,
+                index=index,
+                first_frame=header["first_frame"],
+                n_frames=header["n_frames"],
+                n_steps=header["n_steps"],
+                keyframe=header["keyframe"],
+                file=name,
+                size=len(blob),
+            )
+            Transition.objects.bulk_create(
+                (
+                    Transition(
+                        episode_id=episode_id,
+                        step=first + i,
+                        action=steps["action"][i],
+                        reward=steps["reward"][i],
+                        terminated=steps["terminated"][i],
+                        truncated=steps["truncated"][i],
+                        info=steps["info"][i],
+                        obs_chunk=chunk,
+                        obs_index=i,
+                        input_seq=steps["input_seq"][i],
+                        client_frame=steps["client_frame"][i],
+                        t_shown=steps["t_shown"][i],
+                        t_key=steps["t_key"][i],
+                        t_received=steps["t_received"][i],
+                        t_step=steps["t_step"][i],
+                    )
+                    for i in range(header["n_steps"])
+                ),
+                batch_size=1000,
+            )
+    except IntegrityError:
+        # Another worker stored this chunk between our check and our insert.
+        log.info("chunk %s of %s was stored concurrently", index, episode_id)
+    transfer.discard(episode_id, index)
+
+
+def episode_audit(episode: Episode) -> str:
+    """Why the stored data does not add up, or '' when transitions, steps and frames agree."""
+    chunks = list(episode.chunks.order_by("index").values("index", "first_frame", "n_frames", "n_steps"))
+    if len(chunks) != episode.chunks_expected:
+        return f"{len(chunks)} of {episode.chunks_expected} chunks stored"
+    expected_first = 0
+    for chunk in chunks:
+        if chunk["first_frame"] != expected_first:
+            return f"chunk {chunk['index']} starts at frame {chunk['first_frame']}, expected {expected_first}"
+        expected_first += chunk["n_steps"]
+    frames = sum(c["n_frames"] for c in chunks)
+    if frames != episode.steps + 1:
+        return f"{frames} frames stored for {episode.steps} steps (expected {episode.steps + 1})"
+    agg = episode.transitions.aggregate(n=Max("step"), lo=Min("step"))
+    count = episode.transitions.count()
+    if count != episode.steps:
+        return f"{count} transitions stored for {episode.steps} steps"
+    if count and (agg["lo"] != 0 or agg["n"] != episode.steps - 1):
+        return f"transition steps run from {agg['lo']} to {agg['n']}, expected 0 to {episode.steps - 1}"
+    return ""
+
+
+def episode_finalise(*, episode_id: str, give_up: bool = False) -> None:
+    """Check the episode's data and close it; idempotent (only a finalising episode changes)."""
+    episode = Episode.objects.filter(pk=episode_id, status=Episode.Status.FINALISING).first()
+    if episode is None:
+        return
+    stored = episode.chunks.count()
+    if stored < (episode.chunks_expected or 0) and not give_up:
+        raise ChunksPending(f"{stored} of {episode.chunks_expected} chunks stored")
+    problem = episode_audit(episode)
+    total = episode.transitions.aggregate(total=Sum("reward"))["total"] or 0.0
+    Episode.objects.filter(pk=episode_id, status=Episode.Status.FINALISING).update(
+        status=Episode.Status.INCOMPLETE if problem else Episode.Status.COMPLETE,
+        integrity_error=problem,
+        total_return=total,
+        finalised_at=timezone.now(),
+    )
+    if problem:
+        log.warning("episode %s is incomplete: %s", episode_id, problem)
+
+
+def stale_active_episodes(*, older_than: timedelta) -> list[str]:
+    cutoff = timezone.now() - older_than
+    return [
+        str(pk)
+        for pk in Episode.objects.filter(
+            status=Episode.Status.ACTIVE, started_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    ]

@@ -1,0 +1,33 @@
+"""Celery tasks: thin, id-taking, idempotent, acknowledged late."""
+
+from __future__ import annotations
+
+import redis
+from celery import Task, shared_task
+from django.db import OperationalError
+
+from . import services
+
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OperationalError)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(*TRANSIENT, services.ChunkMissing),
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def store_chunk(self: Task, episode_id: str, index: int) -> None:
+    """Write one chunk to storage and insert its transitions."""
+    services.chunk_store(episode_id=episode_id, index=index)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=60)
+def finalise_episode(self: Task, episode_id: str) -> None:
+    """Close an episode once its chunks are stored; after a minute of waiting, close it anyway."""
+    try:
+        services.episode_finalise(episode_id=episode_id, give_up=self.request.retries >= 60)
+    except services.ChunksPending as exc:
+        raise self.retry(exc=exc, countdown=1) from exc

@@ -1,0 +1,34 @@
+"""Chunks travel from the web process to a worker through Redis, under a key with a TTL.
+
+Celery messages carry only ids (episode, chunk index); the bytes wait in Redis until a worker
+has stored them, so a retried or duplicated task finds the same bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import redis
+from django.conf import settings
+
+
+@functools.cache
+def client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10, health_check_interval=30)
+
+
+def chunk_key(episode_id: str, index: int) -> str:
+    return f"arcade:chunk:{episode_id}:{index}"
+
+
+def put(episode_id: str, index: int, blob: bytes) -> None:
+    client().set(chunk_key(episode_id, index), blob, ex=settings.ARCADE["CHUNK_TTL_SECONDS"])
+
+
+def get(episode_id: str, index: int) -> bytes | None:
+    value = client().get(chunk_key(episode_id, index))
+    return bytes(value) if value is not None else None  # type: ignore[arg-type]
+
+
+def discard(episode_id: str, index: int) -> None:
+    client().delete(chunk_key(episode_id, index))
