@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import close_old_connections
 
 from games.models import Game
 from recording import services
@@ -23,6 +25,13 @@ from .live import EndReason, LiveSession
 log = logging.getLogger(__name__)
 
 
+def _enqueue(episode: str, index: int, blob: bytes) -> None:
+    try:
+        services.chunk_enqueue(episode_id=episode, index=index, blob=blob)
+    finally:
+        close_old_connections()  # eager tasks (tests) open connections in this pool thread
+
+
 class DjangoEpisodeStore:
     """The live session's link to the database and the workers."""
 
@@ -32,7 +41,11 @@ class DjangoEpisodeStore:
 
     async def create(self, *, seed: int, frame_shape: list[int], pixel_format: str) -> str:
         episode = await database_sync_to_async(services.episode_start)(
-            user=self.user, game=self.game, seed=seed, frame_shape=frame_shape, pixel_format=pixel_format
+            user=self.user,
+            game=self.game,
+            seed=seed,
+            frame_shape=frame_shape,
+            pixel_format=pixel_format,
         )
         return str(episode.pk)
 
@@ -40,16 +53,18 @@ class DjangoEpisodeStore:
         # Redis and the Celery producer block; keep them off the event loop.
         for attempt in range(5):
             try:
-                await sync_to_async(services.chunk_enqueue, thread_sensitive=False)(
-                    episode_id=episode, index=index, blob=blob
-                )
+                await sync_to_async(_enqueue, thread_sensitive=False)(episode, index, blob)
                 return
             except Exception:
-                log.exception("could not hand over chunk %s of %s (try %d)", index, episode, attempt + 1)
+                log.exception(
+                    "could not hand over chunk %s of %s (try %d)", index, episode, attempt + 1
+                )
                 await asyncio.sleep(0.2 * 2**attempt)
         # Finalisation will find the chunk missing and mark the episode incomplete, with why.
 
-    async def close(self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float) -> None:
+    async def close(
+        self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
+    ) -> None:
         await database_sync_to_async(services.episode_end)(
             episode_id=episode, reason=reason, steps=steps, chunks=chunks
         )
@@ -81,6 +96,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self._window_start = time.monotonic()
         self._window_count = 0
         self._refused = 0
+        self._tasks: set[asyncio.Future[None]] = set()
         shape = game.frame_shape or [0, 0]
         await self.send_json(
             self.session.hello(
@@ -138,9 +154,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
             return True
         self._refused += 1
         if self._refused >= settings.ARCADE["MAX_REFUSED_MESSAGES"]:
-            asyncio.ensure_future(self.close(code=p.CLOSE_FLOOD))
+            self._background(self.close(code=p.CLOSE_FLOOD))
         elif self._window_count == settings.ARCADE["MAX_MESSAGES_PER_SECOND"] + 1:
-            asyncio.ensure_future(
+            self._background(
                 self.send_json(
                     p.ErrorMessage(
                         type="error",
@@ -150,6 +166,11 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 )
             )
         return False
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # Transport for LiveSession
     async def send_bytes(self, data: bytes) -> None:

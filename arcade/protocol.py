@@ -82,6 +82,7 @@ class InputMessage(TypedDict):
     frame: int  # the last frame the client had drawn when the key changed
     t_shown: float  # performance.now() when that frame was drawn, ms
     t_key: float  # performance.now() of the key event, ms
+    episode: NotRequired[str]  # when given, must be this socket's running episode
 
 
 class AckMessage(TypedDict):
@@ -232,7 +233,7 @@ def parse_client_message(text: str | None) -> ClientMessage:
             raise ProtocolError(
                 "bad_field", f"'keys' must be a list of at most {MAX_KEYS} key codes."
             )
-        return InputMessage(
+        parsed = InputMessage(
             type="input",
             seq=_int(msg, "seq"),
             keys=keys,
@@ -240,6 +241,11 @@ def parse_client_message(text: str | None) -> ClientMessage:
             t_shown=_ms(msg, "t_shown"),
             t_key=_ms(msg, "t_key"),
         )
+        if "episode" in msg:
+            if not isinstance(msg["episode"], str) or len(msg["episode"]) > 64:
+                raise ProtocolError("bad_field", "'episode' must be an episode id.")
+            parsed["episode"] = msg["episode"]
+        return parsed
     if kind == "ack":
         return AckMessage(type="ack", frame=_int(msg, "frame"))
     if kind == "start":

@@ -13,7 +13,23 @@ from .services import game_prepare
 class GameForm(forms.ModelForm[Game]):
     class Meta:
         model = Game
-        fields = "__all__"
+        fields = (
+            "title",
+            "slug",
+            "enabled",
+            "display_order",
+            "thumbnail",
+            "short_description",
+            "instructions",
+            "controls",
+            "env_id",
+            "env_kwargs",
+            "fps",
+            "turn_based",
+            "max_steps",
+            "key_map",
+            "default_action",
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -26,7 +42,9 @@ class GameForm(forms.ModelForm[Game]):
         try:
             game_prepare(game)
         except ValidationError as exc:
-            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+            raise ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from exc
         cleaned["env_kwargs"] = game.env_kwargs
         cleaned["key_map"] = game.key_map
         return cleaned
@@ -57,7 +75,8 @@ class GameAdmin(admin.ModelAdmin[Game]):
         if not game.thumbnail:
             return "-"
         return format_html(
-            '<img src="{}" alt="" style="height:48px;image-rendering:pixelated">', game.thumbnail.url
+            '<img src="{}" alt="" style="height:48px;image-rendering:pixelated">',
+            game.thumbnail.url,
         )
 
     def save_model(self, request: HttpRequest, obj: Game, form: Any, change: bool) -> None:

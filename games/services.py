@@ -48,10 +48,7 @@ def env_inspect(env_id: str, env_kwargs: dict[str, Any]) -> EnvFacts:
             )
         env.reset(seed=0)
         unwrapped: Any = env.unwrapped
-        if is_atari(env_id):
-            frame = unwrapped.ale.getScreenRGB()
-        else:
-            frame = env.render()
+        frame = unwrapped.ale.getScreenRGB() if is_atari(env_id) else env.render()
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValidationError(f"{env_id} does not render rgb_array frames (H, W, 3).")
         meanings_fn = getattr(unwrapped, "get_action_meanings", None)
@@ -91,11 +88,15 @@ def game_prepare(game: Game) -> None:
         else:
             game.key_map = digit_key_map(len(facts.action_meanings))
     try:
-        KeyMap(game.key_map, default_action=game.default_action, n_actions=len(facts.action_meanings))
+        KeyMap(
+            game.key_map, default_action=game.default_action, n_actions=len(facts.action_meanings)
+        )
     except KeyMapError as exc:
         raise ValidationError({"key_map": str(exc)}) from exc
     if not game.thumbnail:
-        game.thumbnail.save(f"{game.slug}.png", ContentFile(thumbnail_png(facts.first_frame)), save=False)
+        game.thumbnail.save(
+            f"{game.slug}.png", ContentFile(thumbnail_png(facts.first_frame)), save=False
+        )
 
 
 def catalogue_load(*, dry_run: bool = False) -> list[str]:

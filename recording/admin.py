@@ -71,13 +71,24 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
 
     @admin.display(description="Transitions")
     def transitions_link(self, episode: Episode) -> str:
-        url = reverse("admin:recording_transition_changelist") + f"?episode__uuid__exact={episode.pk}"
+        url = (
+            reverse("admin:recording_transition_changelist") + f"?episode__uuid__exact={episode.pk}"
+        )
         return format_html('<a href="{}">{} steps</a>', url, episode.steps)
 
 
 @admin.register(Transition)
 class TransitionAdmin(admin.ModelAdmin[Transition]):
-    list_display = ("episode", "step", "action", "reward", "terminated", "truncated", "input_seq", "t_step")
+    list_display = (
+        "episode",
+        "step",
+        "action",
+        "reward",
+        "terminated",
+        "truncated",
+        "input_seq",
+        "t_step",
+    )
     list_filter = ("terminated", "truncated")
     list_select_related = ("episode__game",)
     paginator = EstimatedCountPaginator

@@ -64,7 +64,9 @@ def read_header(blob: bytes) -> dict[str, Any]:
     return header
 
 
-def decode(blob: bytes, previous_frame: np.ndarray | None = None) -> tuple[dict[str, Any], np.ndarray]:
+def decode(
+    blob: bytes, previous_frame: np.ndarray | None = None
+) -> tuple[dict[str, Any], np.ndarray]:
     """Header and frames; a non-keyframe chunk needs the last frame of the chunk before."""
     header = read_header(blob)
     _, _, length = _PREFIX.unpack_from(blob)

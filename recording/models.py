@@ -26,7 +26,9 @@ class Episode(models.Model):
         ABANDONED = "abandoned", "Abandoned (player left)"
 
     uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="episodes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="episodes"
+    )
     game = models.ForeignKey("games.Game", on_delete=models.PROTECT, related_name="episodes")
     seed = models.BigIntegerField()
     # Everything replay needs, frozen at start: the game's env spec and library versions.

@@ -8,13 +8,13 @@ from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
 
-import arcade
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
+import arcade
 from accounts.models import User
 from games.models import Game
 
@@ -143,13 +143,18 @@ def chunk_store(*, episode_id: str, index: int) -> None:
 
 def episode_audit(episode: Episode) -> str:
     """Why the stored data does not add up, or '' when transitions, steps and frames agree."""
-    chunks = list(episode.chunks.order_by("index").values("index", "first_frame", "n_frames", "n_steps"))
+    chunks = list(
+        episode.chunks.order_by("index").values("index", "first_frame", "n_frames", "n_steps")
+    )
     if len(chunks) != episode.chunks_expected:
         return f"{len(chunks)} of {episode.chunks_expected} chunks stored"
     expected_first = 0
     for chunk in chunks:
         if chunk["first_frame"] != expected_first:
-            return f"chunk {chunk['index']} starts at frame {chunk['first_frame']}, expected {expected_first}"
+            return (
+                f"chunk {chunk['index']} starts at frame {chunk['first_frame']}, "
+                f"expected {expected_first}"
+            )
         expected_first += chunk["n_steps"]
     frames = sum(c["n_frames"] for c in chunks)
     if frames != episode.steps + 1:
@@ -159,7 +164,10 @@ def episode_audit(episode: Episode) -> str:
     if count != episode.steps:
         return f"{count} transitions stored for {episode.steps} steps"
     if count and (agg["lo"] != 0 or agg["n"] != episode.steps - 1):
-        return f"transition steps run from {agg['lo']} to {agg['n']}, expected 0 to {episode.steps - 1}"
+        return (
+            f"transition steps run from {agg['lo']} to {agg['n']}, "
+            f"expected 0 to {episode.steps - 1}"
+        )
     return ""
 
 

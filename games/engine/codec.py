@@ -70,9 +70,13 @@ class FrameDecoder:
         header = FrameHeader.unpack(message)
         raw = np.frombuffer(zlib.decompress(message[32:]), np.uint8)
         channels = 3 if header.pixel_format == PIXELS_RGB else 1
-        shape = (header.height, header.width, channels) if channels == 3 else (
-            header.height,
-            header.width,
+        shape = (
+            (header.height, header.width, channels)
+            if channels == 3
+            else (
+                header.height,
+                header.width,
+            )
         )
         pixels = raw.reshape(shape)
         if header.kind == KIND_KEYFRAME:

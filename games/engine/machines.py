@@ -204,7 +204,9 @@ class GymMachine:
     def __init__(self, env_id: str, env_kwargs: dict[str, Any]) -> None:
         self.env = make_env(env_id, env_kwargs)
         if not isinstance(self.env.action_space, gym.spaces.Discrete):
-            raise ValueError(f"{env_id} has a {self.env.action_space} action space; needs Discrete.")
+            raise ValueError(
+                f"{env_id} has a {self.env.action_space} action space; needs Discrete."
+            )
         meanings = getattr(self.env.unwrapped, "get_action_meanings", None)
         n = int(self.env.action_space.n)
         self.action_meanings = list(meanings()) if meanings else [str(i) for i in range(n)]

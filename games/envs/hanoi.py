@@ -99,7 +99,7 @@ class TowerOfHanoiEnv(gym.Env[npt.NDArray[np.int64], np.int64]):
     """Move the tower from peg 0 to peg 2, one disk at a time, never a larger on a smaller."""
 
     # gym.Env declares metadata as an instance attribute, so it cannot be a ClassVar here.
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(
         self,

@@ -16,11 +16,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not (settings.EMBEDDED and settings.DEBUG):
-            raise CommandError("The demo admin exists only on the embedded default (no DATABASE_URL).")
+            raise CommandError(
+                "The demo admin exists only on the embedded default (no DATABASE_URL)."
+            )
         user = User.objects.filter(email=DEMO_EMAIL).first()
         if user is None:
             User.objects.create_superuser(DEMO_EMAIL, DEMO_PASSWORD)
         elif not user.check_password(DEMO_PASSWORD):
             self.stdout.write(f"Demo admin {DEMO_EMAIL} exists with a changed password.")
             return
-        self.stdout.write(f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD}  (http://127.0.0.1:8000/admin/)")
+        self.stdout.write(
+            f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD}  (http://127.0.0.1:8000/admin/)"
+        )

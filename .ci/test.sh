@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make test`: install and start PostgreSQL and Redis on private ports, run every test, stop them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+.ci/services.sh install
+dir=$(mktemp -d /tmp/arcade-test.XXXXXX)
+trap '.ci/services.sh stop "$dir" || true' EXIT
+eval "$(.ci/services.sh start "$dir")"
+export ARCADE_REQUIRE_SERVICES=1
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"

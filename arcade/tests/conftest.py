@@ -1,0 +1,126 @@
+"""A live stack for end-to-end tests: Daphne and a Celery worker as real processes, sharing the
+test database (PostgreSQL), Redis and media folder with the test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    url: str
+    host: str
+    logs: Path
+
+    def session_cookie(self, user: Any) -> str:
+        client = Client()
+        client.force_login(user)
+        return str(client.cookies["sessionid"].value)
+
+    def tail(self) -> str:
+        return "\n".join(
+            f"--- {log.name}\n" + log.read_text()[-3000:] for log in sorted(self.logs.glob("*.log"))
+        )
+
+
+def _wait_for(check: Any, what: str, timeout: float, stack_logs: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    logs = "\n".join(p.read_text()[-2000:] for p in stack_logs.glob("*.log"))
+    raise AssertionError(f"{what} did not come up in {timeout} s\n{logs}")
+
+
+@pytest.fixture
+def live_stack(transactional_db: Any, tmp_path: Path) -> Iterator[Stack]:
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        if db["ENGINE"].endswith("postgresql")
+        else f"sqlite:///{db['NAME']}"
+    )
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # no stale tasks from earlier runs
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "DEBUG": "true",
+        "ARCADE_PREWARM": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    bin_dir = Path(sys.executable).parent
+    commands = {
+        "web": [
+            str(bin_dir / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "arcade.asgi:application",
+        ],
+        "worker": [
+            str(bin_dir / "celery"),
+            "-A",
+            "arcade",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+    }
+    processes = []
+    for name, command in commands.items():
+        log = (logs / f"{name}.log").open("w")
+        processes.append(
+            subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
+    stack = Stack(url=f"http://127.0.0.1:{port}", host=f"127.0.0.1:{port}", logs=logs)
+    try:
+
+        def web_up() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return True
+            except OSError:
+                return False
+
+        _wait_for(web_up, "Daphne", 30, logs)
+        _wait_for(lambda: "ready." in (logs / "worker.log").read_text(), "Celery worker", 60, logs)
+        yield stack
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,307 @@
+"""The play socket, driven through the real ASGI application with WebsocketCommunicator."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.core.files.storage import default_storage
+from django.test import Client
+
+from arcade import protocol as p
+from arcade.asgi import application
+from games.engine.codec import FrameDecoder
+from recording import chunkfile
+from recording.models import Chunk, Episode
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+async def session_cookie(user: Any) -> bytes:
+    def login() -> str:
+        client = Client()
+        client.force_login(user)
+        return client.cookies["sessionid"].value
+
+    return f"sessionid={await sync_to_async(login)()}".encode()
+
+
+async def connect(
+    slug: str, user: Any = None, origin: tuple[bytes, bytes] = ORIGIN
+) -> WebsocketCommunicator:
+    headers = [origin, (b"host", b"127.0.0.1:8000")]
+    if user is not None:
+        headers.append((b"cookie", await session_cookie(user)))
+    return WebsocketCommunicator(application, f"/ws/play/{slug}/", headers=headers)
+
+
+class Player:
+    """A scripted client: decodes every frame like the browser does and acks as asked."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.ws = communicator
+        self.decoder = FrameDecoder()
+        self.frames: dict[int, np.ndarray] = {}
+        self.texts: list[dict[str, Any]] = []
+        self.seq = 0
+        self.hello: dict[str, Any] = {}
+        self.episode: str = ""
+
+    async def open(self) -> None:
+        connected, _ = await self.ws.connect()
+        assert connected
+        self.hello = await self.ws.receive_json_from(timeout=5)
+        assert self.hello["type"] == "hello"
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_to(text_data=json.dumps(message))
+
+    async def start(self) -> None:
+        await self.send({"type": "start"})
+        msg = await self.next_text("episode")
+        self.episode = msg["episode"]
+
+    async def press(self, *keys: str) -> None:
+        self.seq += 1
+        await self.send(
+            {
+                "type": "input",
+                "seq": self.seq,
+                "keys": list(keys),
+                "frame": self.decoder.number,
+                "t_shown": 1000.0,
+                "t_key": 1001.5,
+            }
+        )
+
+    async def receive(self) -> tuple[str, Any]:
+        message = await self.ws.receive_output(timeout=10)
+        assert message["type"] == "websocket.send", message
+        if message.get("bytes") is not None:
+            header, frame = self.decoder.decode(message["bytes"])
+            self.frames[header.frame] = frame.copy()
+            if header.frame % self.hello["ack_every"] == 0:
+                await self.send({"type": "ack", "frame": header.frame})
+            return "frame", header
+        data = json.loads(message["text"])
+        self.texts.append(data)
+        return "text", data
+
+    async def next_text(self, kind: str) -> dict[str, Any]:
+        while True:
+            what, data = await self.receive()
+            if what == "text" and data["type"] == kind:
+                return data  # type: ignore[no-any-return]
+
+    async def play(self, frames: int) -> p.FrameHeader:
+        last = None
+        while True:
+            what, data = await self.receive()
+            if what == "frame":
+                last = data
+                if data.frame >= frames or data.flags & p.FLAG_EPISODE_OVER:
+                    return last
+
+
+async def test_it_refuses_anonymous_players(pong: Any) -> None:
+    communicator = await connect("pong")
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == p.CLOSE_UNAUTHENTICATED
+
+
+async def test_it_refuses_sockets_from_other_origins(pong: Any, alice: Any) -> None:
+    communicator = await connect("pong", alice, origin=(b"origin", b"http://evil.example"))
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_it_refuses_unknown_games(alice: Any) -> None:
+    communicator = await connect("no-such-game", alice)
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == p.CLOSE_NOT_FOUND
+
+
+async def test_it_greets_with_the_game_its_keys_and_flow_control(pong: Any, alice: Any) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    game = player.hello["game"]
+    assert (game["slug"], game["fps"], game["turn_based"]) == ("pong", 60, False)
+    assert (game["width"], game["height"], game["pixel_format"]) == (160, 210, "indexed")
+    assert "Space" in game["keys"] and "ArrowRight" in game["keys"]
+    assert player.hello["window"] > player.hello["ack_every"] > 0
+    await player.ws.disconnect()
+
+
+async def test_it_answers_bad_messages_with_errors_and_keeps_playing(pong: Any, alice: Any) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.send({"type": "input", "seq": 1, "keys": [], "frame": 0, "t_shown": 0, "t_key": 0})
+    assert (await player.next_text("error"))["code"] == "not_started"
+    await player.start()
+    for bad, code in [
+        ("this is not json", "bad_message"),
+        ("[1, 2]", "bad_message"),
+        (json.dumps({"type": "teleport"}), "unknown_type"),
+        (json.dumps({"type": "input", "seq": "one"}), "bad_field"),
+        (
+            json.dumps(
+                {"type": "input", "seq": 5, "keys": "Space", "frame": 0, "t_shown": 0, "t_key": 0}
+            ),
+            "bad_field",
+        ),
+        (json.dumps({"type": "ack", "frame": 10**6}), "bad_field"),
+        ("x" * 5000, "too_large"),
+    ]:
+        await player.ws.send_to(text_data=bad)
+        error = await player.next_text("error")
+        assert error["code"] == code, bad
+        assert error["message"]
+    await player.ws.send_to(bytes_data=b"\x00\x01")
+    assert (await player.next_text("error"))["code"] == "bad_message"
+    # The game went on through all of that, and still takes input.
+    await player.press("Space")
+    header = await player.play(frames=90)
+    assert header.input_seq == player.seq
+    await player.ws.disconnect()
+
+
+async def test_it_refuses_input_naming_another_players_episode(
+    pong: Any, alice: Any, bob: Any
+) -> None:
+    alices = Player(await connect("pong", alice))
+    bobs = Player(await connect("pong", bob))
+    await alices.open()
+    await bobs.open()
+    await alices.start()
+    await bobs.start()
+    await bobs.send(
+        {
+            "type": "input",
+            "seq": 1,
+            "keys": ["Space"],
+            "frame": 0,
+            "t_shown": 0,
+            "t_key": 0,
+            "episode": alices.episode,
+        }
+    )
+    assert (await bobs.next_text("error"))["code"] == "wrong_episode"
+    await alices.play(frames=30)
+    await alices.ws.disconnect()
+    await bobs.ws.disconnect()
+    episode = await Episode.objects.aget(pk=alices.episode)
+    assert await episode.transitions.filter(input_seq__gt=0).acount() == 0
+    assert episode.user_id == alice.pk
+
+
+async def test_it_records_every_step_and_frame_of_a_played_episode(pong: Any, alice: Any) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=40)
+    await player.press("ArrowRight", "Space")  # RIGHTFIRE in Pong's minimal action set
+    await player.play(frames=120)
+    await player.press()
+    await player.play(frames=150)
+    await player.ws.disconnect()
+
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert (episode.status, episode.end_reason) == ("complete", "abandoned")
+    assert episode.steps >= 150
+    assert episode.integrity_error == ""
+    transitions = [t async for t in episode.transitions.order_by("step")]
+    assert [t.step for t in transitions] == list(range(episode.steps))
+    meanings = pong.action_meanings
+    applied = {meanings[t.action] for t in transitions if t.input_seq == 1}
+    assert applied == {"RIGHTFIRE"}
+    assert {meanings[t.action] for t in transitions if t.input_seq in (0, 2)} == {"NOOP"}
+    pressed = next(t for t in transitions if t.input_seq == 1)
+    assert (pressed.t_shown, pressed.t_key) == (1000.0, 1001.5)
+    assert pressed.t_received is not None and pressed.t_step >= pressed.t_received
+
+    # Every stored frame is exactly the frame the player saw.
+    stored: list[np.ndarray] = []
+    previous = None
+    async for chunk in Chunk.objects.filter(episode=episode).order_by("index"):
+        with default_storage.open(chunk.file.name) as handle:
+            _, frames = chunkfile.decode(handle.read(), previous)
+        previous = frames[-1]
+        stored.extend(frames)
+    assert len(stored) == episode.steps + 1
+    for number, frame in player.frames.items():
+        assert np.array_equal(stored[number], frame), number
+    assert episode.total_return == sum(t.reward for t in transitions)
+
+
+async def test_it_ends_an_episode_at_the_step_limit_as_truncated(
+    make_game: Any, alice: Any
+) -> None:
+    await sync_to_async(make_game)("breakout", max_steps=50)
+    player = Player(await connect("breakout", alice))
+    await player.open()
+    await player.start()
+    header = await player.play(frames=10**6)
+    assert header.flags & p.FLAG_TRUNCATED and header.frame == 50
+    end = await player.next_text("episode_end")
+    assert (end["reason"], end["steps"]) == ("truncated", 50)
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert (episode.status, episode.end_reason, episode.steps) == ("complete", "truncated", 50)
+    assert await episode.transitions.acount() == 50
+
+
+async def test_it_abandons_the_running_episode_on_new_game(pong: Any, alice: Any) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    first = player.episode
+    await player.play(frames=20)
+    await player.start()
+    assert player.episode != first
+    await player.play(frames=10)
+    await player.ws.disconnect()
+    old = await Episode.objects.aget(pk=first)
+    assert (old.status, old.end_reason) == ("complete", "abandoned")
+    assert await old.transitions.acount() == old.steps >= 20
+
+
+async def test_it_steps_a_turn_based_game_only_on_key_presses(hanoi: Any, alice: Any) -> None:
+    player = Player(await connect("tower-of-hanoi", alice))
+    await player.open()
+    assert player.hello["game"]["turn_based"]
+    assert player.hello["game"]["pixel_format"] == "rgb"
+    await player.start()
+    await player.play(frames=0)
+    for keys in (["Space"], [], ["ArrowRight"], [], ["Space"], []):
+        await player.press(*keys)
+    header = await player.play(frames=3)
+    assert header.frame == 3
+    assert not np.array_equal(player.frames[0], player.frames[3])
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert episode.steps == 3
+    actions = [t.action async for t in episode.transitions.order_by("step")]
+    assert actions == [3, 2, 3]  # pick up, move right, drop
+
+
+async def test_it_refuses_a_flood_politely_without_ending_the_game(
+    pong: Any, alice: Any, settings: Any
+) -> None:
+    settings.ARCADE = {**settings.ARCADE, "MAX_MESSAGES_PER_SECOND": 20}
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    for _ in range(60):
+        await player.send({"type": "ping", "t": 1.0})
+    assert (await player.next_text("error"))["code"] == "rate_limited"
+    header = await player.play(frames=90)
+    assert header.frame >= 90
+    await player.ws.disconnect()

@@ -1,0 +1,133 @@
+"""End to end over a real WebSocket: Daphne, a Celery worker, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+import websockets
+from django.core.files.storage import default_storage
+
+from arcade import protocol as p
+from games.engine.codec import FrameDecoder
+from recording import chunkfile
+from recording.models import Episode
+
+from .conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+
+async def play_over_websocket(stack: Stack, cookie: str, slug: str, frames: int) -> dict[str, Any]:
+    """Play like a person: hold keys for a while, change them, ack frames; then close."""
+    url = stack.url.replace("http", "ws") + f"/ws/play/{slug}/"
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": stack.url}
+    decoder = FrameDecoder()
+    seen: dict[int, np.ndarray] = {}
+    result: dict[str, Any] = {"ended": None}
+    async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+        hello = json.loads(await ws.recv())
+        await ws.send(json.dumps({"type": "start"}))
+        seq = 0
+        plan = [["ArrowRight"], [], ["ArrowLeft", "Space"], ["Space"], []]
+        while True:
+            message = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(message, str):
+                data = json.loads(message)
+                if data["type"] == "episode":
+                    result["episode"] = data["episode"]
+                elif data["type"] == "episode_end":
+                    result["ended"] = data
+                    break
+                continue
+            header, frame = decoder.decode(message)
+            seen[header.frame] = frame.copy()
+            if header.frame % hello["ack_every"] == 0:
+                await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
+            if header.frame and header.frame % 45 == 0:
+                seq += 1
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "input",
+                            "seq": seq,
+                            "keys": plan[seq % len(plan)],
+                            "frame": header.frame,
+                            "t_shown": time.monotonic() * 1000,
+                            "t_key": time.monotonic() * 1000,
+                            "episode": result["episode"],
+                        }
+                    )
+                )
+            if header.flags & p.FLAG_EPISODE_OVER:
+                continue  # episode_end follows
+            if header.frame >= frames:
+                break
+    result["frames"] = seen
+    return result
+
+
+def wait_finalised(episode_id: str, timeout: float = 30) -> Episode:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        episode = Episode.objects.get(pk=episode_id)
+        if episode.status in (Episode.Status.COMPLETE, Episode.Status.INCOMPLETE):
+            return episode
+        time.sleep(0.2)
+    raise AssertionError(f"episode {episode_id} still {episode.status} after {timeout} s")
+
+
+def stored_frames(episode: Episode) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+    previous = None
+    for chunk in episode.chunks.order_by("index"):
+        with default_storage.open(chunk.file.name) as handle:
+            _, decoded = chunkfile.decode(handle.read(), previous)
+        previous = decoded[-1]
+        frames.extend(decoded)
+    return frames
+
+
+def test_it_records_every_step_of_an_abandoned_episode(
+    live_stack: Stack, alice: Any, pong: Any
+) -> None:
+    cookie = live_stack.session_cookie(alice)
+    played = asyncio.run(play_over_websocket(live_stack, cookie, "pong", frames=300))
+
+    episode = wait_finalised(played["episode"])
+    assert (episode.status, episode.end_reason) == ("complete", "abandoned"), live_stack.tail()
+    assert episode.steps >= 300
+    assert episode.transitions.count() == episode.steps
+    assert sorted(episode.transitions.values_list("step", flat=True)) == list(range(episode.steps))
+    assert episode.chunks.count() == episode.chunks_expected >= 5
+    frames = stored_frames(episode)
+    assert len(frames) == episode.steps + 1
+    for number, frame in played["frames"].items():
+        assert np.array_equal(frames[number], frame), f"frame {number} differs"
+    assert episode.transitions.filter(input_seq__gt=0).exists()
+    assert episode.versions["ale-py"] and episode.env_spec["env_id"] == "ALE/Pong-v5"
+
+
+def test_it_finalises_an_episode_that_reaches_its_step_limit(
+    live_stack: Stack, alice: Any, make_game: Any
+) -> None:
+    make_game("freeway", max_steps=240)
+    cookie = live_stack.session_cookie(alice)
+    played = asyncio.run(play_over_websocket(live_stack, cookie, "freeway", frames=10**6))
+
+    assert played["ended"] == {
+        "type": "episode_end",
+        "episode": played["episode"],
+        "reason": "truncated",
+        "steps": 240,
+        "score": played["ended"]["score"],
+    }
+    episode = wait_finalised(played["episode"])
+    assert (episode.status, episode.end_reason, episode.steps) == ("complete", "truncated", 240)
+    assert episode.transitions.count() == 240
+    assert episode.transitions.get(step=239).truncated
+    assert len(stored_frames(episode)) == 241

@@ -1,0 +1,93 @@
+"""Shared test set-up: real PostgreSQL and Redis (started by `make test`), a cast of users."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Before settings load: no prewarming in tests, and seeds made in-process unless a test
+# asks for the helper process.
+os.environ.setdefault("ARCADE_PREWARM", "0")
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="arcade-media-"))
+
+REQUIRE_SERVICES = (
+    os.environ.get("CI") == "true" or os.environ.get("ARCADE_REQUIRE_SERVICES") == "1"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_SERVICES:
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        if missing:
+            raise pytest.UsageError(
+                f"{', '.join(missing)} not set: run the suite with `make test`, which starts "
+                "PostgreSQL and Redis."
+            )
+        if not os.environ["DATABASE_URL"].startswith("postgres"):
+            raise pytest.UsageError(
+                "The suite runs against PostgreSQL (DATABASE_URL=postgres://...)."
+            )
+
+
+@pytest.fixture
+def alice(db: Any) -> Any:
+    from accounts.models import User
+
+    return User.objects.create_user("alice@example.org", "alice-password-1")
+
+
+@pytest.fixture
+def bob(db: Any) -> Any:
+    from accounts.models import User
+
+    return User.objects.create_user("bob@example.org", "bob-password-1")
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Tasks run in the calling thread; the integration test runs a real worker instead."""
+    from arcade.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def redis_flushed() -> Iterator[None]:
+    from recording import transfer
+
+    transfer.client().ping()  # fails loudly when Redis is missing
+    yield
+
+
+def _catalogue_game(slug: str, **overrides: Any) -> Any:
+    from games.catalogue import DEFAULT_GAMES
+    from games.models import Game
+    from games.services import game_prepare
+
+    entry = next(e for e in DEFAULT_GAMES if e["slug"] == slug)
+    game = Game(**{**entry, **overrides})
+    game_prepare(game)
+    game.save()
+    return game
+
+
+@pytest.fixture
+def pong(db: Any) -> Any:
+    return _catalogue_game("pong")
+
+
+@pytest.fixture
+def hanoi(db: Any) -> Any:
+    return _catalogue_game("tower-of-hanoi", env_kwargs={"n_disks": 3})
+
+
+@pytest.fixture
+def make_game(db: Any) -> Any:
+    return _catalogue_game
