@@ -22,12 +22,23 @@ readonly PORTS_TO_TRY=100
 readonly MARKER=.arcade-services
 # Held from choosing ports until the servers listen on them, so that
 # concurrent starts on one machine never pick the same port.
-readonly LOCK_FILE="${TMPDIR:-/tmp}/arcade-services-$(id -u).lock"
+readonly LOCK_FILE="${TMPDIR:-/tmp}/arcade-services-$EUID.lock"
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() {
     log "error: $*"
     exit 1
+}
+
+# Die with the end of a server's log, which says why it failed.
+die_with_log() {
+    local logfile=$1
+    shift
+    if [[ -s $logfile ]]; then
+        log "last lines of $logfile:"
+        tail -n 25 "$logfile" >&2
+    fi
+    die "$@"
 }
 
 usage() {
@@ -118,10 +129,10 @@ cmd_install() {
     log "installed in $(($(now_ms) - started)) ms"
 }
 
-# Print the first port from $1 on that 127.0.0.1 can bind. SO_REUSEADDR,
-# like the servers use, so a port in TIME_WAIT counts as free.
+# Print the first of the $2 ports from $1 on that 127.0.0.1 can bind, or
+# fail. SO_REUSEADDR, as the servers use it, so TIME_WAIT counts as free.
 free_port() {
-    python3 - "$1" "$PORTS_TO_TRY" <<'PY'
+    python3 - "$1" "$2" <<'PY'
 import socket
 import sys
 
@@ -134,21 +145,21 @@ for port in range(first, first + count):
         except OSError:
             continue
     print(port)
-    break
-else:
-    sys.exit(f"no free port in {first}-{first + count - 1}")
+    sys.exit(0)
+sys.exit(1)
 PY
 }
 
-# A port from the environment variable named $1, or the first free one from $2.
+# The port in the environment variable named $1, or the first free one from $2.
 choose_port() {
-    local pinned=${!1:-}
+    local name=$1 first=$2 pinned=${!1:-}
     if [[ -z $pinned ]]; then
-        free_port "$2"
-    elif [[ $pinned =~ ^[0-9]+$ ]] && ((pinned > 0 && pinned < 65536)); then
-        echo "$pinned"
+        free_port "$first" "$PORTS_TO_TRY" ||
+            die "no free port in $first-$((first + PORTS_TO_TRY - 1)); set $name to pick one"
+    elif ! [[ $pinned =~ ^[0-9]+$ ]] || ((pinned < 1 || pinned > 65535)); then
+        die "$name=$pinned is not a port number"
     else
-        die "$1=$pinned is not a port number"
+        free_port "$pinned" 1 || die "$name=$pinned is already in use; unset $name or pick another"
     fi
 }
 
@@ -162,71 +173,77 @@ wait_for() {
     done
 }
 
-redis_answers() { [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]]; }
+# Ready once the Redis on port $1 answers and is the one whose pid is in $2:
+# --daemonize returns before the bind, and a Redis already on the port
+# would answer too.
+redis_ready() {
+    local pid
+    { read -r pid <"$2"; } 2>/dev/null || return 1
+    [[ $(redis-cli -p "$1" info server 2>/dev/null) == *$'\nprocess_id:'"$pid"$'\r'* ]]
+}
 
-start_postgres() {
-    local dir=$1 port=$2 bin=$3
+# A fresh cluster in DIR/pg/data, owned by the postgres user.
+init_postgres() {
+    local dir=$1 bin=$2
     local pg=$dir/pg
-    local logfile=$pg/server.log
 
     mkdir -m 700 "$pg"
     ((EUID != 0)) || chown postgres: "$pg"
     as_pg test -w "$pg" ||
         die "the postgres user cannot reach $dir; use a folder it can traverse, e.g. mktemp -d"
-    as_pg touch "$logfile"
 
     # The socket lives inside DIR, away from the system cluster's /run/postgresql.
     as_pg "$bin/initdb" --pgdata="$pg/data" --username=postgres --auth=trust \
-        --encoding=UTF8 --locale=C.UTF-8 --no-sync >>"$logfile" 2>&1 ||
-        die "initdb failed"
+        --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 ||
+        die_with_log "$dir/initdb.log" "initdb failed"
     # Durability settings are off: a test database is thrown away anyway.
     as_pg tee -a "$pg/data/postgresql.conf" >/dev/null <<EOF
 listen_addresses = '127.0.0.1'
-port = $port
 unix_socket_directories = '${pg//\'/\'\'}'
 max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+}
+
+start_postgres() {
+    local dir=$1 port=$2 bin=$3
+    local pg=$dir/pg
+    local logfile=$pg/server.log
+
+    echo "port = $port" | as_pg tee -a "$pg/data/postgresql.conf" >/dev/null
+    as_pg touch "$logfile"
     # Closing fd 9 keeps the lock from living on in the server process.
     as_pg "$bin/pg_ctl" start --pgdata="$pg/data" --log="$logfile" --wait --timeout=30 \
-        </dev/null >>"$logfile" 2>&1 9>&- || die "PostgreSQL did not start"
-    wait_for 30 "$bin/pg_isready" -h 127.0.0.1 -p "$port" ||
-        die "PostgreSQL is not accepting connections"
+        </dev/null >>"$logfile" 2>&1 9>&- || die_with_log "$logfile" "PostgreSQL did not start"
+    wait_for 30 "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U postgres -d postgres ||
+        die_with_log "$logfile" "PostgreSQL is not accepting connections"
 }
 
 create_arcade_database() {
-    local port=$1 bin=$2
+    local dir=$1 port=$2 bin=$3
     # Superuser, so that the test runner can create and drop test databases.
     "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres \
         -c 'CREATE ROLE arcade LOGIN SUPERUSER' \
         -c 'CREATE DATABASE arcade OWNER arcade' >&2 ||
-        die "could not create the arcade role and database"
+        die_with_log "$dir/pg/server.log" "could not create the arcade role and database"
 }
 
 start_redis() {
     local dir=$1 port=$2
+    # shellcheck disable=SC2094 # errors before Redis opens its log go there too
     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
         --daemonize yes --pidfile "$dir/redis.pid" --dir "$dir" --logfile "$dir/redis.log" \
-        </dev/null >>"$dir/redis.log" 2>&1 9>&- || die "Redis did not start"
-    wait_for 10 redis_answers "$port" || die "Redis does not answer PING"
+        </dev/null >>"$dir/redis.log" 2>&1 9>&- || die_with_log "$dir/redis.log" "Redis did not start"
+    wait_for 10 redis_ready "$port" "$dir/redis.pid" ||
+        die_with_log "$dir/redis.log" "Redis did not start"
 }
 
-show_logs() {
-    local dir=$1 logfile
-    for logfile in "$dir/pg/server.log" "$dir/redis.log"; do
-        [[ -s $logfile ]] || continue
-        log "last lines of $logfile:"
-        tail -n 30 "$logfile" >&2
-    done
-}
-
+# A failed start stops what it started; DIR and its logs stay for the caller.
 on_start_exit() {
     local status=$1 dir=$2
-    ((status != 0)) || return 0
-    show_logs "$dir"
-    stop_servers "$dir"
+    ((status == 0)) || stop_servers "$dir"
 }
 
 cmd_start() {
@@ -245,8 +262,10 @@ cmd_start() {
 
     started=$(now_ms)
     touch "$dir/$MARKER"
+    # shellcheck disable=SC2064 # $dir is expanded now, on purpose
     trap "on_start_exit \$? $(printf %q "$dir")" EXIT
 
+    init_postgres "$dir" "$bin"
     exec 9>>"$LOCK_FILE"
     flock --wait 120 9 || die "timed out waiting for $LOCK_FILE"
     pg_port=$(choose_port PGPORT "$PG_FIRST_PORT")
@@ -257,7 +276,7 @@ cmd_start() {
     start_redis "$dir" "$redis_port"
     flock --unlock 9
 
-    create_arcade_database "$pg_port" "$bin"
+    create_arcade_database "$dir" "$pg_port" "$bin"
     trap - EXIT
     log "PostgreSQL on :$pg_port, Redis on :$redis_port, ready in $(($(now_ms) - started)) ms"
     echo "export DATABASE_URL=postgres://arcade@127.0.0.1:$pg_port/arcade"
@@ -265,10 +284,19 @@ cmd_start() {
     printf 'export ARCADE_SERVICES_DIR=%q\n' "$dir"
 }
 
+# A zombie counts as gone: a container's PID 1 may be slow to reap it
+# (measured here: 1.3 s after Redis had exited).
+running() {
+    local stat
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+    stat=${stat##*) }
+    [[ $stat != Z* ]]
+}
+
 # Wait up to $2 seconds for process $1 to exit.
 wait_gone() {
     local pid=$1 deadline=$((SECONDS + $2))
-    while kill -0 "$pid" 2>/dev/null; do
+    while running "$pid"; do
         ((SECONDS < deadline)) || return 1
         sleep 0.05
     done
@@ -276,21 +304,20 @@ wait_gone() {
 
 # Stop whatever runs under DIR; servers that are already gone are fine.
 stop_servers() {
-    local dir=$1 bin pid port
-    if [[ -f $dir/pg/data/postmaster.pid ]] && bin=$(pg_bindir) &&
-        as_pg "$bin/pg_ctl" status --pgdata="$dir/pg/data" >/dev/null 2>&1; then
+    local dir=$1 bin pid
+    if { read -r pid <"$dir/pg/data/postmaster.pid"; } 2>/dev/null && running "$pid" &&
+        bin=$(pg_bindir); then
         as_pg "$bin/pg_ctl" stop --pgdata="$dir/pg/data" --mode=fast --wait --timeout=30 \
             >/dev/null 2>&1 ||
             as_pg "$bin/pg_ctl" stop --pgdata="$dir/pg/data" --mode=immediate --wait \
                 >/dev/null 2>&1 ||
             log "warning: PostgreSQL under $dir did not stop"
     fi
-    if [[ -s $dir/redis.pid ]]; then
-        pid=$(<"$dir/redis.pid")
-        port=$(cat "$dir/redis.port" 2>/dev/null) || port=
-        [[ -z $port ]] || redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    # SIGTERM is Redis's SHUTDOWN; with --save '' it writes nothing.
+    if { read -r pid <"$dir/redis.pid"; } 2>/dev/null && running "$pid"; then
+        kill "$pid" 2>/dev/null || true
         if ! wait_gone "$pid" 5; then
-            kill "$pid" 2>/dev/null || true
+            kill -KILL "$pid" 2>/dev/null || true
             wait_gone "$pid" 5 || log "warning: Redis (pid $pid) did not stop"
         fi
     fi

@@ -76,6 +76,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
     session: LiveSession | None = None
 
     async def connect(self) -> None:
+        # Accept before refusing: a close before accept reaches the browser as a bare 1006,
+        # while our close codes let the page tell the player what to do.
+        await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=p.CLOSE_UNAUTHENTICATED)
@@ -85,7 +88,6 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if game is None:
             await self.close(code=p.CLOSE_NOT_FOUND)
             return
-        await self.accept()
         self.session = LiveSession(
             game=game.config(),
             transport=self,

@@ -159,18 +159,20 @@ class LiveSession:
         self._held = list(msg["keys"])
 
     def on_ack(self, frame: int) -> None:
-        if frame > self._last_sent:
-            raise p.ProtocolError("bad_field", "'frame' acknowledges a frame not yet sent.")
-        self._last_acked = max(self._last_acked, frame)
+        # An ack past the last frame sent is left over from the previous episode: ignore it.
+        if frame <= self._last_sent:
+            self._last_acked = max(self._last_acked, frame)
 
     def on_keyframe_request(self) -> None:
+        # The client holds nothing to ack against until the keyframe comes: reopen the window.
         self._need_keyframe = True
+        self._last_acked = self._last_sent
 
     # --- starting and ending episodes --------------------------------------------------------
 
     async def start(self) -> None:
         """End any running episode as abandoned and start a new one."""
-        await self.stop("abandoned")
+        await self.stop("abandoned", notify=True)
         seed = secrets.randbits(31)
         machine, colours = await self.pool.acquire(self.game, seed)
         try:
@@ -214,7 +216,7 @@ class LiveSession:
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
         self._loop_task = asyncio.create_task(self._run(episode))
 
-    async def stop(self, reason: EndReason) -> None:
+    async def stop(self, reason: EndReason, *, notify: bool = False) -> None:
         """End the running episode (if any) and wait until all its chunks are handed over."""
         episode = self.episode
         if episode is None:
@@ -230,6 +232,8 @@ class LiveSession:
             except Exception:
                 log.exception("game loop of %s failed", episode.id)
         await self._finish(episode, reason)
+        if notify:
+            await self._send_end(episode, reason)
 
     async def _finish(self, episode: Episode, reason: EndReason) -> None:
         episode.over = True
@@ -286,15 +290,18 @@ class LiveSession:
         if self.episode is episode:
             self.episode = None
             await self._finish(episode, reason)
-            await self.transport.send_json(
-                p.EpisodeEndMessage(
-                    type="episode_end",
-                    episode=episode.id,
-                    reason=reason,
-                    steps=episode.recorder.steps,
-                    score=episode.recorder.total_return,
-                )
+            await self._send_end(episode, reason)
+
+    async def _send_end(self, episode: Episode, reason: EndReason) -> None:
+        await self.transport.send_json(
+            p.EpisodeEndMessage(
+                type="episode_end",
+                episode=episode.id,
+                reason=reason,
+                steps=episode.recorder.steps,
+                score=episode.recorder.total_return,
             )
+        )
 
     async def _step(self, episode: Episode) -> EndReason | None:
         """One step: act, record, send. Returns why the episode ended, if it did."""

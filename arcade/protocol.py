@@ -214,7 +214,7 @@ def parse_client_message(text: str | None) -> ClientMessage:
 
     if text is None:
         raise ProtocolError("bad_message", "Send JSON text messages; binary input is not accepted.")
-    if len(text) > MAX_TEXT_BYTES:
+    if len(text) > MAX_TEXT_BYTES or len(text.encode()) > MAX_TEXT_BYTES:
         raise ProtocolError("too_large", f"Messages are limited to {MAX_TEXT_BYTES} bytes.")
     try:
         msg = json.loads(text)

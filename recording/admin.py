@@ -5,10 +5,11 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from .admin_views import episode_frame_png, episode_frames
 from .models import Chunk, Episode, Transition
 
 
@@ -53,17 +54,37 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         "total_return",
         "started_at",
         "transitions_link",
+        "frames_link",
     )
     list_filter = ("status", "end_reason", "game", "started_at")
     search_fields = ("uuid", "user__email")
     date_hierarchy = "started_at"
     list_select_related = ("game", "user")
     raw_id_fields = ("user",)
-    readonly_fields = [f.name for f in Episode._meta.fields] + ["transitions_link"]
+    readonly_fields = [f.name for f in Episode._meta.fields] + ["transitions_link", "frames_link"]
     inlines = (ChunkInline,)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<uuid:pk>/frames/", wrap(episode_frames), name="recording_episode_frames"),
+            path(
+                "<uuid:pk>/frames/<int:number>.png",
+                wrap(episode_frame_png),
+                name="recording_episode_frame_png",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Frames")
+    def frames_link(self, episode: Episode) -> str:
+        if not episode.chunks.exists():
+            return "-"
+        url = reverse("admin:recording_episode_frames", args=[episode.pk])
+        return format_html('<a href="{}">view frames</a>', url)
 
     @admin.display(description="Episode", ordering="uuid")
     def short_id(self, episode: Episode) -> str:

@@ -24,6 +24,7 @@ MAGIC = b"ARCADECH"
 FORMAT = 1
 _PREFIX = struct.Struct("<8sII")
 ZSTD_LEVEL = 3
+KEYFRAME_EVERY = 10  # chunks; bounds how far back a random read must decode
 
 
 @dataclass

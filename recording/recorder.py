@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .chunkfile import ChunkData
+from .chunkfile import KEYFRAME_EVERY, ChunkData
 
 STEP_FIELDS = (
     "action",
@@ -45,7 +45,7 @@ class Recorder:
     episode: str
     pixel_format: str
     chunk_steps: int
-    keyframe_every: int = 10  # chunks; bounds how far back a random read must decode
+    keyframe_every: int = KEYFRAME_EVERY
     palette: list[list[int]] = field(default_factory=list)
     _frames: list[np.ndarray] = field(default_factory=list)
     _steps: dict[str, list[Any]] = field(default_factory=dict)

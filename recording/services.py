@@ -8,6 +8,7 @@ from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
 
+import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -199,3 +200,31 @@ def stale_active_episodes(*, older_than: timedelta) -> list[str]:
             status=Episode.Status.ACTIVE, started_at__lt=cutoff
         ).values_list("pk", flat=True)
     ]
+
+
+def episode_frame_rgb(*, episode: Episode, number: int) -> np.ndarray:
+    """Frame ``number`` of a stored episode as RGB, decoded from the nearest keyframe chunk."""
+    chunks = list(
+        episode.chunks.filter(first_frame__lte=number)
+        .order_by("-index")
+        .only("index", "first_frame", "n_frames", "keyframe", "file")[
+            : chunkfile.KEYFRAME_EVERY + 1
+        ]
+    )
+    if not chunks or number >= chunks[0].first_frame + chunks[0].n_frames:
+        raise Chunk.DoesNotExist(f"frame {number} is not stored")
+    start = next(i for i, chunk in enumerate(chunks) if chunk.keyframe)
+    previous = None
+    header: dict[str, Any] = {}
+    frames = np.empty(0, np.uint8)
+    for chunk in reversed(chunks[: start + 1]):
+        with default_storage.open(chunk.file.name) as handle:
+            header, frames = chunkfile.decode(handle.read(), previous)
+        previous = frames[-1]
+    frame = frames[number - chunks[0].first_frame]
+    if header["pixel_format"] == "indexed":
+        palette = np.zeros((256, 3), np.uint8)
+        for index, r, g, b in header["palette"] or []:
+            palette[index] = (r, g, b)
+        return palette[frame]
+    return frame

@@ -109,11 +109,16 @@ class Player:
                     return last
 
 
+async def closed_with(communicator: WebsocketCommunicator) -> int:
+    connected, _ = await communicator.connect()
+    assert connected  # accepted, so that the close code reaches the browser
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close"
+    return int(message["code"])
+
+
 async def test_it_refuses_anonymous_players(pong: Any) -> None:
-    communicator = await connect("pong")
-    connected, code = await communicator.connect()
-    assert not connected
-    assert code == p.CLOSE_UNAUTHENTICATED
+    assert await closed_with(await connect("pong")) == p.CLOSE_UNAUTHENTICATED
 
 
 async def test_it_refuses_sockets_from_other_origins(pong: Any, alice: Any) -> None:
@@ -123,10 +128,7 @@ async def test_it_refuses_sockets_from_other_origins(pong: Any, alice: Any) -> N
 
 
 async def test_it_refuses_unknown_games(alice: Any) -> None:
-    communicator = await connect("no-such-game", alice)
-    connected, code = await communicator.connect()
-    assert not connected
-    assert code == p.CLOSE_NOT_FOUND
+    assert await closed_with(await connect("no-such-game", alice)) == p.CLOSE_NOT_FOUND
 
 
 async def test_it_greets_with_the_game_its_keys_and_flow_control(pong: Any, alice: Any) -> None:
@@ -157,7 +159,7 @@ async def test_it_answers_bad_messages_with_errors_and_keeps_playing(pong: Any, 
             ),
             "bad_field",
         ),
-        (json.dumps({"type": "ack", "frame": 10**6}), "bad_field"),
+        (json.dumps({"type": "ack", "frame": -1}), "bad_field"),
         ("x" * 5000, "too_large"),
     ]:
         await player.ws.send_to(text_data=bad)
@@ -265,6 +267,8 @@ async def test_it_abandons_the_running_episode_on_new_game(pong: Any, alice: Any
     first = player.episode
     await player.play(frames=20)
     await player.start()
+    ended = next(t for t in player.texts if t["type"] == "episode_end")
+    assert (ended["episode"], ended["reason"]) == (first, "abandoned")
     assert player.episode != first
     await player.play(frames=10)
     await player.ws.disconnect()

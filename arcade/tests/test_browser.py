@@ -1,0 +1,104 @@
+"""A person in a real browser: Playwright driving Debian's Chromium against the live stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from recording.models import Episode
+
+from .conftest import Stack
+from .test_integration import wait_finalised
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("ARCADE_CHROMIUM", "/usr/bin/chromium")
+# Chromium as root in a container, with nothing reaching out to the network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package.")
+    # Playwright's sync API keeps an event loop running in this thread, which trips Django's
+    # guard against blocking database calls from async code; these tests make none such.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def canvas_pixels(page: Page) -> str:
+    return str(page.evaluate("document.getElementById('screen').toDataURL()"))
+
+
+def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
+    live_stack: Stack, pong: Any, page: Page, django_db_blocker: Any
+) -> None:
+    page.goto(live_stack.url + "/")
+    page.get_by_role("link", name="Pong").first.click()
+    page.locator("#start-button").click()  # anonymous: goes to log in, with a way to sign up
+    page.goto(live_stack.url + "/accounts/signup/?next=/games/pong/play/")
+    page.fill("input[name=email]", "carol@example.org")
+    page.fill("input[name=password1]", "a-long-enough-passphrase")
+    page.fill("input[name=password2]", "a-long-enough-passphrase")
+    page.locator("#signup-submit").click()
+    page.wait_for_url("**/games/pong/play/")
+
+    page.wait_for_function(
+        "window.arcadeState && window.arcadeState.framesDrawn > 30", timeout=20_000
+    )
+    before = canvas_pixels(page)
+    page.locator("#screen").focus()
+    page.keyboard.down("ArrowRight")
+    page.wait_for_timeout(700)
+    page.keyboard.down("Space")
+    page.wait_for_timeout(300)
+    page.keyboard.up("Space")
+    page.keyboard.up("ArrowRight")
+    page.wait_for_function("window.arcadeState.seq >= 4", timeout=5_000)
+    page.wait_for_timeout(300)
+    after = canvas_pixels(page)
+    assert before != after
+    state = page.evaluate("({...window.arcadeState})")
+    assert state["framesDrawn"] > 60
+    assert state["episode"]
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "playing")
+
+    page.get_by_role("link", name="My episodes").click()  # leaving the game abandons it
+    row = page.locator(f"#episodes [data-episode='{state['episode']}']")
+    expect(row).to_be_visible()
+    with django_db_blocker.unblock():
+        episode = wait_finalised(state["episode"])
+    assert (episode.status, episode.end_reason) == ("complete", "abandoned")
+    assert episode.user.email == "carol@example.org"
+    assert episode.transitions.filter(input_seq__gte=1).exists()
+    page.reload()
+    expect(row).to_contain_text("Complete")
+    assert Episode.objects.filter(user__email="carol@example.org").count() == 1

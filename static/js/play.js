@@ -1,0 +1,629 @@
+/*
+ * The play page: one WebSocket to the game server, speaking docs/protocol.md.
+ *
+ * The server steps the game and streams frames; this page draws them, sends the set of held
+ * keys whenever it changes, acknowledges frames so the server knows how far ahead it may run,
+ * and measures what the player sees (frames drawn per second, key-to-frame latency).
+ * Pure frame decoding lives in frame-decoder.js (window.ArcadeFrames), loaded first.
+ */
+(() => {
+  "use strict";
+
+  const Frames = window.ArcadeFrames;
+  const root = document.getElementById("play");
+  if (!root || !Frames) return;
+
+  const MAX_BACKLOG = 8; // frames waiting to be decoded before we skip ahead
+  const KEYFRAME_RETRY_MS = 2000; // ask again only if a keyframe request went unanswered this long
+  const PING_EVERY_MS = 5000;
+  const ERROR_SHOWN_MS = 6000;
+  const MAX_KEYS = 16; // protocol limit on keys in one input message
+  const MAX_PENDING_INPUTS = 64; // inputs whose latency we are still waiting to measure
+
+  const el = {
+    stage: document.getElementById("stage"),
+    screen: document.getElementById("screen"),
+    score: document.getElementById("score"),
+    lives: document.getElementById("lives"),
+    fps: document.getElementById("fps"),
+    latency: document.getElementById("latency"),
+    state: document.getElementById("episode-state"),
+    summary: document.getElementById("summary"),
+    newGame: document.getElementById("new-game"),
+    error: document.getElementById("error"),
+    reconnect: document.getElementById("reconnect"),
+  };
+  const ctx = el.screen.getContext("2d", { alpha: false });
+
+  // Everything the page knows, in one place.
+  const s = {
+    ws: null,
+    opened: false, // the handshake succeeded (a refused one closes with 1006 and no code)
+    helloSeen: false,
+    state: "connecting", // connecting | ready | playing | over | error
+    episode: null, // uuid of the current episode
+    startPending: false, // we sent `start` and have not seen its `episode` yet
+    gameKeys: new Set(), // codes the game listens to (hello.game.keys)
+    ackEvery: 1,
+    palette: null, // Uint32Array(256) of packed RGBA, for indexed frames; grows as colours appear
+
+    // Decoding. Frames and the episode events between them are handled strictly in order.
+    queue: [], // {kind: "frame", header, data} | {kind: "event", msg}
+    draining: false,
+    held: null, // Uint8Array: pixels of the last decoded frame
+    heldFrame: null, // its frame number
+    image: null, // ImageData at the game's native size
+    image32: null, // the same pixels, one Uint32 each
+    keyframeRequestedAt: null, // performance.now() of an unanswered keyframe request
+    newestFrame: null, // newest frame number consumed this episode (decoded or skipped)
+    framesSinceAck: 0,
+
+    // Input and latency.
+    seq: 0,
+    heldKeys: new Set(), // game keys held now
+    capturedKeys: new Set(), // held keys whose keydown we took from the browser
+    pendingInputs: new Map(), // seq -> t_key, until a frame reflects that input
+    lastDrawnFrame: null,
+    lastDrawnAt: 0, // performance.now() when lastDrawnFrame was drawn
+    latencyMs: null,
+    rttMs: null,
+    sawLives: false, // lives is 0 for games without any; show it once it has been non-zero
+
+    // Counters, for the status bar and window.arcadeState.
+    framesDrawn: 0,
+    keyframes: 0,
+    deltas: 0,
+    skipped: 0, // frames not drawn: dropped from a backlog or deltas against another base
+    decodeErrors: 0,
+    keyframeRequests: 0,
+    fpsCount: 0,
+    fpsSince: performance.now(),
+
+    fatalMessage: null, // an `error` with fatal set: the reason the socket is about to close
+    errorTimer: null,
+    pingTimer: null,
+    unloading: false,
+    shown: {}, // text last written to each status element, to touch the DOM only on change
+  };
+
+  // Read-only view for automated browser tests.
+  window.arcadeState = Object.freeze({
+    get framesDrawn() { return s.framesDrawn; },
+    get frame() { return s.lastDrawnFrame; },
+    get episode() { return s.episode; },
+    get state() { return s.state; },
+    get keyframes() { return s.keyframes; },
+    get deltas() { return s.deltas; },
+    get skipped() { return s.skipped; },
+    get decodeErrors() { return s.decodeErrors; },
+    get keyframeRequests() { return s.keyframeRequests; },
+    get seq() { return s.seq; },
+    get latency() { return s.latencyMs; },
+    get rtt() { return s.rttMs; },
+  });
+
+  // --- the socket ----------------------------------------------------------------------------
+
+  function connect() {
+    if (typeof DecompressionStream === "undefined") {
+      fail("This browser is too old to show the game. Update it, then reload this page.");
+      return;
+    }
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(scheme + "//" + location.host + root.dataset.wsPath);
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("open", () => {
+      s.opened = true;
+    });
+    ws.addEventListener("message", onMessage);
+    ws.addEventListener("close", onClose);
+    s.ws = ws;
+    setState("connecting");
+  }
+
+  function send(msg) {
+    if (s.ws && s.ws.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(msg));
+  }
+
+  function onMessage(event) {
+    if (typeof event.data !== "string") {
+      enqueueFrame(event.data);
+      return;
+    }
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch {
+      console.warn("Ignoring a message that is not JSON:", event.data);
+      return;
+    }
+    switch (msg?.type) {
+      case "hello":
+        onHello(msg);
+        break;
+      case "episode":
+      case "palette":
+      case "episode_end":
+        // These belong between the frames around them: queue them behind frames still decoding.
+        enqueue({ kind: "event", msg });
+        break;
+      case "pong":
+        onPong(msg);
+        break;
+      case "error":
+        onServerError(msg);
+        break;
+      default:
+        console.warn("Ignoring a message of unknown type:", msg?.type);
+    }
+  }
+
+  function onHello(msg) {
+    if (s.helloSeen) return; // one hello a socket; a repeat must not restart the game
+    s.helloSeen = true;
+    if (msg.protocol !== 1) {
+      s.fatalMessage = "This page is out of date. Reload it to play.";
+      s.ws.close();
+      return;
+    }
+    const game = msg.game;
+    s.gameKeys = new Set(game.keys);
+    s.ackEvery = Math.max(1, Math.floor(msg.ack_every) || 1);
+    if (msg.window > 0 && s.ackEvery >= msg.window) {
+      // Acking only after the server has stopped for want of an ack would stall the stream.
+      console.warn(`ack_every ${msg.ack_every} is not below window ${msg.window}; acking sooner.`);
+      s.ackEvery = Math.max(1, Math.floor(msg.window / 2));
+    }
+    // The palette and size may come only with `episode` (the server learns a game's colours
+    // as they appear); frame headers carry the size too.
+    if (game.palette) s.palette = Frames.paletteFromBase64(game.palette);
+    if (game.width > 0 && game.height > 0) ensureImage(game.width, game.height);
+    el.newGame.disabled = false;
+    setState("ready");
+    startPinging();
+    startGame();
+  }
+
+  function onPong(msg) {
+    s.rttMs = performance.now() - msg.t;
+    el.latency.title = `Round trip to the server: ${Math.round(s.rttMs)} ms`;
+  }
+
+  function onServerError(msg) {
+    if (msg.code === "not_started" || msg.code === "wrong_episode") {
+      // Keys sent in the moment between the episode ending on the server and us hearing of it.
+      console.debug(`Input arrived after the episode ended (${msg.code}):`, msg.message);
+      return;
+    }
+    if (msg.code === "start_failed") {
+      s.startPending = false;
+      setState("ready");
+    }
+    if (msg.fatal) s.fatalMessage = msg.message;
+    const message = msg.message || "Something went wrong. Reload the page.";
+    showError(message, { sticky: Boolean(msg.fatal) });
+  }
+
+  function onClose(event) {
+    s.ws = null;
+    stopPinging();
+    releaseAllKeys();
+    if (s.unloading) return;
+    fail(s.fatalMessage || closeMessage(event.code));
+  }
+
+  function closeMessage(code) {
+    if (!s.opened) {
+      return "Could not connect to the game. If you were signed out, log in again, then reconnect.";
+    }
+    switch (code) {
+      case 4401:
+        return "You are signed out. Log in again, then reconnect.";
+      case 4403:
+        return "Your account may not play this game.";
+      case 4404:
+        return "This game is not available any more. Pick another from the library.";
+      case 4429:
+        return "The page sent too many messages, so the server closed it. Reconnect to play on.";
+      case 1001:
+        return "The server went away (it may be restarting). Reconnect in a moment.";
+      default:
+        return "The connection to the server was lost. Check your network, then reconnect.";
+    }
+  }
+
+  /** The page cannot go on: say why and offer to reconnect. */
+  function fail(message) {
+    setState("error", "disconnected");
+    showError(message, { sticky: true });
+    el.newGame.disabled = true;
+    el.reconnect.hidden = false;
+  }
+
+  function startGame() {
+    send({ type: "start" });
+    s.startPending = true;
+    setState("ready", "starting");
+    el.summary.hidden = true;
+  }
+
+  function startPinging() {
+    stopPinging();
+    const ping = () => send({ type: "ping", t: performance.now() });
+    ping();
+    s.pingTimer = setInterval(ping, PING_EVERY_MS);
+  }
+
+  function stopPinging() {
+    clearInterval(s.pingTimer);
+    s.pingTimer = null;
+  }
+
+  // --- the ordered decode queue --------------------------------------------------------------
+
+  function enqueueFrame(data) {
+    let header;
+    try {
+      header = Frames.parseHeader(data);
+    } catch (err) {
+      console.warn(err.message);
+      s.decodeErrors++;
+      requestKeyframe();
+      return;
+    }
+    enqueue({ kind: "frame", header, data });
+    shedBacklog();
+  }
+
+  function enqueue(item) {
+    s.queue.push(item);
+    drain();
+  }
+
+  async function drain() {
+    if (s.draining) return;
+    s.draining = true;
+    try {
+      while (s.queue.length > 0) {
+        const item = s.queue.shift();
+        if (item.kind === "frame") {
+          await handleFrame(item.header, item.data);
+        } else {
+          try {
+            handleEvent(item.msg);
+          } catch (err) {
+            console.warn(`Ignoring a bad ${item.msg.type} message:`, err.message);
+          }
+        }
+      }
+    } finally {
+      s.draining = false;
+    }
+  }
+
+  /** When decoding falls behind, skip to the newest picture instead of replaying the past. */
+  function shedBacklog() {
+    const isFrame = (item) => item.kind === "frame";
+    if (s.queue.filter(isFrame).length <= MAX_BACKLOG) return;
+
+    // A queued keyframe makes every frame queued before it pointless.
+    let lastKeyframe = -1;
+    for (let i = s.queue.length - 1; i >= 0; i--) {
+      const item = s.queue[i];
+      if (isFrame(item) && item.header.kind === Frames.KIND_KEYFRAME) {
+        lastKeyframe = i;
+        break;
+      }
+    }
+    let dropped = dropFromQueue((item, i) => isFrame(item) && i < lastKeyframe);
+
+    // Still behind: drop the queued deltas too and ask for a fresh keyframe.
+    if (s.queue.filter(isFrame).length > MAX_BACKLOG) {
+      dropped = dropFromQueue((item) => isFrame(item) && item.header.kind === Frames.KIND_DELTA);
+      requestKeyframe();
+    }
+    if (dropped.length > 0) console.debug(`Decoding fell behind; skipped ${dropped.length}.`);
+  }
+
+  /** Remove queued items matching `test`; episode events always stay. */
+  function dropFromQueue(test) {
+    const dropped = [];
+    s.queue = s.queue.filter((item, i) => {
+      if (!test(item, i)) return true;
+      dropped.push(item);
+      return false;
+    });
+    for (const item of dropped) consumed(item.header.frame);
+    s.skipped += dropped.length;
+    return dropped;
+  }
+
+  async function handleFrame(header, data) {
+    const isKeyframe = header.kind === Frames.KIND_KEYFRAME;
+    if (!isKeyframe && header.baseFrame !== s.heldFrame) {
+      // We hold another picture than this delta was made against (frames were skipped).
+      s.skipped++;
+      showHeader(header);
+      consumed(header.frame);
+      requestKeyframe();
+      return;
+    }
+
+    let pixels;
+    try {
+      pixels = await Frames.decodePayload(data, header);
+      if (isKeyframe) {
+        s.held = pixels;
+      } else {
+        Frames.xorInto(s.held, pixels);
+      }
+    } catch (err) {
+      console.warn(err.message);
+      s.decodeErrors++;
+      s.held = null;
+      s.heldFrame = null;
+      consumed(header.frame);
+      requestKeyframe();
+      return;
+    }
+
+    s.heldFrame = header.frame;
+    if (isKeyframe) {
+      s.keyframes++;
+      s.keyframeRequestedAt = null;
+    } else {
+      s.deltas++;
+    }
+    draw(header);
+    showHeader(header);
+    consumed(header.frame, { ackNow: isKeyframe });
+  }
+
+  function handleEvent(msg) {
+    if (msg.type === "palette") {
+      s.palette ??= new Uint32Array(256);
+      Frames.applyPaletteEntries(s.palette, msg.entries);
+    } else if (msg.type === "episode") {
+      s.episode = msg.episode;
+      s.startPending = false;
+      if (msg.palette) s.palette = Frames.paletteFromBase64(msg.palette);
+      if (msg.width > 0 && msg.height > 0) ensureImage(msg.width, msg.height);
+      // Frame numbers start again at 0, with a keyframe.
+      s.held = null;
+      s.heldFrame = null;
+      s.newestFrame = null;
+      s.framesSinceAck = 0;
+      s.keyframeRequestedAt = null;
+      s.pendingInputs.clear();
+      s.sawLives = false;
+      el.summary.hidden = true;
+      setState("playing");
+      // Keys already held when the episode began count from its first step.
+      if (s.heldKeys.size > 0) sendInput(performance.now());
+    } else if (msg.type === "episode_end") {
+      if (s.startPending && msg.reason === "abandoned") {
+        return; // the end of the game our own New game replaced; the new one is on its way
+      }
+      setState("over", `game over: ${msg.reason}`);
+      el.summary.textContent = `Final score ${formatScore(msg.score)} after ${msg.steps} steps.`;
+      el.summary.hidden = false;
+      el.newGame.focus();
+    }
+  }
+
+  /** A frame was decoded or skipped: acknowledge every ack_every of them, and every keyframe. */
+  function consumed(frame, { ackNow = false } = {}) {
+    if (s.newestFrame === null || frame > s.newestFrame) s.newestFrame = frame;
+    s.framesSinceAck++;
+    if (ackNow || s.framesSinceAck >= s.ackEvery) sendAck();
+  }
+
+  function sendAck() {
+    // After `start` the server counts frames from 0 again: an ack for the old episode's frames
+    // arriving after it would acknowledge "a frame not yet sent".
+    if (s.newestFrame === null || s.startPending) return;
+    send({ type: "ack", frame: s.newestFrame });
+    s.framesSinceAck = 0;
+  }
+
+  function requestKeyframe() {
+    const now = performance.now();
+    if (s.keyframeRequestedAt !== null && now - s.keyframeRequestedAt < KEYFRAME_RETRY_MS) return;
+    s.keyframeRequestedAt = now;
+    s.keyframeRequests++;
+    send({ type: "keyframe" });
+    // The server sends at most `window` frames past our last ack. Acknowledge what we skipped
+    // too, or a server that is already at the end of its window would never send the keyframe.
+    sendAck();
+  }
+
+  // --- drawing and the status bar ------------------------------------------------------------
+
+  /** Size the canvas's bitmap to the game; its on-screen size is set by fitCanvas. */
+  function ensureImage(width, height) {
+    if (s.image && s.image.width === width && s.image.height === height) return;
+    el.screen.width = width;
+    el.screen.height = height;
+    s.image = ctx.createImageData(width, height);
+    s.image32 = new Uint32Array(s.image.data.buffer);
+    fitCanvas();
+  }
+
+  /** Scale the canvas by the largest whole factor that fits the viewport: crisp, even pixels. */
+  function fitCanvas() {
+    const { width, height } = el.screen;
+    const top = el.stage.getBoundingClientRect().top + window.scrollY;
+    const roomX = el.stage.clientWidth;
+    const roomY = window.innerHeight - top - 16;
+    const scale = Math.max(1, Math.floor(Math.min(roomX / width, roomY / height)));
+    el.screen.style.width = `${width * scale}px`;
+    el.screen.style.height = `${height * scale}px`;
+    root.dataset.scale = String(scale);
+  }
+
+  function draw(header) {
+    ensureImage(header.width, header.height);
+    if (header.pixelFormat === Frames.PIXELS_INDEXED && !s.palette) {
+      s.palette = Frames.greyPalette();
+    }
+    Frames.toRgba(s.held, header.pixelFormat, s.image32, s.palette);
+    ctx.putImageData(s.image, 0, 0);
+
+    const now = performance.now();
+    s.framesDrawn++;
+    s.fpsCount++;
+    s.lastDrawnFrame = header.frame;
+    s.lastDrawnAt = now;
+    measureLatency(header.inputSeq, now);
+  }
+
+  /** The first frame whose input seq reaches an input's seq is the first to show that input. */
+  function measureLatency(inputSeq, now) {
+    let tKey = null;
+    for (const [seq, t] of s.pendingInputs) {
+      if (seq > inputSeq) break; // the map is in seq order
+      tKey = t;
+      s.pendingInputs.delete(seq);
+    }
+    if (tKey === null) return;
+    s.latencyMs = now - tKey;
+    show(el.latency, String(Math.round(s.latencyMs)));
+  }
+
+  /** Score, lives and the end of the episode, which every frame's header carries. */
+  function showHeader(header) {
+    show(el.score, formatScore(header.score));
+    if (header.lives !== 0) s.sawLives = true;
+    show(el.lives, s.sawLives ? String(header.lives) : "–");
+    const reason = Frames.endReason(header.flags);
+    if (reason && s.state === "playing") setState("over", `game over: ${reason}`);
+  }
+
+  function formatScore(score) {
+    return Number.isInteger(score) ? String(score) : String(Math.round(score * 100) / 100);
+  }
+
+  function updateFps() {
+    const now = performance.now();
+    const fps = (s.fpsCount * 1000) / (now - s.fpsSince);
+    show(el.fps, String(Math.round(fps)));
+    s.fpsCount = 0;
+    s.fpsSince = now;
+  }
+
+  function show(element, text) {
+    if (s.shown[element.id] === text) return;
+    s.shown[element.id] = text;
+    element.textContent = text;
+  }
+
+  function setState(state, text = state) {
+    s.state = state;
+    el.state.dataset.state = state;
+    root.dataset.state = state;
+    show(el.state, text);
+  }
+
+  function showError(message, { sticky = false } = {}) {
+    clearTimeout(s.errorTimer);
+    el.error.textContent = message;
+    if (sticky) return;
+    s.errorTimer = setTimeout(() => {
+      el.error.textContent = "";
+    }, ERROR_SHOWN_MS);
+  }
+
+  // --- keyboard ------------------------------------------------------------------------------
+
+  /** Keys typed into a form field are not the game's. */
+  function isTyping(target) {
+    return (
+      target instanceof HTMLElement &&
+      (target.isContentEditable || target.matches("input, textarea, select"))
+    );
+  }
+
+  /** The event's time on the performance.now() clock, where the browser gives it. */
+  function keyTime(event) {
+    const now = performance.now();
+    return event.timeStamp > 0 && event.timeStamp <= now ? event.timeStamp : now;
+  }
+
+  function onKeyDown(event) {
+    if (!s.gameKeys.has(event.code) || isTyping(event.target)) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return; // leave browser shortcuts alone
+    const playing = s.state === "playing";
+    // While playing, arrows must not scroll and Space must not press a focused button. Between
+    // games they keep their usual meaning, so Space or Enter on New game starts the next one.
+    if (playing) event.preventDefault();
+    if (event.repeat || s.heldKeys.has(event.code)) return;
+    s.heldKeys.add(event.code);
+    if (playing) {
+      s.capturedKeys.add(event.code);
+      sendInput(keyTime(event));
+    }
+  }
+
+  function onKeyUp(event) {
+    if (!s.heldKeys.has(event.code)) return;
+    s.heldKeys.delete(event.code);
+    if (s.capturedKeys.delete(event.code)) event.preventDefault();
+    if (s.state === "playing") sendInput(keyTime(event));
+  }
+
+  /** Focus left the page: the keyups will never come, so let go of everything. */
+  function releaseAllKeys() {
+    if (s.heldKeys.size === 0) return;
+    s.heldKeys.clear();
+    s.capturedKeys.clear();
+    if (s.state === "playing") sendInput(performance.now());
+  }
+
+  function sendInput(tKey) {
+    const seq = ++s.seq;
+    const msg = {
+      type: "input",
+      seq,
+      keys: [...s.heldKeys].slice(0, MAX_KEYS),
+      frame: s.lastDrawnFrame ?? 0,
+      t_shown: s.lastDrawnAt,
+      t_key: tKey,
+    };
+    // Naming the episode keeps input meant for one game from steering the next.
+    if (s.episode) msg.episode = s.episode;
+    send(msg);
+    s.pendingInputs.set(seq, tKey);
+    if (s.pendingInputs.size > MAX_PENDING_INPUTS) {
+      s.pendingInputs.delete(s.pendingInputs.keys().next().value);
+    }
+  }
+
+  // --- wiring --------------------------------------------------------------------------------
+
+  el.newGame.addEventListener("click", () => {
+    startGame();
+    // Keep the keys on the game, not on the button (Space would press it again).
+    el.screen.focus({ preventScroll: true });
+  });
+  el.reconnect.addEventListener("click", () => location.reload());
+
+  window.addEventListener("keydown", onKeyDown);
+  window.addEventListener("keyup", onKeyUp);
+  window.addEventListener("blur", releaseAllKeys);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") releaseAllKeys();
+  });
+  window.addEventListener("resize", fitCanvas);
+  window.addEventListener("pagehide", () => {
+    s.unloading = true;
+    if (s.ws) s.ws.close(1000);
+  });
+  window.addEventListener("pageshow", (event) => {
+    // Back to a page restored from the back-forward cache: its socket is gone.
+    if (event.persisted) location.reload();
+  });
+  setInterval(updateFps, 1000);
+
+  fitCanvas();
+  connect();
+})();
