@@ -9,7 +9,8 @@
 #
 #   dir=$(mktemp -d)
 #   trap '.ci/services.sh stop "$dir"' EXIT
-#   eval "$(.ci/services.sh start "$dir")"
+#   exports=$(.ci/services.sh start "$dir")  # not inside eval "$(...)",
+#   eval "$exports"                          # which hides a failed start
 #
 # PGPORT or REDIS_PORT pins a port; otherwise the first free one from
 # 55432 (PostgreSQL) or 56379 (Redis) is used. Only the export lines go to
@@ -42,7 +43,7 @@ die_with_log() {
 }
 
 usage() {
-    sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,17s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -190,7 +191,7 @@ init_postgres() {
     mkdir -m 700 "$pg"
     ((EUID != 0)) || chown postgres: "$pg"
     as_pg test -w "$pg" ||
-        die "the postgres user cannot reach $dir; use a folder it can traverse, e.g. mktemp -d"
+        die "the postgres user cannot reach $dir; every folder above it needs o+x (mktemp -d under /tmp works)"
 
     # The socket lives inside DIR, away from the system cluster's /run/postgresql.
     as_pg "$bin/initdb" --pgdata="$pg/data" --username=postgres --auth=trust \
