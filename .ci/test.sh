@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 .ci/services.sh install
 dir=$(mktemp -d /tmp/arcade-test.XXXXXX)
 trap '.ci/services.sh stop "$dir" || true' EXIT
-eval "$(.ci/services.sh start "$dir")"
+exports=$(.ci/services.sh start "$dir")  # separate, so a failed start stops the run
+eval "$exports"
 export ARCADE_REQUIRE_SERVICES=1
 
 .venv/bin/ruff check .
