@@ -91,3 +91,11 @@ def hanoi(db: Any) -> Any:
 @pytest.fixture
 def make_game(db: Any) -> Any:
     return _catalogue_game
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_types() -> None:
+    """Transactional tests flush the database and content types come back with new ids."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()

@@ -1,4 +1,5 @@
 from django.contrib.auth.forms import BaseUserCreationForm
+from django.core.exceptions import ValidationError
 
 from .models import User
 
@@ -11,5 +12,5 @@ class SignupForm(BaseUserCreationForm[User]):
     def clean_email(self) -> str:
         email: str = self.cleaned_data["email"].lower()
         if User.objects.filter(email=email).exists():
-            raise self.error_class(["An account with this email exists; log in instead."])
+            raise ValidationError("An account with this email exists; log in instead.")
         return email

@@ -1,0 +1,113 @@
+"""Curating the catalogue in the Django admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from games.models import Game
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(db: Any) -> Client:
+    from accounts.models import User
+
+    client = Client()
+    client.force_login(User.objects.create_superuser("root@example.org", "root-password-1"))
+    return client
+
+
+def game_form(**overrides: Any) -> dict[str, Any]:
+    form = {
+        "title": "Asterix",
+        "slug": "asterix",
+        "enabled": "on",
+        "display_order": "5",
+        "short_description": "Collect the cauldrons.",
+        "instructions": "",
+        "controls": "",
+        "env_id": "ALE/Asterix-v5",
+        "env_kwargs": "{}",
+        "fps": "60",
+        "max_steps": "36000",
+        "key_map": "{}",
+        "default_action": "0",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_it_adds_any_ale_game_without_code(admin_client: Client) -> None:
+    response = admin_client.post(reverse("admin:games_game_add"), game_form())
+    assert response.status_code == 302, response.content.decode()[:2000]
+    game = Game.objects.get(slug="asterix")
+    assert game.env_kwargs == {
+        "frameskip": 1,
+        "repeat_action_probability": 0.0,
+        "full_action_space": False,
+    }
+    assert game.action_meanings[0] == "NOOP"
+    assert game.frame_shape == [210, 160]
+    assert game.keymap().action_for(["ArrowUp", "ArrowRight"]) == game.action_meanings.index(
+        "UPRIGHT"
+    )
+    assert game.thumbnail.name.endswith(".png")
+
+
+def test_it_turns_a_bad_env_id_into_a_form_error(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:games_game_add"), game_form(env_id="ALE/NoSuchGame-v5")
+    )
+    assert response.status_code == 200
+    assert "Gymnasium cannot make" in response.content.decode()
+    assert not Game.objects.exists()
+
+
+def test_it_turns_bad_env_kwargs_into_a_form_error(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:games_game_add"), game_form(env_kwargs='{"no_such_option": 3}')
+    )
+    assert response.status_code == 200
+    assert "kwargs" in response.content.decode()
+    assert not Game.objects.exists()
+
+
+def test_it_refuses_a_key_map_naming_actions_the_game_lacks(admin_client: Client) -> None:
+    key_map = '{"keys": {"Space": "FIRE"}, "combos": {"FIRE": 99}}'
+    response = admin_client.post(reverse("admin:games_game_add"), game_form(key_map=key_map))
+    assert response.status_code == 200
+    assert "not an action from 0 to" in response.content.decode()
+
+
+def test_it_adds_a_gymnasium_env_that_renders_rgb(admin_client: Client) -> None:
+    form = game_form(
+        title="Hanoi 5",
+        slug="hanoi-5",
+        env_id="arcade/TowerOfHanoi-v0",
+        env_kwargs='{"n_disks": 5}',
+        fps="4",
+        turn_based="on",
+    )
+    response = admin_client.post(reverse("admin:games_game_add"), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    game = Game.objects.get(slug="hanoi-5")
+    assert game.action_meanings == ["NOOP", "LEFT", "RIGHT", "PICKDROP"]
+    assert game.keymap().action_for(["Digit3"]) == 3  # digits, until an admin names keys
+
+
+def test_it_refuses_an_env_without_a_discrete_action_space(admin_client: Client) -> None:
+    form = game_form(title="Pendulum", slug="pendulum", env_id="Pendulum-v1")
+    response = admin_client.post(reverse("admin:games_game_add"), form)
+    assert response.status_code == 200
+    assert "only Discrete can be played" in response.content.decode()
+
+
+def test_it_lists_the_catalogue_with_thumbnails(admin_client: Client, pong: Any) -> None:
+    response = admin_client.get(reverse("admin:games_game_changelist"))
+    assert response.status_code == 200
+    assert pong.thumbnail.url in response.content.decode()

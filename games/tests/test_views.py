@@ -1,0 +1,74 @@
+"""The player's pages: library, game page, play view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shows_the_library_to_everyone(client: Client, pong: Any, hanoi: Any) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Pong" in page and "Tower of Hanoi" in page
+    assert pong.thumbnail.url in page
+
+
+def test_it_hides_disabled_games(client: Client, pong: Any) -> None:
+    pong.enabled = False
+    pong.save()
+    assert "Pong" not in client.get("/").content.decode()
+    assert client.get("/games/pong/").status_code == 404
+
+
+def test_it_shows_instructions_and_start(client: Client, pong: Any) -> None:
+    page = client.get("/games/pong/").content.decode()
+    assert "first to 21 wins" in page.lower()
+    assert 'id="start-button"' in page
+
+
+def test_it_sends_anonymous_players_to_log_in_before_play(client: Client, pong: Any) -> None:
+    response = client.get("/games/pong/play/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_it_serves_the_play_view_with_its_socket_path(
+    client: Client, pong: Any, alice: Any
+) -> None:
+    client.force_login(alice)
+    page = client.get("/games/pong/play/").content.decode()
+    assert 'data-ws-path="/ws/play/pong/"' in page
+    assert 'id="screen"' in page
+
+
+def test_it_signs_up_with_an_email_and_logs_in(client: Client, pong: Any) -> None:
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "Dora@Example.org",
+            "password1": "a-long-passphrase-1",
+            "password2": "a-long-passphrase-1",
+            "next": "/games/pong/play/",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/games/pong/play/"
+    assert client.get("/games/pong/play/").status_code == 200
+
+
+def test_it_refuses_a_second_account_for_one_email(client: Client, alice: Any) -> None:
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "ALICE@example.org",
+            "password1": "a-long-passphrase-1",
+            "password2": "a-long-passphrase-1",
+        },
+    )
+    assert response.status_code == 200
+    assert "log in instead" in response.content.decode()

@@ -1,0 +1,77 @@
+"""Inspecting recordings in the Django admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from .helpers import record_episode
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
+
+
+@pytest.fixture
+def admin_client(db: Any) -> Client:
+    from accounts.models import User
+
+    client = Client()
+    client.force_login(User.objects.create_superuser("root@example.org", "root-password-1"))
+    return client
+
+
+def test_it_lists_episodes_with_length_return_and_a_link_to_transitions(
+    admin_client: Client, alice: Any, pong: Any
+) -> None:
+    episode, _ = record_episode(user=alice, game=pong, steps=40)
+    page = admin_client.get(reverse("admin:recording_episode_changelist")).content.decode()
+    assert str(episode.pk)[:8] in page
+    assert "40 steps" in page
+    filtered = admin_client.get(
+        reverse("admin:recording_episode_changelist"), {"status__exact": "incomplete"}
+    )
+    assert str(episode.pk)[:8] not in filtered.content.decode()
+
+
+def test_it_lists_an_episodes_transitions_read_only(
+    admin_client: Client, alice: Any, pong: Any
+) -> None:
+    episode, _ = record_episode(user=alice, game=pong, steps=40)
+    url = reverse("admin:recording_transition_changelist")
+    response = admin_client.get(url, {"episode__uuid__exact": str(episode.pk)})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 40
+    transition = episode.transitions.get(step=3)
+    change = admin_client.get(reverse("admin:recording_transition_change", args=[transition.pk]))
+    assert change.status_code == 200
+    assert 'name="_save"' not in change.content.decode()
+
+
+def test_it_shows_any_recorded_frame_exactly(admin_client: Client, alice: Any, pong: Any) -> None:
+    episode, played = record_episode(user=alice, game=pong, steps=260)
+    page = admin_client.get(
+        reverse("admin:recording_episode_frames", args=[episode.pk]), {"frame": 255}
+    )
+    assert page.status_code == 200
+    png = admin_client.get(reverse("admin:recording_episode_frame_png", args=[episode.pk, 255]))
+    assert png["Content-Type"] == "image/png"
+    import io
+
+    import numpy as np
+
+    image = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB"))
+    from games.engine.machines import build_machine
+
+    machine = build_machine(pong.config())
+    machine.start(7, None)
+    for step in range(255):
+        machine.step(step // 10 % pong.config().n_actions)
+        machine.new_colours()
+    assert machine.palette is not None
+    assert np.array_equal(played[255], machine.frame)
+    assert np.array_equal(image, machine.palette.rgb[machine.frame])
+    missing = admin_client.get(reverse("admin:recording_episode_frame_png", args=[episode.pk, 999]))
+    assert missing.status_code == 404
