@@ -176,6 +176,12 @@ if STORAGE_BUCKET:
     GS_CUSTOM_ENDPOINT = os.environ.get("GS_CUSTOM_ENDPOINT") or None
     GS_QUERYSTRING_AUTH = envbool("GS_QUERYSTRING_AUTH", True)
     GS_FILE_OVERWRITE = True
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        # gcp-storage-emulator (docker-compose, tests) takes no credentials.
+        from google.auth.credentials import AnonymousCredentials
+
+        GS_CREDENTIALS = AnonymousCredentials()
+        GS_PROJECT_ID = GS_PROJECT_ID or "arcade-local"
     default_storage = {"BACKEND": "storages.backends.gcloud.GoogleCloudStorage"}
 else:
     default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
