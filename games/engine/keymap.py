@@ -83,7 +83,11 @@ class KeyMap:
                 raise KeyMapError(f"Key {code!r} must map to a non-empty name.")
         self.combos: dict[frozenset[str], int] = {}
         for name, action in combos.items():
-            if not isinstance(action, int) or not 0 <= action < n_actions:
+            if (
+                isinstance(action, bool)
+                or not isinstance(action, int)
+                or not 0 <= action < n_actions
+            ):
                 raise KeyMapError(
                     f"Combination {name!r} maps to {action!r}, not an action from 0 to "
                     f"{n_actions - 1}."

@@ -108,14 +108,18 @@ def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
 
 
 def atari_start_state(env_id: str, env_kwargs: dict[str, Any], seed: int) -> bytes:
-    """Run in a helper process: the ALE state right after ``reset(seed=seed)``, pickled."""
+    """Run in a helper process: the ALE state right after ``reset(seed=seed)``, pickled.
+
+    The screen travels with it: ``restoreState`` restores the emulator but not the screen
+    buffer, which would otherwise still show the machine's previous episode.
+    """
     env = _helper_envs.get((env_id, repr(sorted(env_kwargs.items()))))
     if env is None:
         env = make_env(env_id, env_kwargs)
         _helper_envs[(env_id, repr(sorted(env_kwargs.items())))] = env
     env.reset(seed=seed)
     ale = env.unwrapped.ale  # type: ignore[attr-defined]
-    return pickle.dumps(ale.cloneState(include_rng=True))
+    return pickle.dumps((ale.cloneState(include_rng=True), ale.getScreen(), ale.getScreenRGB()))
 
 
 _helper_envs: dict[tuple[str, str], gym.Env[Any, Any]] = {}
@@ -146,13 +150,15 @@ class AtariMachine:
         self.seed_env = self.env  # for start states made in-process (tests, benchmarks)
 
     def start(self, seed: int, state: bytes | None) -> list[int]:
+        assert self.palette is not None
         if state is None:
             self.env.reset(seed=seed)
-        else:
-            self.ale.restoreState(pickle.loads(state))
-        self.ale.getScreen(self.frame)
-        assert self.palette is not None
-        return self.palette.learn(self.frame, self.ale.getScreenRGB())
+            self.ale.getScreen(self.frame)
+            return self.palette.learn(self.frame, self.ale.getScreenRGB())
+        ale_state, screen, rgb = pickle.loads(state)
+        self.ale.restoreState(ale_state)
+        np.copyto(self.frame, screen)
+        return self.palette.learn(self.frame, rgb)
 
     def step(self, action: int) -> Outcome:
         ale = self.ale

@@ -1,0 +1,281 @@
+"""The emulators the live loop steps, held to the replay guarantee.
+
+An episode is recorded from an AtariMachine that was restored from a pickled start state; a
+researcher replays it with plain ``gymnasium.make(env_id, **kwargs)``, ``reset(seed=seed)`` and
+the recorded actions. The two must agree on every frame, reward and end of episode.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ale_py
+import gymnasium
+import numpy as np
+import pytest
+
+from games.engine.machines import AtariMachine, GymMachine, atari_start_state, make_env
+
+gymnasium.register_envs(ale_py)
+
+REPLAY_GAMES = ["ALE/Pong-v5", "ALE/Breakout-v5", "ALE/Seaquest-v5"]
+STEPS = 250
+
+
+def atari_kwargs(*, sticky: float = 0.0, frameskip: int = 1) -> dict[str, Any]:
+    return {
+        "frameskip": frameskip,
+        "repeat_action_probability": sticky,
+        "full_action_space": False,
+    }
+
+
+def started(env_id: str, kwargs: dict[str, Any], seed: int) -> AtariMachine:
+    """A machine started the way production starts one: from a pickled seeded start state."""
+    machine = AtariMachine(env_id, kwargs)
+    machine.start(seed, atari_start_state(env_id, kwargs, seed))
+    return machine
+
+
+def random_actions(n_actions: int, seed: int) -> list[int]:
+    return [int(a) for a in np.random.default_rng(seed).integers(n_actions, size=STEPS)]
+
+
+def assert_same_screen(frame: np.ndarray, expected: np.ndarray, number: int) -> None:
+    differing = int(np.count_nonzero(frame != expected))
+    assert differing == 0, f"frame {number} differs from gymnasium's in {differing} pixels"
+
+
+def assert_replays_like_gymnasium(
+    machine: AtariMachine, env_id: str, kwargs: dict[str, Any], seed: int
+) -> None:
+    env = gymnasium.make(env_id, **kwargs)
+    env.reset(seed=seed)
+    ale = env.unwrapped.ale  # type: ignore[attr-defined]
+    assert_same_screen(machine.frame, ale.getScreen(), 0)
+
+    for step, action in enumerate(random_actions(len(machine.action_meanings), seed)):
+        outcome = machine.step(action)
+        _, reward, terminated, truncated, info = env.step(action)
+
+        assert_same_screen(machine.frame, ale.getScreen(), step + 1)
+        assert outcome.reward == reward, f"reward of step {step} differs"
+        assert (outcome.terminated, outcome.truncated) == (terminated, truncated), step
+        assert outcome.lives == info["lives"], step
+        if terminated or truncated:
+            break
+    env.close()
+
+
+# --- the replay guarantee --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frameskip", [1, 4])
+@pytest.mark.parametrize("sticky", [0.0, 0.25])
+@pytest.mark.parametrize("env_id", REPLAY_GAMES)
+def test_it_replays_exactly_like_a_fresh_gymnasium_env(
+    env_id: str, sticky: float, frameskip: int
+) -> None:
+    kwargs = atari_kwargs(sticky=sticky, frameskip=frameskip)
+    seed = 20_240_611
+
+    machine = started(env_id, kwargs, seed)
+
+    assert_replays_like_gymnasium(machine, env_id, kwargs, seed)
+
+
+def test_it_replays_exactly_on_a_machine_that_played_an_episode_before() -> None:
+    # Pooled machines are reused: the last player's episode must leave nothing behind.
+    env_id, kwargs = "ALE/Seaquest-v5", atari_kwargs(sticky=0.25, frameskip=4)
+    machine = started(env_id, kwargs, seed=1)
+    for action in random_actions(len(machine.action_meanings), seed=99)[:100]:
+        machine.step(action)
+
+    machine.start(2, atari_start_state(env_id, kwargs, 2))
+
+    assert_replays_like_gymnasium(machine, env_id, kwargs, seed=2)
+
+
+def test_it_carries_the_seed_in_the_start_state() -> None:
+    # With sticky actions the seed decides which inputs stick, so two seeds part ways;
+    # without this, the replay tests above could pass with the seed ignored.
+    env_id, kwargs = "ALE/Pong-v5", atari_kwargs(sticky=0.25)
+    one, two = started(env_id, kwargs, seed=1), started(env_id, kwargs, seed=2)
+
+    differed = False
+    for action in random_actions(len(one.action_meanings), seed=3):
+        one.step(action)
+        two.step(action)
+        differed = differed or not np.array_equal(one.frame, two.frame)
+
+    assert differed
+
+
+def test_it_plays_a_seeded_start_without_a_start_state() -> None:
+    # Tests and the benchmark start machines in-process, with state=None.
+    env_id, kwargs = "ALE/Breakout-v5", atari_kwargs(sticky=0.25, frameskip=4)
+    machine = AtariMachine(env_id, kwargs)
+
+    machine.start(7, None)
+
+    assert_replays_like_gymnasium(machine, env_id, kwargs, seed=7)
+
+
+def test_it_refuses_a_stochastic_frameskip() -> None:
+    with pytest.raises(ValueError, match="needs an integer frameskip"):
+        AtariMachine("ALE/Pong-v5", {**atari_kwargs(), "frameskip": (2, 5)})
+
+
+# --- the palette -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", ["ALE/Pong-v5", "ALE/MsPacman-v5", "ALE/Seaquest-v5"])
+def test_it_knows_the_colour_of_every_pixel_it_shows(env_id: str) -> None:
+    machine = AtariMachine(env_id, atari_kwargs(frameskip=4))
+    machine.start(5, None)
+    assert machine.palette is not None
+    assert np.array_equal(machine.palette.rgb[machine.frame], machine.ale.getScreenRGB())
+
+    for step, action in enumerate(random_actions(len(machine.action_meanings), seed=5)):
+        machine.step(action)
+        machine.new_colours()
+        rgb = machine.palette.rgb[machine.frame]
+        assert np.array_equal(rgb, machine.ale.getScreenRGB()), f"frame {step + 1} differs"
+
+
+def test_it_reports_each_new_colour_once_when_first_seen() -> None:
+    machine = AtariMachine("ALE/Pong-v5", atari_kwargs(frameskip=4))
+    reported = machine.start(5, None)
+    seen = set(np.unique(machine.frame).tolist())
+    assert set(reported) == seen
+
+    for action in random_actions(len(machine.action_meanings), seed=5):
+        machine.step(action)
+        new = machine.new_colours()
+        in_frame = set(np.unique(machine.frame).tolist())
+        assert set(new) == in_frame - seen
+        assert len(new) == len(set(new))
+        seen |= in_frame
+
+    assert len(seen) > len(set(reported))  # colours did appear during play (Pong's scores)
+
+
+def test_it_lists_every_learned_colour_as_an_entry() -> None:
+    machine = AtariMachine("ALE/Seaquest-v5", atari_kwargs())
+    learned = machine.start(5, None)
+    assert machine.palette is not None
+
+    entries = machine.palette.entries()
+
+    assert [index for index, *_ in entries] == sorted(learned)
+    for index, r, g, b in entries:
+        pixel = np.argwhere(machine.frame == index)[0]
+        assert [r, g, b] == machine.ale.getScreenRGB()[tuple(pixel)].tolist()
+
+
+# --- generic Gymnasium envs ------------------------------------------------------------------
+
+
+def test_it_renders_tower_of_hanoi_as_rgb_frames() -> None:
+    machine = GymMachine("arcade/TowerOfHanoi-v0", {"n_disks": 4})
+    reference = make_env("arcade/TowerOfHanoi-v0", {"n_disks": 4})
+    machine.start(0, None)
+    reference.reset(seed=0)
+
+    for action in [2, 3, 1, 1, 3, 2, 0, 3]:
+        machine.step(action)
+        reference.step(action)
+
+        assert machine.pixel_format == "rgb"
+        assert machine.frame.shape == (160, 240, 3)
+        assert machine.frame.dtype == np.uint8
+        assert machine.frame.flags.c_contiguous
+        assert np.array_equal(machine.frame, reference.render())
+
+
+def test_it_shows_the_move_in_the_next_frame() -> None:
+    machine = GymMachine("arcade/TowerOfHanoi-v0", {"n_disks": 4})
+    machine.start(0, None)
+    before = machine.frame.copy()
+
+    machine.step(2)  # RIGHT: the cursor moves to the middle peg
+
+    assert not np.array_equal(machine.frame, before)
+
+
+def test_it_reports_tower_of_hanoi_info_as_json() -> None:
+    machine = GymMachine("arcade/TowerOfHanoi-v0", {"n_disks": 4})
+    machine.start(0, None)
+    machine.step(3)  # pick up the smallest disk
+    machine.step(2)
+    outcome = machine.step(3)  # and drop it on the middle peg: one move
+
+    assert json.loads(json.dumps(outcome.info)) == outcome.info
+    assert outcome.info == {"moves": 1, "illegal": False}
+    assert machine.action_meanings == ["NOOP", "LEFT", "RIGHT", "PICKDROP"]
+    assert machine.palette is None
+    assert machine.new_colours() == []
+
+
+class NumpyInfoEnv(gymnasium.Env[np.ndarray, np.int64]):
+    """A Gymnasium env that, like many, reports numpy values in ``info``."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+        self.action_space = gymnasium.spaces.Discrete(2)
+        self.observation_space = gymnasium.spaces.Box(0.0, 1.0, (1,), np.float32)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action: np.int64) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        info = {
+            "lives": np.int64(2),
+            "x": np.float32(0.5),
+            "done": np.bool_(True),
+            "position": np.array([3, 4]),
+            "image": np.zeros((16, 16)),
+            "nested": {7: (np.int8(1), "a")},
+        }
+        return np.zeros(1, np.float32), 0.25, False, False, info
+
+    def render(self) -> np.ndarray:
+        return np.zeros((4, 6, 3), np.uint8)
+
+
+gymnasium.register(id="arcade-tests/NumpyInfo-v0", entry_point=NumpyInfoEnv)
+
+
+def test_it_makes_numpy_info_json_safe() -> None:
+    machine = GymMachine("arcade-tests/NumpyInfo-v0", {})
+    machine.start(0, None)
+
+    outcome = machine.step(1)
+
+    assert outcome.info == {
+        "lives": 2,
+        "x": 0.5,
+        "done": True,
+        "position": [3, 4],
+        "image": None,  # large arrays are left out, not dumped into every step's row
+        "nested": {"7": [1, "a"]},
+    }
+    assert json.loads(json.dumps(outcome.info)) == outcome.info
+    assert outcome.lives == 2
+
+
+def test_it_refuses_an_env_without_discrete_actions() -> None:
+    with pytest.raises(ValueError, match=r"Pendulum-v1 has a Box.*needs Discrete"):
+        GymMachine("Pendulum-v1", {})
+
+
+@pytest.mark.parametrize("env_id", ["ALE/NoSuchGame-v5", "arcade/NoSuchGame-v0", "NoSuchGame-v1"])
+def test_it_refuses_an_unknown_env_id(env_id: str) -> None:
+    with pytest.raises(gymnasium.error.NameNotFound, match="NoSuchGame"):
+        make_env(env_id, {})

@@ -1,0 +1,349 @@
+"""Recording an episode into chunk files and reading it back, frame for frame."""
+
+from __future__ import annotations
+
+import functools
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from games.engine.machines import AtariMachine, GymMachine, Machine
+from recording import chunkfile
+from recording.chunkfile import ChunkData
+from recording.recorder import STEP_FIELDS, InputStamp, Recorder
+
+ATARI_KWARGS = {"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False}
+PICKDROP, LEFT, RIGHT = 3, 1, 2  # Tower of Hanoi's actions
+
+
+@dataclass
+class Recording:
+    """What was played (frames, steps) and what the recorder cut from it."""
+
+    frames: list[np.ndarray] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    chunks: list[ChunkData] = field(default_factory=list)
+
+    @functools.cached_property
+    def blobs(self) -> list[bytes]:
+        return [chunkfile.encode(chunk) for chunk in self.chunks]
+
+
+def stamp_for(step: int) -> InputStamp:
+    """A distinct input stamp per step, as a player pressing keys now and then would send."""
+    if step < 3:
+        return InputStamp()  # before the first input message
+    return InputStamp(
+        seq=step // 3,
+        client_frame=step - 2,
+        t_shown=5000.125 + step * 16.6,
+        t_key=5008.5 + step * 16.6,
+        t_received=1_760_000_000.25 + step / 60,
+    )
+
+
+def record(
+    machine: Machine,
+    actions: list[int],
+    *,
+    chunk_steps: int,
+    keyframe_every: int = 10,
+    seed: int = 1,
+) -> Recording:
+    """Play ``actions`` and record them the way the live session does."""
+    played = Recording()
+    recorder = Recorder(
+        episode="episode-1",
+        pixel_format=machine.pixel_format,
+        chunk_steps=chunk_steps,
+        keyframe_every=keyframe_every,
+    )
+    colours = machine.start(seed, None)
+    recorder.reset(machine.frame)
+    played.frames.append(machine.frame.copy())
+    if machine.palette is not None:
+        recorder.add_colours(machine.palette.entries(colours))
+    for step, action in enumerate(actions):
+        outcome = machine.step(action)
+        colours = machine.new_colours()
+        if colours and machine.palette is not None:
+            recorder.add_colours(machine.palette.entries(colours))
+        fields = {
+            "action": action,
+            "reward": outcome.reward,
+            "terminated": outcome.terminated,
+            "truncated": outcome.truncated,
+            "info": outcome.info,
+            "stamp": stamp_for(step),
+            "t_step": 1_760_000_000.5 + step / 60,
+        }
+        recorder.step(**fields, frame=machine.frame)
+        played.frames.append(machine.frame.copy())
+        played.steps.append(fields)
+        if recorder.pending_steps >= chunk_steps:
+            chunk = recorder.cut()
+            assert chunk is not None
+            played.chunks.append(chunk)
+        if outcome.terminated or outcome.truncated:
+            break
+    final = recorder.cut(final=True)
+    assert final is not None
+    played.chunks.append(final)
+    return played
+
+
+def decode_all(blobs: list[bytes]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Every chunk in order, each continuing from the last frame of the one before."""
+    headers, frames = [], []
+    previous = None
+    for blob in blobs:
+        header, chunk_frames = chunkfile.decode(blob, previous)
+        headers.append(header)
+        frames.append(chunk_frames)
+        previous = chunk_frames[-1]
+    return headers, np.concatenate(frames)
+
+
+def atari_actions(n_actions: int, steps: int, seed: int = 4) -> list[int]:
+    return [int(a) for a in np.random.default_rng(seed).integers(n_actions, size=steps)]
+
+
+def hanoi_solution(n_disks: int) -> list[int]:
+    """Keys that solve the tower: walk the cursor to each source and target peg, pick, drop."""
+
+    def moves(n: int, src: int, dst: int, via: int) -> list[tuple[int, int]]:
+        if n == 0:
+            return []
+        return [*moves(n - 1, src, via, dst), (src, dst), *moves(n - 1, via, dst, src)]
+
+    actions, cursor = [], 0
+    for src, dst in moves(n_disks, 0, 2, 1):
+        for peg in (src, dst):
+            while cursor != peg:
+                actions.append(RIGHT if peg > cursor else LEFT)
+                cursor += 1 if peg > cursor else -1
+            actions.append(PICKDROP)
+    return actions
+
+
+@pytest.fixture(scope="module")
+def seaquest() -> Recording:
+    machine = AtariMachine("ALE/Seaquest-v5", ATARI_KWARGS)
+    return record(machine, atari_actions(18, 250), chunk_steps=32, keyframe_every=3)
+
+
+@pytest.fixture(scope="module")
+def hanoi() -> Recording:
+    machine = GymMachine("arcade/TowerOfHanoi-v0", {"n_disks": 4})
+    return record(machine, hanoi_solution(4), chunk_steps=8, keyframe_every=2)
+
+
+# --- frames ----------------------------------------------------------------------------------
+
+
+def test_it_decodes_an_atari_episode_to_exactly_the_recorded_frames(seaquest: Recording) -> None:
+    _, frames = decode_all(seaquest.blobs)
+
+    assert frames.dtype == np.uint8
+    assert frames.shape == (251, 210, 160)
+    assert np.array_equal(frames, np.stack(seaquest.frames))
+
+
+def test_it_decodes_rgb_frames_to_exactly_the_recorded_frames(hanoi: Recording) -> None:
+    _, frames = decode_all(hanoi.blobs)
+
+    assert frames.shape == (len(hanoi.steps) + 1, 160, 240, 3)
+    assert np.array_equal(frames, np.stack(hanoi.frames))
+
+
+def test_it_keeps_the_terminal_frame_in_the_last_chunk(hanoi: Recording) -> None:
+    assert hanoi.steps[-1]["terminated"]  # the solution really solves the tower
+    headers, frames = decode_all(hanoi.blobs)
+
+    last = headers[-1]
+    assert last["final"]
+    assert last["n_frames"] == last["n_steps"] + 1
+    assert last["first_frame"] + last["n_frames"] == len(hanoi.steps) + 1
+    assert np.array_equal(frames[-1], hanoi.frames[-1])
+
+
+def test_it_numbers_chunks_back_to_back(seaquest: Recording) -> None:
+    headers, _ = decode_all(seaquest.blobs)
+
+    assert [h["index"] for h in headers] == list(range(len(headers)))
+    assert [h["n_steps"] for h in headers] == [32] * 7 + [250 - 7 * 32]
+    assert [h["first_frame"] for h in headers] == [32 * i for i in range(8)]
+    assert [h["first_step"] for h in headers] == [32 * i for i in range(8)]
+    assert [h["n_frames"] for h in headers] == [32] * 7 + [250 - 7 * 32 + 1]
+    assert [h["final"] for h in headers] == [False] * 7 + [True]
+
+
+def test_it_describes_the_frames_in_the_header(seaquest: Recording) -> None:
+    header = chunkfile.read_header(seaquest.blobs[0])
+
+    assert header["episode"] == "episode-1"
+    assert header["pixel_format"] == "indexed"
+    assert header["shape"] == [210, 160]
+    assert header["dtype"] == "uint8"
+    assert header["body"]["codec"] == "xor-zstd"
+    assert header["body"]["bytes"] < 210 * 160 * 32 // 10  # it is compressed
+
+
+def test_it_has_a_colour_for_every_pixel_of_a_chunk(seaquest: Recording) -> None:
+    previous = None
+    for blob in seaquest.blobs:
+        header, frames = chunkfile.decode(blob, previous)
+        previous = frames[-1]
+        known = {index for index, *_ in header["palette"]}
+        assert set(np.unique(frames).tolist()) <= known, header["index"]
+
+
+# --- keyframe chunks -------------------------------------------------------------------------
+
+
+def test_it_makes_every_nth_chunk_a_keyframe(seaquest: Recording) -> None:
+    headers = [chunkfile.read_header(blob) for blob in seaquest.blobs]
+
+    assert [h["keyframe"] for h in headers] == [i % 3 == 0 for i in range(8)]
+
+
+def test_it_decodes_a_keyframe_chunk_on_its_own(seaquest: Recording) -> None:
+    blob = seaquest.blobs[3]
+
+    header, frames = chunkfile.decode(blob)
+
+    first = header["first_frame"]
+    assert np.array_equal(frames, np.stack(seaquest.frames[first : first + header["n_frames"]]))
+
+
+def test_it_needs_the_previous_last_frame_for_a_continuing_chunk(seaquest: Recording) -> None:
+    with pytest.raises(ValueError, match="continues the one before; pass its last frame"):
+        chunkfile.decode(seaquest.blobs[1])
+
+
+def test_it_decodes_a_continuing_chunk_from_the_previous_last_frame(seaquest: Recording) -> None:
+    header, frames = chunkfile.decode(seaquest.blobs[4], seaquest.frames[4 * 32 - 1])
+
+    assert header["first_frame"] == 4 * 32
+    assert np.array_equal(frames, np.stack(seaquest.frames[4 * 32 : 5 * 32]))
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+def test_it_keeps_every_step_field_in_the_header(seaquest: Recording) -> None:
+    headers, _ = decode_all(seaquest.blobs)
+    stored = {name: [v for h in headers for v in h["steps"][name]] for name in STEP_FIELDS}
+
+    stamps = [s["stamp"] for s in seaquest.steps]
+    assert stored["action"] == [s["action"] for s in seaquest.steps]
+    assert stored["reward"] == [s["reward"] for s in seaquest.steps]
+    assert stored["terminated"] == [s["terminated"] for s in seaquest.steps]
+    assert stored["truncated"] == [s["truncated"] for s in seaquest.steps]
+    assert stored["info"] == [s["info"] for s in seaquest.steps]
+    assert stored["input_seq"] == [s.seq for s in stamps]
+    assert stored["client_frame"] == [s.client_frame for s in stamps]
+    assert stored["t_shown"] == [s.t_shown for s in stamps]
+    assert stored["t_key"] == [s.t_key for s in stamps]
+    assert stored["t_received"] == [s.t_received for s in stamps]
+    assert stored["t_step"] == [s["t_step"] for s in seaquest.steps]
+
+
+def test_it_records_rewards_and_the_end_of_a_solved_tower(hanoi: Recording) -> None:
+    headers, _ = decode_all(hanoi.blobs)
+    rewards = [r for h in headers for r in h["steps"]["reward"]]
+    terminated = [t for h in headers for t in h["steps"]["terminated"]]
+
+    assert rewards[-1] == 1.0
+    assert terminated == [False] * (len(hanoi.steps) - 1) + [True]
+    assert [i for h in headers for i in h["steps"]["info"]][-1] == {"moves": 15, "illegal": False}
+
+
+def test_it_cuts_a_final_chunk_holding_only_the_terminal_frame() -> None:
+    machine = AtariMachine("ALE/Pong-v5", ATARI_KWARGS)
+    played = record(machine, atari_actions(6, 40), chunk_steps=20)
+    assert played.chunks[-2].header["n_steps"] == 20  # the last step filled a chunk
+
+    headers, frames = decode_all(played.blobs)
+
+    last = headers[-1]
+    assert (last["n_steps"], last["n_frames"], last["first_frame"]) == (0, 1, 40)
+    assert all(not values for values in last["steps"].values())
+    assert np.array_equal(frames, np.stack(played.frames))
+
+
+def test_it_cuts_nothing_before_the_end_when_no_step_is_pending() -> None:
+    recorder = Recorder(episode="episode-1", pixel_format="indexed", chunk_steps=10)
+    recorder.reset(np.zeros((210, 160), np.uint8))
+
+    assert recorder.cut() is None
+    assert recorder.chunks_cut == 0
+
+
+def test_it_counts_steps_and_return() -> None:
+    recorder = Recorder(episode="episode-1", pixel_format="indexed", chunk_steps=10)
+    recorder.reset(np.zeros((2, 2), np.uint8))
+    for reward in (1.0, 0.0, -0.5, 2.25):
+        recorder.step(
+            action=0,
+            reward=reward,
+            terminated=False,
+            truncated=False,
+            info={},
+            stamp=InputStamp(),
+            t_step=0.0,
+            frame=np.zeros((2, 2), np.uint8),
+        )
+
+    assert recorder.steps == 4
+    assert recorder.total_return == 2.75
+    assert recorder.pending_steps == 4
+
+
+def test_it_copies_frames_so_a_reused_buffer_cannot_change_the_recording() -> None:
+    # AtariMachine writes every frame into the same array.
+    recorder = Recorder(episode="episode-1", pixel_format="indexed", chunk_steps=10)
+    buffer = np.zeros((2, 2), np.uint8)
+    recorder.reset(buffer)
+    buffer[:] = 7
+    recorder.step(
+        action=0,
+        reward=0.0,
+        terminated=True,
+        truncated=False,
+        info={},
+        stamp=InputStamp(),
+        t_step=0.0,
+        frame=buffer,
+    )
+    buffer[:] = 9
+
+    chunk = recorder.cut(final=True)
+
+    assert chunk is not None
+    assert chunk.frames[:, 0, 0].tolist() == [0, 7]
+
+
+# --- the file format -------------------------------------------------------------------------
+
+
+def test_it_refuses_a_blob_that_is_not_a_chunk(seaquest: Recording) -> None:
+    blob = b"NOTCHUNK" + seaquest.blobs[0][8:]
+
+    with pytest.raises(ValueError, match=r"not an Arcade chunk \(bad magic\)"):
+        chunkfile.read_header(blob)
+    with pytest.raises(ValueError, match="bad magic"):
+        chunkfile.decode(blob)
+
+
+def test_it_refuses_a_chunk_format_it_does_not_know(seaquest: Recording) -> None:
+    blob = seaquest.blobs[0]
+    newer = blob[:8] + struct.pack("<I", chunkfile.FORMAT + 1) + blob[12:]
+
+    with pytest.raises(ValueError, match="chunk format 2 is not supported"):
+        chunkfile.read_header(newer)
+    with pytest.raises(ValueError, match="this reader knows 1"):
+        chunkfile.decode(newer)
