@@ -12,4 +12,5 @@ export ARCADE_REQUIRE_SERVICES=1
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy .
 .venv/bin/python -m pytest "$@"

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @functools.cache
 def pool() -> MachinePool:
-    return MachinePool(use_helper=settings.ARCADE["SEED_IN_HELPER"])
+    return MachinePool(use_helper=bool(settings.ARCADE["SEED_IN_HELPER"]))
 
 
 @functools.cache

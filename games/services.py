@@ -101,7 +101,7 @@ def game_prepare(game: Game) -> None:
 
 def catalogue_load(*, dry_run: bool = False) -> list[str]:
     """Create the default games that are missing; existing games are left as admins made them."""
-    created = []
+    created: list[str] = []
     for entry in DEFAULT_GAMES:
         if Game.objects.filter(slug=entry["slug"]).exists():
             continue

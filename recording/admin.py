@@ -56,7 +56,13 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         "transitions_link",
         "frames_link",
     )
-    list_filter = ("status", "end_reason", "game", "started_at")
+    list_filter = (
+        "status",
+        "end_reason",
+        "game",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        "started_at",
+    )
     search_fields = ("uuid", "user__email")
     date_hierarchy = "started_at"
     list_select_related = ("game", "user")

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
+
 
 class EpisodeQuerySet(models.QuerySet["Episode"]):
-    def for_player(self, user: settings.AUTH_USER_MODEL) -> EpisodeQuerySet:  # type: ignore[valid-type]
+    def for_player(self, user: User | AnonymousUser) -> EpisodeQuerySet:
         return self.filter(user=user).select_related("game").order_by("-started_at")
 
 

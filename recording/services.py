@@ -218,7 +218,7 @@ def episode_frame_rgb(*, episode: Episode, number: int) -> np.ndarray:
     header: dict[str, Any] = {}
     frames = np.empty(0, np.uint8)
     for chunk in reversed(chunks[: start + 1]):
-        with default_storage.open(chunk.file.name) as handle:
+        with chunk.file.open("rb") as handle:
             header, frames = chunkfile.decode(handle.read(), previous)
         previous = frames[-1]
     frame = frames[number - chunks[0].first_frame]

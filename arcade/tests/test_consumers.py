@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.core.files.storage import default_storage
 from django.test import Client
 
 from arcade import protocol as p
@@ -233,7 +232,7 @@ async def test_it_records_every_step_and_frame_of_a_played_episode(pong: Any, al
     stored: list[np.ndarray] = []
     previous = None
     async for chunk in Chunk.objects.filter(episode=episode).order_by("index"):
-        with default_storage.open(chunk.file.name) as handle:
+        with chunk.file.open("rb") as handle:
             _, frames = chunkfile.decode(handle.read(), previous)
         previous = frames[-1]
         stored.extend(frames)

@@ -77,11 +77,12 @@ class MachinePool:
             except BaseException:
                 self.release(config, machine)
                 raise
-        machine = self._take(config) or await asyncio.to_thread(self._build, config)
+        taken = self._take(config)
+        built = taken if taken is not None else await asyncio.to_thread(self._build, config)
         try:
-            return machine, await asyncio.to_thread(machine.start, seed, None)
+            return built, await asyncio.to_thread(built.start, seed, None)
         except BaseException:
-            machine.close()
+            built.close()
             raise
 
     def release(self, config: GameConfig, machine: Machine) -> None:

@@ -56,7 +56,7 @@ def test_it_adds_any_ale_game_without_code(admin_client: Client) -> None:
     assert game.keymap().action_for(["ArrowUp", "ArrowRight"]) == game.action_meanings.index(
         "UPRIGHT"
     )
-    assert game.thumbnail.name.endswith(".png")
+    assert str(game.thumbnail.name).endswith(".png")
 
 
 def test_it_turns_a_bad_env_id_into_a_form_error(admin_client: Client) -> None:

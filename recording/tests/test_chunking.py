@@ -71,7 +71,7 @@ def record(
         colours = machine.new_colours()
         if colours and machine.palette is not None:
             recorder.add_colours(machine.palette.entries(colours))
-        fields = {
+        fields: dict[str, Any] = {
             "action": action,
             "reward": outcome.reward,
             "terminated": outcome.terminated,

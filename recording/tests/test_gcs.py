@@ -68,7 +68,7 @@ def test_it_stores_chunks_in_the_bucket_and_reads_them_back(
     episode.refresh_from_db()
     assert episode.status == "complete", episode.integrity_error
     assert type(default_storage._wrapped).__name__ == "GoogleCloudStorage"  # type: ignore[attr-defined]
-    names = sorted(chunk.file.name for chunk in episode.chunks.all())
+    names = sorted(str(chunk.file.name) for chunk in episode.chunks.all())
     assert names == [services.chunk_path(str(episode.pk), i) for i in range(4)]
     previous = None
     frames: list[np.ndarray] = []

@@ -301,7 +301,7 @@ def test_it_packs_a_header_into_32_bytes() -> None:
     ],
 )
 def test_it_round_trips_every_header_field(field: str, value: int | float) -> None:
-    header = dataclasses.replace(HEADER, **{field: value})
+    header = dataclasses.replace(HEADER, **{field: value})  # type: ignore[arg-type]
 
     unpacked = FrameHeader.unpack(header.pack())
 

@@ -191,7 +191,7 @@ def test_it_renders_tower_of_hanoi_as_rgb_frames() -> None:
         assert machine.frame.shape == (160, 240, 3)
         assert machine.frame.dtype == np.uint8
         assert machine.frame.flags.c_contiguous
-        assert np.array_equal(machine.frame, reference.render())
+        assert np.array_equal(machine.frame, np.asarray(reference.render()))
 
 
 def test_it_shows_the_move_in_the_next_frame() -> None:
@@ -249,7 +249,7 @@ class NumpyInfoEnv(gymnasium.Env[np.ndarray, np.int64]):
         return np.zeros((4, 6, 3), np.uint8)
 
 
-gymnasium.register(id="arcade-tests/NumpyInfo-v0", entry_point=NumpyInfoEnv)
+gymnasium.register(id="arcade-tests/NumpyInfo-v0", entry_point=NumpyInfoEnv)  # type: ignore[arg-type]
 
 
 def test_it_makes_numpy_info_json_safe() -> None:
