@@ -86,6 +86,15 @@ def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     page.wait_for_timeout(300)
     after = canvas_pixels(page)
     assert before != after
+    # Keys held when the window loses focus are released: the game must not run on alone.
+    held_seq = page.evaluate("window.arcadeState.seq") + 1
+    page.keyboard.down("ArrowLeft")
+    page.wait_for_function(f"window.arcadeState.seq >= {held_seq}", timeout=5_000)
+    page.wait_for_timeout(200)
+    page.evaluate("window.dispatchEvent(new Event('blur'))")
+    page.wait_for_function(f"window.arcadeState.seq > {held_seq}", timeout=5_000)
+    released_seq = page.evaluate("window.arcadeState.seq")
+    page.wait_for_timeout(300)
     state = page.evaluate("({...window.arcadeState})")
     assert state["framesDrawn"] > 60
     assert state["episode"]
@@ -99,6 +108,17 @@ def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     assert (episode.status, episode.end_reason) == ("complete", "abandoned")
     assert episode.user.email == "carol@example.org"
     assert episode.transitions.filter(input_seq__gte=1).exists()
+    meanings = pong.action_meanings
+    held = {
+        meanings[a]
+        for a in episode.transitions.filter(input_seq=held_seq).values_list("action", flat=True)
+    }
+    released = {
+        meanings[a]
+        for a in episode.transitions.filter(input_seq=released_seq).values_list("action", flat=True)
+    }
+    assert held == {"LEFT"}
+    assert released == {"NOOP"}
     page.reload()
     expect(row).to_contain_text("Complete")
     assert Episode.objects.filter(user__email="carol@example.org").count() == 1
