@@ -280,3 +280,32 @@ def test_it_refuses_a_default_action_out_of_range(default_action: int) -> None:
 def test_it_refuses_a_derived_map_for_fewer_actions_than_the_game_has() -> None:
     with pytest.raises(KeyMapError, match="not an action from 0 to 3"):
         KeyMap(atari_key_map(meanings("Pong")), default_action=0, n_actions=4)
+
+
+def _registered_ale_games() -> list[str]:
+    import ale_py
+    import gymnasium
+
+    gymnasium.register_envs(ale_py)
+    return sorted(k for k in gymnasium.envs.registry if k.startswith("ALE/") and k.endswith("-v5"))
+
+
+def test_it_gives_every_one_of_ales_games_a_map_that_reaches_all_its_actions() -> None:
+    from games.engine.keymap import ATARI_KEYS, KeyMap, atari_key_map, split_atari_meaning
+    from games.engine.machines import make_env
+
+    first_code = {}
+    for code, symbol in ATARI_KEYS.items():
+        first_code.setdefault(symbol, code)
+    games = _registered_ale_games()
+    assert len(games) == 104
+    for env_id in games:
+        env = make_env(env_id, {"frameskip": 1, "repeat_action_probability": 0.0})
+        meanings = env.unwrapped.get_action_meanings()  # type: ignore[attr-defined]
+        env.close()
+        keymap = KeyMap(atari_key_map(meanings), default_action=0, n_actions=len(meanings))
+        for action, meaning in enumerate(meanings):
+            parts = split_atari_meaning(meaning)
+            assert parts is not None, (env_id, meaning)
+            held = [first_code[part] for part in parts]
+            assert keymap.action_for(held) == action, (env_id, meaning)
