@@ -294,7 +294,7 @@ def test_it_gives_every_one_of_ales_games_a_map_that_reaches_all_its_actions() -
     from games.engine.keymap import ATARI_KEYS, KeyMap, atari_key_map, split_atari_meaning
     from games.engine.machines import make_env
 
-    first_code = {}
+    first_code: dict[str, str] = {}
     for code, symbol in ATARI_KEYS.items():
         first_code.setdefault(symbol, code)
     games = _registered_ale_games()
