@@ -41,7 +41,10 @@ def prewarm_in_background() -> None:
         from games.models import Game
 
         try:
-            configs = [g.config() for g in Game.objects.playable()]
+            games = Game.objects.playable()
+            if settings.ARCADE["PREWARM_GAMES"]:
+                games = games.filter(slug__in=settings.ARCADE["PREWARM_GAMES"])
+            configs = [g.config() for g in games]
         except Exception:  # no tables yet (before migrate): nothing to warm
             log.info("no catalogue to prewarm")
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import dj_database_url
@@ -192,7 +193,7 @@ STORAGES = {
 SERVE_MEDIA = not STORAGE_BUCKET  # local files are served by Django itself
 
 # --- the live game loop and recording ------------------------------------------------------
-ARCADE = {
+ARCADE: dict[str, Any] = {
     # steps per stored chunk; a chunk also closes after CHUNK_SECONDS of play
     "CHUNK_STEPS": envint("ARCADE_CHUNK_STEPS", 60, minimum=1),
     "CHUNK_SECONDS": envint("ARCADE_CHUNK_SECONDS", 1, minimum=1),
@@ -204,6 +205,8 @@ ARCADE = {
     "MAX_REFUSED_MESSAGES": envint("ARCADE_MAX_REFUSED_MESSAGES", 600, minimum=1),
     # idle emulators kept ready per game in each web process
     "PREWARM": envint("ARCADE_PREWARM", 1),
+    # only these games (slugs, comma-separated) are prewarmed; empty means every enabled game
+    "PREWARM_GAMES": envlist("ARCADE_PREWARM_GAMES", ""),
     # make ALE start states in a helper process so seeding never blocks the event loop
     "SEED_IN_HELPER": envbool("ARCADE_SEED_IN_HELPER", True),
     "CHUNK_TTL_SECONDS": envint("ARCADE_CHUNK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),

@@ -1,0 +1,53 @@
+"""`python -m bench live --sessions N --seconds S --game pong`: one load point, JSON on the last line.
+
+`python -m bench all` (what `make bench` runs) sweeps load points for our design and the
+baseline, measures the codec and storage over the catalogue, and writes bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    live = commands.add_parser("live", help="one load point against a freshly started stack")
+    live.add_argument("--sessions", type=int, default=10)
+    live.add_argument("--seconds", type=float, default=10.0)
+    live.add_argument("--game", default="pong")
+    live.add_argument("--baseline", action="store_true", help="measure the naive design instead")
+    live.add_argument("--warmup", type=float, default=3.0)
+    live.add_argument("--workers", type=int, default=1)
+    commands.add_parser("all", help="the whole suite; writes bench/results/latest.json")
+    commands.add_parser("codec", help="bytes and time per frame over the catalogue")
+    args = parser.parse_args(argv)
+
+    if args.command == "live":
+        from .live import run
+
+        result = run(
+            sessions=args.sessions,
+            seconds=args.seconds,
+            game=args.game,
+            baseline=args.baseline,
+            warmup=args.warmup,
+            workers=args.workers,
+        )
+        print(json.dumps(result))
+        return 0
+    if args.command == "codec":
+        from .micro import codec_figures
+
+        print(json.dumps(codec_figures()))
+        return 0
+    from .suite import run_all
+
+    run_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

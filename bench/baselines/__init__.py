@@ -1,0 +1,1 @@
+"""Reference designs the benchmark measures Arcade against, served in the same run."""

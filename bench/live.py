@@ -1,0 +1,189 @@
+"""One load point: the server side as in production, simulated players, and what they got."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .stack import ROOT, Stack, running_stack
+
+BASELINE_ASGI = "bench.baselines.asgi:application"
+QUALITY_BAR = {"fps_mean": 59.0, "frame_interval_p99_ms": 25.0}
+
+
+def _setup_django(stack: Stack) -> None:
+    os.environ.update(stack.env)
+    import django
+
+    django.setup()
+
+
+def _sign_in(count: int) -> list[str]:
+    """Players sign in: a user and a session each (no password hashing in the window)."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    cookies = []
+    for i in range(count):
+        user, _ = User.objects.get_or_create(email=f"player{i}@bench.local")
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies["sessionid"].value)
+    return cookies
+
+
+def _wait_prewarmed(stack: Stack, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    log = stack.logs / "web.log"
+    while time.monotonic() < deadline:
+        text = log.read_text()
+        if "prewarmed" in text or "no catalogue to prewarm" in text:
+            return
+        time.sleep(0.2)
+
+
+def _sleep_until(wall: float) -> None:
+    delay = wall - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _recorded(episodes: dict[str, Any], *, baseline: bool, timeout: float) -> dict[str, Any]:
+    """Wait for finalisation; count what was recorded and check sampled frames bit for bit."""
+    if baseline:
+        from bench.baselines.naive import count_recorded
+
+        time.sleep(2)
+        recorded = sum(count_recorded(e) for e in episodes)
+        expected = sum(info["last_frame"] for info in episodes.values())
+        return {
+            "transitions_expected": expected,
+            "transitions_recorded": recorded,
+            "finalisation_lag_s": None,
+            "frames_checked": 0,
+            "frames_mismatched": 0,
+        }
+
+    import hashlib
+
+    from recording import chunkfile
+    from recording.models import Episode, Transition
+
+    ids = [e for e in episodes if e]
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        pending = Episode.objects.filter(pk__in=ids).exclude(status__in=("complete", "incomplete"))
+        if not pending.exists():
+            break
+        time.sleep(0.2)
+    rows = list(Episode.objects.filter(pk__in=ids))
+    lags = [
+        (e.finalised_at - e.ended_at).total_seconds() for e in rows if e.finalised_at and e.ended_at
+    ]
+    checked = mismatched = 0
+    for episode in rows:
+        hashes = episodes[str(episode.pk)]["hashes"]
+        if not hashes:
+            continue
+        previous = None
+        frames: list[Any] = []
+        for chunk in episode.chunks.order_by("index"):
+            with chunk.file.open("rb") as handle:
+                _, decoded = chunkfile.decode(handle.read(), previous)
+            previous = decoded[-1]
+            frames.extend(decoded)
+        for number, digest in hashes.items():
+            checked += 1
+            if hashlib.sha1(frames[int(number)].tobytes()).hexdigest() != digest:
+                mismatched += 1
+    short = [
+        str(e.pk) for e in rows if e.steps < episodes[str(e.pk)]["last_frame"]
+    ]  # the server stepped less than the client saw: impossible unless steps were lost
+    return {
+        "transitions_expected": sum(e.steps for e in rows),
+        "transitions_recorded": Transition.objects.filter(episode_id__in=ids).count(),
+        "episodes_incomplete": sum(e.status != "complete" for e in rows),
+        "episodes_short": len(short),
+        "finalisation_lag_s": max(lags) if lags else None,
+        "frames_checked": checked,
+        "frames_mismatched": mismatched,
+    }
+
+
+def run(
+    *,
+    sessions: int,
+    seconds: float,
+    game: str,
+    baseline: bool = False,
+    warmup: float = 3.0,
+    ramp: float = 0.05,
+    workers: int = 1,
+    sample_every: int = 10,
+) -> dict[str, Any]:
+    asgi = BASELINE_ASGI if baseline else "arcade.asgi:application"
+    with running_stack(
+        asgi=asgi, workers=workers, prewarm=0 if baseline else sessions + 1, prewarm_games=game
+    ) as stack:
+        _setup_django(stack)
+        cookies = _sign_in(sessions)
+        if not baseline:
+            _wait_prewarmed(stack)
+        idle_rss = stack.rss_mb("web")
+        config = {
+            "url": stack.url,
+            "path": "/ws/naive/" if baseline else "/ws/play/",
+            "slug": game,
+            "cookies": cookies,
+            "seconds": seconds,
+            "warmup": warmup,
+            "ramp": ramp,
+            "sample_every": sample_every,
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(config, handle)
+        loadgen = subprocess.Popen(
+            [sys.executable, "-m", "bench.loadgen", handle.name],
+            cwd=ROOT,
+            env={**os.environ},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert loadgen.stdout is not None
+        window = json.loads(loadgen.stdout.readline())["window_wall"]
+        _sleep_until(window[0])
+        cpu_before = stack.cpu_seconds()
+        _sleep_until(window[1])
+        cpu_after = stack.cpu_seconds()
+        loaded_rss = stack.rss_mb("web")
+        out, _ = loadgen.communicate(timeout=120)
+        Path(handle.name).unlink()
+        players = json.loads(out.strip().splitlines()[-1])
+        recorded = _recorded(players.pop("episodes"), baseline=baseline, timeout=60)
+    elapsed = window[1] - window[0]
+    by_role = {r: (cpu_after[r] - cpu_before.get(r, 0.0)) / elapsed for r in cpu_after}
+    cores = sum(by_role.values())
+    result = {
+        "design": "baseline" if baseline else "arcade",
+        "game": game,
+        **players,
+        "server_cpu_cores": cores,
+        "server_cpu_by_role": by_role,
+        "sessions_per_core": sessions / cores if cores else None,
+        "rss_mb_per_session": (loaded_rss - idle_rss) / sessions,
+        **recorded,
+    }
+    result["meets_bar"] = bool(
+        not players["failures"]
+        and players["fps_mean"] >= QUALITY_BAR["fps_mean"]
+        and (players["frame_interval_p99_ms"] or 1e9) <= QUALITY_BAR["frame_interval_p99_ms"]
+        and result["transitions_expected"] == result["transitions_recorded"]
+    )
+    return result

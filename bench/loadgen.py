@@ -1,0 +1,201 @@
+"""Simulated players over real WebSockets, as a separate process so the server is measured alone.
+
+Each player holds a signed-in session, starts a game, changes its held keys every 100 to 300 ms
+like a person, and acknowledges frames as the browser does. To stay light it reads only frame
+headers, recording arrival times and sizes; one player in `sample_every` decodes every frame and
+keeps hashes of a few, which the harness compares with what was recorded.
+
+Run by bench.live: `python -m bench.loadgen CONFIG.json` prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+from arcade.protocol import FRAME_HEADER, FrameHeader
+from games.engine.codec import FrameDecoder
+
+SAMPLED_FRAMES = (60, 120, 240, 480)
+
+
+@dataclass
+class PlayerStats:
+    episode: str = ""
+    first_frame_ms: float | None = None
+    frames: int = 0  # in the measurement window
+    bytes: int = 0
+    keyframes: list[int] = field(default_factory=list)
+    intervals_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    last_frame: int = 0
+    hashes: dict[int, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def _hash(frame: Any) -> str:
+    return hashlib.sha1(frame.tobytes()).hexdigest()
+
+
+async def play(index: int, config: dict[str, Any], window: tuple[float, float]) -> PlayerStats:
+    stats = PlayerStats()
+    rng = random.Random(index)
+    url = config["url"].replace("http", "ws", 1) + config["path"] + config["slug"] + "/"
+    headers = {"Cookie": f"sessionid={config['cookies'][index]}", "Origin": config["url"]}
+    sample = index % config["sample_every"] == 0
+    decoder = FrameDecoder() if sample else None
+    start, end = window
+    pending: dict[int, float] = {}
+    async with websockets.connect(
+        url, additional_headers=headers, max_size=None, compression=None
+    ) as ws:
+        hello = json.loads(await ws.recv())
+        ack_every = hello["ack_every"]
+        keys = hello["game"]["keys"]
+        t_start = time.perf_counter()
+        await ws.send('{"type":"start"}')
+        seq = 0
+        next_change = time.perf_counter() + rng.uniform(0.1, 0.3)
+        last_arrival = None
+        while True:
+            message = await ws.recv()
+            now = time.perf_counter()
+            if isinstance(message, str):
+                data = json.loads(message)
+                kind = data["type"]
+                if kind == "episode":
+                    stats.episode = data["episode"]
+                    continue
+                if kind == "error":
+                    stats.errors.append(data["code"])
+                    continue
+                if kind != "frame":  # palette, pong, episode_end
+                    if kind == "episode_end":
+                        break
+                    continue
+                number, input_seq, size, is_key = (
+                    data["frame"],
+                    data["input_seq"],
+                    len(message),
+                    data["frame"] == 0,
+                )
+                if sample and number in SAMPLED_FRAMES:
+                    stats.hashes[number] = hashlib.sha1(base64.b64decode(data["image"])).hexdigest()
+            else:
+                header = FRAME_HEADER.unpack_from(message)
+                number, input_seq, size, is_key = header[5], header[6], len(message), header[0] == 1
+                if decoder is not None:
+                    parsed: FrameHeader
+                    parsed, frame = decoder.decode(message)
+                    if number in SAMPLED_FRAMES:
+                        stats.hashes[number] = _hash(frame)
+                if number % ack_every == 0 or is_key:
+                    await ws.send(f'{{"type":"ack","frame":{number}}}')
+            if stats.first_frame_ms is None:
+                stats.first_frame_ms = (now - t_start) * 1000
+            stats.last_frame = number
+            for s in [s for s in pending if s <= input_seq]:
+                stats.latencies_ms.append((now - pending.pop(s)) * 1000)
+            if start <= now < end:
+                stats.frames += 1
+                stats.bytes += size
+                if is_key:
+                    stats.keyframes.append(size)
+                if last_arrival is not None:
+                    stats.intervals_ms.append((now - last_arrival) * 1000)
+            last_arrival = now
+            if now >= end:
+                break
+            if now >= next_change:
+                seq += 1
+                held = rng.sample(keys, k=rng.choice((0, 1, 1, 2)))
+                pending[seq] = time.perf_counter()
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "input",
+                            "seq": seq,
+                            "keys": held,
+                            "frame": number,
+                            "t_shown": now * 1000,
+                            "t_key": now * 1000,
+                            "episode": stats.episode,
+                        }
+                    )
+                )
+                next_change = now + rng.uniform(0.1, 0.3)
+    return stats
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+async def main(config: dict[str, Any]) -> dict[str, Any]:
+    sessions = len(config["cookies"])
+    loop_start = time.perf_counter()
+    window_start = loop_start + sessions * config["ramp"] + config["warmup"]
+    window = (window_start, window_start + config["seconds"])
+    # The harness reads server CPU over the same window, in wall-clock time.
+    print(
+        json.dumps(
+            {
+                "window_wall": [
+                    time.time() + window[0] - loop_start,
+                    time.time() + window[1] - loop_start,
+                ]
+            }
+        ),
+        flush=True,
+    )
+    tasks = []
+    for index in range(sessions):
+        tasks.append(asyncio.create_task(play(index, config, window)))
+        await asyncio.sleep(config["ramp"])
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    players = [r for r in results if isinstance(r, PlayerStats)]
+    failures = [repr(r) for r in results if not isinstance(r, PlayerStats)]
+    seconds = config["seconds"]
+    fps = [p.frames / seconds for p in players]
+    intervals = [i for p in players for i in p.intervals_ms]
+    latencies = [v for p in players for v in p.latencies_ms]
+    frames = sum(p.frames for p in players)
+    keyframes = [k for p in players for k in p.keyframes]
+    first = [p.first_frame_ms for p in players if p.first_frame_ms is not None]
+    return {
+        "sessions": sessions,
+        "failures": failures,
+        "errors": sorted({e for p in players for e in p.errors}),
+        "fps_mean": sum(fps) / len(fps) if fps else 0.0,
+        "fps_min": min(fps) if fps else 0.0,
+        "frame_interval_p50_ms": percentile(intervals, 50),
+        "frame_interval_p99_ms": percentile(intervals, 99),
+        "frame_interval_max_ms": max(intervals) if intervals else None,
+        "input_latency_p50_ms": percentile(latencies, 50),
+        "input_latency_p99_ms": percentile(latencies, 99),
+        "input_samples": len(latencies),
+        "bytes_per_frame": sum(p.bytes for p in players) / frames if frames else None,
+        "keyframe_bytes_max": max(keyframes) if keyframes else None,
+        "start_to_first_frame_p50_ms": percentile(first, 50),
+        "start_to_first_frame_max_ms": max(first) if first else None,
+        "episodes": {p.episode: {"last_frame": p.last_frame, "hashes": p.hashes} for p in players},
+    }
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as handle:
+        cfg = json.load(handle)
+    result = asyncio.run(main(cfg))
+    print(json.dumps(result), flush=True)

@@ -1,0 +1,189 @@
+"""The server side as in production, on this machine: PostgreSQL, Redis, Daphne, Celery.
+
+PostgreSQL and Redis come from `.ci/services.sh` (Debian's packages, private ports, a
+temporary folder); Daphne and the Celery worker run as separate processes with DEBUG off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    found = []
+    for child in text.split():
+        found.append(int(child))
+        found.extend(_children(int(child)))
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    roots: dict[str, int] = field(default_factory=dict)  # role -> pid of its root process
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: Path = Path()
+
+    def pids(self, role: str | None = None) -> list[int]:
+        roots = [pid for name, pid in self.roots.items() if role is None or name == role]
+        return [p for root in roots for p in (root, *_children(root))]
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by every server-side process, by role."""
+        return {role: sum(_cpu_seconds(p) for p in self.pids(role)) for role in self.roots}
+
+    def rss_mb(self, role: str) -> float:
+        return sum(_rss_mb(p) for p in self.pids(role))
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
+
+
+def _service_pid(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+@contextmanager
+def running_stack(
+    *,
+    asgi: str = "arcade.asgi:application",
+    workers: int = 1,
+    prewarm: int = 1,
+    prewarm_games: str = "",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """Start everything, yield the stack, stop everything."""
+    services = Path(tempfile.mkdtemp(prefix="arcade-bench-"))
+    subprocess.run([str(ROOT / ".ci/services.sh"), "install"], check=True)
+    exports = subprocess.run(
+        [str(ROOT / ".ci/services.sh"), "start", str(services)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    env = dict(os.environ)
+    for line in exports.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value
+    media = services / "media"
+    port = free_port()
+    env.update(
+        DJANGO_SETTINGS_MODULE="arcade.settings",
+        DEBUG="false",
+        SECRET_KEY="bench-not-secret",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        MEDIA_ROOT=str(media),
+        ARCADE_VAR_DIR=str(services / "var"),
+        ARCADE_PREWARM=str(prewarm),
+        ARCADE_PREWARM_GAMES=prewarm_games,
+        PYTHONUNBUFFERED="1",
+        **(extra_env or {}),
+    )
+    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, logs=services / "logs")
+    stack.logs.mkdir()
+    try:
+        stack.manage("migrate", "--noinput", "-v0")
+        stack.manage("load_catalogue", "-v0")
+        stack.roots["postgres"] = _service_pid(services / "pg" / "data" / "postmaster.pid")
+        stack.roots["redis"] = _service_pid(services / "redis.pid")
+        bin_dir = Path(sys.executable).parent
+        commands = {
+            "web": [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), asgi],
+            "worker": [
+                str(bin_dir / "celery"),
+                "-A",
+                "arcade",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={workers}",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+        }
+        for role, command in commands.items():
+            log = (stack.logs / f"{role}.log").open("w")
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            stack.processes.append(process)
+            stack.roots[role] = process.pid
+        _wait_http(stack, timeout=60)
+        yield stack
+    finally:
+        for process in stack.processes:
+            process.terminate()
+        for process in stack.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        subprocess.run([str(ROOT / ".ci/services.sh"), "stop", str(services)], check=False)
+        shutil.rmtree(services, ignore_errors=True)
+
+
+def _wait_http(stack: Stack, timeout: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(stack.url + "/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(
+        f"Daphne did not answer in {timeout} s:\n" + (stack.logs / "web.log").read_text()[-3000:]
+    )
