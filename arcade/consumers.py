@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -107,6 +108,15 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 pixel_format="indexed" if game.is_atari else "rgb",
             )
         )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections in a thread before every message; acks
+        # and input arrive dozens of times a second and never touch the database (the calls
+        # that do go through database_sync_to_async, which closes them itself).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.session is not None:

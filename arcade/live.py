@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,8 +52,8 @@ class EpisodeStore(Protocol):
 class LiveSettings:
     chunk_steps: int = 60
     chunk_seconds: float = 1.0
-    window: int = 12
-    ack_every: int = 4
+    window: int = 24
+    ack_every: int = 8
 
 
 class Episode:
@@ -173,8 +172,7 @@ class LiveSession:
     async def start(self) -> None:
         """End any running episode as abandoned and start a new one."""
         await self.stop("abandoned", notify=True)
-        seed = secrets.randbits(31)
-        machine, colours = await self.pool.acquire(self.game, seed)
+        machine, seed, colours = await self.pool.acquire(self.game)
         try:
             frame = machine.frame
             episode_id = await self.store.create(

@@ -198,8 +198,8 @@ ARCADE: dict[str, Any] = {
     "CHUNK_STEPS": envint("ARCADE_CHUNK_STEPS", 60, minimum=1),
     "CHUNK_SECONDS": envint("ARCADE_CHUNK_SECONDS", 1, minimum=1),
     # frames the server sends past the client's last ack before it drops frames
-    "SEND_WINDOW": envint("ARCADE_SEND_WINDOW", 12, minimum=2),
-    "ACK_EVERY": envint("ARCADE_ACK_EVERY", 4, minimum=1),
+    "SEND_WINDOW": envint("ARCADE_SEND_WINDOW", 24, minimum=2),
+    "ACK_EVERY": envint("ARCADE_ACK_EVERY", 8, minimum=1),
     # client messages a second before they are refused, and refusals before the socket closes
     "MAX_MESSAGES_PER_SECOND": envint("ARCADE_MAX_MESSAGES_PER_SECOND", 120, minimum=1),
     "MAX_REFUSED_MESSAGES": envint("ARCADE_MAX_REFUSED_MESSAGES", 600, minimum=1),

@@ -54,14 +54,17 @@ class Palette:
     """Index -> RGB for indexed frames, learned from the emulator as colours first appear.
 
     ALE games do not share one palette (PAL games and colour-averaged games differ), so each
-    session asks its own emulator. Checking a frame for unseen indices is one table lookup
-    per pixel (``take`` into a preallocated buffer), about 10 us a frame.
+    session asks its own emulator. Only pixels that changed since the last frame can bring a
+    new colour, so a frame is checked by XOR-ing it against the last one eight bytes at a time
+    and looking up only the bytes of the words that changed: a few microseconds a frame.
     """
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.rgb = np.zeros((256, 3), np.uint8)
-        self._unknown = np.ones(256, np.uint8)
-        self._scratch = np.empty(shape, np.uint8)
+        self._unknown = np.ones(256, bool)
+        self._last = np.zeros(shape, np.uint8)
+        self._words = self._last.reshape(-1).view(np.uint64)
+        self._delta = np.empty_like(self._words)
 
     def learn(self, indices: np.ndarray, rgb: np.ndarray) -> list[int]:
         """Record every colour in this frame; return the indices that were new."""
@@ -71,15 +74,22 @@ class Palette:
         if new:
             colours = rgb.reshape(-1, 3)[first]
             self.rgb[seen] = colours
-            self._unknown[seen] = 0
+            self._unknown[seen] = False
+        np.copyto(self._last, indices)
         return new
 
     def has_unknown(self, indices: np.ndarray) -> bool:
-        self._unknown.take(indices, out=self._scratch)
-        return bool(self._scratch.any())
+        """Whether this frame shows a colour not learned yet (then call ``learn``)."""
+        words = indices.reshape(-1).view(np.uint64)
+        np.bitwise_xor(words, self._words, out=self._delta)
+        changed = np.flatnonzero(self._delta)
+        np.copyto(self._last, indices)
+        if changed.size == 0:
+            return False
+        return bool(self._unknown[words[changed].view(np.uint8)].any())
 
     def entries(self, indices: list[int] | None = None) -> list[list[int]]:
-        known = np.flatnonzero(self._unknown == 0) if indices is None else indices
+        known = np.flatnonzero(~self._unknown) if indices is None else indices
         return [[int(i), *(int(c) for c in self.rgb[i])] for i in known]
 
 
