@@ -9,12 +9,10 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import close_old_connections
 
 from games.models import Game
 from recording import services
@@ -24,13 +22,6 @@ from . import protocol as p
 from .live import EndReason, LiveSession
 
 log = logging.getLogger(__name__)
-
-
-def _enqueue(episode: str, index: int, blob: bytes) -> None:
-    try:
-        services.chunk_enqueue(episode_id=episode, index=index, blob=blob)
-    finally:
-        close_old_connections()  # eager tasks (tests) open connections in this pool thread
 
 
 class DjangoEpisodeStore:
@@ -51,17 +42,7 @@ class DjangoEpisodeStore:
         return str(episode.pk)
 
     async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
-        # Redis and the Celery producer block; keep them off the event loop.
-        for attempt in range(5):
-            try:
-                await sync_to_async(_enqueue, thread_sensitive=False)(episode, index, blob)
-                return
-            except Exception:
-                log.exception(
-                    "could not hand over chunk %s of %s (try %d)", index, episode, attempt + 1
-                )
-                await asyncio.sleep(0.2 * 2**attempt)
-        # Finalisation will find the chunk missing and mark the episode incomplete, with why.
+        await engine.shipper().ship(episode, index, blob)
 
     async def close(
         self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float

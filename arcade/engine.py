@@ -7,10 +7,12 @@ import logging
 import threading
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from games.engine.pool import MachinePool
 
 from .live import LiveSettings
+from .shipping import ChunkShipper
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +20,20 @@ log = logging.getLogger(__name__)
 @functools.cache
 def pool() -> MachinePool:
     return MachinePool(use_helper=bool(settings.ARCADE["SEED_IN_HELPER"]))
+
+
+def _send_chunks(items: list[tuple[str, int, bytes]]) -> None:
+    from recording.services import chunks_enqueue
+
+    try:
+        chunks_enqueue(items=items)
+    finally:
+        close_old_connections()  # eager tasks (tests) open connections in this pool thread
+
+
+@functools.cache
+def shipper() -> ChunkShipper:
+    return ChunkShipper(_send_chunks, interval=settings.ARCADE["SHIP_INTERVAL"])
 
 
 @functools.cache

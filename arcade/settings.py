@@ -197,6 +197,8 @@ ARCADE: dict[str, Any] = {
     # steps per stored chunk; a chunk also closes after CHUNK_SECONDS of play
     "CHUNK_STEPS": envint("ARCADE_CHUNK_STEPS", 60, minimum=1),
     "CHUNK_SECONDS": envint("ARCADE_CHUNK_SECONDS", 1, minimum=1),
+    # how long the web process gathers chunks of all its sessions into one hand-over
+    "SHIP_INTERVAL": envint("ARCADE_SHIP_INTERVAL_MS", 250, minimum=0) / 1000,
     # frames the server sends past the client's last ack before it drops frames
     "SEND_WINDOW": envint("ARCADE_SEND_WINDOW", 24, minimum=2),
     "ACK_EVERY": envint("ARCADE_ACK_EVERY", 8, minimum=1),

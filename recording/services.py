@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
+import uuid
 from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
@@ -55,12 +57,15 @@ def episode_start(
     )
 
 
-def chunk_enqueue(*, episode_id: str, index: int, blob: bytes) -> None:
-    """Hand a chunk to the workers. Called from the web process, outside any transaction."""
-    from .tasks import store_chunk
+def chunks_enqueue(*, items: list[tuple[str, int, bytes]]) -> None:
+    """Hand chunks to the workers: one Redis round trip and one task for the whole batch.
 
-    transfer.put(episode_id, index, blob)
-    store_chunk.delay(episode_id, index)
+    Called from the web process, outside any transaction.
+    """
+    from .tasks import store_chunks
+
+    transfer.put_many(items)
+    store_chunks.delay([[episode_id, index] for episode_id, index, _ in items])
 
 
 def episode_end(*, episode_id: str, reason: str, steps: int, chunks: int) -> None:
@@ -83,8 +88,138 @@ def chunk_path(episode_id: str, index: int) -> str:
     return f"episodes/{episode_id}/chunk-{index:06d}.arch"
 
 
+ChunkRef = tuple[str, int]
+
+TRANSITION_COLUMNS = (
+    "episode_id",
+    "step",
+    "action",
+    "reward",
+    "terminated",
+    "truncated",
+    "info",
+    "obs_chunk_id",
+    "obs_index",
+    "input_seq",
+    "client_frame",
+    "t_shown",
+    "t_key",
+    "t_received",
+    "t_step",
+)
+
+
+def _transition_rows(
+    episode_id: str, chunk_id: int, header: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    steps: dict[str, list[Any]] = header["steps"]
+    first = header["first_step"]
+    return [
+        (
+            episode_id,
+            first + i,
+            steps["action"][i],
+            steps["reward"][i],
+            steps["terminated"][i],
+            steps["truncated"][i],
+            steps["info"][i],
+            chunk_id,
+            i,
+            steps["input_seq"][i],
+            steps["client_frame"][i],
+            steps["t_shown"][i],
+            steps["t_key"][i],
+            steps["t_received"][i],
+            steps["t_step"][i],
+        )
+        for i in range(header["n_steps"])
+    ]
+
+
+def _insert_transitions(rows: list[tuple[Any, ...]]) -> None:
+    """COPY on PostgreSQL (an order of magnitude cheaper than INSERT); bulk_create elsewhere."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        raw = connection.connection
+        columns = ", ".join(TRANSITION_COLUMNS)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {Transition._meta.db_table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row((*row[:6], json.dumps(row[6]), *row[7:]))
+        return
+    Transition.objects.bulk_create(
+        (Transition(**dict(zip(TRANSITION_COLUMNS, row, strict=True))) for row in rows),
+        batch_size=500,
+    )
+
+
+def _save_blob(episode_id: str, index: int, blob: bytes) -> str:
+    path = chunk_path(episode_id, index)
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    return default_storage.save(path, ContentFile(blob))
+
+
+def chunks_store(*, refs: list[ChunkRef]) -> None:
+    """Write chunks to storage and insert their transitions; safe to run twice.
+
+    The whole batch goes in one transaction; if another worker stored any of its chunks
+    meanwhile, each chunk is stored on its own instead.
+    """
+    episode_ids = {episode_id for episode_id, _ in refs}
+    done = set(Chunk.objects.filter(episode_id__in=episode_ids).values_list("episode_id", "index"))
+    known = {
+        str(pk) for pk in Episode.objects.filter(pk__in=episode_ids).values_list("pk", flat=True)
+    }
+    todo = [(e, i) for e, i in refs if (uuid.UUID(e), i) not in done and e in known]
+    for episode_id, index in refs:
+        if episode_id not in known:
+            log.warning("chunk %s of unknown episode %s dropped", index, episode_id)
+    blobs = transfer.get_many(todo)
+    missing = [ref for ref, blob in zip(todo, blobs, strict=True) if blob is None]
+    present = [(ref, blob) for ref, blob in zip(todo, blobs, strict=True) if blob is not None]
+    headers = [chunkfile.read_header(blob) for _, blob in present]
+    names = [_save_blob(e, i, blob) for (e, i), blob in present]
+    try:
+        with transaction.atomic():
+            chunks = Chunk.objects.bulk_create(
+                Chunk(
+                    episode_id=episode_id,
+                    index=index,
+                    first_frame=header["first_frame"],
+                    n_frames=header["n_frames"],
+                    n_steps=header["n_steps"],
+                    keyframe=header["keyframe"],
+                    file=name,
+                    size=len(blob),
+                )
+                for ((episode_id, index), blob), header, name in zip(
+                    present, headers, names, strict=True
+                )
+            )
+            rows = [
+                row
+                for chunk, ((episode_id, _), _), header in zip(
+                    chunks, present, headers, strict=True
+                )
+                for row in _transition_rows(episode_id, chunk.pk, header)
+            ]
+            _insert_transitions(rows)
+    except IntegrityError:
+        for episode_id, index in todo:
+            if (episode_id, index) not in missing:
+                chunk_store(episode_id=episode_id, index=index)
+    transfer.discard_many(
+        [ref for ref, _ in present] + [(e, i) for e, i in refs if (uuid.UUID(e), i) in done]
+    )
+    if missing:
+        raise ChunkMissing(f"not in Redis: {missing}")
+
+
 def chunk_store(*, episode_id: str, index: int) -> None:
-    """Write a chunk to storage and insert its transitions; safe to run twice."""
+    """Store one chunk on its own; safe to run twice."""
     if Chunk.objects.filter(episode_id=episode_id, index=index).exists():
         transfer.discard(episode_id, index)
         return
@@ -95,12 +230,7 @@ def chunk_store(*, episode_id: str, index: int) -> None:
     if blob is None:
         raise ChunkMissing(f"chunk {index} of episode {episode_id} is not in Redis")
     header = chunkfile.read_header(blob)
-    path = chunk_path(episode_id, index)
-    if default_storage.exists(path):
-        default_storage.delete(path)
-    name = default_storage.save(path, ContentFile(blob))
-    steps: dict[str, list[Any]] = header["steps"]
-    first = header["first_step"]
+    name = _save_blob(episode_id, index, blob)
     try:
         with transaction.atomic():
             chunk = Chunk.objects.create(
@@ -113,29 +243,7 @@ def chunk_store(*, episode_id: str, index: int) -> None:
                 file=name,
                 size=len(blob),
             )
-            Transition.objects.bulk_create(
-                (
-                    Transition(
-                        episode_id=episode_id,
-                        step=first + i,
-                        action=steps["action"][i],
-                        reward=steps["reward"][i],
-                        terminated=steps["terminated"][i],
-                        truncated=steps["truncated"][i],
-                        info=steps["info"][i],
-                        obs_chunk=chunk,
-                        obs_index=i,
-                        input_seq=steps["input_seq"][i],
-                        client_frame=steps["client_frame"][i],
-                        t_shown=steps["t_shown"][i],
-                        t_key=steps["t_key"][i],
-                        t_received=steps["t_received"][i],
-                        t_step=steps["t_step"][i],
-                    )
-                    for i in range(header["n_steps"])
-                ),
-                batch_size=1000,
-            )
+            _insert_transitions(_transition_rows(episode_id, chunk.pk, header))
     except IntegrityError:
         # Another worker stored this chunk between our check and our insert.
         log.info("chunk %s of %s was stored concurrently", index, episode_id)

@@ -32,3 +32,23 @@ def get(episode_id: str, index: int) -> bytes | None:
 
 def discard(episode_id: str, index: int) -> None:
     client().delete(chunk_key(episode_id, index))
+
+
+def put_many(items: list[tuple[str, int, bytes]]) -> None:
+    ttl = settings.ARCADE["CHUNK_TTL_SECONDS"]
+    with client().pipeline(transaction=False) as pipe:
+        for episode_id, index, blob in items:
+            pipe.set(chunk_key(episode_id, index), blob, ex=ttl)
+        pipe.execute()
+
+
+def get_many(refs: list[tuple[str, int]]) -> list[bytes | None]:
+    if not refs:
+        return []
+    values = client().mget([chunk_key(e, i) for e, i in refs])
+    return [bytes(v) if v is not None else None for v in values]  # type: ignore[union-attr]
+
+
+def discard_many(refs: list[tuple[str, int]]) -> None:
+    if refs:
+        client().delete(*[chunk_key(e, i) for e, i in refs])

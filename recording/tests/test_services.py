@@ -69,3 +69,42 @@ def test_it_raises_when_a_chunk_is_not_in_redis(alice: Any, pong: Any) -> None:
     transfer.discard(str(episode.pk), 0)
     with pytest.raises(services.ChunkMissing):
         services.chunk_store(episode_id=str(episode.pk), index=0)
+
+
+def _handed_over(alice: Any, pong: Any, steps: int) -> tuple[Episode, list[tuple[str, int]]]:
+    episode, _ = record_episode(user=alice, game=pong, steps=steps, store=False)
+    refs = [(str(episode.pk), i) for i in range(episode.chunks_expected or 0)]
+    return episode, refs
+
+
+def test_it_stores_a_batch_of_chunks_from_several_episodes_at_once(
+    alice: Any, bob: Any, pong: Any
+) -> None:
+    first, first_refs = _handed_over(alice, pong, 60)
+    second, second_refs = _handed_over(bob, pong, 40)
+    services.chunks_store(refs=first_refs + second_refs)
+    assert first.transitions.count() == 60 and second.transitions.count() == 40
+    assert sorted(first.transitions.values_list("step", flat=True)) == list(range(60))
+    step = second.transitions.get(step=39)
+    assert step.obs_chunk.index == 1 and step.obs_index == 14
+    assert transfer.get_many(first_refs + second_refs) == [None] * 5  # handed over, then freed
+
+
+def test_it_stores_each_chunk_of_a_batch_once_when_the_task_runs_twice(
+    alice: Any, pong: Any
+) -> None:
+    episode, refs = _handed_over(alice, pong, 60)
+    services.chunk_store(episode_id=refs[1][0], index=refs[1][1])  # one already stored
+    services.chunks_store(refs=refs)
+    services.chunks_store(refs=refs)
+    assert episode.chunks.count() == 3
+    assert episode.transitions.count() == 60
+
+
+def test_it_stores_the_rest_of_a_batch_and_reports_a_missing_chunk(alice: Any, pong: Any) -> None:
+    episode, refs = _handed_over(alice, pong, 60)
+    transfer.discard(*refs[1])
+    with pytest.raises(services.ChunkMissing, match="not in Redis"):
+        services.chunks_store(refs=refs)
+    assert sorted(episode.chunks.values_list("index", flat=True)) == [0, 2]
+    assert episode.transitions.count() == 35
