@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from games.engine.clock import TickClock
+from games.engine.clock import shared_ticker
 from games.engine.codec import PIXEL_CODES, FrameEncoder
 from games.engine.keymap import KeyMap
 from games.engine.machines import GameConfig, Machine, Outcome
@@ -83,7 +83,6 @@ class LiveSession:
         store: EpisodeStore,
         pool: MachinePool,
         settings: LiveSettings,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.game = game
         self.keymap = KeyMap(
@@ -93,7 +92,6 @@ class LiveSession:
         self.store = store
         self.pool = pool
         self.settings = settings
-        self.monotonic = monotonic
         self.encoder = FrameEncoder()
         self.episode: Episode | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -259,17 +257,26 @@ class LiveSession:
             await self._run_clock(episode)
 
     async def _run_clock(self, episode: Episode) -> None:
-        monotonic = self.monotonic
-        clock = TickClock(self.game.fps, start=monotonic() + 1.0 / self.game.fps)
-        while True:
-            wait = clock.wait(monotonic())
-            if wait > 0:
-                await asyncio.sleep(wait)
-            reason = await self._step(episode)
-            clock.tick(monotonic())
+        over: asyncio.Future[EndReason] = asyncio.get_running_loop().create_future()
+
+        async def tick() -> bool:
+            try:
+                reason = await self._step(episode)
+            except Exception as exc:  # this session ends; the others on the ticker go on
+                over.set_exception(exc)
+                return False
             if reason is not None:
-                await self._end_from_loop(episode, reason)
-                return
+                over.set_result(reason)
+                return False
+            return True
+
+        ticker = shared_ticker(self.game.fps)
+        ticker.add(tick)
+        try:
+            reason = await over
+        finally:
+            ticker.discard(tick)
+        await self._end_from_loop(episode, reason)
 
     async def _run_turns(self, episode: Episode) -> None:
         while True:

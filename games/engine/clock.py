@@ -1,6 +1,11 @@
-"""The deadline clock that paces a realtime game."""
+"""The deadline clock that paces a realtime game, and the ticker that shares it."""
 
 from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
 
 
 class TickClock:
@@ -30,3 +35,60 @@ class TickClock:
         if now - self.deadline > self.max_behind:
             self.deadline = now
             self.overruns += 1
+
+
+Member = Callable[[], Awaitable[bool]]
+
+
+class Ticker:
+    """Steps every realtime session of one frame rate on one shared deadline clock.
+
+    One wake-up a tick for all sessions, instead of one per session: fewer timers, and every
+    session's frame is written in the same turn of the event loop. A member is an async
+    callable that steps its session and returns whether it wants the next tick; it must
+    handle its own errors.
+    """
+
+    def __init__(self, fps: float, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.fps = fps
+        self.monotonic = monotonic
+        self._members: dict[Member, None] = {}  # insertion-ordered set
+        self._task: asyncio.Task[None] | None = None
+        self.clock: TickClock | None = None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def add(self, member: Member) -> None:
+        self._members[member] = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, member: Member) -> None:
+        self._members.pop(member, None)
+
+    async def _run(self) -> None:
+        monotonic = self.monotonic
+        self.clock = clock = TickClock(self.fps, start=monotonic() + 1.0 / self.fps)
+        while self._members:
+            wait = clock.wait(monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)
+            for member in list(self._members):
+                if member in self._members and not await member():
+                    self._members.pop(member, None)
+            clock.tick(monotonic())
+
+
+_tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, Ticker]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_ticker(fps: float) -> Ticker:
+    """The ticker for this frame rate on the running event loop."""
+    by_fps = _tickers.setdefault(asyncio.get_running_loop(), {})
+    ticker = by_fps.get(fps)
+    if ticker is None:
+        ticker = by_fps[fps] = Ticker(fps)
+    return ticker

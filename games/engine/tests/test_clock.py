@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from games.engine.clock import TickClock
@@ -97,3 +100,35 @@ def test_it_counts_each_reanchor_as_an_overrun() -> None:
 def test_it_needs_a_positive_fps(fps: float) -> None:
     with pytest.raises(ValueError, match="fps must be positive"):
         TickClock(fps, start=0.0)
+
+
+async def test_it_steps_every_member_of_a_shared_ticker_once_a_tick_in_order() -> None:
+    from games.engine.clock import Ticker
+
+    ticker = Ticker(100)
+    steps: list[str] = []
+    finished = asyncio.Event()
+
+    def member(name: str, ticks: int) -> Any:
+        async def step() -> bool:
+            steps.append(name)
+            if steps.count(name) == ticks:
+                if name == "b":
+                    finished.set()
+                return False
+            return True
+
+        return step
+
+    ticker.add(member("a", 2))
+    ticker.add(member("b", 3))
+    await asyncio.wait_for(finished.wait(), 2)
+    assert steps == ["a", "b", "a", "b", "b"]
+    assert len(ticker) == 0
+
+
+async def test_it_keeps_one_ticker_per_frame_rate_on_a_loop() -> None:
+    from games.engine.clock import shared_ticker
+
+    assert shared_ticker(60) is shared_ticker(60)
+    assert shared_ticker(60) is not shared_ticker(4)
