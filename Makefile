@@ -30,6 +30,10 @@ run: install
 test: install
 	bash .ci/test.sh
 
+# The benchmark suite (about ten minutes): bench/results/latest.json and latest.md.
+bench: install
+	$(PY) -m bench all
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

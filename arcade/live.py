@@ -17,8 +17,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from games.engine import codec
 from games.engine.clock import shared_ticker
-from games.engine.codec import PIXEL_CODES, FrameEncoder
+from games.engine.codec import PIXEL_CODES
 from games.engine.keymap import KeyMap
 from games.engine.machines import GameConfig, Machine, Outcome
 from games.engine.pool import MachinePool
@@ -92,7 +93,6 @@ class LiveSession:
         self.store = store
         self.pool = pool
         self.settings = settings
-        self.encoder = FrameEncoder()
         self.episode: Episode | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._shipper: asyncio.Task[None] | None = None
@@ -192,7 +192,6 @@ class LiveSession:
         self._last_sent = -1
         self._last_acked = -1
         self._need_keyframe = True
-        self.encoder.reset()
         recorder.reset(frame)
         palette = machine.palette
         if palette is not None:
@@ -360,18 +359,18 @@ class LiveSession:
             # without it, one lost ack would stall the stream for good.
             self._dropped_in_row += 1
             if self._dropped_in_row % PROBE_EVERY:
-                self.encoder.skip(frame)
                 self._need_keyframe = True
                 self.frames_dropped += 1
                 return
         else:
             self._dropped_in_row = 0
-        if self._need_keyframe or self._last_sent != number - 1:
-            kind, payload = p.KIND_KEYFRAME, self.encoder.keyframe(frame)
+        diff = episode.machine.diff
+        if self._need_keyframe or self._last_sent != number - 1 or diff is None:
+            kind, payload = p.KIND_KEYFRAME, codec.keyframe(frame)
             base = number
             self._need_keyframe = False
         else:
-            kind, payload = p.KIND_DELTA, self.encoder.delta(frame)
+            kind, payload = p.KIND_DELTA, codec.delta(diff)
             base = number - 1
         flags = (
             (p.FLAG_TERMINATED if outcome.terminated else 0)

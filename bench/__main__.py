@@ -1,4 +1,4 @@
-"""`python -m bench live --sessions N --seconds S --game pong`: one load point, JSON on the last line.
+"""`python -m bench live --sessions N --seconds S --game pong`: one load point, JSON last.
 
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .stack import ROOT, Stack, running_stack
+from .stack import ROOT, Stack, cpu_seconds_of, running_stack
 
 BASELINE_ASGI = "bench.baselines.asgi:application"
 QUALITY_BAR = {"fps_mean": 59.0, "frame_interval_p99_ms": 25.0}
@@ -58,14 +58,17 @@ def _sleep_until(wall: float) -> None:
 def _recorded(episodes: dict[str, Any], *, baseline: bool, timeout: float) -> dict[str, Any]:
     """Wait for finalisation; count what was recorded and check sampled frames bit for bit."""
     if baseline:
-        from bench.baselines.naive import count_recorded
+        from bench.baselines.naive import recorded_steps
 
-        time.sleep(2)
-        recorded = sum(count_recorded(e) for e in episodes)
-        expected = sum(info["last_frame"] for info in episodes.values())
+        time.sleep(2)  # the last writes of each session finish in its thread
+        # The server numbers steps 1..N; the client saw at least up to its last frame.
+        stored = {e: recorded_steps(e) for e in episodes if e}
+        expected = sum(
+            max(steps[-1] if steps else 0, episodes[e]["last_frame"]) for e, steps in stored.items()
+        )
         return {
             "transitions_expected": expected,
-            "transitions_recorded": recorded,
+            "transitions_recorded": sum(len(steps) for steps in stored.values()),
             "finalisation_lag_s": None,
             "frames_checked": 0,
             "frames_mismatched": 0,
@@ -160,8 +163,10 @@ def run(
         window = json.loads(loadgen.stdout.readline())["window_wall"]
         _sleep_until(window[0])
         cpu_before = stack.cpu_seconds()
+        loadgen_before = cpu_seconds_of(loadgen.pid)
         _sleep_until(window[1])
         cpu_after = stack.cpu_seconds()
+        loadgen_after = cpu_seconds_of(loadgen.pid)
         loaded_rss = stack.rss_mb("web")
         out, _ = loadgen.communicate(timeout=120)
         Path(handle.name).unlink()
@@ -177,6 +182,7 @@ def run(
         "server_cpu_cores": cores,
         "server_cpu_by_role": by_role,
         "sessions_per_core": sessions / cores if cores else None,
+        "loadgen_cpu_cores": (loadgen_after - loadgen_before) / elapsed,
         "rss_mb_per_session": (loaded_rss - idle_rss) / sessions,
         **recorded,
     }

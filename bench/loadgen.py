@@ -22,7 +22,7 @@ from typing import Any
 
 import websockets
 
-from arcade.protocol import FRAME_HEADER, FrameHeader
+from arcade.protocol import FRAME_HEADER
 from games.engine.codec import FrameDecoder
 
 SAMPLED_FRAMES = (60, 120, 240, 480)
@@ -94,8 +94,7 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
                 header = FRAME_HEADER.unpack_from(message)
                 number, input_seq, size, is_key = header[5], header[6], len(message), header[0] == 1
                 if decoder is not None:
-                    parsed: FrameHeader
-                    parsed, frame = decoder.decode(message)
+                    _, frame = decoder.decode(message)
                     if number in SAMPLED_FRAMES:
                         stats.hashes[number] = _hash(frame)
                 if number % ack_every == 0 or is_key:

@@ -40,7 +40,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds_of(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -72,7 +72,7 @@ class Stack:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by every server-side process, by role."""
-        return {role: sum(_cpu_seconds(p) for p in self.pids(role)) for role in self.roots}
+        return {role: sum(cpu_seconds_of(p) for p in self.pids(role)) for role in self.roots}
 
     def rss_mb(self, role: str) -> float:
         return sum(_rss_mb(p) for p in self.pids(role))

@@ -1,0 +1,232 @@
+"""`make bench`: every figure, written to bench/results/latest.json and a table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .stack import ROOT
+
+RESULTS = ROOT / "bench" / "results"
+OUR_POINTS = (10, 20, 40, 60, 80)
+BASELINE_POINTS = (10, 20)  # compared with ours at the same load
+
+
+def live_point(
+    sessions: int, *, baseline: bool, seconds: float, game: str = "pong"
+) -> dict[str, Any]:
+    """One load point, each in its own process and stack, as `python -m bench live` runs it."""
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "live",
+        "--sessions",
+        str(sessions),
+        "--seconds",
+        str(seconds),
+        "--game",
+        game,
+    ]
+    if baseline:
+        command.append("--baseline")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        return {"sessions": sessions, "error": result.stderr[-2000:]}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def sweep(
+    points: tuple[int, ...], *, baseline: bool, seconds: float, stop_on_fail: bool = True
+) -> list[dict[str, Any]]:
+    results = []
+    for sessions in points:
+        point = live_point(sessions, baseline=baseline, seconds=seconds)
+        results.append(point)
+        print(_row(point), flush=True)
+        if stop_on_fail and not point.get("meets_bar"):
+            break  # the next, heavier point would fail too
+    return results
+
+
+def same_load_ratios(
+    ours: list[dict[str, Any]], theirs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Baseline ÷ ours at each load both designs ran: how many times better ours is."""
+    by_sessions = {p["sessions"]: p for p in ours if "error" not in p}
+    ratios = []
+    for base in theirs:
+        mine = by_sessions.get(base["sessions"])
+        if mine is None or "error" in base:
+            continue
+        ratios.append(
+            {
+                "sessions": base["sessions"],
+                "server_cpu": ratio(base["server_cpu_cores"], mine["server_cpu_cores"]),
+                "bytes_per_frame": ratio(base["bytes_per_frame"], mine["bytes_per_frame"]),
+                "frame_interval_p99": ratio(
+                    base["frame_interval_p99_ms"], mine["frame_interval_p99_ms"]
+                ),
+                "input_latency_p99": ratio(
+                    base["input_latency_p99_ms"], mine["input_latency_p99_ms"]
+                ),
+                "start_to_first_frame": ratio(
+                    base["start_to_first_frame_p50_ms"], mine["start_to_first_frame_p50_ms"]
+                ),
+                "fps_ours": mine["fps_mean"],
+                "fps_baseline": base["fps_mean"],
+            }
+        )
+    return ratios
+
+
+def best(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    passing = [p for p in points if p.get("meets_bar")]
+    return max(passing, key=lambda p: p["sessions_per_core"]) if passing else None
+
+
+def _row(point: dict[str, Any]) -> str:
+    if "error" in point:
+        return f"{point['sessions']:>4} sessions: failed: {point['error'][-300:]}"
+    return (
+        f"{point['design']:>8} {point['sessions']:>4} sessions  "
+        f"fps {point['fps_mean']:5.1f} (min {point['fps_min']:5.1f})  "
+        f"interval p99 {point['frame_interval_p99_ms'] or 0:5.1f} ms  "
+        f"input p99 {point['input_latency_p99_ms'] or 0:5.1f} ms  "
+        f"{point['bytes_per_frame'] or 0:7.0f} B/frame  "
+        f"cpu {point['server_cpu_cores']:.2f} cores  "
+        f"{point['sessions_per_core'] or 0:5.1f} sessions/core  "
+        f"recorded {point['transitions_recorded']}/{point['transitions_expected']}  "
+        f"{'PASS' if point['meets_bar'] else 'fail'}"
+    )
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    return ours / theirs if ours and theirs else None
+
+
+def run_all(seconds: float = 15.0) -> dict[str, Any]:
+    from .micro import codec_figures, storage_figures
+
+    started = time.time()
+    print("codec over the catalogue ...", flush=True)
+    codec = codec_figures()
+    print("storage over the catalogue ...", flush=True)
+    storage = storage_figures()
+    print("live, our design ...", flush=True)
+    ours = sweep(OUR_POINTS, baseline=False, seconds=seconds)
+    print("live, the baseline ...", flush=True)
+    theirs = sweep(BASELINE_POINTS, baseline=True, seconds=seconds, stop_on_fail=False)
+    our_best, their_best = best(ours), best(theirs)
+    results = {
+        "machine": {"cores": _cores(), "python": platform.python_version(), "cpu": _cpu_model()},
+        "started": started,
+        "codec": codec,
+        "storage": storage,
+        "live": {"arcade": ours, "baseline": theirs},
+        "best": {"arcade": our_best, "baseline": their_best},
+        "ratios": {
+            "sessions_per_core": ratio(
+                our_best["sessions_per_core"] if our_best else None,
+                their_best["sessions_per_core"] if their_best else None,
+            ),
+            "same_load": same_load_ratios(ours, theirs),
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    table = render_table(results)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+    return results
+
+
+def render_table(results: dict[str, Any]) -> str:
+    lines = [f"Machine: {results['machine']['cores']} cores, {results['machine']['cpu']}", ""]
+    lines.append("| figure | ours | baseline | target |")
+    lines.append("|---|---|---|---|")
+    ours, theirs = results["best"]["arcade"] or {}, results["best"]["baseline"] or {}
+
+    def cell(point: dict[str, Any], key: str, fmt: str = "{:.1f}") -> str:
+        value = point.get(key)
+        return fmt.format(value) if isinstance(value, int | float) else "-"
+
+    rows = [
+        ("sessions per server core (best passing point)", "sessions_per_core", "≥ 60"),
+        ("sessions at that point", "sessions", ""),
+        ("fps mean", "fps_mean", "≥ 59"),
+        ("frame interval p99 (ms)", "frame_interval_p99_ms", "≤ 25"),
+        ("input latency p99 (ms)", "input_latency_p99_ms", "≤ 18"),
+        ("bytes per frame on the wire (Pong)", "bytes_per_frame", "≤ 300"),
+        ("start to first frame p50 (ms)", "start_to_first_frame_p50_ms", "≤ 300"),
+        ("memory per session (MB)", "rss_mb_per_session", ""),
+        ("finalisation lag (s)", "finalisation_lag_s", ""),
+    ]
+    for label, key, target in rows:
+        lines.append(f"| {label} | {cell(ours, key)} | {cell(theirs, key)} | {target} |")
+    lost = [
+        p
+        for p in results["live"]["arcade"]
+        if p.get("transitions_expected") != p.get("transitions_recorded")
+    ]
+    lines.append(f"| lost transitions (all our points) | {len(lost)} points with losses | | 0 |")
+    codec, storage = results["codec"]["catalogue"], results["storage"]
+    lines += [
+        "",
+        "| codec, catalogue average | bytes/frame | encode µs |",
+        "|---|---|---|",
+        f"| ours: palette XOR, deflate 1 | {codec['bytes_per_frame']:.0f} "
+        f"| {codec['encode_us']:.0f} |",
+        f"| keyframe (max over games) | {codec['keyframe_bytes_max']} "
+        f"| {codec['keyframe_encode_us']:.0f} |",
+        f"| PNG | {codec['png_bytes']:.0f} | |",
+        f"| JPEG q75 (lossy) | {codec['jpeg_q75_bytes']:.0f} | |",
+        "| base64 JPEG in JSON (the systems we replace) "
+        f"| {codec['jpeg_base64_json_bytes']:.0f} | |",
+        "",
+        f"Storage at rest, catalogue average: {storage['catalogue_mb_per_hour']:.1f} MB per hour "
+        f"of 60 fps play (target ≤ 10). Chunks decode at "
+        f"{storage['chunk_decode_frames_per_second']:.0f} frames/s on one core.",
+        "",
+        "Baseline ÷ ours at the same load (higher is better for ours):",
+        "",
+        "| sessions | server CPU | bytes/frame | interval p99 | input p99 "
+        "| start to first frame | fps ours / baseline |",
+        "|---|---|---|---|---|---|---|",
+        *[
+            f"| {r['sessions']} | {_x(r['server_cpu'])} | {_x(r['bytes_per_frame'])} | "
+            f"{_x(r['frame_interval_p99'])} | {_x(r['input_latency_p99'])} | "
+            f"{_x(r['start_to_first_frame'])} | {r['fps_ours']:.1f} / {r['fps_baseline']:.1f} |"
+            for r in results["ratios"]["same_load"]
+        ],
+        "",
+        "Load points:",
+        "",
+        *[f"    {_row(p)}" for p in results["live"]["arcade"] + results["live"]["baseline"]],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _x(value: float | None) -> str:
+    return f"{value:.1f}x" if value else "-"
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()

@@ -50,13 +50,18 @@ ACK_EVERY = 4  # announced in hello like ours; the naive design reads no acks
 WINDOW = 12
 
 
-def count_recorded(episode_id: str) -> int:
-    """How many steps of a naive episode are stored: its ``.json`` step records."""
+def recorded_steps(episode_id: str) -> list[int]:
+    """The step numbers of a naive episode whose ``.json`` records are stored, in order."""
     try:
         _dirs, files = default_storage.listdir(f"naive/{episode_id}")
     except FileNotFoundError:  # nothing stored yet (FileSystemStorage has no empty folders)
-        return 0
-    return sum(1 for name in files if name.endswith(".json"))
+        return []
+    return sorted(int(name.removesuffix(".json")) for name in files if name.endswith(".json"))
+
+
+def count_recorded(episode_id: str) -> int:
+    """How many steps of a naive episode are stored: its ``.json`` step records."""
+    return len(recorded_steps(episode_id))
 
 
 def store_frame(

@@ -20,43 +20,18 @@ from arcade.protocol import (
 )
 
 LEVEL = 1
+KEYFRAME_LEVEL = 6  # keyframes are rare (start, recovery): spend time on size
 PIXEL_CODES = {"indexed": PIXELS_INDEXED, "rgb": PIXELS_RGB}
 
 
-class FrameEncoder:
-    """Encodes one session's frames; remembers the last frame so deltas can be made."""
+def keyframe(frame: np.ndarray) -> bytes:
+    """A keyframe payload: the frame itself, deflated."""
+    return zlib.compress(frame.data, KEYFRAME_LEVEL)
 
-    def __init__(self) -> None:
-        self._prev: np.ndarray | None = None
-        self._delta: np.ndarray | None = None
 
-    def reset(self) -> None:
-        self._prev = None
-
-    def _remember(self, frame: np.ndarray) -> None:
-        if self._prev is None or self._prev.shape != frame.shape:
-            self._prev = frame.copy()
-            self._delta = np.empty_like(frame)
-        else:
-            np.copyto(self._prev, frame)
-
-    def keyframe(self, frame: np.ndarray) -> bytes:
-        payload = zlib.compress(frame.data, LEVEL)
-        self._remember(frame)
-        return payload
-
-    def delta(self, frame: np.ndarray) -> bytes:
-        """The frame as a delta against the last frame seen (sent or skipped)."""
-        if self._prev is None or self._prev.shape != frame.shape or self._delta is None:
-            raise ValueError("no previous frame of this shape; send a keyframe")
-        np.bitwise_xor(frame, self._prev, out=self._delta)
-        payload = zlib.compress(self._delta.data, LEVEL)
-        np.copyto(self._prev, frame)
-        return payload
-
-    def skip(self, frame: np.ndarray) -> None:
-        """A frame that is not sent still becomes the base of the next delta."""
-        self._remember(frame)
+def delta(diff: np.ndarray) -> bytes:
+    """A delta payload: the frame XOR the frame before it (``Machine.diff``), deflated."""
+    return zlib.compress(diff.data, LEVEL)
 
 
 class FrameDecoder:

@@ -55,16 +55,13 @@ class Palette:
 
     ALE games do not share one palette (PAL games and colour-averaged games differ), so each
     session asks its own emulator. Only pixels that changed since the last frame can bring a
-    new colour, so a frame is checked by XOR-ing it against the last one eight bytes at a time
-    and looking up only the bytes of the words that changed: a few microseconds a frame.
+    new colour, so a frame is checked through its difference from the last one (which the
+    machine computes for the codec anyway), eight bytes at a time: a few microseconds a frame.
     """
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
+    def __init__(self) -> None:
         self.rgb = np.zeros((256, 3), np.uint8)
         self._unknown = np.ones(256, bool)
-        self._last = np.zeros(shape, np.uint8)
-        self._words = self._last.reshape(-1).view(np.uint64)
-        self._delta = np.empty_like(self._words)
 
     def learn(self, indices: np.ndarray, rgb: np.ndarray) -> list[int]:
         """Record every colour in this frame; return the indices that were new."""
@@ -75,18 +72,16 @@ class Palette:
             colours = rgb.reshape(-1, 3)[first]
             self.rgb[seen] = colours
             self._unknown[seen] = False
-        np.copyto(self._last, indices)
         return new
 
-    def has_unknown(self, indices: np.ndarray) -> bool:
-        """Whether this frame shows a colour not learned yet (then call ``learn``)."""
-        words = indices.reshape(-1).view(np.uint64)
-        np.bitwise_xor(words, self._words, out=self._delta)
-        changed = np.flatnonzero(self._delta)
-        np.copyto(self._last, indices)
+    def has_unknown(self, indices: np.ndarray, diff: np.ndarray) -> bool:
+        """Whether this frame (``diff`` = it XOR the frame before) shows an unlearned colour."""
+        changed = np.flatnonzero(diff.reshape(-1).view(np.uint64))
         if changed.size == 0:
             return False
-        return bool(self._unknown[words[changed].view(np.uint8)].any())
+        return bool(
+            self._unknown[indices.reshape(-1).view(np.uint64)[changed].view(np.uint8)].any()
+        )
 
     def entries(self, indices: list[int] | None = None) -> list[list[int]]:
         known = np.flatnonzero(~self._unknown) if indices is None else indices
@@ -95,7 +90,8 @@ class Palette:
 
 class Machine(Protocol):
     pixel_format: str
-    frame: np.ndarray
+    frame: np.ndarray  # the current frame; overwritten by the next step, copy it to keep it
+    diff: np.ndarray | None  # frame XOR the frame before; None right after start
     palette: Palette | None
     action_meanings: list[str]
 
@@ -105,7 +101,10 @@ class Machine(Protocol):
     def step(self, action: int) -> Outcome: ...
 
     def new_colours(self) -> list[int]:
-        """After a step: palette indices first seen in the current frame (indexed only)."""
+        """After a step: palette indices first seen in the current frame (indexed only).
+
+        Call it after every step: only pixels that changed since the frame before are checked.
+        """
 
     def close(self) -> None: ...
 
@@ -155,12 +154,16 @@ class AtariMachine:
             raise ValueError("Live play needs an integer frameskip (stochastic is not replayable).")
         self.frameskip = frameskip
         height, width = self.ale.getScreenDims()
-        self.frame = np.zeros((height, width), np.uint8)
-        self.palette: Palette | None = Palette((height, width))
-        self.seed_env = self.env  # for start states made in-process (tests, benchmarks)
+        # Two screens used in turn, so the previous frame is kept without a copy.
+        self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
+        self.frame = self._screens[0]
+        self._diff = np.zeros((height, width), np.uint8)
+        self.diff: np.ndarray | None = None
+        self.palette: Palette | None = Palette()
 
     def start(self, seed: int, state: bytes | None) -> list[int]:
         assert self.palette is not None
+        self.diff = None
         if state is None:
             self.env.reset(seed=seed)
             self.ale.getScreen(self.frame)
@@ -176,7 +179,10 @@ class AtariMachine:
         reward = 0.0
         for _ in range(self.frameskip):
             reward += ale.act(ale_action, 1.0)
+        previous = self.frame
+        self.frame = self._screens[1] if previous is self._screens[0] else self._screens[0]
         ale.getScreen(self.frame)
+        self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
         lives = ale.lives()
         return Outcome(
             reward=float(reward),
@@ -188,7 +194,7 @@ class AtariMachine:
 
     def new_colours(self) -> list[int]:
         assert self.palette is not None
-        if not self.palette.has_unknown(self.frame):
+        if self.diff is not None and not self.palette.has_unknown(self.frame, self.diff):
             return []
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
@@ -227,16 +233,21 @@ class GymMachine:
         n = int(self.env.action_space.n)
         self.action_meanings = list(meanings()) if meanings else [str(i) for i in range(n)]
         self.frame = np.zeros((0, 0, 3), np.uint8)
+        self.diff: np.ndarray | None = None
 
     def _render(self) -> None:
         image = self.env.render()
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError("The env must render rgb_array frames of shape (H, W, 3).")
-        self.frame = np.ascontiguousarray(image, dtype=np.uint8)
+        frame = np.ascontiguousarray(image, dtype=np.uint8)
+        same_shape = frame.shape == self.frame.shape
+        self.diff = np.bitwise_xor(frame, self.frame) if same_shape else None
+        self.frame = frame
 
     def start(self, seed: int, state: bytes | None) -> list[int]:
         self.env.reset(seed=seed)
         self._render()
+        self.diff = None
         return []
 
     def step(self, action: int) -> Outcome:

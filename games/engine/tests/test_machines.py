@@ -15,7 +15,13 @@ import gymnasium
 import numpy as np
 import pytest
 
-from games.engine.machines import AtariMachine, GymMachine, atari_start_state, make_env
+from games.engine.machines import (
+    AtariMachine,
+    GymMachine,
+    Palette,
+    atari_start_state,
+    make_env,
+)
 
 gymnasium.register_envs(ale_py)
 
@@ -45,6 +51,13 @@ def random_actions(n_actions: int, seed: int) -> list[int]:
 def assert_same_screen(frame: np.ndarray, expected: np.ndarray, number: int) -> None:
     differing = int(np.count_nonzero(frame != expected))
     assert differing == 0, f"frame {number} differs from gymnasium's in {differing} pixels"
+
+
+def assert_same_diff(diff: np.ndarray | None, expected: np.ndarray, number: int) -> None:
+    assert diff is not None, f"no diff after step {number}"
+    assert (diff.dtype, diff.shape) == (np.uint8, expected.shape), number
+    differing = int(np.count_nonzero(diff != expected))
+    assert differing == 0, f"diff of frame {number} is wrong in {differing} pixels"
 
 
 def assert_replays_like_gymnasium(
@@ -85,11 +98,12 @@ def test_it_replays_exactly_like_a_fresh_gymnasium_env(
     assert_replays_like_gymnasium(machine, env_id, kwargs, seed)
 
 
-def test_it_replays_exactly_on_a_machine_that_played_an_episode_before() -> None:
+@pytest.mark.parametrize("steps_before", [100, 101])  # ends on either of the two screens
+def test_it_replays_exactly_on_a_machine_that_played_an_episode_before(steps_before: int) -> None:
     # Pooled machines are reused: the last player's episode must leave nothing behind.
     env_id, kwargs = "ALE/Seaquest-v5", atari_kwargs(sticky=0.25, frameskip=4)
     machine = started(env_id, kwargs, seed=1)
-    for action in random_actions(len(machine.action_meanings), seed=99)[:100]:
+    for action in random_actions(len(machine.action_meanings), seed=99)[:steps_before]:
         machine.step(action)
 
     machine.start(2, atari_start_state(env_id, kwargs, 2))
@@ -125,6 +139,82 @@ def test_it_plays_a_seeded_start_without_a_start_state() -> None:
 def test_it_refuses_a_stochastic_frameskip() -> None:
     with pytest.raises(ValueError, match="needs an integer frameskip"):
         AtariMachine("ALE/Pong-v5", {**atari_kwargs(), "frameskip": (2, 5)})
+
+
+# --- the difference from the frame before ----------------------------------------------------
+
+
+@pytest.mark.parametrize("frameskip", [1, 4])
+@pytest.mark.parametrize("env_id", [*REPLAY_GAMES, "ALE/MsPacman-v5"])
+def test_it_gives_the_difference_from_the_frame_before_at_every_step(
+    env_id: str, frameskip: int
+) -> None:
+    machine = started(env_id, atari_kwargs(frameskip=frameskip), seed=8)
+    previous = machine.frame.copy()
+    changed = 0
+
+    for step, action in enumerate(random_actions(len(machine.action_meanings), seed=8)):
+        outcome = machine.step(action)
+        frame = machine.frame.copy()
+
+        assert_same_diff(machine.diff, np.bitwise_xor(frame, previous), step + 1)
+        changed += int(np.any(frame != previous))
+        previous = frame
+        if outcome.terminated or outcome.truncated:
+            break
+
+    assert changed > 50  # the screens moved, so the diffs above were not all zeros
+
+
+def test_it_has_no_diff_right_after_start() -> None:
+    env_id, kwargs = "ALE/Pong-v5", atari_kwargs()
+    machine = AtariMachine(env_id, kwargs)
+    machine.start(1, None)
+    assert machine.diff is None
+    machine.step(0)
+    assert machine.diff is not None
+
+    machine.start(2, atari_start_state(env_id, kwargs, 2))
+
+    assert machine.diff is None
+
+
+def test_it_diffs_the_first_step_against_the_new_start_not_the_last_episode() -> None:
+    # Pooled machines are reused: the first delta of an episode must not reach into the last.
+    env_id, kwargs = "ALE/Seaquest-v5", atari_kwargs(frameskip=4)
+    machine = started(env_id, kwargs, seed=1)
+    for action in random_actions(len(machine.action_meanings), seed=99)[:101]:
+        machine.step(action)
+    machine.start(2, atari_start_state(env_id, kwargs, 2))
+    start = machine.frame.copy()
+
+    machine.step(0)
+
+    assert_same_diff(machine.diff, np.bitwise_xor(machine.frame, start), 1)
+    assert not np.array_equal(machine.frame, start)  # so that diff is not all zeros
+
+
+def test_it_leaves_a_kept_copy_alone_while_the_frame_moves_on() -> None:
+    # The machine reuses its screen buffers, so callers copy what they keep (the recorder does).
+    env_id, kwargs = "ALE/Breakout-v5", atari_kwargs(frameskip=4)
+    machine = started(env_id, kwargs, seed=3)
+    reference = gymnasium.make(env_id, **kwargs)
+    reference.reset(seed=3)
+    ale = reference.unwrapped.ale  # type: ignore[attr-defined]
+    actions = random_actions(len(machine.action_meanings), seed=3)
+    for action in actions[:10]:
+        machine.step(action)
+        reference.step(action)
+    kept, screen_10 = machine.frame.copy(), ale.getScreen()
+
+    for step, action in enumerate(actions[10:20], start=11):
+        machine.step(action)
+        reference.step(action)
+        assert_same_screen(machine.frame, ale.getScreen(), step)
+
+    assert_same_screen(kept, screen_10, 10)
+    assert not np.array_equal(machine.frame, kept)
+    reference.close()
 
 
 # --- the palette -----------------------------------------------------------------------------
@@ -174,6 +264,51 @@ def test_it_lists_every_learned_colour_as_an_entry() -> None:
         assert [r, g, b] == machine.ale.getScreenRGB()[tuple(pixel)].tolist()
 
 
+def pong_start() -> tuple[np.ndarray, Palette]:
+    """Pong's first frame and a palette that has learned just its colours."""
+    machine = AtariMachine("ALE/Pong-v5", atari_kwargs())
+    machine.start(5, None)
+    frame = machine.frame.copy()
+    palette = Palette()
+    palette.learn(frame, machine.ale.getScreenRGB())
+    machine.close()
+    return frame, palette
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    # Every byte of the first eight-byte word, one in the middle and the very last.
+    [(0, column) for column in range(8)] + [(105, 83), (209, 159)],
+)
+def test_it_finds_a_new_colour_that_appears_only_in_changed_pixels(
+    pixel: tuple[int, int],
+) -> None:
+    before, palette = pong_start()
+    unseen = next(i for i in range(256) if not np.any(before == i))
+    after = before.copy()
+    after[pixel] = unseen
+
+    assert palette.has_unknown(after, np.bitwise_xor(after, before))
+
+
+def test_it_finds_no_new_colour_when_nothing_changed() -> None:
+    frame, palette = pong_start()
+
+    assert not palette.has_unknown(frame, np.zeros_like(frame))
+
+
+def test_it_finds_no_new_colour_when_changed_pixels_show_known_colours() -> None:
+    before, palette = pong_start()
+    known = np.unique(before)
+    assert len(known) >= 2
+    after = before.copy()
+    after[50:150, 40:120] = np.where(before[50:150, 40:120] == known[0], known[1], known[0])
+    diff = np.bitwise_xor(after, before)
+    assert diff.any()
+
+    assert not palette.has_unknown(after, diff)
+
+
 # --- generic Gymnasium envs ------------------------------------------------------------------
 
 
@@ -216,6 +351,35 @@ def test_it_reports_tower_of_hanoi_info_as_json() -> None:
     assert machine.action_meanings == ["NOOP", "LEFT", "RIGHT", "PICKDROP"]
     assert machine.palette is None
     assert machine.new_colours() == []
+
+
+def test_it_gives_tower_of_hanoi_frames_as_differences() -> None:
+    machine = GymMachine("arcade/TowerOfHanoi-v0", {"n_disks": 4})
+    machine.start(0, None)
+    previous = machine.frame.copy()
+    changed = 0
+
+    for step, action in enumerate([2, 3, 1, 1, 3, 2, 0, 3, 2, 2, 3, 1, 0, 3] * 3, start=1):
+        machine.step(action)
+        frame = machine.frame.copy()
+
+        assert_same_diff(machine.diff, np.bitwise_xor(frame, previous), step)
+        changed += int(np.any(frame != previous))
+        previous = frame
+
+    assert changed > 10
+
+
+def test_it_has_no_tower_of_hanoi_diff_right_after_start() -> None:
+    machine = GymMachine("arcade/TowerOfHanoi-v0", {"n_disks": 4})
+    machine.start(0, None)
+    assert machine.diff is None
+    machine.step(2)
+    assert machine.diff is not None
+
+    machine.start(1, None)
+
+    assert machine.diff is None
 
 
 class NumpyInfoEnv(gymnasium.Env[np.ndarray, np.int64]):
@@ -268,6 +432,53 @@ def test_it_makes_numpy_info_json_safe() -> None:
     }
     assert json.loads(json.dumps(outcome.info)) == outcome.info
     assert outcome.lives == 2
+
+
+class GrowingEnv(gymnasium.Env[np.ndarray, np.int64]):
+    """Renders a frame one row taller after each GROW (action 1), like a resized window."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+        self.action_space = gymnasium.spaces.Discrete(2)
+        self.observation_space = gymnasium.spaces.Box(0.0, 1.0, (1,), np.float32)
+        self.rows, self.steps = 4, 0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.rows, self.steps = 4, 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action: np.int64) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self.rows += int(action)
+        self.steps += 1
+        return np.zeros(1, np.float32), 0.0, False, False, {}
+
+    def render(self) -> np.ndarray:
+        frame = np.zeros((self.rows, 6, 3), np.uint8)
+        frame[:, :, 0] = self.steps  # every frame differs from the one before
+        return frame
+
+
+gymnasium.register(id="arcade-tests/Growing-v0", entry_point=GrowingEnv)  # type: ignore[arg-type]
+
+
+def test_it_has_no_diff_when_the_frame_changes_shape() -> None:
+    machine = GymMachine("arcade-tests/Growing-v0", {})
+    machine.start(0, None)
+    machine.step(0)
+    assert machine.diff is not None
+
+    machine.step(1)  # one row taller: nothing to XOR against
+
+    assert machine.frame.shape == (5, 6, 3)
+    assert machine.diff is None
+    before = machine.frame.copy()
+    machine.step(0)
+    assert_same_diff(machine.diff, np.bitwise_xor(machine.frame, before), 3)
 
 
 def test_it_refuses_an_env_without_discrete_actions() -> None:
