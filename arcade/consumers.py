@@ -167,7 +167,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     # Transport for LiveSession
     async def send_bytes(self, data: bytes) -> None:
-        await self.send(bytes_data=data)
+        # Straight to the ASGI send: this runs for every frame of every session.
+        await self.base_send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, message: Any) -> None:
         await self.send(text_data=json.dumps(message))

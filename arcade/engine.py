@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 @functools.cache
 def pool() -> MachinePool:
-    return MachinePool(use_helper=bool(settings.ARCADE["SEED_IN_HELPER"]))
+    return MachinePool(
+        use_helper=bool(settings.ARCADE["SEED_IN_HELPER"]), stock=settings.ARCADE["START_STOCK"]
+    )
 
 
 def _send_chunks(items: list[tuple[str, int, bytes]]) -> None:

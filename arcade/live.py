@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -97,6 +98,7 @@ class LiveSession:
         self._loop_task: asyncio.Task[None] | None = None
         self._shipper: asyncio.Task[None] | None = None
         self._turn = asyncio.Event()
+        self._hurry: Callable[[], None] | None = None
         self._held: list[str] = []
         self._last_seq = -1
         # flow control
@@ -150,6 +152,8 @@ class LiveSession:
             t_key=msg["t_key"],
             t_received=time.time(),
         )
+        if episode.action != previous and self._hurry is not None:
+            self._hurry()
         pressed = episode.action != previous or set(msg["keys"]) != set(self._held)
         if self.game.turn_based and episode.action != self.game.default_action and pressed:
             self._turn.set()
@@ -271,9 +275,11 @@ class LiveSession:
 
         ticker = shared_ticker(self.game.fps)
         ticker.add(tick)
+        self._hurry = functools.partial(ticker.hurry, tick)
         try:
             reason = await over
         finally:
+            self._hurry = None
             ticker.discard(tick)
         await self._end_from_loop(episode, reason)
 
@@ -409,6 +415,3 @@ def _palette_b64(machine: Machine) -> str | None:
     if machine.palette is None:
         return None
     return base64.b64encode(machine.palette.rgb.astype(np.uint8).tobytes()).decode()
-
-
-Sender = Callable[[bytes], Awaitable[None]]

@@ -211,6 +211,8 @@ ARCADE: dict[str, Any] = {
     "PREWARM_GAMES": envlist("ARCADE_PREWARM_GAMES", ""),
     # make ALE start states in a helper process so seeding never blocks the event loop
     "SEED_IN_HELPER": envbool("ARCADE_SEED_IN_HELPER", True),
+    # seeded start states kept ready per game in each web process, so New game need not wait
+    "START_STOCK": envint("ARCADE_START_STOCK", 8),
     "CHUNK_TTL_SECONDS": envint("ARCADE_CHUNK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
 }
 

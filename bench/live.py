@@ -49,6 +49,10 @@ def _wait_prewarmed(stack: Stack, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+def _pct(ordered: list[float], q: float) -> float | None:
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else None
+
+
 def _sleep_until(wall: float) -> None:
     delay = wall - time.time()
     if delay > 0:
@@ -106,6 +110,17 @@ def _recorded(episodes: dict[str, Any], *, baseline: bool, timeout: float) -> di
             checked += 1
             if hashlib.sha1(frames[int(number)].tobytes()).hexdigest() != digest:
                 mismatched += 1
+    # Server side, as the target defines it: from the key message received to the frame that
+    # reflects it sent (the step taking that input first; its frame goes out right after).
+    firsts: dict[tuple[Any, int], float] = {}
+    for episode_id, seq, t_step, t_received in (
+        Transition.objects.filter(episode_id__in=ids, input_seq__gt=0)
+        .order_by("episode_id", "step")
+        .values_list("episode_id", "input_seq", "t_step", "t_received")
+    ):
+        if (episode_id, seq) not in firsts and t_received is not None:
+            firsts[(episode_id, seq)] = (t_step - t_received) * 1000
+    server_latency = sorted(firsts.values())
     short = [
         str(e.pk) for e in rows if e.steps < episodes[str(e.pk)]["last_frame"]
     ]  # the server stepped less than the client saw: impossible unless steps were lost
@@ -115,6 +130,8 @@ def _recorded(episodes: dict[str, Any], *, baseline: bool, timeout: float) -> di
         "episodes_incomplete": sum(e.status != "complete" for e in rows),
         "episodes_short": len(short),
         "finalisation_lag_s": max(lags) if lags else None,
+        "server_input_latency_p50_ms": _pct(server_latency, 50),
+        "server_input_latency_p99_ms": _pct(server_latency, 99),
         "frames_checked": checked,
         "frames_mismatched": mismatched,
     }
@@ -127,7 +144,7 @@ def run(
     game: str,
     baseline: bool = False,
     warmup: float = 3.0,
-    ramp: float = 0.05,
+    ramp: float = 0.1,
     workers: int = 1,
     sample_every: int = 10,
 ) -> dict[str, Any]:

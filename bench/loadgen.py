@@ -63,75 +63,90 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
         keys = hello["game"]["keys"]
         t_start = time.perf_counter()
         await ws.send('{"type":"start"}')
-        seq = 0
-        next_change = time.perf_counter() + rng.uniform(0.1, 0.3)
         last_arrival = None
-        while True:
-            message = await ws.recv()
-            now = time.perf_counter()
-            if isinstance(message, str):
-                data = json.loads(message)
-                kind = data["type"]
-                if kind == "episode":
-                    stats.episode = data["episode"]
-                    continue
-                if kind == "error":
-                    stats.errors.append(data["code"])
-                    continue
-                if kind != "frame":  # palette, pong, episode_end
-                    if kind == "episode_end":
-                        break
-                    continue
-                number, input_seq, size, is_key = (
-                    data["frame"],
-                    data["input_seq"],
-                    len(message),
-                    data["frame"] == 0,
-                )
-                if sample and number in SAMPLED_FRAMES:
-                    stats.hashes[number] = hashlib.sha1(base64.b64decode(data["image"])).hexdigest()
-            else:
-                header = FRAME_HEADER.unpack_from(message)
-                number, input_seq, size, is_key = header[5], header[6], len(message), header[0] == 1
-                if decoder is not None:
-                    _, frame = decoder.decode(message)
-                    if number in SAMPLED_FRAMES:
-                        stats.hashes[number] = _hash(frame)
-                if number % ack_every == 0 or is_key:
-                    await ws.send(f'{{"type":"ack","frame":{number}}}')
-            if stats.first_frame_ms is None:
-                stats.first_frame_ms = (now - t_start) * 1000
-            stats.last_frame = number
-            for s in [s for s in pending if s <= input_seq]:
-                stats.latencies_ms.append((now - pending.pop(s)) * 1000)
-            if start <= now < end:
-                stats.frames += 1
-                stats.bytes += size
-                if is_key:
-                    stats.keyframes.append(size)
-                if last_arrival is not None:
-                    stats.intervals_ms.append((now - last_arrival) * 1000)
-            last_arrival = now
-            if now >= end:
-                break
-            if now >= next_change:
+        shown = {"frame": 0}
+
+        async def press_keys() -> None:
+            # A person presses at any moment, not in step with the frames.
+            seq = 0
+            while True:
+                await asyncio.sleep(rng.uniform(0.1, 0.3))
                 seq += 1
                 held = rng.sample(keys, k=rng.choice((0, 1, 1, 2)))
-                pending[seq] = time.perf_counter()
-                await ws.send(
-                    json.dumps(
-                        {
-                            "type": "input",
-                            "seq": seq,
-                            "keys": held,
-                            "frame": number,
-                            "t_shown": now * 1000,
-                            "t_key": now * 1000,
-                            "episode": stats.episode,
-                        }
+                now = time.perf_counter()
+                if not stats.episode:
+                    continue  # not started yet
+                pending[seq] = now
+                message = {
+                    "type": "input",
+                    "seq": seq,
+                    "keys": held,
+                    "frame": shown["frame"],
+                    "t_shown": now * 1000,
+                    "t_key": now * 1000,
+                    "episode": stats.episode,
+                }
+                await ws.send(json.dumps(message))
+
+        presser = asyncio.create_task(press_keys())
+        try:
+            while True:
+                message = await ws.recv()
+                now = time.perf_counter()
+                if isinstance(message, str):
+                    data = json.loads(message)
+                    kind = data["type"]
+                    if kind == "episode":
+                        stats.episode = data["episode"]
+                        continue
+                    if kind == "error":
+                        stats.errors.append(data["code"])
+                        continue
+                    if kind != "frame":  # palette, pong, episode_end
+                        if kind == "episode_end":
+                            break
+                        continue
+                    number, input_seq, size, is_key = (
+                        data["frame"],
+                        data["input_seq"],
+                        len(message),
+                        data["frame"] == 0,
                     )
-                )
-                next_change = now + rng.uniform(0.1, 0.3)
+                    if sample and number in SAMPLED_FRAMES:
+                        stats.hashes[number] = hashlib.sha1(
+                            base64.b64decode(data["image"])
+                        ).hexdigest()
+                else:
+                    header = FRAME_HEADER.unpack_from(message)
+                    number, input_seq, size, is_key = (
+                        header[5],
+                        header[6],
+                        len(message),
+                        header[0] == 1,
+                    )
+                    if decoder is not None:
+                        _, frame = decoder.decode(message)
+                        if number in SAMPLED_FRAMES:
+                            stats.hashes[number] = _hash(frame)
+                    if number % ack_every == 0 or is_key:
+                        await ws.send(f'{{"type":"ack","frame":{number}}}')
+                if stats.first_frame_ms is None:
+                    stats.first_frame_ms = (now - t_start) * 1000
+                stats.last_frame = shown["frame"] = number
+                for s in [s for s in pending if s <= input_seq]:
+                    stats.latencies_ms.append((now - pending.pop(s)) * 1000)
+                if start <= now < end:
+                    stats.frames += 1
+                    stats.bytes += size
+                    if is_key:
+                        stats.keyframes.append(size)
+                    if last_arrival is not None:
+                        stats.intervals_ms.append((now - last_arrival) * 1000)
+                last_arrival = now
+                if now >= end:
+                    break
+        finally:
+            presser.cancel()
     return stats
 
 

@@ -47,12 +47,16 @@ class Ticker:
     session's frame is written in the same turn of the event loop. A member is an async
     callable that steps its session and returns whether it wants the next tick; it must
     handle its own errors.
+
+    Members whose player pressed a key since the last tick (``hurry``) are stepped first, so
+    a tick's work for the other sessions does not add to their input latency.
     """
 
     def __init__(self, fps: float, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.fps = fps
         self.monotonic = monotonic
         self._members: dict[Member, None] = {}  # insertion-ordered set
+        self._hurried: dict[Member, None] = {}
         self._task: asyncio.Task[None] | None = None
         self.clock: TickClock | None = None
 
@@ -66,6 +70,12 @@ class Ticker:
 
     def discard(self, member: Member) -> None:
         self._members.pop(member, None)
+        self._hurried.pop(member, None)
+
+    def hurry(self, member: Member) -> None:
+        """Step this member first at the next tick (its player just pressed a key)."""
+        if member in self._members:
+            self._hurried[member] = None
 
     async def _run(self) -> None:
         monotonic = self.monotonic
@@ -74,7 +84,9 @@ class Ticker:
             wait = clock.wait(monotonic())
             if wait > 0:
                 await asyncio.sleep(wait)
-            for member in list(self._members):
+            hurried, self._hurried = self._hurried, {}
+            order = [*hurried, *(m for m in self._members if m not in hurried)]
+            for member in order:
                 if member in self._members and not await member():
                     self._members.pop(member, None)
             clock.tick(monotonic())

@@ -132,3 +132,29 @@ async def test_it_keeps_one_ticker_per_frame_rate_on_a_loop() -> None:
 
     assert shared_ticker(60) is shared_ticker(60)
     assert shared_ticker(60) is not shared_ticker(4)
+
+
+async def test_it_steps_a_hurried_member_first_at_the_next_tick() -> None:
+    from games.engine.clock import Ticker
+
+    ticker = Ticker(100)
+    steps: list[str] = []
+    done = asyncio.Event()
+
+    def member(name: str) -> Any:
+        async def step() -> bool:
+            steps.append(name)
+            if len(steps) == 5:  # b, in the second tick: c pressed a key
+                ticker.hurry(members["c"])
+            if len(steps) >= 9:
+                done.set()
+                return False
+            return True
+
+        return step
+
+    members = {name: member(name) for name in "abc"}
+    for step in members.values():
+        ticker.add(step)
+    await asyncio.wait_for(done.wait(), 2)
+    assert steps[:9] == ["a", "b", "c", "a", "b", "c", "c", "a", "b"]
