@@ -376,7 +376,7 @@ class LiveSession:
             base = number
             self._need_keyframe = False
         else:
-            kind, payload = p.KIND_DELTA, codec.delta(diff)
+            kind, payload = p.KIND_DELTA, codec.delta(diff, episode.machine.changed)
             base = number - 1
         flags = (
             (p.FLAG_TERMINATED if outcome.terminated else 0)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from . import codec
 from .registry import is_atari, register_all
 
 PIXELS_INDEXED = "indexed"
@@ -74,9 +75,15 @@ class Palette:
             self._unknown[seen] = False
         return new
 
-    def has_unknown(self, indices: np.ndarray, diff: np.ndarray) -> bool:
-        """Whether this frame (``diff`` = it XOR the frame before) shows an unlearned colour."""
-        changed = np.flatnonzero(diff.reshape(-1).view(np.uint64))
+    def has_unknown(
+        self, indices: np.ndarray, diff: np.ndarray, changed: np.ndarray | None = None
+    ) -> bool:
+        """Whether this frame (``diff`` = it XOR the frame before) shows an unlearned colour.
+
+        ``changed`` (the 8-byte words of ``diff`` that are not 0) is computed when not given.
+        """
+        if changed is None:
+            changed = codec.changed_words(diff)
         if changed.size == 0:
             return False
         return bool(
@@ -92,6 +99,7 @@ class Machine(Protocol):
     pixel_format: str
     frame: np.ndarray  # the current frame; overwritten by the next step, copy it to keep it
     diff: np.ndarray | None  # frame XOR the frame before; None right after start
+    changed: np.ndarray | None  # indices of the 8-byte words of diff that are not 0
     palette: Palette | None
     action_meanings: list[str]
 
@@ -158,12 +166,14 @@ class AtariMachine:
         self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
         self.frame = self._screens[0]
         self._diff = np.zeros((height, width), np.uint8)
+        self._diff_words = self._diff.reshape(-1).view(np.uint64)
         self.diff: np.ndarray | None = None
+        self.changed: np.ndarray | None = None
         self.palette: Palette | None = Palette()
 
     def start(self, seed: int, state: bytes | None) -> list[int]:
         assert self.palette is not None
-        self.diff = None
+        self.diff = self.changed = None
         if state is None:
             self.env.reset(seed=seed)
             self.ale.getScreen(self.frame)
@@ -183,6 +193,7 @@ class AtariMachine:
         self.frame = self._screens[1] if previous is self._screens[0] else self._screens[0]
         ale.getScreen(self.frame)
         self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
+        self.changed = np.flatnonzero(self._diff_words)
         lives = ale.lives()
         return Outcome(
             reward=float(reward),
@@ -194,7 +205,9 @@ class AtariMachine:
 
     def new_colours(self) -> list[int]:
         assert self.palette is not None
-        if self.diff is not None and not self.palette.has_unknown(self.frame, self.diff):
+        if self.diff is not None and not self.palette.has_unknown(
+            self.frame, self.diff, self.changed
+        ):
             return []
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
@@ -234,6 +247,7 @@ class GymMachine:
         self.action_meanings = list(meanings()) if meanings else [str(i) for i in range(n)]
         self.frame = np.zeros((0, 0, 3), np.uint8)
         self.diff: np.ndarray | None = None
+        self.changed: np.ndarray | None = None
 
     def _render(self) -> None:
         image = self.env.render()
@@ -242,12 +256,13 @@ class GymMachine:
         frame = np.ascontiguousarray(image, dtype=np.uint8)
         same_shape = frame.shape == self.frame.shape
         self.diff = np.bitwise_xor(frame, self.frame) if same_shape else None
+        self.changed = codec.changed_words(self.diff) if self.diff is not None else None
         self.frame = frame
 
     def start(self, seed: int, state: bytes | None) -> list[int]:
         self.env.reset(seed=seed)
         self._render()
-        self.diff = None
+        self.diff = self.changed = None
         return []
 
     def step(self, action: int) -> Outcome:

@@ -104,7 +104,11 @@
     return new Uint8Array(await new Response(stream).arrayBuffer());
   }
 
-  /** Inflate a whole binary message's payload and check it has the size its header says. */
+  /**
+   * Inflate a binary message's payload. A keyframe inflates to the frame's pixels (checked
+   * against the header's size); a delta to a sparse list of changed 8-byte words, for
+   * applyDelta.
+   */
   async function decodePayload(data, header) {
     let pixels;
     try {
@@ -112,6 +116,7 @@
     } catch (err) {
       throw new FrameError(`Frame ${header.frame} could not be inflated: ${err.message}`);
     }
+    if (header.kind === KIND_DELTA) return pixels;
     if (pixels.length !== pixelBytes(header)) {
       throw new FrameError(
         `Frame ${header.frame} inflated to ${pixels.length} bytes; expected ${pixelBytes(header)}.`,
@@ -120,23 +125,29 @@
     return pixels;
   }
 
-  /** target ^= delta, in place. Both must be the same length. */
-  function xorInto(target, delta) {
-    if (target.length !== delta.length) {
-      throw new FrameError(
-        `A delta of ${delta.length} bytes cannot apply to a frame of ${target.length}.`,
-      );
+  /**
+   * Apply a sparse delta to the frame it was made against, in place. Layout (little-endian):
+   * u32 count, then count word indices (u16, or u32 when the frame has more than 65,536
+   * 8-byte words), then count 8-byte words to XOR into the frame at those indices.
+   */
+  function applyDelta(target, delta) {
+    if (delta.length < 4) throw new FrameError("A delta shorter than its count.");
+    const view = new DataView(delta.buffer, delta.byteOffset, delta.byteLength);
+    const count = view.getUint32(0, true);
+    const wide = Math.ceil(target.length / 8) > 65536;
+    const width = wide ? 4 : 2;
+    const wordsAt = 4 + count * width;
+    if (wordsAt + count * 8 !== delta.length) {
+      throw new FrameError(`A delta of ${delta.length} bytes does not hold ${count} words.`);
     }
-    let i = 0;
-    // Four bytes at a time where both arrays are word-aligned (they are: both own their buffers).
-    if (target.byteOffset % 4 === 0 && delta.byteOffset % 4 === 0) {
-      const words = target.length >>> 2;
-      const t32 = new Uint32Array(target.buffer, target.byteOffset, words);
-      const d32 = new Uint32Array(delta.buffer, delta.byteOffset, words);
-      for (let w = 0; w < words; w++) t32[w] ^= d32[w];
-      i = words << 2;
+    for (let i = 0; i < count; i++) {
+      const word = wide ? view.getUint32(4 + i * 4, true) : view.getUint16(4 + i * 2, true);
+      const at = word * 8;
+      if (at >= target.length) throw new FrameError("A delta names a word past the frame.");
+      const from = wordsAt + i * 8;
+      const end = Math.min(8, target.length - at);
+      for (let b = 0; b < end; b++) target[at + b] ^= delta[from + b];
     }
-    for (; i < target.length; i++) target[i] ^= delta[i];
     return target;
   }
 
@@ -229,7 +240,7 @@
     payloadOf,
     inflate,
     decodePayload,
-    xorInto,
+    applyDelta,
     paletteFromBase64,
     applyPaletteEntries,
     greyPalette,

@@ -355,7 +355,7 @@
       if (isKeyframe) {
         s.held = pixels;
       } else {
-        Frames.xorInto(s.held, pixels);
+        Frames.applyDelta(s.held, pixels);
       }
     } catch (err) {
       console.warn(err.message);
