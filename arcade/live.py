@@ -54,8 +54,8 @@ class EpisodeStore(Protocol):
 class LiveSettings:
     chunk_steps: int = 60
     chunk_seconds: float = 1.0
-    window: int = 24
-    ack_every: int = 8
+    window: int = 40
+    ack_every: int = 12
 
 
 class Episode:

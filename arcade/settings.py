@@ -200,8 +200,8 @@ ARCADE: dict[str, Any] = {
     # how long the web process gathers chunks of all its sessions into one hand-over
     "SHIP_INTERVAL": envint("ARCADE_SHIP_INTERVAL_MS", 250, minimum=0) / 1000,
     # frames the server sends past the client's last ack before it drops frames
-    "SEND_WINDOW": envint("ARCADE_SEND_WINDOW", 24, minimum=2),
-    "ACK_EVERY": envint("ARCADE_ACK_EVERY", 8, minimum=1),
+    "SEND_WINDOW": envint("ARCADE_SEND_WINDOW", 40, minimum=2),
+    "ACK_EVERY": envint("ARCADE_ACK_EVERY", 12, minimum=1),
     # client messages a second before they are refused, and refusals before the socket closes
     "MAX_MESSAGES_PER_SECOND": envint("ARCADE_MAX_MESSAGES_PER_SECOND", 120, minimum=1),
     "MAX_REFUSED_MESSAGES": envint("ARCADE_MAX_REFUSED_MESSAGES", 600, minimum=1),
