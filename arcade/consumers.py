@@ -80,6 +80,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self._window_start = time.monotonic()
         self._window_count = 0
         self._refused = 0
+        # Read once: every message is checked against these, and settings is a lazy proxy.
+        self._max_per_second = settings.ARCADE["MAX_MESSAGES_PER_SECOND"]
+        self._max_refused = settings.ARCADE["MAX_REFUSED_MESSAGES"]
         self._tasks: set[asyncio.Future[None]] = set()
         shape = game.frame_shape or [0, 0]
         await self.send_json(
@@ -143,12 +146,12 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if now - self._window_start >= 1.0:
             self._window_start, self._window_count = now, 0
         self._window_count += 1
-        if self._window_count <= settings.ARCADE["MAX_MESSAGES_PER_SECOND"]:
+        if self._window_count <= self._max_per_second:
             return True
         self._refused += 1
-        if self._refused >= settings.ARCADE["MAX_REFUSED_MESSAGES"]:
+        if self._refused >= self._max_refused:
             self._background(self.close(code=p.CLOSE_FLOOD))
-        elif self._window_count == settings.ARCADE["MAX_MESSAGES_PER_SECOND"] + 1:
+        elif self._window_count == self._max_per_second + 1:
             self._background(
                 self.send_json(
                     p.ErrorMessage(

@@ -47,7 +47,10 @@ class Recorder:
     chunk_steps: int
     keyframe_every: int = KEYFRAME_EVERY
     palette: list[list[int]] = field(default_factory=list)
-    _frames: list[np.ndarray] = field(default_factory=list)
+    # Frames since the last cut, copied into one array (no per-frame allocation, no stack at
+    # the cut); a cut hands the array to the encoder and starts a new one.
+    _buffer: np.ndarray | None = None
+    _count: int = 0
     _steps: dict[str, list[Any]] = field(default_factory=dict)
     _first_frame: int = 0
     _index: int = 0
@@ -59,7 +62,19 @@ class Recorder:
         self._steps = {name: [] for name in STEP_FIELDS}
 
     def reset(self, frame: np.ndarray) -> None:
-        self._frames.append(frame.copy())
+        self._append(frame)
+
+    def _append(self, frame: np.ndarray) -> None:
+        buffer = self._buffer
+        if buffer is None or self._count == len(buffer) or buffer.shape[1:] != frame.shape:
+            if buffer is not None and buffer.shape[1:] != frame.shape:
+                raise ValueError("the frame shape changed during the episode")
+            grown = np.empty((max(self.chunk_steps + 2, 2 * self._count), *frame.shape), np.uint8)
+            if buffer is not None:
+                grown[: self._count] = buffer[: self._count]
+            self._buffer = buffer = grown
+        buffer[self._count] = frame
+        self._count += 1
 
     def step(
         self,
@@ -86,7 +101,7 @@ class Recorder:
         s["t_key"].append(stamp.t_key)
         s["t_received"].append(stamp.t_received)
         s["t_step"].append(t_step)
-        self._frames.append(frame.copy())
+        self._append(frame)
         self.steps += 1
         self.total_return += reward
 
@@ -105,7 +120,8 @@ class Recorder:
         # Frames [a, a + n_steps) go now; the frame after the last step starts the next chunk,
         # unless this is the last chunk, which keeps it as the terminal observation.
         n_frames = n_steps + 1 if final else n_steps
-        frames = np.stack(self._frames[:n_frames])
+        assert self._buffer is not None
+        frames = self._buffer[:n_frames]
         keyframe = self._index % self.keyframe_every == 0
         chunk = ChunkData(
             header={
@@ -123,7 +139,11 @@ class Recorder:
             previous_frame=None if keyframe else self._last_frame,
         )
         self._last_frame = frames[-1]
-        self._frames = self._frames[n_frames:]
+        rest = self._count - n_frames  # the frame after the last step starts the next chunk
+        old = self._buffer
+        self._buffer = np.empty_like(old)
+        self._buffer[:rest] = old[n_frames : self._count]
+        self._count = rest
         self._steps = {name: [] for name in STEP_FIELDS}
         self._first_frame += n_steps
         self._index += 1

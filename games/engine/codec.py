@@ -46,7 +46,7 @@ def _words(data: np.ndarray) -> np.ndarray:
 
 def changed_words(diff: np.ndarray) -> np.ndarray:
     """Indices of the 8-byte words of ``diff`` (a frame XOR the frame before) that are not 0."""
-    return np.flatnonzero(_words(diff))
+    return _words(diff).nonzero()[0]
 
 
 def index_type(frame_bytes: int) -> type[np.unsignedinteger]:

@@ -193,7 +193,7 @@ class AtariMachine:
         self.frame = self._screens[1] if previous is self._screens[0] else self._screens[0]
         ale.getScreen(self.frame)
         self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
-        self.changed = np.flatnonzero(self._diff_words)
+        self.changed = self._diff_words.nonzero()[0]  # (np.flatnonzero adds Python wrappers)
         lives = ale.lives()
         return Outcome(
             reward=float(reward),
