@@ -155,6 +155,19 @@ def _insert_transitions(rows: list[tuple[Any, ...]]) -> None:
     )
 
 
+def _chunk_row(episode_id: str, index: int, header: dict[str, Any], name: str, size: int) -> Chunk:
+    return Chunk(
+        episode_id=episode_id,
+        index=index,
+        first_frame=header["first_frame"],
+        n_frames=header["n_frames"],
+        n_steps=header["n_steps"],
+        keyframe=header["keyframe"],
+        file=name,
+        size=size,
+    )
+
+
 def _save_blob(episode_id: str, index: int, blob: bytes) -> str:
     path = chunk_path(episode_id, index)
     if default_storage.exists(path):
@@ -185,16 +198,7 @@ def chunks_store(*, refs: list[ChunkRef]) -> None:
     try:
         with transaction.atomic():
             chunks = Chunk.objects.bulk_create(
-                Chunk(
-                    episode_id=episode_id,
-                    index=index,
-                    first_frame=header["first_frame"],
-                    n_frames=header["n_frames"],
-                    n_steps=header["n_steps"],
-                    keyframe=header["keyframe"],
-                    file=name,
-                    size=len(blob),
-                )
+                _chunk_row(episode_id, index, header, name, len(blob))
                 for ((episode_id, index), blob), header, name in zip(
                     present, headers, names, strict=True
                 )
@@ -233,16 +237,8 @@ def chunk_store(*, episode_id: str, index: int) -> None:
     name = _save_blob(episode_id, index, blob)
     try:
         with transaction.atomic():
-            chunk = Chunk.objects.create(
-                episode_id=episode_id,
-                index=index,
-                first_frame=header["first_frame"],
-                n_frames=header["n_frames"],
-                n_steps=header["n_steps"],
-                keyframe=header["keyframe"],
-                file=name,
-                size=len(blob),
-            )
+            chunk = _chunk_row(episode_id, index, header, name, len(blob))
+            chunk.save(force_insert=True)
             _insert_transitions(_transition_rows(episode_id, chunk.pk, header))
     except IntegrityError:
         # Another worker stored this chunk between our check and our insert.

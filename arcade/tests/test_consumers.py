@@ -9,35 +9,15 @@ import numpy as np
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from arcade import protocol as p
-from arcade.asgi import application
 from games.engine.codec import FrameDecoder
 from recording import chunkfile
 from recording.models import Chunk, Episode
 
+from .sockets import closed_with, connect
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
-
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-
-
-async def session_cookie(user: Any) -> bytes:
-    def login() -> str:
-        client = Client()
-        client.force_login(user)
-        return client.cookies["sessionid"].value
-
-    return f"sessionid={await sync_to_async(login)()}".encode()
-
-
-async def connect(
-    slug: str, user: Any = None, origin: tuple[bytes, bytes] = ORIGIN
-) -> WebsocketCommunicator:
-    headers = [origin, (b"host", b"127.0.0.1:8000")]
-    if user is not None:
-        headers.append((b"cookie", await session_cookie(user)))
-    return WebsocketCommunicator(application, f"/ws/play/{slug}/", headers=headers)
 
 
 class Player:
@@ -106,14 +86,6 @@ class Player:
                 last = data
                 if data.frame >= frames or data.flags & p.FLAG_EPISODE_OVER:
                     return last
-
-
-async def closed_with(communicator: WebsocketCommunicator) -> int:
-    connected, _ = await communicator.connect()
-    assert connected  # accepted, so that the close code reaches the browser
-    message = await communicator.receive_output(timeout=5)
-    assert message["type"] == "websocket.close"
-    return int(message["code"])
 
 
 async def test_it_refuses_anonymous_players(pong: Any) -> None:

@@ -12,41 +12,20 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.storage import default_storage
-from django.test import Client
 from PIL import Image
 
 from arcade import protocol as p
+from arcade.tests.sockets import closed_with
+from arcade.tests.sockets import connect as connect_to
 
 from .asgi import application
 from .naive import count_recorded
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-
-
-async def session_cookie(user: Any) -> bytes:
-    def login() -> str:
-        client = Client()
-        client.force_login(user)
-        return client.cookies["sessionid"].value
-
-    return f"sessionid={await sync_to_async(login)()}".encode()
-
 
 async def connect(slug: str, user: Any = None, route: str = "naive") -> WebsocketCommunicator:
-    headers = [ORIGIN, (b"host", b"127.0.0.1:8000")]
-    if user is not None:
-        headers.append((b"cookie", await session_cookie(user)))
-    return WebsocketCommunicator(application, f"/ws/{route}/{slug}/", headers=headers)
-
-
-async def closed_with(communicator: WebsocketCommunicator) -> int:
-    connected, _ = await communicator.connect()
-    assert connected  # accepted, so that the close code reaches the browser
-    message = await communicator.receive_output(timeout=5)
-    assert message["type"] == "websocket.close"
-    return int(message["code"])
+    return await connect_to(slug, user, app=application, route=route)
 
 
 def decode(frame: dict[str, Any]) -> np.ndarray:
