@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -280,3 +281,33 @@ async def test_it_refuses_a_flood_politely_without_ending_the_game(
     header = await player.play(frames=90)
     assert header.frame >= 90
     await player.ws.disconnect()
+
+
+async def test_it_drops_frames_for_a_client_that_falls_behind_but_keeps_the_games_clock(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    window = player.hello["window"]
+    player.hello["ack_every"] = 10**9  # this client stops acknowledging frames
+    await player.start()
+    received: list[p.FrameHeader] = []
+    while len(received) < window + 3:
+        what, data = await player.receive()
+        if what == "frame":
+            received.append(data)
+    numbers = [h.frame for h in received]
+    # Up to the window everything arrives; after it only probe keyframes, one in 30 frames.
+    assert numbers[: window + 1] == list(range(window + 1))
+    probes = received[window + 1 :]
+    assert all(h.kind == p.KIND_KEYFRAME for h in probes)
+    assert [b.frame - a.frame for a, b in itertools.pairwise(probes)] == [30]
+    # The client catches up with an ack: frames flow again, as deltas after a keyframe.
+    await player.send({"type": "ack", "frame": probes[-1].frame})
+    header = await player.play(frames=probes[-1].frame + 5)
+    assert header.kind == p.KIND_DELTA
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    # The game ran on its own clock the whole time: every step was taken and recorded.
+    assert episode.steps >= header.frame
+    assert await episode.transitions.acount() == episode.steps
