@@ -13,14 +13,17 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from . import engine  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
+from .wire import ExposeRawSend  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
-    }
+application = ExposeRawSend(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
 )
 
 engine.prewarm_in_background()

@@ -20,6 +20,7 @@ from recording import services
 from . import engine
 from . import protocol as p
 from .live import EndReason, LiveSession
+from .wire import FrameWriter
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,15 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     session: LiveSession | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writer = FrameWriter({})
+
     async def connect(self) -> None:
         # Accept before refusing: a close before accept reaches the browser as a bare 1006,
         # while our close codes let the page tell the player what to do.
         await self.accept()
+        self._writer = FrameWriter(self.scope)
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=p.CLOSE_UNAUTHENTICATED)
@@ -170,8 +176,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     # Transport for LiveSession
     async def send_bytes(self, data: bytes) -> None:
-        # Straight to the ASGI send: this runs for every frame of every session.
-        await self.base_send({"type": "websocket.send", "bytes": data})
+        # Runs for every frame of every session: the fast path when Daphne serves the socket.
+        if not self._writer.write(data):
+            await self.base_send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, message: Any) -> None:
         await self.send(text_data=json.dumps(message))

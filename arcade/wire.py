@@ -1,0 +1,67 @@
+"""A fast path for frames: pre-framed binary WebSocket messages written to Daphne's transport.
+
+Every frame of every session otherwise goes Channels' send wrappers → Daphne's handle_reply →
+autobahn's sendMessage/sendFrame, about 50 µs of Python a frame (docs/performance.md). A
+server-to-client binary frame is two to ten header bytes and the payload, so when the socket
+is served by Daphne and open, with nothing queued in autobahn ahead of it, the frame is written
+straight to the transport. Anything else (text messages, closing, another ASGI server such as
+the test communicator) takes the ordinary ASGI path.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from typing import Any
+
+from channels.routing import ProtocolTypeRouter
+
+RAW_SEND = "arcade.raw_send"
+
+
+class ExposeRawSend:
+    """Outermost ASGI layer: keeps the server's own send callable in the WebSocket scope."""
+
+    def __init__(self, inner: ProtocolTypeRouter) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope = {**scope, RAW_SEND: send}
+        await self.inner(scope, receive, send)
+
+
+def binary_frame_header(length: int) -> bytes:
+    """RFC 6455 header of an unfragmented, unmasked binary frame (server to client)."""
+    if length < 126:
+        return bytes((0x82, length))
+    if length < 65536:
+        return struct.pack("!BBH", 0x82, 126, length)
+    return struct.pack("!BBQ", 0x82, 127, length)
+
+
+class FrameWriter:
+    """Writes binary messages for one socket, straight to Daphne's transport when it can."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self._protocol = None
+        raw = scope.get(RAW_SEND)
+        # Daphne passes partial(Server.handle_reply, protocol); anything else: no fast path.
+        if isinstance(raw, functools.partial) and raw.args:
+            protocol = raw.args[0]
+            if all(
+                hasattr(protocol, a) for a in ("transport", "state", "STATE_OPEN", "send_queue")
+            ):
+                self._protocol = protocol
+
+    def write(self, data: bytes) -> bool:
+        """Send ``data`` as one binary message; False when the caller must use ASGI send."""
+        protocol = self._protocol
+        if protocol is None or protocol.state != protocol.STATE_OPEN or protocol.send_queue:
+            return False
+        protocol.transport.write(binary_frame_header(len(data)) + data)
+        return True
+
+    @property
+    def fast(self) -> bool:
+        return self._protocol is not None
