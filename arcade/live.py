@@ -106,8 +106,6 @@ class LiveSession:
         self._last_acked = -1
         self._need_keyframe = True
         self._dropped_in_row = 0
-        self.frames_sent = 0
-        self.frames_dropped = 0
 
     # --- messages from the client ---------------------------------------------------------
 
@@ -366,7 +364,6 @@ class LiveSession:
             self._dropped_in_row += 1
             if self._dropped_in_row % PROBE_EVERY:
                 self._need_keyframe = True
-                self.frames_dropped += 1
                 return
         else:
             self._dropped_in_row = 0
@@ -396,7 +393,6 @@ class LiveSession:
             lives=max(-32768, min(32767, episode.lives)),
         )
         self._last_sent = number
-        self.frames_sent += 1
         await self.transport.send_bytes(header.pack() + payload)
 
     # --- recording ---------------------------------------------------------------------------

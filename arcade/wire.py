@@ -61,7 +61,3 @@ class FrameWriter:
             return False
         protocol.transport.write(binary_frame_header(len(data)) + data)
         return True
-
-    @property
-    def fast(self) -> bool:
-        return self._protocol is not None

@@ -6,7 +6,6 @@ import json
 import logging
 import platform
 import uuid
-from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
 
@@ -262,8 +261,8 @@ def episode_audit(episode: Episode) -> str:
             )
         expected_first += chunk["n_steps"]
     frames = sum(c["n_frames"] for c in chunks)
-    if frames != episode.steps + 1:
-        return f"{frames} frames stored for {episode.steps} steps (expected {episode.steps + 1})"
+    if frames != episode.frames:
+        return f"{frames} frames stored for {episode.steps} steps (expected {episode.frames})"
     agg = episode.transitions.aggregate(n=Max("step"), lo=Min("step"))
     count = episode.transitions.count()
     if count != episode.steps:
@@ -294,16 +293,6 @@ def episode_finalise(*, episode_id: str, give_up: bool = False) -> None:
     )
     if problem:
         log.warning("episode %s is incomplete: %s", episode_id, problem)
-
-
-def stale_active_episodes(*, older_than: timedelta) -> list[str]:
-    cutoff = timezone.now() - older_than
-    return [
-        str(pk)
-        for pk in Episode.objects.filter(
-            status=Episode.Status.ACTIVE, started_at__lt=cutoff
-        ).values_list("pk", flat=True)
-    ]
 
 
 def episode_frame_rgb(*, episode: Episode, number: int) -> np.ndarray:

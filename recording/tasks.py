@@ -21,19 +21,6 @@ TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OperationalError)
     retry_backoff_max=30,
     max_retries=5,
 )
-def store_chunk(self: Task, episode_id: str, index: int) -> None:
-    """Write one chunk to storage and insert its transitions."""
-    services.chunk_store(episode_id=episode_id, index=index)
-
-
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(*TRANSIENT, services.ChunkMissing),
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=5,
-)
 def store_chunks(self: Task, refs: list[list[Any]]) -> None:
     """Write a batch of chunks (from every session of one web process) and their transitions."""
     services.chunks_store(refs=[(str(episode_id), int(index)) for episode_id, index in refs])

@@ -58,7 +58,6 @@ class Ticker:
         self._members: dict[Member, None] = {}  # insertion-ordered set
         self._hurried: dict[Member, None] = {}
         self._task: asyncio.Task[None] | None = None
-        self.clock: TickClock | None = None
 
     def __len__(self) -> int:
         return len(self._members)
@@ -79,7 +78,7 @@ class Ticker:
 
     async def _run(self) -> None:
         monotonic = self.monotonic
-        self.clock = clock = TickClock(self.fps, start=monotonic() + 1.0 / self.fps)
+        clock = TickClock(self.fps, start=monotonic() + 1.0 / self.fps)
         while self._members:
             wait = clock.wait(monotonic())
             if wait > 0:

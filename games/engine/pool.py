@@ -39,7 +39,6 @@ class MachinePool:
         self._use_helper = use_helper
         self._stock_size = stock
         self._helper: ProcessPoolExecutor | None = None
-        self.built = 0
 
     def _take(self, config: GameConfig) -> Machine | None:
         with self._lock:
@@ -47,7 +46,6 @@ class MachinePool:
             return idle.pop() if idle else None
 
     def _build(self, config: GameConfig) -> Machine:
-        self.built += 1
         return build_machine(config)
 
     def helper(self) -> ProcessPoolExecutor:
@@ -132,9 +130,6 @@ class MachinePool:
             if self._use_helper and is_atari(config.env_id):
                 with self._lock:
                     self._top_up(config)
-
-    def idle_count(self, config: GameConfig) -> int:
-        return len(self._idle.get(config.pool_key, ()))
 
     def shutdown(self) -> None:
         if self._helper is not None:
