@@ -26,4 +26,5 @@ application = ExposeRawSend(
     )
 )
 
+engine.settle_heap()
 engine.prewarm_in_background()

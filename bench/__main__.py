@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -21,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--baseline", action="store_true", help="measure the naive design instead")
     live.add_argument("--warmup", type=float, default=3.0)
     live.add_argument("--workers", type=int, default=1)
+    live.add_argument(
+        "--web-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="Daphne processes sharing the port (default: one per core, as in production)",
+    )
     commands.add_parser("all", help="the whole suite; writes bench/results/latest.json")
     commands.add_parser("codec", help="bytes and time per frame over the catalogue")
     args = parser.parse_args(argv)
@@ -35,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline=args.baseline,
             warmup=args.warmup,
             workers=args.workers,
+            web_processes=args.web_processes,
         )
         print(json.dumps(result))
         return 0

@@ -40,11 +40,12 @@ def _sign_in(count: int) -> list[str]:
 
 
 def _wait_prewarmed(stack: Stack, timeout: float = 120) -> None:
+    """Wait until every web process has built its idle machines."""
     deadline = time.monotonic() + timeout
     log = stack.logs / "web.log"
     while time.monotonic() < deadline:
         text = log.read_text()
-        if "prewarmed" in text or "no catalogue to prewarm" in text:
+        if text.count("prewarmed") + text.count("no catalogue to prewarm") >= stack.web_processes:
             return
         time.sleep(0.2)
 
@@ -146,11 +147,18 @@ def run(
     warmup: float = 3.0,
     ramp: float = 0.1,
     workers: int = 1,
+    web_processes: int = 1,
     sample_every: int = 10,
 ) -> dict[str, Any]:
     asgi = BASELINE_ASGI if baseline else "arcade.asgi:application"
+    # Players do not spread evenly over the processes: each prewarms for a generous share.
+    prewarm = 0 if baseline else sessions // web_processes + sessions // 4 + 1
     with running_stack(
-        asgi=asgi, workers=workers, prewarm=0 if baseline else sessions + 1, prewarm_games=game
+        asgi=asgi,
+        workers=workers,
+        web_processes=web_processes,
+        prewarm=prewarm,
+        prewarm_games=game,
     ) as stack:
         _setup_django(stack)
         cookies = _sign_in(sessions)
@@ -180,9 +188,11 @@ def run(
         window = json.loads(loadgen.stdout.readline())["window_wall"]
         _sleep_until(window[0])
         cpu_before = stack.cpu_seconds()
+        web_before = {pid: cpu_seconds_of(pid) for pid in stack.pids("web")}
         loadgen_before = cpu_seconds_of(loadgen.pid)
         _sleep_until(window[1])
         cpu_after = stack.cpu_seconds()
+        web_after = {pid: cpu_seconds_of(pid) for pid in stack.pids("web")}
         loadgen_after = cpu_seconds_of(loadgen.pid)
         loaded_rss = stack.rss_mb("web")
         out, _ = loadgen.communicate(timeout=120)
@@ -195,9 +205,15 @@ def run(
     result = {
         "design": "baseline" if baseline else "arcade",
         "game": game,
+        "web_processes": web_processes,
         **players,
         "server_cpu_cores": cores,
         "server_cpu_by_role": by_role,
+        # Per web-side process (the launcher, each Daphne, each seeding helper): shows balance.
+        "web_cpu_by_process": sorted(
+            (round((web_after[p] - web_before.get(p, 0.0)) / elapsed, 3) for p in web_after),
+            reverse=True,
+        ),
         "sessions_per_core": sessions / cores if cores else None,
         "loadgen_cpu_cores": (loadgen_after - loadgen_before) / elapsed,
         "rss_mb_per_session": (loaded_rss - idle_rss) / sessions,

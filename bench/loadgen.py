@@ -134,7 +134,9 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
                     stats.first_frame_ms = (now - t_start) * 1000
                 stats.last_frame = shown["frame"] = number
                 for s in [s for s in pending if s <= input_seq]:
-                    stats.latencies_ms.append((now - pending.pop(s)) * 1000)
+                    sent = pending.pop(s)
+                    if sent >= start:  # keys pressed while the game was starting wait for it
+                        stats.latencies_ms.append((now - sent) * 1000)
                 if start <= now < end:
                     stats.frames += 1
                     stats.bytes += size

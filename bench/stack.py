@@ -65,6 +65,7 @@ class Stack:
     roots: dict[str, int] = field(default_factory=dict)  # role -> pid of its root process
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: Path = Path()
+    web_processes: int = 1
 
     def pids(self, role: str | None = None) -> list[int]:
         roots = [pid for name, pid in self.roots.items() if role is None or name == role]
@@ -100,6 +101,7 @@ def running_stack(
     *,
     asgi: str = "arcade.asgi:application",
     workers: int = 1,
+    web_processes: int = 1,
     prewarm: int = 1,
     prewarm_games: str = "",
     extra_env: dict[str, str] | None = None,
@@ -131,7 +133,12 @@ def running_stack(
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),
     )
-    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, logs=services / "logs")
+    stack = Stack(
+        url=f"http://127.0.0.1:{port}",
+        env=env,
+        logs=services / "logs",
+        web_processes=web_processes,
+    )
     stack.logs.mkdir()
     try:
         stack.manage("migrate", "--noinput", "-v0")
@@ -140,7 +147,15 @@ def running_stack(
         stack.roots["redis"] = _service_pid(services / "redis.pid")
         bin_dir = Path(sys.executable).parent
         commands = {
-            "web": [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), asgi],
+            "web": [
+                sys.executable,
+                "-m",
+                "arcade.serve",
+                f"--processes={web_processes}",
+                "--bind=127.0.0.1",
+                f"--port={port}",
+                f"--application={asgi}",
+            ],
             "worker": [
                 str(bin_dir / "celery"),
                 "-A",

@@ -78,14 +78,8 @@ def live_stack(transactional_db: Any, tmp_path: Path) -> Iterator[Stack]:
     logs.mkdir()
     bin_dir = Path(sys.executable).parent
     commands = {
-        "web": [
-            str(bin_dir / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "arcade.asgi:application",
-        ],
+        # Two web processes, as in production: a player may land on either.
+        "web": [sys.executable, "-m", "arcade.serve", "--processes=2", f"--port={port}"],
         "worker": [
             str(bin_dir / "celery"),
             "-A",

@@ -130,6 +130,9 @@ class MachinePool:
             if self._use_helper and is_atari(config.env_id):
                 with self._lock:
                     self._top_up(config)
+                    ordered = [future for _, future in self._stock[config.pool_key]]
+                # Ready means ready: the first players get a start state at once.
+                concurrent.futures.wait(ordered, timeout=120)
 
     def shutdown(self) -> None:
         if self._helper is not None:
