@@ -30,6 +30,14 @@ class Episode(models.Model):
         TERMINATED = "terminated", "Terminated (game over)"
         TRUNCATED = "truncated", "Truncated (step limit)"
         ABANDONED = "abandoned", "Abandoned (player left)"
+        # The live session died (web process crash, lost worker): found by the watchdog.
+        INTERRUPTED = "interrupted", "Interrupted (live session lost)"
+
+    class Verification(models.TextChoices):
+        PENDING = "pending", "Pending"
+        VERIFIED = "verified", "Verified (replay matches every frame)"
+        MISMATCH = "mismatch", "Mismatch (replay differs)"
+        FAILED = "failed", "Failed (replay could not run)"
 
     uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -48,6 +56,16 @@ class Episode(models.Model):
     total_return = models.FloatField(null=True, blank=True)
     chunks_expected = models.PositiveIntegerField(null=True, blank=True)
     integrity_error = models.TextField(blank=True)
+    # Replay verification: the episode replayed from its seed and actions in a worker, every
+    # frame compared with the stored one. ``verified_steps`` counts the steps checked so far.
+    verification = models.CharField(
+        max_length=16, choices=Verification.choices, default=Verification.PENDING
+    )
+    verification_detail = models.TextField(blank=True)
+    verified_steps = models.PositiveIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # Written by the live session while it runs; the watchdog ends episodes whose beat stopped.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     finalised_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +78,7 @@ class Episode(models.Model):
             models.Index(fields=["game", "-started_at"]),
             models.Index(fields=["user", "-started_at"]),
             models.Index(fields=["status"]),
+            models.Index(fields=["verification"]),
         ]
 
     def __str__(self) -> str:
