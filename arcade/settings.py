@@ -115,7 +115,10 @@ try:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL or f"sqlite:///{VAR_DIR / 'arcade.sqlite3'}",
-            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+            # Persistent connections: a worker otherwise connects anew for every task (an
+            # eighth of its time storing chunks); health checks drop a connection gone stale.
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
         )
     }
 except ValueError as exc:
