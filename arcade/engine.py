@@ -14,6 +14,7 @@ from games.engine.pool import MachinePool
 
 from .heartbeat import Heartbeat
 from .live import LiveSettings
+from .parking import ParkedSessions
 from .shipping import ChunkShipper
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,13 @@ def live_settings() -> LiveSettings:
         chunk_seconds=conf["CHUNK_SECONDS"],
         window=conf["SEND_WINDOW"],
         ack_every=conf["ACK_EVERY"],
+        reconnect_grace=conf["RECONNECT_GRACE_SECONDS"],
     )
+
+
+@functools.cache
+def parked() -> ParkedSessions:
+    return ParkedSessions(grace=settings.ARCADE["RECONNECT_GRACE_SECONDS"])
 
 
 def prewarm_in_background() -> None:
