@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The image's entry point: one role per container, the same image for all of them.
+#
+#   entrypoint.sh web              the Daphne processes on $PORT (one per core: $ARCADE_WEB_PROCESSES)
+#   entrypoint.sh worker           a Celery worker ($ARCADE_WORKER_CONCURRENCY processes)
+#   entrypoint.sh beat             Celery beat: run exactly one, ever
+#   entrypoint.sh migrate          apply database migrations, then exit
+#   entrypoint.sh manage CMD ...   any management command (load_catalogue, createsuperuser, ...)
+#
+# Extra arguments after web, worker, beat and migrate go to the command. Each role execs its
+# command, so it gets the container's signals directly (SIGTERM: Daphne and Celery finish
+# what they hold and stop).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() {
+    sed -n '4,8s/^# \{0,1\}//p' "$0" >&2
+    exit 64
+}
+
+role=${1:-}
+[[ $# -gt 0 ]] && shift
+
+case $role in
+    web)
+        exec python -m arcade.serve \
+            --processes "${ARCADE_WEB_PROCESSES:-$(nproc)}" \
+            --bind "${ARCADE_BIND:-0.0.0.0}" --port "${PORT:-8000}" "$@"
+        ;;
+    worker)
+        exec celery -A arcade worker --loglevel "${LOG_LEVEL:-INFO}" \
+            --concurrency "${ARCADE_WORKER_CONCURRENCY:-2}" "$@"
+        ;;
+    beat)
+        # The schedule file records when each entry last ran; the code folder is read-only.
+        exec celery -A arcade beat --loglevel "${LOG_LEVEL:-INFO}" \
+            --schedule "${ARCADE_VAR_DIR:-/var/lib/arcade}/celerybeat-schedule" "$@"
+        ;;
+    migrate)
+        exec python manage.py migrate --noinput "$@"
+        ;;
+    manage)
+        [[ $# -gt 0 ]] || usage
+        exec python manage.py "$@"
+        ;;
+    *)
+        echo "entrypoint: unknown role '${role}'; use one of:" >&2
+        usage
+        ;;
+esac
