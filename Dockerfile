@@ -9,9 +9,8 @@
 # The storage-emulator target is the local stand-in for Google Cloud Storage that
 # docker-compose.yml runs, built from the same lock.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-
-FROM ${PYTHON_IMAGE} AS base
+# Python 3.11 as requirements.lock was resolved for; Debian 12 as the test machines run.
+FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

@@ -2,7 +2,7 @@
 # The image's entry point: one role per container, the same image for all of them.
 #
 #   entrypoint.sh web              the Daphne processes on $PORT (one per core: $ARCADE_WEB_PROCESSES)
-#   entrypoint.sh worker           a Celery worker ($ARCADE_WORKER_CONCURRENCY processes)
+#   entrypoint.sh worker           a Celery worker ($ARCADE_WORKER_CONCURRENCY processes, $ARCADE_WORKER_QUEUES)
 #   entrypoint.sh beat             Celery beat: run exactly one, ever
 #   entrypoint.sh migrate          apply database migrations, then exit
 #   entrypoint.sh manage CMD ...   any management command (load_catalogue, createsuperuser, ...)
@@ -28,7 +28,9 @@ case $role in
             --bind "${ARCADE_BIND:-0.0.0.0}" --port "${PORT:-8000}" "$@"
         ;;
     worker)
+        # Replay verification has a queue of its own, so it can be given workers of its own.
         exec celery -A arcade worker --loglevel "${LOG_LEVEL:-INFO}" \
+            --queues "${ARCADE_WORKER_QUEUES:-celery,verify}" \
             --concurrency "${ARCADE_WORKER_CONCURRENCY:-2}" "$@"
         ;;
     beat)
