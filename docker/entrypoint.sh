@@ -29,8 +29,10 @@ case $role in
         ;;
     worker)
         # Replay verification has a queue of its own, so it can be given workers of its own.
+        # Mingle and gossip are chatter between workers that Arcade never uses; mingle alone
+        # holds a starting worker for seconds.
         exec celery -A arcade worker --loglevel "${LOG_LEVEL:-INFO}" \
-            --queues "${ARCADE_WORKER_QUEUES:-celery,verify}" \
+            --queues "${ARCADE_WORKER_QUEUES:-celery,verify}" --without-mingle --without-gossip \
             --concurrency "${ARCADE_WORKER_CONCURRENCY:-2}" "$@"
         ;;
     beat)
