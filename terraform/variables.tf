@@ -46,7 +46,7 @@ variable "web_cpu" {
 }
 
 variable "web_memory" {
-  description = "Memory per web instance: about 0.3 GiB per process plus 7.4 MB per live session."
+  description = "Memory per web instance: about 0.27 GB per process (with its seeding helper) plus 7.4 MB per live session."
   type        = string
   default     = "2Gi"
 }
