@@ -71,10 +71,10 @@ WORKDIR /app
 COPY . .
 RUN DEBUG=false SECRET_KEY=collectstatic-only ARCADE_VAR_DIR=/tmp/arcade-build \
         python manage.py collectstatic --noinput --verbosity 0 \
+    && python -m compileall -q accounts arcade games recording \
     && rm -rf /tmp/arcade-build \
     && chmod 0755 docker/entrypoint.sh
 USER 10001:10001
 EXPOSE 8000
-VOLUME ["/var/lib/arcade"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
 CMD ["web"]
