@@ -3,7 +3,7 @@
 #
 #   entrypoint.sh web              the Daphne processes on $PORT (one per core: $ARCADE_WEB_PROCESSES)
 #   entrypoint.sh worker           a Celery worker ($ARCADE_WORKER_CONCURRENCY processes, $ARCADE_WORKER_QUEUES)
-#   entrypoint.sh beat             Celery beat: run exactly one, ever
+#   entrypoint.sh beat             Celery beat, one copy at a time (a lock in Redis)
 #   entrypoint.sh migrate          apply database migrations, then exit
 #   entrypoint.sh manage CMD ...   any management command (load_catalogue, createsuperuser, ...)
 #
@@ -36,8 +36,11 @@ case $role in
             --concurrency "${ARCADE_WORKER_CONCURRENCY:-2}" "$@"
         ;;
     beat)
+        # Only while holding a lock in Redis: a second copy (a rollout's new instance, a
+        # `--scale beat=2`) waits instead of sending every scheduled task a second time.
         # The schedule file records when each entry last ran; the code folder is read-only.
-        exec celery -A arcade beat --loglevel "${LOG_LEVEL:-INFO}" \
+        exec python docker/singleton.py beat -- \
+            celery -A arcade beat --loglevel "${LOG_LEVEL:-INFO}" \
             --schedule "${ARCADE_VAR_DIR:-/var/lib/arcade}/celerybeat-schedule" "$@"
         ;;
     migrate)

@@ -179,8 +179,10 @@ class Stack:
             service(name)["command"]
         )
 
-    def start(self, name: str, **overrides: str) -> tuple[subprocess.Popen[bytes], Path]:
-        log = self.folder / f"{name}.log"
+    def start(
+        self, name: str, *, copy: int = 1, **overrides: str
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.folder / f"{name}-{copy}.log"
         process = subprocess.Popen(
             self.command(name),
             cwd="/",  # the entry point finds the code itself, as in the image's WORKDIR
@@ -412,5 +414,42 @@ def test_it_starts_the_beat_service_and_keeps_its_schedule_in_the_var_folder(
         time.sleep(1)
         assert process.poll() is None, log.read_text()
         assert list((stack.folder / "var").glob("celerybeat-schedule*"))
+    finally:
+        assert _stop(process) == 0, log.read_text()[-3000:]
+
+
+def test_it_runs_one_beat_even_when_two_are_started(stack: Stack, tmp_path: Path) -> None:
+    first, first_log = stack.start("beat")
+    try:
+        wait_for(lambda: "beat: Starting..." in first_log.read_text(), "beat", 60, first_log)
+        second_var = tmp_path / "second-var"
+        second_var.mkdir()
+        second, second_log = stack.start("beat", copy=2, ARCADE_VAR_DIR=str(second_var))
+        try:
+            wait_for(lambda: "waiting" in second_log.read_text(), "a wait", 30, second_log)
+            time.sleep(2)
+            assert "beat: Starting..." not in second_log.read_text()
+            # A rollout: the first stops, and the second takes over at once.
+            assert _stop(first) == 0
+            wait_for(
+                lambda: "beat: Starting..." in second_log.read_text(),
+                "the second beat taking over",
+                30,
+                second_log,
+            )
+        finally:
+            _stop(second)
+    finally:
+        _stop(first)
+
+
+def test_it_stops_a_beat_whose_lock_was_taken_over(stack: Stack) -> None:
+    process, log = stack.start("beat")
+    try:
+        wait_for(lambda: "beat: Starting..." in log.read_text(), "beat starting", 60, log)
+        # As if the lock had expired while this copy was cut off and another took it.
+        redis.Redis.from_url(settings.REDIS_URL).set("arcade:singleton:beat", "someone-else")
+        assert process.wait(timeout=20) == 1
+        assert "lost 'beat'; stopping celery" in log.read_text()
     finally:
         _stop(process)
