@@ -24,8 +24,8 @@ ENV UV_COMPILE_BYTECODE=1 \
 WORKDIR /build
 COPY requirements.lock docker/lock_subset.py ./
 # uv itself comes from the lock, hash-checked by pip.
-RUN python lock_subset.py requirements.lock uv >uv.lock \
-    && pip install --require-hashes --no-deps -r uv.lock \
+RUN python lock_subset.py requirements.lock uv >uv-requirements.txt \
+    && pip install --require-hashes --no-deps -r uv-requirements.txt \
     && python lock_subset.py requirements.lock >production.lock \
     && python lock_subset.py requirements.lock gcp-storage-emulator >emulator.lock
 RUN --mount=type=cache,target=/root/.cache/uv \
