@@ -105,9 +105,10 @@ resource "google_cloud_run_v2_service" "web" {
         timeout_seconds   = 4
         failure_threshold = 24
       }
+      # Alive means serving: a database outage is not cured by restarting the web role.
       liveness_probe {
         http_get {
-          path = "/healthz"
+          path = "/livez"
           port = 8000
         }
         period_seconds    = 15

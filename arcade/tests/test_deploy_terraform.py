@@ -66,10 +66,11 @@ def test_it_keeps_web_instances_running_and_sizes_them_from_the_benchmark() -> N
     assert resources["cpu_idle"] is False  # game loops tick between requests' bytes
 
 
-def test_it_probes_the_web_role_on_readyz_and_healthz() -> None:
+def test_it_probes_the_web_role_on_readyz_and_livez() -> None:
     container = web_container()
     assert only(only(container["startup_probe"])["http_get"])["path"] == "/readyz"
-    assert only(only(container["liveness_probe"])["http_get"])["path"] == "/healthz"
+    # Liveness asks only whether the process serves: a database outage is no reason to restart.
+    assert only(only(container["liveness_probe"])["http_get"])["path"] == "/livez"
 
 
 def test_it_runs_workers_and_exactly_one_beat_always_on() -> None:
