@@ -1,6 +1,9 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (served by Daphne)."""
 
+import asyncio
 import os
+import sys
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -28,3 +31,18 @@ application = ExposeRawSend(
 
 engine.settle_heap()
 engine.prewarm_in_background()
+
+
+def _drain_before_shutdown() -> object:
+    # Daphne's reactor (installed before this module is imported) stops on SIGTERM; its own
+    # "before shutdown" trigger cancels every socket's application, not our game sessions.
+    from twisted.internet import defer
+
+    return defer.Deferred.fromFuture(asyncio.ensure_future(engine.drain()))
+
+
+if "twisted.internet.reactor" in sys.modules:
+    from twisted.internet import reactor
+
+    add_trigger: Any = reactor.addSystemEventTrigger  # type: ignore[attr-defined]
+    add_trigger("before", "shutdown", _drain_before_shutdown)

@@ -41,6 +41,7 @@ class DjangoEpisodeStore:
             pixel_format=pixel_format,
         )
         engine.heartbeat().add(str(episode.pk))
+        engine.metrics_flusher().ensure_running()
         return str(episode.pk)
 
     async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
@@ -93,6 +94,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             pool=engine.pool(),
             settings=engine.live_settings(),
         )
+        engine.hosting(self.session, user_id=user.pk)
         self._window_start = time.monotonic()
         self._window_count = 0
         self._refused = 0
@@ -122,6 +124,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         session = self.session
         if session is None:
             return
+        engine.closed(session)
         # A dropped socket pauses the game for a while: the player may be back in a moment.
         if session.settings.reconnect_grace > 0 and await session.park():
             await engine.parked().keep(user_id=self.scope["user"].pk, session=session)
@@ -152,6 +155,12 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
 
     async def _start(self, session: LiveSession) -> None:
+        if session.episode is None and not engine.seat_free():
+            # A degraded game for everyone is worse than a short wait for one player.
+            raise p.ProtocolError(
+                "full",
+                "All seats are taken; you will play as soon as one is free.",
+            )
         try:
             await session.start()
         except Exception:
@@ -180,6 +189,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 self.session = session = claimed
             else:  # handed over by the process that held it
                 await session.adopt(claimed)
+            engine.hosting(session, user_id=self.scope["user"].pk)
             await session.resume(transport=self)
         except p.ProtocolError:
             raise

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import logging
 import threading
+import time
+import weakref
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -14,7 +17,8 @@ from games.engine.pool import MachinePool
 
 from .health import mark_prewarmed
 from .heartbeat import Heartbeat
-from .live import LiveSettings
+from .live import LiveSession, LiveSettings
+from .metrics import Flusher
 from .parking import ParkedSessions
 from .shipping import ChunkShipper
 
@@ -54,6 +58,53 @@ def _beat(episode_ids: list[str]) -> None:
 @functools.cache
 def heartbeat() -> Heartbeat:
     return Heartbeat(_beat, interval=settings.ARCADE["HEARTBEAT_SECONDS"])
+
+
+# The sessions of this process's open sockets, for a shutdown that ends none of them abruptly.
+_sockets: weakref.WeakSet[LiveSession] = weakref.WeakSet()
+
+
+def hosting(session: LiveSession, *, user_id: int) -> None:
+    """A socket of ``user_id`` opened on this process with ``session`` (``closed`` undoes it)."""
+    session.user_id = user_id
+    _sockets.add(session)
+
+
+def closed(session: LiveSession) -> None:
+    _sockets.discard(session)
+
+
+def seat_free() -> bool:
+    """Whether this process may start one more game (``ARCADE_MAX_SESSIONS_PER_PROCESS``)."""
+    return len(heartbeat().live) < settings.ARCADE["MAX_SESSIONS_PER_PROCESS"]
+
+
+async def drain() -> None:
+    """Shutting down: pause every running game and hold it for a hand-over, then end the rest.
+
+    The players' pages reconnect when their sockets close; landing on another web process
+    (another instance in the cloud), they resume there, and this process hands their games
+    over. What is not claimed within ``DRAIN_SECONDS`` ends as abandoned, finalised with every
+    step, instead of being cut off and found later by the watchdog.
+    """
+    paused = 0
+    for session in list(_sockets):
+        if session.settings.reconnect_grace > 0 and await session.park():
+            await parked().keep(user_id=session.user_id, session=session)
+            paused += 1
+        else:
+            await session.stop("abandoned")
+    deadline = time.monotonic() + settings.ARCADE["DRAIN_SECONDS"]
+    if paused:
+        log.info("shutting down: %d game(s) paused for a hand-over", paused)
+    while len(parked()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    await parked().end_all()
+
+
+@functools.cache
+def metrics_flusher() -> Flusher:
+    return Flusher(lambda: (len(heartbeat().live), len(parked())))
 
 
 @functools.cache

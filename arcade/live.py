@@ -37,6 +37,13 @@ PROBE_EVERY = 30  # dropped frames between keyframes sent to a client that stopp
 EndReason = Literal["terminated", "truncated", "abandoned"]
 
 
+class FrameStats:
+    """Process-wide counts for monitoring: plain integers, cheap to bump every frame."""
+
+    sent = 0
+    dropped = 0  # not sent: the player's client was too far behind
+
+
 class Transport(Protocol):
     async def send_bytes(self, data: bytes) -> None: ...
     async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None: ...
@@ -98,6 +105,7 @@ class LiveSession:
         self.pool = pool
         self.settings = settings
         self.episode: Episode | None = None
+        self.user_id = 0  # the player's, once a socket hosts this session
         self._loop_task: asyncio.Task[None] | None = None
         self._shipper: asyncio.Task[None] | None = None
         self._turn = asyncio.Event()
@@ -493,6 +501,7 @@ class LiveSession:
             self._dropped_in_row += 1
             if self._dropped_in_row % PROBE_EVERY:
                 self._need_keyframe = True
+                FrameStats.dropped += 1
                 return
         else:
             self._dropped_in_row = 0
@@ -521,6 +530,7 @@ class LiveSession:
             lives=max(-32768, min(32767, episode.lives)),
         )
         self._last_sent = number
+        FrameStats.sent += 1
         await self.transport.send_bytes(header.pack() + payload)
 
     # --- recording ---------------------------------------------------------------------------

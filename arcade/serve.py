@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -43,7 +45,15 @@ def daphne_command(fd: int, application: str, extra: list[str]) -> list[str]:
 def serve(*, processes: int, host: str, port: int, application: str, extra: list[str]) -> int:
     sock = listening_socket(host, port)
     command = daphne_command(sock.fileno(), application, extra)
-    children = [subprocess.Popen(command, pass_fds=(sock.fileno(),)) for _ in range(processes)]
+    env = dict(os.environ)
+    metrics_dir = None
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The children's metrics in one place, so that a scrape of any of them reports all.
+        metrics_dir = tempfile.mkdtemp(prefix="arcade-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    children = [
+        subprocess.Popen(command, pass_fds=(sock.fileno(),), env=env) for _ in range(processes)
+    ]
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -69,6 +79,8 @@ def serve(*, processes: int, host: str, port: int, application: str, extra: list
     for child in children:
         child.wait()
     sock.close()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -79,7 +79,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "arcade.health.HealthMiddleware",  # first: probes need no Host header, session or CSRF
+    # First: probes and scrapes need no Host header, session or CSRF token.
+    "arcade.health.HealthMiddleware",
+    "arcade.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -240,6 +242,14 @@ ARCADE: dict[str, Any] = {
     "LOST_AFTER_SECONDS": envint("ARCADE_LOST_AFTER_SECONDS", 60, minimum=2),
     # a player whose socket drops has this long to come back to the paused game
     "RECONNECT_GRACE_SECONDS": envint("ARCADE_RECONNECT_GRACE_SECONDS", 20, minimum=0),
+    # games one web process hosts at most (running or paused); more players wait for a seat
+    # rather than all getting a degraded game (docs/performance.md: ~30 per core here)
+    "MAX_SESSIONS_PER_PROCESS": envint("ARCADE_MAX_SESSIONS_PER_PROCESS", 30, minimum=1),
+    # at shutdown, paused games wait this long for their players' pages to resume them on
+    # another web process; then they end as abandoned, finalised with every step
+    "DRAIN_SECONDS": envint("ARCADE_DRAIN_SECONDS", 10, minimum=0),
+    # when set, /metrics answers only scrapes with "Authorization: Bearer <token>"
+    "METRICS_TOKEN": os.environ.get("ARCADE_METRICS_TOKEN", ""),
 }
 if ARCADE["LOST_AFTER_SECONDS"] < 2 * ARCADE["HEARTBEAT_SECONDS"]:
     raise ImproperlyConfigured(

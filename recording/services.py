@@ -19,6 +19,7 @@ from django.utils import timezone
 
 import arcade
 from accounts.models import User
+from arcade import metrics
 from games.models import Game
 
 from . import chunkfile, transfer
@@ -66,6 +67,7 @@ def chunks_enqueue(*, items: list[tuple[str, int, bytes]]) -> None:
 
     transfer.put_many(items)
     store_chunks.delay([[episode_id, index] for episode_id, index, _ in items])
+    metrics.count("chunks_queued", len(items))
 
 
 def episode_end(*, episode_id: str, reason: str, steps: int, chunks: int) -> None:
@@ -267,6 +269,7 @@ def chunks_store(*, refs: list[ChunkRef]) -> None:
                 for row in _transition_rows(episode_id, chunk.pk, header)
             ]
             _insert_transitions(rows)
+        metrics.count("chunks_written", len(chunks))
     except IntegrityError:
         for episode_id, index in todo:
             if (episode_id, index) not in missing:
@@ -296,6 +299,7 @@ def chunk_store(*, episode_id: str, index: int) -> None:
             chunk = _chunk_row(episode_id, index, header, name, len(blob))
             chunk.save(force_insert=True)
             _insert_transitions(_transition_rows(episode_id, chunk.pk, header))
+        metrics.count("chunks_written")
     except IntegrityError:
         # Another worker stored this chunk between our check and our insert.
         log.info("chunk %s of %s was stored concurrently", index, episode_id)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Stack:
     url: str
     host: str
     logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def session_cookie(self, user: Any) -> str:
         client = Client()
@@ -96,13 +97,13 @@ def live_stack(
             "--without-gossip",
         ],
     }
-    processes = []
+    stack = Stack(url=f"http://127.0.0.1:{port}", host=f"127.0.0.1:{port}", logs=logs)
     for name, command in commands.items():
         log = (logs / f"{name}.log").open("w")
-        processes.append(
-            subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        stack.processes[name] = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    stack = Stack(url=f"http://127.0.0.1:{port}", host=f"127.0.0.1:{port}", logs=logs)
+    processes = list(stack.processes.values())
     try:
 
         def web_up() -> bool:

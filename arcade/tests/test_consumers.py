@@ -311,3 +311,25 @@ async def test_it_drops_frames_for_a_client_that_falls_behind_but_keeps_the_game
     # The game ran on its own clock the whole time: every step was taken and recorded.
     assert episode.steps >= header.frame
     assert await episode.transitions.acount() == episode.steps
+
+
+async def test_it_keeps_a_player_waiting_for_a_seat_instead_of_degrading_every_game(
+    pong: Any, alice: Any, bob: Any, settings: Any
+) -> None:
+    settings.ARCADE = {**settings.ARCADE, "MAX_SESSIONS_PER_PROCESS": 1}
+    first = Player(await connect("pong", alice))
+    await first.open()
+    await first.start()
+    await first.play(frames=5)
+
+    second = Player(await connect("pong", bob))
+    await second.open()
+    await second.send({"type": "start"})
+    refused = await second.next_text("error")
+    assert refused["code"] == "full"
+    assert "seats are taken" in refused["message"]
+
+    await first.ws.disconnect()  # a seat comes free
+    await second.start()
+    await second.play(frames=5)
+    await second.ws.disconnect()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import time
 from typing import Any
 
@@ -131,3 +133,37 @@ def test_it_finalises_an_episode_that_reaches_its_step_limit(
     assert episode.transitions.count() == 240
     assert episode.transitions.get(step=239).truncated
     assert len(stored_frames(episode)) == 241
+
+
+@pytest.mark.stack_env(ARCADE_RECONNECT_GRACE_SECONDS="20", ARCADE_DRAIN_SECONDS="1")
+def test_it_ends_live_games_cleanly_when_the_web_role_shuts_down(
+    live_stack: Stack, alice: Any, pong: Any
+) -> None:
+    cookie = live_stack.session_cookie(alice)
+    url = live_stack.url.replace("http", "ws") + "/ws/play/pong/"
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": live_stack.url}
+
+    async def play_until_the_server_stops() -> None:
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            await ws.recv()  # hello
+            await ws.send(json.dumps({"type": "start"}))
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    message = await asyncio.wait_for(ws.recv(), 10)
+                    if isinstance(message, str):
+                        continue
+                    frame = p.FrameHeader.unpack(message).frame
+                    if frame % 12 == 0:
+                        await ws.send(json.dumps({"type": "ack", "frame": frame}))
+                    if frame == 200:
+                        live_stack.processes["web"].send_signal(signal.SIGTERM)
+
+    asyncio.run(play_until_the_server_stops())
+
+    assert live_stack.processes["web"].wait(timeout=30) == 0, live_stack.tail()
+    # Ended by the web process itself as it stopped, not found later by the watchdog.
+    episode = wait_finalised(str(Episode.objects.get(user=alice).pk))
+    assert (episode.status, episode.end_reason) == ("complete", "abandoned"), live_stack.tail()
+    assert episode.steps >= 200
+    assert episode.transitions.count() == episode.steps
+    assert len(stored_frames(episode)) == episode.steps + 1

@@ -40,6 +40,13 @@ class TickClock:
 Member = Callable[[], Awaitable[bool]]
 
 
+class TickStats:
+    """Process-wide counts for monitoring: plain integers, cheap to bump every tick."""
+
+    ticks = 0
+    late = 0  # ticks that began more than half a frame period after they were due
+
+
 class Ticker:
     """Steps every realtime session of one frame rate on one shared deadline clock.
 
@@ -83,6 +90,9 @@ class Ticker:
             wait = clock.wait(monotonic())
             if wait > 0:
                 await asyncio.sleep(wait)
+            TickStats.ticks += 1
+            if monotonic() - clock.deadline > clock.period / 2:
+                TickStats.late += 1
             hurried, self._hurried = self._hurried, {}
             order = [*hurried, *(m for m in self._members if m not in hurried)]
             for member in order:

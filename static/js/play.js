@@ -20,6 +20,7 @@
   const MAX_KEYS = 16; // protocol limit on keys in one input message
   const MAX_PENDING_INPUTS = 64; // inputs whose latency we are still waiting to measure
   const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 3000]; // then every 3 s, within the grace
+  const SEAT_RETRY_MS = 3000; // how often a player waiting for a seat asks again
   // Close codes that refuse this page; reconnecting would be refused again.
   const REFUSED = new Set([4401, 4403, 4404, 4429]);
   // The episode to resume after a dropped socket or a reload (per tab, per game).
@@ -88,6 +89,8 @@
     reconnectUntil: null, // performance.now() after which we stop trying to reconnect
     reconnectAttempt: 0,
     reconnectTimer: null,
+    seatWait: false, // no seat was free: the socket closes and a new one asks again
+    seatTimer: null,
 
     fatalMessage: null, // an `error` with fatal set: the reason the socket is about to close
     errorTimer: null,
@@ -193,6 +196,7 @@
     s.reconnectGraceMs = Math.max(0, Number(msg.reconnect_grace) || 0) * 1000;
     el.newGame.disabled = false;
     el.reconnect.hidden = true;
+    if (!s.seatWait) showError("");
     setState("ready");
     startPinging();
     const paused = savedEpisode();
@@ -270,6 +274,16 @@
       s.startPending = false;
       setState("ready");
     }
+    if (msg.code === "full") {
+      // This process has no seat free; a new socket may land on one that has.
+      s.startPending = false;
+      s.seatWait = true;
+      setState("waiting", "all seats taken, waiting…");
+      showError(msg.message, { sticky: true });
+      clearTimeout(s.seatTimer);
+      s.seatTimer = setTimeout(() => s.ws && s.ws.close(1000), SEAT_RETRY_MS);
+      return;
+    }
     if (msg.code === "resume_failed") {
       // The paused game ended meanwhile (it is recorded as abandoned): begin a new one.
       forgetEpisode();
@@ -288,6 +302,11 @@
     stopPinging();
     releaseAllKeys();
     if (s.unloading) return;
+    if (s.seatWait) {
+      s.seatWait = false;
+      connect(); // and ask for a seat again
+      return;
+    }
     const dropped = s.opened && !s.fatalMessage && !REFUSED.has(event.code);
     const wasPlaying = s.state === "playing" || (s.state === "connecting" && s.reconnectUntil);
     if (dropped && wasPlaying && s.reconnectGraceMs > 0) {
