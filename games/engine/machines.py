@@ -136,7 +136,14 @@ def atari_start_state(env_id: str, env_kwargs: dict[str, Any], seed: int) -> byt
         _helper_envs[(env_id, repr(sorted(env_kwargs.items())))] = env
     env.reset(seed=seed)
     ale = env.unwrapped.ale  # type: ignore[attr-defined]
-    return pickle.dumps((ale.cloneState(include_rng=True), ale.getScreen(), ale.getScreenRGB()))
+    return pickle.dumps(ale_snapshot(ale, ale.getScreen()))
+
+
+def ale_snapshot(ale: Any, screen: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Everything that puts an ALE machine back at this point: state (with the RNG, so sticky
+    actions repeat the same way), palette-index screen and RGB screen, which ``restoreState``
+    does not restore."""
+    return ale.cloneState(include_rng=True), screen.copy(), ale.getScreenRGB()
 
 
 _helper_envs: dict[tuple[str, str], gym.Env[Any, Any]] = {}
@@ -178,10 +185,19 @@ class AtariMachine:
             self.env.reset(seed=seed)
             self.ale.getScreen(self.frame)
             return self.palette.learn(self.frame, self.ale.getScreenRGB())
-        ale_state, screen, rgb = pickle.loads(state)
+        return self.restore(*pickle.loads(state))
+
+    def restore(self, ale_state: Any, screen: np.ndarray, rgb: np.ndarray) -> list[int]:
+        """Continue from an ``ale_snapshot``; return newly learned palette indices."""
+        assert self.palette is not None
+        self.diff = self.changed = None
         self.ale.restoreState(ale_state)
         np.copyto(self.frame, screen)
         return self.palette.learn(self.frame, rgb)
+
+    def snapshot(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The machine now, for ``restore`` (replay verification resumes from it)."""
+        return ale_snapshot(self.ale, self.frame)
 
     def step(self, action: int) -> Outcome:
         ale = self.ale
