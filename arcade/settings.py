@@ -160,6 +160,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged this long is handed to another worker; longer than any task runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Replay verification has its own queue, so a lab can give it its own workers; the default
+# worker consumes both (`celery worker -Q celery,verify`).
+CELERY_TASK_ROUTES = {"recording.tasks.verify_episodes": {"queue": "verify"}}
 
 # --- storage -------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
@@ -214,6 +217,9 @@ ARCADE: dict[str, Any] = {
     # seeded start states kept ready per game in each web process, so New game need not wait
     "START_STOCK": envint("ARCADE_START_STOCK", 8),
     "CHUNK_TTL_SECONDS": envint("ARCADE_CHUNK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
+    # replay-verify an ALE episode while it is played, every this many stored chunks (0: only
+    # at finalisation), so finalisation replays only the tail
+    "VERIFY_EVERY_CHUNKS": envint("ARCADE_VERIFY_EVERY_CHUNKS", 10),
 }
 
 LANGUAGE_CODE = "en-us"

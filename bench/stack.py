@@ -161,6 +161,7 @@ def running_stack(
                 "-A",
                 "arcade",
                 "worker",
+                "--queues=celery,verify",
                 "--loglevel=WARNING",
                 f"--concurrency={workers}",
                 "--without-mingle",

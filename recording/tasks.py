@@ -8,7 +8,7 @@ import redis
 from celery import Task, shared_task
 from django.db import OperationalError
 
-from . import services
+from . import services, verification
 
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OperationalError)
 
@@ -33,3 +33,17 @@ def finalise_episode(self: Task, episode_id: str) -> None:
         services.episode_finalise(episode_id=episode_id, give_up=self.request.retries >= 60)
     except services.ChunksPending as exc:
         raise self.retry(exc=exc, countdown=1) from exc
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def verify_episodes(self: Task, episode_ids: list[str]) -> None:
+    """Replay-verify episodes as far as their stored chunks go (queue ``verify``)."""
+    for episode_id in episode_ids:
+        verification.episode_verify(episode_id=str(episode_id))

@@ -85,6 +85,7 @@ def live_stack(transactional_db: Any, tmp_path: Path) -> Iterator[Stack]:
             "-A",
             "arcade",
             "worker",
+            "--queues=celery,verify",
             "--loglevel=INFO",
             "--concurrency=1",
             "--without-mingle",

@@ -111,7 +111,9 @@ def test_it_replays_every_live_frame_in_another_process(
     replayed = other_process.submit(replayed_hashes, game.env_id, kwargs, seed, actions).result()
 
     assert len(replayed) == len(live) == STEPS + 1
-    first_difference = next((i for i, (a, b) in enumerate(zip(live, replayed)) if a != b), None)
+    first_difference = next(
+        (i for i, (a, b) in enumerate(zip(live, replayed, strict=True)) if a != b), None
+    )
     assert first_difference is None, f"frame {first_difference} differs"
 
 
@@ -148,7 +150,11 @@ def test_it_replays_tower_of_hanoi_in_another_process(
 
 
 def test_it_gives_ram_and_rgb_as_gymnasium_does() -> None:
-    kwargs = {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
+    kwargs: dict[str, Any] = {
+        "frameskip": 1,
+        "repeat_action_probability": 0.25,
+        "full_action_space": False,
+    }
     actions = random_actions(6, 5, steps=80)
     env = gymnasium.make("ALE/Pong-v5", **kwargs)
     observation, _ = env.reset(seed=5)
