@@ -253,3 +253,16 @@ def test_it_matches_what_the_replay_engine_gives_a_researcher(alice: Any, pong: 
 
     assert len(frames) == 51
     assert all(np.array_equal(a, b) for a, b in zip(frames, played, strict=True))
+
+
+def test_it_shows_the_verdict_on_the_players_episodes_page(alice: Any, pong: Any) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    record_episode(user=alice, game=pong, steps=30)
+    client = Client()
+    client.force_login(alice)
+
+    page = client.get(reverse("recording:my_episodes")).content.decode()
+
+    assert 'class="badge verification-verified"' in page
