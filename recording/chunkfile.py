@@ -85,5 +85,7 @@ def decode(
         if previous_frame is None:
             raise ValueError("this chunk continues the one before; pass its last frame")
         np.bitwise_xor(frames[0], previous_frame, out=frames[0])
-    np.bitwise_xor.accumulate(frames, axis=0, out=frames)
+    # Frame by frame: ufunc.accumulate over axis 0 is ~30x slower on frame stacks.
+    for i in range(1, len(frames)):
+        np.bitwise_xor(frames[i], frames[i - 1], out=frames[i])
     return header, frames

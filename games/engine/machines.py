@@ -200,16 +200,23 @@ class AtariMachine:
         return ale_snapshot(self.ale, self.frame)
 
     def step(self, action: int) -> Outcome:
+        previous = self.frame
+        outcome = self.advance(action)
+        self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
+        self.changed = self._diff_words.nonzero()[0]  # (np.flatnonzero adds Python wrappers)
+        return outcome
+
+    def advance(self, action: int) -> Outcome:
+        """``step`` without the difference from the frame before, which replay does not need
+        (it compares whole frames): the same emulation, a quarter cheaper."""
         ale = self.ale
         ale_action = self.action_set[action]
         reward = 0.0
         for _ in range(self.frameskip):
             reward += ale.act(ale_action, 1.0)
-        previous = self.frame
-        self.frame = self._screens[1] if previous is self._screens[0] else self._screens[0]
+        self.frame = self._screens[1] if self.frame is self._screens[0] else self._screens[0]
         ale.getScreen(self.frame)
-        self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
-        self.changed = self._diff_words.nonzero()[0]  # (np.flatnonzero adds Python wrappers)
+        self.diff = self.changed = None
         lives = ale.lives()
         return Outcome(
             reward=float(reward),

@@ -182,7 +182,10 @@ class Replayer:
             raise ReplayError(
                 f"step {self.number}: action {action} is outside the env's {self.n_actions} actions"
             )
-        outcome = self.machine.step(action)
+        machine = self.machine
+        outcome = (
+            machine.advance(action) if isinstance(machine, AtariMachine) else machine.step(action)
+        )
         self.number += 1
         self._resumed_rgb = None
         return outcome
