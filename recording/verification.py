@@ -179,6 +179,10 @@ def _check_chunk(
     return min(found, key=lambda f: f.step) if found else None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _versions_note(episode: Episode) -> str:
     recorded = episode.versions or {}
     changed = [
@@ -245,7 +249,9 @@ def _verify_pass(episode_id: str) -> bool:
                 end = chunk.first_frame + chunk.n_steps
                 previous = frames[-1]
                 if header["final"]:
-                    detail = f"{end} steps and {end + 1} frames replayed identically"
+                    detail = (
+                        f"{_count(end, 'step')} and {_count(end + 1, 'frame')} replayed identically"
+                    )
                     return _conclude(episode, start, _V.VERIFIED, end, detail)
             checkpoint = replayer.checkpoint()
         finally:
@@ -265,7 +271,8 @@ def _verify_pass(episode_id: str) -> bool:
         pk=episode_id, verification=_V.PENDING, verified_steps=start
     ).update(verified_steps=end)
     if updated != 1:
-        _discard_checkpoints(episode_id, end)
+        # Lost the race. The winner may have saved the very same checkpoint key (replays are
+        # deterministic, so the same bytes): leave it.
         return False
     _discard_checkpoints(episode_id, start)
     return True

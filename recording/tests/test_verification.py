@@ -266,3 +266,35 @@ def test_it_shows_the_verdict_on_the_players_episodes_page(alice: Any, pong: Any
     page = client.get(reverse("recording:my_episodes")).content.decode()
 
     assert 'class="badge verification-verified"' in page
+
+
+def test_it_takes_the_other_workers_verdict_when_it_loses_the_race(
+    alice: Any, pong: Any, monkeypatch: Any
+) -> None:
+    episode = handed_over(alice, pong, steps=60)
+    store_all(episode)
+    Episode.objects.filter(pk=episode.pk).update(status=Episode.Status.COMPLETE)
+    read_chunk = verification._read_chunk
+    raced: list[Episode] = []
+
+    def another_worker_gets_there_first(chunk: Chunk, previous: Any) -> Any:
+        if not raced:  # while this pass replays, another one concludes
+            raced.append(episode)
+            verification.episode_verify(episode_id=str(episode.pk))
+            raced.append(Episode.objects.get(pk=episode.pk))
+        return read_chunk(chunk, previous)
+
+    monkeypatch.setattr(verification, "_read_chunk", another_worker_gets_there_first)
+    verification.episode_verify(episode_id=str(episode.pk))
+
+    verified = Episode.objects.get(pk=episode.pk)
+    assert raced[1].verification == V.VERIFIED
+    assert verified.verified_at == raced[1].verified_at  # the first verdict stands
+    assert verified.verified_steps == 60
+
+
+def test_it_verifies_an_episode_without_steps(alice: Any, pong: Any) -> None:
+    episode, _ = record_episode(user=alice, game=pong, steps=0)
+
+    assert episode.verification == V.VERIFIED
+    assert episode.verification_detail == "0 steps and 1 frame replayed identically"
