@@ -209,17 +209,9 @@ def _conclude(episode: Episode, start: int, result: str, steps: int, detail: str
     return updated == 1
 
 
-def _verify_pass(episode_id: str) -> bool:
-    """Replay what is stored beyond the verified steps; False when another worker raced us."""
-    episode = Episode.objects.filter(pk=episode_id, verification=_V.PENDING).first()
-    if episode is None:
-        return True
-    final = episode.status in _FINALISED
-    env_id = str((episode.env_spec or {}).get("env_id", ""))
-    if not final and not is_atari(env_id):
-        return True  # no checkpoint to carry between passes: replayed whole at finalisation
-    start = episode.verified_steps
-    chunks = list(
+def _contiguous_chunks(episode: Episode, start: int) -> list[Chunk]:
+    """The stored chunks that continue from frame ``start`` without a gap, up to the final one."""
+    chunks = (
         episode.chunks.filter(first_frame__gte=start)
         .order_by("index")
         .only("index", "first_frame", "n_frames", "n_steps", "file")
@@ -230,46 +222,74 @@ def _verify_pass(episode_id: str) -> bool:
         if chunk.first_frame != expected or (run and run[-1].n_frames > run[-1].n_steps):
             break
         run.append(chunk)
-    if not run and not final:
-        return True
-    end = start
+    return run
+
+
+@dataclass
+class _Reached:
+    """Where a pass got to: a verdict, or progress to resume from next time."""
+
+    end: int  # steps [0, end) replayed identically
+    verdict: tuple[str, int, str] | None = None  # (verification, verified steps, detail)
+    checkpoint: Checkpoint | None = None
+    previous: np.ndarray | None = None  # frame end - 1, the next chunk's XOR base
+
+
+def _replay_chunks(episode: Episode, start: int, run: list[Chunk]) -> _Reached:
+    """Replay the chunks from frame ``start`` and compare; stop at the first difference."""
+    reached = _Reached(end=start)
     try:
-        replayer, previous = _resume(episode, start)
+        replayer, reached.previous = _resume(episode, start)
         try:
-            steps = _steps(episode_id, start, start + sum(c.n_steps for c in run))
-            at = 0
+            steps = _steps(str(episode.pk), start, start + sum(c.n_steps for c in run))
             for chunk in run:
-                header, frames = _read_chunk(chunk, previous)
-                chunk_steps = steps[at : at + chunk.n_steps]
-                at += chunk.n_steps
+                header, frames = _read_chunk(chunk, reached.previous)
+                chunk_steps, steps = steps[: chunk.n_steps], steps[chunk.n_steps :]
                 finding = _check_chunk(replayer, header, frames, chunk_steps)
                 if finding is not None:
                     detail = finding.detail + _versions_note(episode)
-                    return _conclude(episode, start, _V.MISMATCH, finding.step, detail)
-                end = chunk.first_frame + chunk.n_steps
-                previous = frames[-1]
+                    reached.verdict = (_V.MISMATCH, finding.step, detail)
+                    return reached
+                reached.end, reached.previous = chunk.first_frame + chunk.n_steps, frames[-1]
                 if header["final"]:
-                    detail = (
-                        f"{_count(end, 'step')} and {_count(end + 1, 'frame')} replayed identically"
-                    )
-                    return _conclude(episode, start, _V.VERIFIED, end, detail)
-            checkpoint = replayer.checkpoint()
+                    end = reached.end
+                    detail = f"{_count(end, 'step')} and {_count(end + 1, 'frame')} replayed"
+                    reached.verdict = (_V.VERIFIED, end, detail + " identically")
+                    return reached
+            reached.checkpoint = replayer.checkpoint()
         finally:
             replayer.close()
     except (_Failed, ReplayError) as exc:
-        return _conclude(episode, start, _V.FAILED, end, str(exc))
-    if final:
-        stored = episode.chunks.count()
-        detail = (
-            f"no stored chunk starts at frame {end} ({stored} of "
-            f"{episode.chunks_expected} chunks stored); replay verified steps 0 to {end}"
+        reached.verdict = (_V.FAILED, reached.end, str(exc))
+    return reached
+
+
+def _verify_pass(episode_id: str) -> bool:
+    """Replay what is stored beyond the verified steps; False when another worker raced us."""
+    episode = Episode.objects.filter(pk=episode_id, verification=_V.PENDING).first()
+    if episode is None:
+        return True
+    final = episode.status in _FINALISED
+    if not final and not is_atari(str((episode.env_spec or {}).get("env_id", ""))):
+        return True  # no checkpoint to carry between passes: replayed whole at finalisation
+    start = episode.verified_steps
+    run = _contiguous_chunks(episode, start)
+    if not run and not final:
+        return True
+    reached = _replay_chunks(episode, start, run)
+    if reached.verdict is None and final:
+        reason = (
+            f"no stored chunk starts at frame {reached.end} ({episode.chunks.count()} of "
+            f"{episode.chunks_expected} chunks stored); replay verified steps 0 to {reached.end}"
         )
-        return _conclude(episode, start, _V.FAILED, end, detail)
-    if checkpoint is not None and previous is not None:
-        _save_checkpoint(episode_id, checkpoint, previous)
+        reached.verdict = (_V.FAILED, reached.end, reason)
+    if reached.verdict is not None:
+        return _conclude(episode, start, *reached.verdict)
+    if reached.checkpoint is not None and reached.previous is not None:
+        _save_checkpoint(episode_id, reached.checkpoint, reached.previous)
     updated = Episode.objects.filter(
         pk=episode_id, verification=_V.PENDING, verified_steps=start
-    ).update(verified_steps=end)
+    ).update(verified_steps=reached.end)
     if updated != 1:
         # Lost the race. The winner may have saved the very same checkpoint key (replays are
         # deterministic, so the same bytes): leave it.
