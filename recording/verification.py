@@ -35,6 +35,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from games.engine import replay
 from games.engine.registry import is_atari
 from games.engine.replay import Checkpoint, Replayer, ReplayError
 
@@ -103,13 +104,25 @@ def _steps(episode_id: str, start: int, end: int) -> list[tuple[int, int, float,
     return rows
 
 
+def _resumable(episode: Episode) -> bool:
+    spec = episode.env_spec or {}
+    env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
+    if not isinstance(env_id, str) or not is_atari(env_id) or not isinstance(kwargs, dict):
+        return False
+    try:
+        return replay.resumable(env_id, kwargs)
+    except ReplayError:
+        return True  # the pass will find out, and say so
+
+
 def _resume(episode: Episode, start: int) -> tuple[Replayer, np.ndarray | None]:
     """A replayer at frame ``start`` and frame ``start - 1`` (the next chunk's XOR base)."""
     spec = episode.env_spec or {}
     env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
     if not isinstance(env_id, str) or not isinstance(kwargs, dict):
         raise _Failed("the episode has no env spec (env id and kwargs) to replay from")
-    saved = _load_checkpoint(str(episode.pk), start) if start and is_atari(env_id) else None
+    resumable = start and replay.resumable(env_id, kwargs)
+    saved = _load_checkpoint(str(episode.pk), start) if resumable else None
     if saved is not None:
         return Replayer(env_id, kwargs, episode.seed, resume=saved[0]), saved[1]
     # No checkpoint (expired, or an env that cannot make one): replay the verified steps again.
@@ -270,7 +283,7 @@ def _verify_pass(episode_id: str) -> bool:
     if episode is None:
         return True
     final = episode.status in _FINALISED
-    if not final and not is_atari(str((episode.env_spec or {}).get("env_id", ""))):
+    if not final and not _resumable(episode):
         return True  # no checkpoint to carry between passes: replayed whole at finalisation
     start = episode.verified_steps
     run = _contiguous_chunks(episode, start)

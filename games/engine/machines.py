@@ -168,6 +168,7 @@ class AtariMachine:
         if not isinstance(frameskip, int):
             raise ValueError("Live play needs an integer frameskip (stochastic is not replayable).")
         self.frameskip = frameskip
+        self.sticky = float(self.ale.getFloat("repeat_action_probability"))
         height, width = self.ale.getScreenDims()
         # Two screens used in turn, so the previous frame is kept without a copy.
         self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
@@ -188,9 +189,18 @@ class AtariMachine:
         return self.restore(*pickle.loads(state))
 
     def restore(self, ale_state: Any, screen: np.ndarray, rgb: np.ndarray) -> list[int]:
-        """Continue from an ``ale_snapshot``; return newly learned palette indices."""
+        """Continue from an ``ale_snapshot``; return newly learned palette indices.
+
+        With sticky actions only a start state restores exactly: ALE does not save the last
+        action, which it may repeat, and a start state's is NOOP.
+        """
         assert self.palette is not None
         self.diff = self.changed = None
+        if self.sticky:
+            # ALE repeats its last action with this probability, and the last action is not
+            # part of the saved state: a pooled machine would repeat its previous episode's.
+            # Resetting makes it NOOP, as after reset(seed); ~5 ms, so only for sticky games.
+            self.ale.reset_game()
         self.ale.restoreState(ale_state)
         np.copyto(self.frame, screen)
         return self.palette.learn(self.frame, rgb)

@@ -11,10 +11,12 @@ The live loop starts an ALE episode by restoring the state a helper process reac
 ``gym.make(env_id, **env_kwargs).reset(seed=seed)``; a replay simply resets with the seed. The
 two agree (games/engine/tests/test_replay.py checks it across processes).
 
-An ALE replay can stop and resume: ``Replayer.checkpoint()`` is the machine's state (with the
-RNG) and screen as bytes, and ``Replayer(..., resume=checkpoint)`` continues from it, in any
-process. Replay verification (recording/verification.py) keeps one per episode while the
-episode is played, so finalisation only replays the tail.
+An ALE replay without sticky actions can stop and resume: ``Replayer.checkpoint()`` is the
+machine's state (with the RNG) and screen as bytes, and ``Replayer(..., resume=checkpoint)``
+continues from it, in any process. Replay verification (recording/verification.py) keeps one
+per episode while the episode is played, so finalisation only replays the tail. With sticky
+actions ALE may repeat its last action, which its saved state does not hold, so those replays
+always run from the seed.
 
 No Django here: exporters and notebooks can call ``replay`` directly.
 """
@@ -145,11 +147,15 @@ class Replayer:
         *,
         resume: Checkpoint | None = None,
     ) -> None:
-        if resume is not None and not is_atari(env_id):
-            raise ReplayError(f"{env_id} replays cannot resume; replay from the start")
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs)
         self.machine = _machines.take(env_id, self.env_kwargs)
+        if resume is not None and not self.resumable:
+            self.close()
+            raise ReplayError(
+                f"{env_id} with {env_kwargs} replays cannot resume (not ALE, or sticky "
+                "actions); replay from the seed"
+            )
         self.n_actions = len(self.machine.action_meanings)
         self._resumed_rgb: np.ndarray | None = None  # the RGB screen is not restored with ALE
         try:
@@ -174,7 +180,8 @@ class Replayer:
 
     @property
     def resumable(self) -> bool:
-        return isinstance(self.machine, AtariMachine)
+        """Whether ``checkpoint`` can give a state to resume from exactly."""
+        return isinstance(self.machine, AtariMachine) and not self.machine.sticky
 
     def step(self, action: int) -> Outcome:
         """Take the recorded action; the frame it produced is then ``frame``."""
@@ -204,7 +211,7 @@ class Replayer:
 
     def checkpoint(self) -> Checkpoint | None:
         """Where this replay is now, to resume in any process; None when it cannot resume."""
-        if not isinstance(self.machine, AtariMachine):
+        if not self.resumable or not isinstance(self.machine, AtariMachine):
             return None
         state, screen, rgb = self.machine.snapshot()
         return Checkpoint(
@@ -219,6 +226,18 @@ class Replayer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def resumable(env_id: str, env_kwargs: dict[str, Any]) -> bool:
+    """Whether replays of this env can be checkpointed and resumed (ALE without sticky
+    actions; ALE v5 envs are sticky unless ``repeat_action_probability`` is 0)."""
+    if not is_atari(env_id):
+        return False
+    machine = _machines.take(env_id, dict(env_kwargs))
+    try:
+        return isinstance(machine, AtariMachine) and not machine.sticky
+    finally:
+        _machines.give_back(env_id, dict(env_kwargs), machine)
 
 
 def replay(

@@ -298,3 +298,21 @@ def test_it_verifies_an_episode_without_steps(alice: Any, pong: Any) -> None:
 
     assert episode.verification == V.VERIFIED
     assert episode.verification_detail == "0 steps and 1 frame replayed identically"
+
+
+def test_it_verifies_a_sticky_actions_game_whole_at_finalisation(
+    alice: Any, make_game: Any, settings: Any
+) -> None:
+    settings.ARCADE = {**settings.ARCADE, "VERIFY_EVERY_CHUNKS": 1}
+    sticky = make_game(
+        "breakout",
+        env_kwargs={"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False},
+    )
+    episode = handed_over(alice, sticky, steps=100)
+    store_all(episode)
+    # ALE's saved state lacks the last action sticky actions repeat: no checkpoint to resume.
+    assert Episode.objects.get(pk=episode.pk).verified_steps == 0
+
+    episode = end(episode)
+
+    assert (episode.verification, episode.verified_steps) == (V.VERIFIED, 100)

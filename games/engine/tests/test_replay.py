@@ -19,10 +19,10 @@ import gymnasium
 import numpy as np
 import pytest
 
-from games.engine.machines import GameConfig, Machine
+from games.engine.machines import AtariMachine, GameConfig, Machine, atari_start_state
 from games.engine.pool import MachinePool
 from games.engine.registry import register_all
-from games.engine.replay import Checkpoint, Replayer, ReplayError, replay
+from games.engine.replay import Checkpoint, Replayer, ReplayError, replay, resumable
 
 STEPS = 300
 
@@ -117,11 +117,11 @@ def test_it_replays_every_live_frame_in_another_process(
     assert first_difference is None, f"frame {first_difference} differs"
 
 
-@pytest.mark.parametrize("sticky", [0.0, 0.25])
+@pytest.mark.parametrize("frameskip", [1, 4])
 def test_it_resumes_a_replay_from_a_checkpoint_in_another_process(
-    other_process: ProcessPoolExecutor, sticky: float
+    other_process: ProcessPoolExecutor, frameskip: int
 ) -> None:
-    kwargs = {"frameskip": 1, "repeat_action_probability": sticky, "full_action_space": False}
+    kwargs = {"frameskip": frameskip, "repeat_action_probability": 0.0, "full_action_space": False}
     actions = random_actions(6, 3)
     whole = [digest(f.frame) for f in replay("ALE/Pong-v5", kwargs, 11, actions)]
     with Replayer("ALE/Pong-v5", kwargs, 11) as replayer:
@@ -135,6 +135,40 @@ def test_it_resumes_a_replay_from_a_checkpoint_in_another_process(
     ).result()
 
     assert rest == whole[120:]
+
+
+def test_it_starts_a_used_machine_exactly_as_reset_with_sticky_actions() -> None:
+    # ALE repeats its last action with this probability and does not save it with the state:
+    # a pooled machine must not repeat its previous episode's last action (the first steps
+    # of about one episode in six would differ).
+    kwargs = {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
+    used = AtariMachine("ALE/Breakout-v5", kwargs)
+    differing = []
+    for seed in range(40):
+        used.start(1000 + seed, None)
+        for _ in range(20):
+            used.step(3)  # its last action is LEFT
+        used.start(seed, atari_start_state("ALE/Breakout-v5", kwargs, seed))
+        actions = random_actions(4, seed, steps=6)
+        live = [digest(used.frame)]
+        for action in actions:
+            used.step(action)
+            live.append(digest(used.frame))
+        replayed = [digest(f.frame) for f in replay("ALE/Breakout-v5", kwargs, seed, actions)]
+        if live != replayed:
+            differing.append(seed)
+    assert differing == []
+
+
+def test_it_replays_sticky_actions_from_the_seed_only() -> None:
+    kwargs = {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
+    with Replayer("ALE/Pong-v5", kwargs, 1) as replayer:
+        replayer.step(2)
+        assert not replayer.resumable
+        assert replayer.checkpoint() is None
+    assert not resumable("ALE/Pong-v5", kwargs)
+    assert not resumable("ALE/Pong-v5", {})  # v5's default is sticky
+    assert resumable("ALE/Pong-v5", {**kwargs, "repeat_action_probability": 0.0})
 
 
 def test_it_replays_tower_of_hanoi_in_another_process(
