@@ -5,7 +5,8 @@ thread does not keep the event loop free. Instead each web process keeps a pool 
 machines per game, and a new episode's seeded start state is made in a helper *process*
 (``atari_start_state``) and restored into a pooled machine in ~0.1 ms. Restoring is bit-exact:
 the episode plays exactly as ``gym.make(env_id, **kwargs).reset(seed=seed)`` would, which is
-what replay verification relies on.
+what replay verification relies on (games/engine/replay.py; sticky actions need care, see
+``AtariMachine.restore``).
 """
 
 from __future__ import annotations
