@@ -267,7 +267,7 @@ class LiveSession:
             "seed": episode.seed,
             "slug": self.game.slug,
             "lives": episode.lives,
-            "machine": machine.snapshot(),
+            "machine": machine.freeze(),
             "recorder": episode.recorder.state(),
         }
         self.episode = None
@@ -287,7 +287,7 @@ class LiveSession:
         await self.stop("abandoned", notify=True)
         machine = await self.pool.acquire_idle(self.game)
         try:
-            machine.restore(snapshot["machine"])
+            machine.thaw(snapshot["machine"])
         except BaseException:
             self.pool.release(self.game, machine)
             raise

@@ -182,6 +182,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": WATCHDOG_SECONDS * 0.9},
     },
 }
+# Replay verification has its own queue, so a lab can give it its own workers; the default
+# worker consumes both (`celery worker -Q celery,verify`).
+CELERY_TASK_ROUTES = {"recording.tasks.verify_episodes": {"queue": "verify"}}
 
 # --- storage -------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
@@ -250,6 +253,9 @@ ARCADE: dict[str, Any] = {
     "DRAIN_SECONDS": envint("ARCADE_DRAIN_SECONDS", 10, minimum=0),
     # when set, /metrics answers only scrapes with "Authorization: Bearer <token>"
     "METRICS_TOKEN": os.environ.get("ARCADE_METRICS_TOKEN", ""),
+    # replay-verify an ALE episode while it is played, every this many stored chunks (0: only
+    # at finalisation), so finalisation replays only the tail
+    "VERIFY_EVERY_CHUNKS": envint("ARCADE_VERIFY_EVERY_CHUNKS", 10),
 }
 if ARCADE["LOST_AFTER_SECONDS"] < 2 * ARCADE["HEARTBEAT_SECONDS"]:
     raise ImproperlyConfigured(

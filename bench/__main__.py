@@ -1,5 +1,6 @@
 """`python -m bench live --sessions N --seconds S --game pong`: one load point, JSON last.
 
+`python -m bench finalise --minutes 10`: finalisation, replay check included, of a long episode.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -30,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("all", help="the whole suite; writes bench/results/latest.json")
     commands.add_parser("codec", help="bytes and time per frame over the catalogue")
+    finalise = commands.add_parser(
+        "finalise", help="a long episode's end to its replay verdict, and replay speed"
+    )
+    finalise.add_argument("--minutes", type=float, default=10.0)
+    finalise.add_argument(
+        "--verify-every", type=int, default=10, help="chunks between incremental passes"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -50,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         from .micro import codec_figures
 
         print(json.dumps(codec_figures()))
+        return 0
+    if args.command == "finalise":
+        from .finalise import run as run_finalise
+
+        print(json.dumps(run_finalise(minutes=args.minutes, verify_every=args.verify_every)))
         return 0
     from .suite import run_all
 

@@ -164,6 +164,7 @@ def running_stack(
                 "-A",
                 "arcade",
                 "worker",
+                "--queues=celery,verify",
                 "--loglevel=WARNING",
                 f"--concurrency={workers}",
                 "--without-mingle",

@@ -41,6 +41,15 @@ def live_point(
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+def finalise_point(minutes: float) -> dict[str, Any]:
+    """`python -m bench finalise` in its own process (it starts its own PostgreSQL and Redis)."""
+    command = [sys.executable, "-m", "bench", "finalise", "--minutes", str(minutes)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        return {"error": result.stderr[-2000:]}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
 def sweep(
     points: tuple[int, ...], *, baseline: bool, seconds: float, stop_on_fail: bool = True
 ) -> list[dict[str, Any]]:
@@ -118,6 +127,8 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
     codec = codec_figures()
     print("storage over the catalogue ...", flush=True)
     storage = storage_figures()
+    print("finalisation of a 10-minute episode, replay check included ...", flush=True)
+    finalise = finalise_point(minutes=10.0)
     print("live, our design ...", flush=True)
     ours = sweep(OUR_POINTS, baseline=False, seconds=seconds)
     print("live, the baseline ...", flush=True)
@@ -128,6 +139,7 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
         "started": started,
         "codec": codec,
         "storage": storage,
+        "finalise": finalise,
         "live": {"arcade": ours, "baseline": theirs},
         "best": {"arcade": our_best, "baseline": their_best},
         "ratios": {
@@ -202,6 +214,8 @@ def render_table(results: dict[str, Any]) -> str:
         f"of 60 fps play (target ≤ 10). Chunks decode at "
         f"{storage['chunk_decode_frames_per_second']:.0f} frames/s on one core.",
         "",
+        _finalise_line(results.get("finalise") or {}),
+        "",
         "Baseline ÷ ours at the same load (higher is better for ours):",
         "",
         "| sessions | server CPU | bytes/frame | interval p99 | input p99 "
@@ -219,6 +233,20 @@ def render_table(results: dict[str, Any]) -> str:
         *[f"    {_row(p)}" for p in results["live"]["arcade"] + results["live"]["baseline"]],
     ]
     return "\n".join(lines) + "\n"
+
+
+def _finalise_line(point: dict[str, Any]) -> str:
+    if "incremental" not in point:
+        return f"Finalisation bench failed: {str(point.get('error', ''))[-300:]}"
+    inc, cold = point["incremental"], point["cold"]
+    return (
+        f"Finalisation of a {point['minutes']:.0f}-minute episode ({point['steps']} steps), "
+        f"replay check included: {inc['finalise_s']:.2f} s verified incrementally while played "
+        f"({inc['verification']}), {cold['finalise_s']:.2f} s replaying it all at the end "
+        f"({cold['verification']}); target ≤ 5 s. Replay: {point['replay_steps_per_s']:.0f} "
+        f"steps/s; verification while played costs {point['verify_cpu_ms_per_played_s']:.1f} "
+        "ms of worker CPU per second of play."
+    )
 
 
 def _x(value: float | None) -> str:

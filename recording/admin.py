@@ -52,12 +52,14 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         "end_reason",
         "steps",
         "total_return",
+        "replay",
         "started_at",
         "transitions_link",
         "frames_link",
     )
     list_filter = (
         "status",
+        "verification",
         "end_reason",
         "game",
         ("user", admin.RelatedOnlyFieldListFilter),
@@ -91,6 +93,15 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
             return "-"
         url = reverse("admin:recording_episode_frames", args=[episode.pk])
         return format_html('<a href="{}">view frames</a>', url)
+
+    @admin.display(description="Replay", ordering="verification")
+    def replay(self, episode: Episode) -> str:
+        """The verdict, with the first difference or the reason on hover."""
+        return format_html(
+            '<span title="{}">{}</span>',
+            episode.verification_detail,
+            episode.verification.capitalize(),
+        )
 
     @admin.display(description="Episode", ordering="uuid")
     def short_id(self, episode: Episode) -> str:

@@ -54,6 +54,25 @@ class ChunkData:
         return len(self.deltas) + (self.first is not None)
 
 
+def chunk_of(
+    header: dict[str, Any], frames: np.ndarray, previous_frame: np.ndarray | None
+) -> ChunkData:
+    """A chunk of whole frames (a keyframe chunk when ``previous_frame`` is None), for tools
+    that rewrite stored chunks; the live recorder builds its chunks from changed words."""
+    before = [previous_frame] if previous_frame is not None else []
+    bases = [*before, *frames[:-1]]
+    rest = frames if previous_frame is not None else frames[1:]
+    return ChunkData(
+        header=header,
+        shape=tuple(frames.shape[1:]),
+        first=None if previous_frame is not None else frames[0].copy(),
+        deltas=[
+            codec.sparse(np.bitwise_xor(frame, base))
+            for frame, base in zip(rest, bases, strict=True)
+        ],
+    )
+
+
 def encode(chunk: ChunkData) -> bytes:
     index_dtype = codec.index_type(math.prod(chunk.shape))
     counts = np.fromiter((i.size for i, _ in chunk.deltas), np.uint32, len(chunk.deltas))
@@ -157,5 +176,7 @@ def _decode_whole_frames(
     frames = np.frombuffer(data, np.uint8).reshape(header["n_frames"], *header["shape"]).copy()
     if previous_frame is not None and not header["keyframe"]:
         np.bitwise_xor(frames[0], previous_frame, out=frames[0])
-    np.bitwise_xor.accumulate(frames, axis=0, out=frames)
+    # Frame by frame: ufunc.accumulate over axis 0 is ~30x slower on frame stacks.
+    for i in range(1, len(frames)):
+        np.bitwise_xor(frames[i], frames[i - 1], out=frames[i])
     return frames

@@ -22,7 +22,7 @@ from accounts.models import User
 from arcade import metrics
 from games.models import Game
 
-from . import chunkfile, transfer
+from . import chunkfile, transfer, verification
 from .models import Chunk, Episode, Transition
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,7 @@ def chunks_store(*, refs: list[ChunkRef]) -> None:
     transfer.discard_many(
         [ref for ref, _ in present] + [(e, i) for e, i in refs if (uuid.UUID(e), i) in done]
     )
+    verification.episodes_verify_soon(stored=[ref for ref, _ in present])
     if missing:
         raise ChunkMissing(f"not in Redis: {missing}")
 
@@ -347,6 +348,8 @@ def episode_finalise(
     """
     episode = Episode.objects.filter(pk=episode_id, status=Episode.Status.FINALISING).first()
     if episode is None:
+        # Finalised already: a run that died after closing it still owes the replay verdict.
+        verification.episode_verify(episode_id=episode_id)
         return
     stored = episode.chunks.count()
     if patience is not None and episode.ended_at is not None:
@@ -370,6 +373,9 @@ def episode_finalise(
     )
     if problem:
         log.warning("episode %s is incomplete: %s", episode_id, problem)
+    # The replay check ends finalisation; incremental passes while it was played left only the
+    # tail (see recording/verification.py).
+    verification.episode_verify(episode_id=episode_id)
 
 
 def episode_frame_rgb(*, episode: Episode, number: int) -> np.ndarray:

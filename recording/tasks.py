@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from . import services
+from . import services, verification
 
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OperationalError)
 
@@ -55,3 +55,17 @@ def reap_lost_episodes() -> list[str]:
     return services.episodes_reap(
         silent_for=timedelta(seconds=settings.ARCADE["LOST_AFTER_SECONDS"])
     )
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def verify_episodes(self: Task, episode_ids: list[str]) -> None:
+    """Replay-verify episodes as far as their stored chunks go (queue ``verify``)."""
+    for episode_id in episode_ids:
+        verification.episode_verify(episode_id=str(episode_id))

@@ -91,6 +91,7 @@ def live_stack(
             "-A",
             "arcade",
             "worker",
+            "--queues=celery,verify",
             "--loglevel=INFO",
             "--concurrency=1",
             "--without-mingle",

@@ -76,10 +76,16 @@ def wait_finalised(episode_id: str, timeout: float = 30) -> Episode:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         episode = Episode.objects.get(pk=episode_id)
-        if episode.status in (Episode.Status.COMPLETE, Episode.Status.INCOMPLETE):
+        if (
+            episode.status in (Episode.Status.COMPLETE, Episode.Status.INCOMPLETE)
+            and episode.verification != Episode.Verification.PENDING  # finalisation's last word
+        ):
             return episode
         time.sleep(0.2)
-    raise AssertionError(f"episode {episode_id} still {episode.status} after {timeout} s")
+    raise AssertionError(
+        f"episode {episode_id} still {episode.status}, replay {episode.verification}, "
+        f"after {timeout} s"
+    )
 
 
 def stored_frames(episode: Episode) -> list[np.ndarray]:
@@ -112,6 +118,7 @@ def test_it_records_every_step_of_an_abandoned_episode(
         assert np.array_equal(frames[number], frame), f"frame {number} differs"
     assert episode.transitions.filter(input_seq__gt=0).exists()
     assert episode.versions["ale-py"] and episode.env_spec["env_id"] == "ALE/Pong-v5"
+    assert episode.verification == "verified", episode.verification_detail
 
 
 def test_it_finalises_an_episode_that_reaches_its_step_limit(
@@ -133,6 +140,7 @@ def test_it_finalises_an_episode_that_reaches_its_step_limit(
     assert episode.transitions.count() == 240
     assert episode.transitions.get(step=239).truncated
     assert len(stored_frames(episode)) == 241
+    assert (episode.verification, episode.verified_steps) == ("verified", 240)
 
 
 @pytest.mark.stack_env(ARCADE_RECONNECT_GRACE_SECONDS="20", ARCADE_DRAIN_SECONDS="1")

@@ -5,7 +5,8 @@ thread does not keep the event loop free. Instead each web process keeps a pool 
 machines per game, and a new episode's seeded start state is made in a helper *process*
 (``atari_start_state``) and restored into a pooled machine in ~0.1 ms. Restoring is bit-exact:
 the episode plays exactly as ``gym.make(env_id, **kwargs).reset(seed=seed)`` would, which is
-what replay verification relies on.
+what replay verification relies on (games/engine/replay.py; sticky actions need care, see
+``AtariMachine.restore``).
 """
 
 from __future__ import annotations
@@ -114,11 +115,12 @@ class Machine(Protocol):
         Call it after every step: only pixels that changed since the frame before are checked.
         """
 
-    def snapshot(self) -> bytes:
-        """Everything needed to go on with this episode in another process (``restore``)."""
+    def freeze(self) -> bytes:
+        """Everything needed to go on with this episode in another process (``thaw``);
+        ValueError when the machine cannot promise to go on exactly."""
 
-    def restore(self, snapshot: bytes) -> None:
-        """Continue the episode ``snapshot`` was taken of, exactly where it was."""
+    def thaw(self, frozen: bytes) -> None:
+        """Continue the episode ``frozen`` was taken of, exactly where it was."""
 
     def close(self) -> None: ...
 
@@ -142,7 +144,14 @@ def atari_start_state(env_id: str, env_kwargs: dict[str, Any], seed: int) -> byt
         _helper_envs[(env_id, repr(sorted(env_kwargs.items())))] = env
     env.reset(seed=seed)
     ale = env.unwrapped.ale  # type: ignore[attr-defined]
-    return pickle.dumps((ale.cloneState(include_rng=True), ale.getScreen(), ale.getScreenRGB()))
+    return pickle.dumps(ale_snapshot(ale, ale.getScreen()))
+
+
+def ale_snapshot(ale: Any, screen: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Everything that puts an ALE machine back at this point: state (with the RNG, so sticky
+    actions repeat the same way), palette-index screen and RGB screen, which ``restoreState``
+    does not restore."""
+    return ale.cloneState(include_rng=True), screen.copy(), ale.getScreenRGB()
 
 
 _helper_envs: dict[tuple[str, str], gym.Env[Any, Any]] = {}
@@ -167,6 +176,7 @@ class AtariMachine:
         if not isinstance(frameskip, int):
             raise ValueError("Live play needs an integer frameskip (stochastic is not replayable).")
         self.frameskip = frameskip
+        self.sticky = float(self.ale.getFloat("repeat_action_probability"))
         height, width = self.ale.getScreenDims()
         # Two screens used in turn, so the previous frame is kept without a copy.
         self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
@@ -184,22 +194,47 @@ class AtariMachine:
             self.env.reset(seed=seed)
             self.ale.getScreen(self.frame)
             return self.palette.learn(self.frame, self.ale.getScreenRGB())
-        ale_state, screen, rgb = pickle.loads(state)
+        return self.restore(*pickle.loads(state))
+
+    def restore(self, ale_state: Any, screen: np.ndarray, rgb: np.ndarray) -> list[int]:
+        """Continue from an ``ale_snapshot``; return newly learned palette indices.
+
+        With sticky actions only a start state restores exactly: ALE does not save the last
+        action, which it may repeat, and a start state's is NOOP.
+        """
+        assert self.palette is not None
+        self.diff = self.changed = None
+        if self.sticky:
+            # ALE repeats its last action with this probability, and the last action is not
+            # part of the saved state: a pooled machine would repeat its previous episode's.
+            # Resetting makes it NOOP, as after reset(seed); ~5 ms, so only for sticky games.
+            self.ale.reset_game()
         self.ale.restoreState(ale_state)
         np.copyto(self.frame, screen)
         return self.palette.learn(self.frame, rgb)
 
+    def snapshot(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The machine now, for ``restore`` (replay verification resumes from it)."""
+        return ale_snapshot(self.ale, self.frame)
+
     def step(self, action: int) -> Outcome:
+        previous = self.frame
+        outcome = self.advance(action)
+        self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
+        self.changed = self._diff_words.nonzero()[0]  # (np.flatnonzero adds Python wrappers)
+        return outcome
+
+    def advance(self, action: int) -> Outcome:
+        """``step`` without the difference from the frame before, which replay does not need
+        (it compares whole frames): the same emulation, a quarter cheaper."""
         ale = self.ale
         ale_action = self.action_set[action]
         reward = 0.0
         for _ in range(self.frameskip):
             reward += ale.act(ale_action, 1.0)
-        previous = self.frame
-        self.frame = self._screens[1] if previous is self._screens[0] else self._screens[0]
+        self.frame = self._screens[1] if self.frame is self._screens[0] else self._screens[0]
         ale.getScreen(self.frame)
-        self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
-        self.changed = self._diff_words.nonzero()[0]  # (np.flatnonzero adds Python wrappers)
+        self.diff = self.changed = None
         lives = ale.lives()
         return Outcome(
             reward=float(reward),
@@ -217,20 +252,16 @@ class AtariMachine:
             return []
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
-    def snapshot(self) -> bytes:
-        # The emulator with its random state (sticky actions), and the screen, which
-        # restoreState does not bring back.
-        return pickle.dumps(
-            (self.ale.cloneState(include_rng=True), self.frame.copy(), self.ale.getScreenRGB())
-        )
+    def freeze(self) -> bytes:
+        if self.sticky:
+            raise ValueError(
+                "A game with sticky actions cannot move to another process mid-episode: ALE "
+                "does not save the last action, which it may repeat."
+            )
+        return pickle.dumps(self.snapshot())
 
-    def restore(self, snapshot: bytes) -> None:
-        assert self.palette is not None
-        state, screen, rgb = pickle.loads(snapshot)
-        self.ale.restoreState(state)
-        np.copyto(self.frame, screen)
-        self.diff = self.changed = None
-        self.palette.learn(self.frame, rgb)
+    def thaw(self, frozen: bytes) -> None:
+        self.restore(*pickle.loads(frozen))
 
     def close(self) -> None:
         self.env.close()
@@ -301,14 +332,14 @@ class GymMachine:
     def new_colours(self) -> list[int]:
         return []
 
-    def snapshot(self) -> bytes:
+    def freeze(self) -> bytes:
         # The whole env, wrappers included (the step limit's count goes with it); an env
         # that cannot be pickled cannot move to another process, and says so here.
         return pickle.dumps((self.env, self.frame))
 
-    def restore(self, snapshot: bytes) -> None:
+    def thaw(self, frozen: bytes) -> None:
         self.env.close()
-        self.env, self.frame = pickle.loads(snapshot)
+        self.env, self.frame = pickle.loads(frozen)
         self.diff = self.changed = None
 
     def close(self) -> None:

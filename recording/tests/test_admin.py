@@ -75,3 +75,20 @@ def test_it_shows_any_recorded_frame_exactly(admin_client: Client, alice: Any, p
     assert np.array_equal(image, machine.palette.rgb[machine.frame])
     missing = admin_client.get(reverse("admin:recording_episode_frame_png", args=[episode.pk, 999]))
     assert missing.status_code == 404
+
+
+def test_it_shows_and_filters_episodes_by_replay_verification(
+    admin_client: Client, alice: Any, pong: Any
+) -> None:
+    episode, _ = record_episode(user=alice, game=pong, steps=40)
+    changelist = reverse("admin:recording_episode_changelist")
+
+    page = admin_client.get(changelist).content.decode()
+    verified = admin_client.get(changelist, {"verification__exact": "verified"}).content.decode()
+    mismatched = admin_client.get(changelist, {"verification__exact": "mismatch"}).content.decode()
+    change = admin_client.get(reverse("admin:recording_episode_change", args=[episode.pk]))
+
+    assert 'title="40 steps and 41 frames replayed identically">Verified</span>' in page
+    assert str(episode.pk)[:8] in verified
+    assert str(episode.pk)[:8] not in mismatched
+    assert "40 steps and 41 frames replayed identically" in change.content.decode()

@@ -1,0 +1,335 @@
+"""Replay verification: each episode replayed from its seed and actions, every frame compared.
+
+The replay (games/engine/replay.py) steps the same machine the live loop stepped, from the
+episode's env spec and seed, with the actions of its Transition rows (what a dataset
+publishes). Every replayed frame must equal the stored one, and every step's reward and
+``terminated`` the stored ones; the first difference makes the episode a ``mismatch``, with the
+frame or step named. An episode whose replay cannot run (unknown env, chunk or transition not
+stored, unreadable object) is ``failed`` with the reason: nothing passes unchecked.
+
+ALE episodes are verified while they are played: every ``VERIFY_EVERY_CHUNKS`` stored chunks a
+task on the ``verify`` queue replays the new chunks and leaves a checkpoint (the emulator state
+with its RNG, and the last frame, which the next chunk's XOR coding needs) in Redis, so
+finalisation only replays the tail. Other envs cannot be checkpointed and are replayed whole at
+finalisation (Tower of Hanoi episodes are short). Finalisation concludes: verified, mismatch or
+failed.
+
+Two workers may replay the same chunks (a finalisation and a late incremental task); each
+commits its progress with a conditional UPDATE on ``verified_steps`` and, when it updated no
+row, the other got there first: it reloads and carries on from there. Replays are
+deterministic, so both computed the same thing.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+import zstandard
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from games.engine import replay
+from games.engine.registry import is_atari
+from games.engine.replay import Checkpoint, Replayer, ReplayError
+
+from . import chunkfile, transfer
+from .models import Chunk, Episode, Transition
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_TTL_SECONDS = 6 * 3600
+_FINALISED = (Episode.Status.COMPLETE, Episode.Status.INCOMPLETE)
+_V = Episode.Verification
+
+
+class _Failed(Exception):
+    """The replay cannot go on; the message says why."""
+
+
+@dataclass
+class _Finding:
+    """The first difference between the replay and the stored episode."""
+
+    step: int  # steps [0, step) matched
+    detail: str
+
+
+def checkpoint_key(episode_id: str, number: int) -> str:
+    return f"arcade:replay:{episode_id}:{number}"
+
+
+def _save_checkpoint(episode_id: str, checkpoint: Checkpoint, previous: np.ndarray) -> None:
+    state = checkpoint.to_bytes()
+    blob = struct.pack("<I", len(state)) + state + zstandard.compress(previous.tobytes(), 1)
+    key = checkpoint_key(episode_id, checkpoint.number)
+    transfer.client().set(key, blob, ex=CHECKPOINT_TTL_SECONDS)
+
+
+def _load_checkpoint(episode_id: str, number: int) -> tuple[Checkpoint, np.ndarray] | None:
+    blob = transfer.client().get(checkpoint_key(episode_id, number))
+    if blob is None:
+        return None
+    raw = bytes(blob)  # type: ignore[arg-type]
+    (length,) = struct.unpack_from("<I", raw)
+    checkpoint = Checkpoint.from_bytes(raw[4 : 4 + length])
+    previous = np.frombuffer(zstandard.decompress(raw[4 + length :]), np.uint8)
+    return checkpoint, previous.reshape(checkpoint.screen.shape)
+
+
+def _discard_checkpoints(episode_id: str, *numbers: int) -> None:
+    keys = [checkpoint_key(episode_id, n) for n in numbers if n > 0]
+    if keys:
+        transfer.client().delete(*keys)
+
+
+def _steps(episode_id: str, start: int, end: int) -> list[tuple[int, int, float, bool]]:
+    """(step, action, reward, terminated) for the steps [start, end), every one present."""
+    rows = list(
+        Transition.objects.filter(episode_id=episode_id, step__gte=start, step__lt=end)
+        .order_by("step")
+        .values_list("step", "action", "reward", "terminated")
+    )
+    for expected, row in enumerate(rows, start):
+        if row[0] != expected:
+            raise _Failed(f"the transition of step {expected} is not stored")
+    if len(rows) != end - start:
+        raise _Failed(f"the transition of step {start + len(rows)} is not stored")
+    return rows
+
+
+def _resumable(episode: Episode) -> bool:
+    spec = episode.env_spec or {}
+    env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
+    if not isinstance(env_id, str) or not is_atari(env_id) or not isinstance(kwargs, dict):
+        return False
+    try:
+        return replay.resumable(env_id, kwargs)
+    except ReplayError:
+        return True  # the pass will find out, and say so
+
+
+def _resume(episode: Episode, start: int) -> tuple[Replayer, np.ndarray | None]:
+    """A replayer at frame ``start`` and frame ``start - 1`` (the next chunk's XOR base)."""
+    spec = episode.env_spec or {}
+    env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
+    if not isinstance(env_id, str) or not isinstance(kwargs, dict):
+        raise _Failed("the episode has no env spec (env id and kwargs) to replay from")
+    resumable = start and replay.resumable(env_id, kwargs)
+    saved = _load_checkpoint(str(episode.pk), start) if resumable else None
+    if saved is not None:
+        return Replayer(env_id, kwargs, episode.seed, resume=saved[0]), saved[1]
+    # No checkpoint (expired, or an env that cannot make one): replay the verified steps again.
+    replayer = Replayer(env_id, kwargs, episode.seed)
+    previous = None
+    try:
+        for _, action, _, _ in _steps(str(episode.pk), 0, start):
+            previous = replayer.frame.copy()
+            replayer.step(action)
+    except BaseException:
+        replayer.close()
+        raise
+    return replayer, previous
+
+
+def _read_chunk(chunk: Chunk, previous: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
+    try:
+        with default_storage.open(str(chunk.file.name), "rb") as handle:
+            blob = handle.read()
+        return chunkfile.decode(blob, previous)
+    except (OSError, ValueError, zstandard.ZstdError) as exc:
+        raise _Failed(f"chunk {chunk.index} cannot be read: {exc}") from exc
+
+
+def _first_difference(stored: np.ndarray, replayed: np.ndarray) -> tuple[int, str] | None:
+    """(index of the first differing frame, where its first differing pixel is), or None."""
+    if np.array_equal(stored, replayed):
+        return None
+    differs = (stored != replayed).reshape(len(stored), -1).any(axis=1)
+    index = int(np.flatnonzero(differs)[0])
+    row, col = (int(v) for v in np.argwhere(stored[index] != replayed[index])[0][:2])
+    return index, f"first differing pixel at row {row}, col {col}"
+
+
+def _check_chunk(
+    replayer: Replayer, header: dict[str, Any], frames: np.ndarray, steps: list[Any]
+) -> _Finding | None:
+    """Step through one chunk's steps, comparing frames, rewards and ends of episode."""
+    first = int(header["first_frame"])
+    if frames.shape[1:] != replayer.frame.shape:
+        return _Finding(
+            first,
+            f"frame {first} has shape {list(frames.shape[1:])}, the replay "
+            f"{list(replayer.frame.shape)}",
+        )
+    replayed = np.empty_like(frames)
+    replayed[0] = replayer.frame
+    step_finding = None
+    for i, (step, action, reward, terminated) in enumerate(steps):
+        outcome = replayer.step(action)
+        if i + 1 < len(frames):
+            replayed[i + 1] = replayer.frame
+        if step_finding is None and (outcome.reward, outcome.terminated) != (reward, terminated):
+            step_finding = _Finding(
+                step,
+                f"step {step} differs from the replay: stored reward {reward} and terminated "
+                f"{terminated}, replayed {outcome.reward} and {outcome.terminated}",
+            )
+    difference = _first_difference(frames, replayed)
+    frame_finding = None
+    if difference is not None:
+        number = first + difference[0]
+        frame_finding = _Finding(
+            max(number - 1, 0), f"frame {number} differs from the replay ({difference[1]})"
+        )
+    found = [f for f in (frame_finding, step_finding) if f is not None]
+    return min(found, key=lambda f: f.step) if found else None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _versions_note(episode: Episode) -> str:
+    recorded = episode.versions or {}
+    changed = [
+        f"{name} {recorded.get(name)} recorded, {version(name)} replayed"
+        for name in ("ale-py", "gymnasium")
+        if recorded.get(name) != version(name)
+    ]
+    return f" ({'; '.join(changed)})" if changed else ""
+
+
+def _conclude(episode: Episode, start: int, result: str, steps: int, detail: str) -> bool:
+    """Write the verdict if nobody moved the episode on meanwhile; False when someone had."""
+    updated = Episode.objects.filter(
+        pk=episode.pk, verification=_V.PENDING, verified_steps=start
+    ).update(
+        verification=result,
+        verification_detail=detail,
+        verified_steps=steps,
+        verified_at=timezone.now(),
+    )
+    _discard_checkpoints(str(episode.pk), start)
+    if result != _V.VERIFIED:
+        log.warning("episode %s replay verification %s: %s", episode.pk, result, detail)
+    return updated == 1
+
+
+def _contiguous_chunks(episode: Episode, start: int) -> list[Chunk]:
+    """The stored chunks that continue from frame ``start`` without a gap, up to the final one."""
+    chunks = (
+        episode.chunks.filter(first_frame__gte=start)
+        .order_by("index")
+        .only("index", "first_frame", "n_frames", "n_steps", "file")
+    )
+    run: list[Chunk] = []
+    for chunk in chunks:
+        expected = run[-1].first_frame + run[-1].n_steps if run else start
+        if chunk.first_frame != expected or (run and run[-1].n_frames > run[-1].n_steps):
+            break
+        run.append(chunk)
+    return run
+
+
+@dataclass
+class _Reached:
+    """Where a pass got to: a verdict, or progress to resume from next time."""
+
+    end: int  # steps [0, end) replayed identically
+    verdict: tuple[str, int, str] | None = None  # (verification, verified steps, detail)
+    checkpoint: Checkpoint | None = None
+    previous: np.ndarray | None = None  # frame end - 1, the next chunk's XOR base
+
+
+def _replay_chunks(episode: Episode, start: int, run: list[Chunk]) -> _Reached:
+    """Replay the chunks from frame ``start`` and compare; stop at the first difference."""
+    reached = _Reached(end=start)
+    try:
+        replayer, reached.previous = _resume(episode, start)
+        try:
+            steps = _steps(str(episode.pk), start, start + sum(c.n_steps for c in run))
+            for chunk in run:
+                header, frames = _read_chunk(chunk, reached.previous)
+                chunk_steps, steps = steps[: chunk.n_steps], steps[chunk.n_steps :]
+                finding = _check_chunk(replayer, header, frames, chunk_steps)
+                if finding is not None:
+                    detail = finding.detail + _versions_note(episode)
+                    reached.verdict = (_V.MISMATCH, finding.step, detail)
+                    return reached
+                reached.end, reached.previous = chunk.first_frame + chunk.n_steps, frames[-1]
+                if header["final"]:
+                    end = reached.end
+                    detail = f"{_count(end, 'step')} and {_count(end + 1, 'frame')} replayed"
+                    reached.verdict = (_V.VERIFIED, end, detail + " identically")
+                    return reached
+            reached.checkpoint = replayer.checkpoint()
+        finally:
+            replayer.close()
+    except (_Failed, ReplayError) as exc:
+        reached.verdict = (_V.FAILED, reached.end, str(exc))
+    return reached
+
+
+def _verify_pass(episode_id: str) -> bool:
+    """Replay what is stored beyond the verified steps; False when another worker raced us."""
+    episode = Episode.objects.filter(pk=episode_id, verification=_V.PENDING).first()
+    if episode is None:
+        return True
+    final = episode.status in _FINALISED
+    if not final and not _resumable(episode):
+        return True  # no checkpoint to carry between passes: replayed whole at finalisation
+    start = episode.verified_steps
+    run = _contiguous_chunks(episode, start)
+    if not run and not final:
+        return True
+    reached = _replay_chunks(episode, start, run)
+    if reached.verdict is None and final:
+        reason = (
+            f"no stored chunk starts at frame {reached.end} ({episode.chunks.count()} of "
+            f"{episode.chunks_expected} chunks stored); replay verified steps 0 to {reached.end}"
+        )
+        reached.verdict = (_V.FAILED, reached.end, reason)
+    if reached.verdict is not None:
+        return _conclude(episode, start, *reached.verdict)
+    if reached.checkpoint is not None and reached.previous is not None:
+        _save_checkpoint(episode_id, reached.checkpoint, reached.previous)
+    updated = Episode.objects.filter(
+        pk=episode_id, verification=_V.PENDING, verified_steps=start
+    ).update(verified_steps=reached.end)
+    if updated != 1:
+        # Lost the race. The winner may have saved the very same checkpoint key (replays are
+        # deterministic, so the same bytes): leave it.
+        return False
+    _discard_checkpoints(episode_id, start)
+    return True
+
+
+def episode_verify(*, episode_id: str) -> None:
+    """Replay-verify as far as the stored chunks go; a finalised episode gets its verdict.
+
+    Idempotent: a verdict is final, and progress only moves forward.
+    """
+    for _ in range(5):
+        if _verify_pass(episode_id):
+            return
+        log.info(
+            "episode %s: another worker verified meanwhile; carrying on from there", episode_id
+        )
+
+
+def episodes_verify_soon(*, stored: list[tuple[str, int]]) -> None:
+    """Queue a verification pass for episodes whose stored chunks just reached a multiple of
+    ``VERIFY_EVERY_CHUNKS`` (called by the worker that stored them)."""
+    from .tasks import verify_episodes
+
+    every = settings.ARCADE["VERIFY_EVERY_CHUNKS"]
+    due = sorted({episode_id for episode_id, index in stored if every and (index + 1) % every == 0})
+    if due:
+        transaction.on_commit(lambda: verify_episodes.delay(due))
