@@ -228,6 +228,9 @@ def run(
     elapsed = window[1] - window[0]
     by_role = {r: (cpu_after[r] - cpu_before.get(r, 0.0)) / elapsed for r in cpu_after}
     cores = sum(by_role.values())
+    # Live play and recording, without replay verification: deferrable work that a lab may
+    # run on other machines (its own queue) or after hours.
+    live_cores = cores - by_role.get("verifier", 0.0)
     result = {
         "design": "baseline" if baseline else "arcade",
         "game": game,
@@ -241,6 +244,9 @@ def run(
             reverse=True,
         ),
         "sessions_per_core": sessions / cores if cores else None,
+        "live_cpu_cores": live_cores,
+        "live_sessions_per_core": sessions / live_cores if live_cores else None,
+        "verifier_cpu_cores": by_role.get("verifier", 0.0),
         "loadgen_cpu_cores": (loadgen_after - loadgen_before) / elapsed,
         "rss_mb_per_session": (loaded_rss - idle_rss) / sessions,
         **recorded,

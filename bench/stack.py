@@ -94,6 +94,21 @@ class Stack:
         return result.stdout
 
 
+def _celery_worker(bin_dir: Path, queues: str, concurrency: int, name: str) -> list[str]:
+    return [
+        str(bin_dir / "celery"),
+        "-A",
+        "arcade",
+        "worker",
+        f"--queues={queues}",
+        f"--hostname={name}@%h",
+        "--loglevel=WARNING",
+        f"--concurrency={concurrency}",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+
+
 def _service_pid(path: Path) -> int:
     return int(path.read_text().split()[0])
 
@@ -158,18 +173,10 @@ def running_stack(
                 f"--port={port}",
                 f"--application={asgi}",
             ],
-            "worker": [
-                *WORKER_NICE,
-                str(bin_dir / "celery"),
-                "-A",
-                "arcade",
-                "worker",
-                "--queues=celery,verify",
-                "--loglevel=WARNING",
-                f"--concurrency={workers}",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            # Recording (chunks, transitions, finalisation) and replay verification on their own
+            # workers, as a lab may deploy them, so each one's CPU is read on its own.
+            "worker": [*WORKER_NICE, *_celery_worker(bin_dir, "celery", workers, "recording")],
+            "verifier": [*WORKER_NICE, *_celery_worker(bin_dir, "verify", 1, "verifier")],
         }
         for role, command in commands.items():
             log = (stack.logs / f"{role}.log").open("w")
