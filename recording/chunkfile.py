@@ -77,13 +77,33 @@ def decode(
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Header and frames; a non-keyframe chunk needs the last frame of the chunk before."""
     header = read_header(blob)
+    frames = np.empty((header["n_frames"], *header["shape"]), np.uint8)
+    decode_into(blob, frames, previous_frame, header=header)
+    return header, frames
+
+
+def decode_into(
+    blob: bytes,
+    out: np.ndarray,
+    previous_frame: np.ndarray | None = None,
+    *,
+    header: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Decode the chunk's frames into ``out`` (a whole episode's array, sliced): no copy.
+
+    Returns the header; pass it in when it has been read already.
+    """
+    if header is None:
+        header = read_header(blob)
     _, _, length = _PREFIX.unpack_from(blob)
-    body = blob[_PREFIX.size + length :]
-    data = zstandard.ZstdDecompressor().decompress(body)
-    frames = np.frombuffer(data, np.uint8).reshape(header["n_frames"], *header["shape"]).copy()
+    data = zstandard.ZstdDecompressor().decompress(memoryview(blob)[_PREFIX.size + length :])
+    deltas = np.frombuffer(data, np.uint8).reshape(header["n_frames"], *header["shape"])
+    if out.shape != deltas.shape:
+        raise ValueError(f"chunk holds {deltas.shape} frames, out is {out.shape}")
+    np.copyto(out, deltas)
     if not header["keyframe"]:
         if previous_frame is None:
             raise ValueError("this chunk continues the one before; pass its last frame")
-        np.bitwise_xor(frames[0], previous_frame, out=frames[0])
-    np.bitwise_xor.accumulate(frames, axis=0, out=frames)
-    return header, frames
+        np.bitwise_xor(out[0], previous_frame, out=out[0])
+    np.bitwise_xor.accumulate(out, axis=0, out=out)
+    return header

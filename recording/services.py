@@ -20,7 +20,7 @@ import arcade
 from accounts.models import User
 from games.models import Game
 
-from . import chunkfile, transfer
+from . import chunkfile, frames, transfer
 from .models import Chunk, Episode, Transition
 
 log = logging.getLogger(__name__)
@@ -296,28 +296,5 @@ def episode_finalise(*, episode_id: str, give_up: bool = False) -> None:
 
 
 def episode_frame_rgb(*, episode: Episode, number: int) -> np.ndarray:
-    """Frame ``number`` of a stored episode as RGB, decoded from the nearest keyframe chunk."""
-    chunks = list(
-        episode.chunks.filter(first_frame__lte=number)
-        .order_by("-index")
-        .only("index", "first_frame", "n_frames", "keyframe", "file")[
-            : chunkfile.KEYFRAME_EVERY + 1
-        ]
-    )
-    if not chunks or number >= chunks[0].first_frame + chunks[0].n_frames:
-        raise Chunk.DoesNotExist(f"frame {number} is not stored")
-    start = next(i for i, chunk in enumerate(chunks) if chunk.keyframe)
-    previous = None
-    header: dict[str, Any] = {}
-    frames = np.empty(0, np.uint8)
-    for chunk in reversed(chunks[: start + 1]):
-        with chunk.file.open("rb") as handle:
-            header, frames = chunkfile.decode(handle.read(), previous)
-        previous = frames[-1]
-    frame = frames[number - chunks[0].first_frame]
-    if header["pixel_format"] == "indexed":
-        palette = np.zeros((256, 3), np.uint8)
-        for index, r, g, b in header["palette"] or []:
-            palette[index] = (r, g, b)
-        return palette[frame]
-    return frame
+    """Frame ``number`` of a stored episode as RGB (kept here for callers; see frames.py)."""
+    return frames.episode_frame_rgb(episode=episode, number=number)
