@@ -1,5 +1,6 @@
 """`python -m bench live --sessions N --seconds S --game pong`: one load point, JSON last.
 
+`python -m bench export`: dataset export speed from stored chunks on one core.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("all", help="the whole suite; writes bench/results/latest.json")
     commands.add_parser("codec", help="bytes and time per frame over the catalogue")
+    export = commands.add_parser("export", help="dataset export steps/s on one core")
+    export.add_argument("--minutes", type=float, default=3.0, help="minutes of play to export")
+    export.add_argument("--episodes", type=int, default=3)
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -50,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         from .micro import codec_figures
 
         print(json.dumps(codec_figures()))
+        return 0
+    if args.command == "export":
+        from . import export
+
+        result = export.run(minutes=args.minutes, episodes=args.episodes)
+        print(export.render(result))
+        print(json.dumps(result))
         return 0
     from .suite import run_all
 

@@ -64,6 +64,12 @@ def _minari() -> Any:
     return Writer
 
 
+def _minari_arrow() -> Any:
+    from .minari import ArrowWriter
+
+    return ArrowWriter
+
+
 def _parquet() -> Any:
     from .parquet import Writer
 
@@ -79,4 +85,4 @@ class _Formats(dict[str, Any]):
         return writer
 
 
-FORMATS = _Formats(minari=_minari, parquet=_parquet)
+FORMATS = _Formats({"minari": _minari, "minari-arrow": _minari_arrow, "parquet": _parquet})

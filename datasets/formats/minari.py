@@ -3,7 +3,8 @@
 The destination is a ``MINARI_DATASETS_PATH``: each game's episodes go to the dataset
 ``arcade/<game>/<observation>-v0`` there, loadable offline with ``minari.load_dataset``.
 ``jpeg_encoding=False`` keeps image observations exact (Minari JPEG-encodes them by default);
-``data_format="parquet"`` is Minari's Arrow storage written as compressed Parquet. Each
+``data_format="parquet"`` is Minari's Arrow storage written as compressed Parquet (format
+``minari``); ``minari-arrow`` keeps Arrow IPC files, uncompressed and much faster to write. Each
 episode is one ``EpisodeBuffer`` (T + 1 observations, T actions) and goes to disk as soon as
 it is read, so memory holds one episode at a time. A later export appends to the dataset.
 """
@@ -86,6 +87,8 @@ def env_spec(episode: Episode) -> gym.envs.registration.EnvSpec | None:
 class Writer:
     """Writes each game's episodes into its Minari dataset, creating or appending to it."""
 
+    data_format = DATA_FORMAT
+
     def __init__(self, target: Target, *, observation: str) -> None:
         self.target = target
         self.observation = observation
@@ -123,7 +126,7 @@ class Writer:
                     f"People playing {episode.game.title} on Arcade; observations: "
                     f"{OBSERVATION_TEXT[self.observation]}."
                 ),
-                data_format=DATA_FORMAT,
+                data_format=self.data_format,
                 requirements=[
                     f"{package}=={versions[package]}"
                     for package in ("ale-py", "gymnasium")
@@ -176,10 +179,17 @@ class Writer:
                     {"dataset_size": round(earlier + storage.get_size() - staged, 1)}
                 )
         card = dataset_card(
-            format="minari",
+            format=f"minari ({self.data_format} storage)",
             observation=self.observation,
             episodes=card_episodes,
             layout=LAYOUT,
             loading=LOADING,
         )
         (self.target.root / "README.md").write_text(card)
+
+
+class ArrowWriter(Writer):
+    """Minari's Arrow IPC storage: uncompressed, several times faster to write and to read,
+    about 7 GB (indices) to 22 GB (RGB) per hour of play instead of Parquet's ~1 GB."""
+
+    data_format = "arrow"
