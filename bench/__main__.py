@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("all", help="the whole suite; writes bench/results/latest.json")
     commands.add_parser("codec", help="bytes and time per frame over the catalogue")
-    export = commands.add_parser("export", help="dataset export steps/s on one core")
-    export.add_argument("--minutes", type=float, default=3.0, help="minutes of play to export")
-    export.add_argument("--episodes", type=int, default=3)
+    exporting = commands.add_parser("export", help="dataset export steps/s on one core")
+    exporting.add_argument("--minutes", type=float, default=3.0, help="minutes of play to export")
+    exporting.add_argument("--episodes", type=int, default=3)
     args = parser.parse_args(argv)
 
     if args.command == "live":
