@@ -2,7 +2,8 @@
 
 With nothing set it runs on a laptop: SQLite, media on the local disk, and the embedded Redis
 that ``make run`` starts. Production sets DATABASE_URL, REDIS_URL, ARCADE_STORAGE_BUCKET,
-SECRET_KEY and DEBUG=false. A bad value stops start-up with a message saying which variable.
+SECRET_KEY, ARCADE_PSEUDONYM_KEY and DEBUG=false. A bad value stops start-up with a message
+saying which variable.
 """
 
 from __future__ import annotations

@@ -85,3 +85,16 @@ def test_only_staff_reach_playback(client: Client, alice: Any, pong: Any, record
     client.force_login(alice)
     response = client.get(reverse("admin:recording_episode_playback", args=[episode.pk]))
     assert response.status_code == 302
+
+
+def test_it_lists_what_was_exported_where(
+    admin_client: Client, alice: Any, pong: Any, recorded: Any, tmp_path: Any
+) -> None:
+    from datasets.services import EpisodeQuery, dataset_export
+
+    episode = recorded(user=alice, game=pong, steps=10)
+    dataset_export(query=EpisodeQuery(), destination=str(tmp_path), format="parquet")
+    page = admin_client.get(reverse("admin:datasets_exportedepisode_changelist"))
+    assert page.status_code == 200
+    assert f"folder:{tmp_path}" in page.content.decode()
+    assert str(episode) in page.content.decode()
