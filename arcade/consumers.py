@@ -40,6 +40,7 @@ class DjangoEpisodeStore:
             frame_shape=frame_shape,
             pixel_format=pixel_format,
         )
+        engine.heartbeat().add(str(episode.pk))
         return str(episode.pk)
 
     async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
@@ -48,9 +49,12 @@ class DjangoEpisodeStore:
     async def close(
         self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
     ) -> None:
-        await database_sync_to_async(services.episode_end)(
-            episode_id=episode, reason=reason, steps=steps, chunks=chunks
-        )
+        try:
+            await database_sync_to_async(services.episode_end)(
+                episode_id=episode, reason=reason, steps=steps, chunks=chunks
+            )
+        finally:
+            engine.heartbeat().discard(episode)
 
 
 class PlayConsumer(AsyncWebsocketConsumer):

@@ -12,6 +12,7 @@ from django.db import close_old_connections
 
 from games.engine.pool import MachinePool
 
+from .heartbeat import Heartbeat
 from .live import LiveSettings
 from .shipping import ChunkShipper
 
@@ -37,6 +38,20 @@ def _send_chunks(items: list[tuple[str, int, bytes]]) -> None:
 @functools.cache
 def shipper() -> ChunkShipper:
     return ChunkShipper(_send_chunks, interval=settings.ARCADE["SHIP_INTERVAL"])
+
+
+def _beat(episode_ids: list[str]) -> None:
+    from recording.services import episodes_beat
+
+    try:
+        episodes_beat(episode_ids=episode_ids)
+    finally:
+        close_old_connections()
+
+
+@functools.cache
+def heartbeat() -> Heartbeat:
+    return Heartbeat(_beat, interval=settings.ARCADE["HEARTBEAT_SECONDS"])
 
 
 @functools.cache

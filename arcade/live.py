@@ -323,6 +323,9 @@ class LiveSession:
             recorder.add_colours(entries)
             await self.transport.send_json({"type": "palette", "entries": entries})
         truncated = outcome.truncated or recorder.steps + 1 >= self.game.max_steps
+        # The changed words, found once: they are both the recording and the wire delta.
+        diff = machine.diff
+        words = codec.sparse(diff, machine.changed) if diff is not None else None
         recorder.step(
             action=action,
             reward=outcome.reward,
@@ -332,10 +335,13 @@ class LiveSession:
             stamp=episode.stamp,
             t_step=time.time(),
             frame=machine.frame,
+            words=words,
         )
         episode.lives = outcome.lives
         outcome.truncated = truncated
-        await self._send_frame(episode, recorder.steps, outcome, score=recorder.total_return)
+        await self._send_frame(
+            episode, recorder.steps, outcome, score=recorder.total_return, words=words
+        )
         if outcome.terminated:
             return "terminated"
         if truncated:
@@ -353,7 +359,13 @@ class LiveSession:
             episode.ship_queue.put_nowait(recorder.cut())
 
     async def _send_frame(
-        self, episode: Episode, number: int, outcome: Outcome, *, score: float
+        self,
+        episode: Episode,
+        number: int,
+        outcome: Outcome,
+        *,
+        score: float,
+        words: codec.Sparse | None = None,
     ) -> None:
         frame = episode.machine.frame
         over = outcome.terminated or outcome.truncated
@@ -367,13 +379,12 @@ class LiveSession:
                 return
         else:
             self._dropped_in_row = 0
-        diff = episode.machine.diff
-        if self._need_keyframe or self._last_sent != number - 1 or diff is None:
+        if self._need_keyframe or self._last_sent != number - 1 or words is None:
             kind, payload = p.KIND_KEYFRAME, codec.keyframe(frame)
             base = number
             self._need_keyframe = False
         else:
-            kind, payload = p.KIND_DELTA, codec.delta(diff, episode.machine.changed)
+            kind, payload = p.KIND_DELTA, codec.delta_of(words)
             base = number - 1
         flags = (
             (p.FLAG_TERMINATED if outcome.terminated else 0)
@@ -398,12 +409,16 @@ class LiveSession:
     # --- recording ---------------------------------------------------------------------------
 
     async def _ship_chunks(self, episode: Episode) -> None:
-        """Encode and hand over chunks in order, off the event loop (zstd releases the GIL)."""
+        """Encode and hand over chunks in order.
+
+        On the event loop: a chunk holds only changed words and encodes in about 0.3 ms,
+        less than a hop to a thread and back costs the loop.
+        """
         while True:
             chunk = await episode.ship_queue.get()
             if chunk is None:
                 return
-            blob = await asyncio.to_thread(encode_chunk, chunk)
+            blob = encode_chunk(chunk)
             await self.store.ship(episode=episode.id, index=chunk.header["index"], blob=blob)
 
 

@@ -125,7 +125,10 @@ try:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL or f"sqlite:///{VAR_DIR / 'arcade.sqlite3'}",
-            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+            # Persistent connections: a worker otherwise connects anew for every task (an
+            # eighth of its time storing chunks); health checks drop a connection gone stale.
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
         )
     }
 except ValueError as exc:
@@ -170,6 +173,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged this long is handed to another worker; longer than any task runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# `celery -A arcade beat` (exactly one per deployment). Each entry expires before its next run,
+# so a backlog of missed runs never stacks up behind a stopped worker.
+WATCHDOG_SECONDS = envint("ARCADE_WATCHDOG_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "reap-lost-episodes": {
+        "task": "recording.tasks.reap_lost_episodes",
+        "schedule": float(WATCHDOG_SECONDS),
+        "options": {"expires": WATCHDOG_SECONDS * 0.9},
+    },
+}
 
 # --- storage -------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
@@ -224,7 +237,18 @@ ARCADE: dict[str, Any] = {
     # seeded start states kept ready per game in each web process, so New game need not wait
     "START_STOCK": envint("ARCADE_START_STOCK", 8),
     "CHUNK_TTL_SECONDS": envint("ARCADE_CHUNK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
+    # each web process marks its live episodes alive this often; the watchdog ends as
+    # interrupted an active episode not marked for LOST_AFTER seconds (its process died)
+    "HEARTBEAT_SECONDS": envint("ARCADE_HEARTBEAT_SECONDS", 10, minimum=1),
+    "LOST_AFTER_SECONDS": envint("ARCADE_LOST_AFTER_SECONDS", 60, minimum=2),
+    # a player whose socket drops has this long to come back to the paused game
+    "RECONNECT_GRACE_SECONDS": envint("ARCADE_RECONNECT_GRACE_SECONDS", 20, minimum=0),
 }
+if ARCADE["LOST_AFTER_SECONDS"] < 2 * ARCADE["HEARTBEAT_SECONDS"]:
+    raise ImproperlyConfigured(
+        "ARCADE_LOST_AFTER_SECONDS must be at least twice ARCADE_HEARTBEAT_SECONDS, or a live "
+        "episode whose heartbeat is a little late would be ended as lost."
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -6,6 +6,11 @@ server-to-client binary frame is two to ten header bytes and the payload, so whe
 is served by Daphne and open, with nothing queued in autobahn ahead of it, the frame is written
 straight to the transport. Anything else (text messages, closing, another ASGI server such as
 the test communicator) takes the ordinary ASGI path.
+
+Twisted's ``transport.write`` never sends at once: it buffers, registers the socket for
+writing (an ``epoll_ctl``), sends on the next turn of the loop and unregisters (another
+``epoll_ctl``). When Twisted holds nothing queued for the socket, the frame is sent on it at
+once instead, and whatever the kernel does not take goes to ``transport.write`` in order.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class FrameWriter:
 
     def __init__(self, scope: dict[str, Any]) -> None:
         self._protocol = None
+        self._direct: Any = None
         raw = scope.get(RAW_SEND)
         # Daphne passes partial(Server.handle_reply, protocol); anything else: no fast path.
         if isinstance(raw, functools.partial) and raw.args:
@@ -53,11 +59,48 @@ class FrameWriter:
                 hasattr(protocol, a) for a in ("transport", "state", "STATE_OPEN", "send_queue")
             ):
                 self._protocol = protocol
+                if _sends_directly(protocol.transport):
+                    self._direct = protocol.transport
 
     def write(self, data: bytes) -> bool:
         """Send ``data`` as one binary message; False when the caller must use ASGI send."""
         protocol = self._protocol
         if protocol is None or protocol.state != protocol.STATE_OPEN or protocol.send_queue:
             return False
-        protocol.transport.write(binary_frame_header(len(data)) + data)
+        message = binary_frame_header(len(data)) + data
+        transport = self._direct
+        if (
+            transport is not None
+            and transport.connected
+            and not transport.disconnecting
+            and not transport.TLS
+            and not transport._tempDataBuffer
+            and len(transport.dataBuffer) == transport.offset
+        ):
+            try:
+                sent = transport.socket.send(message)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the connection is going: Twisted finds out on its next write
+            if sent == len(message):
+                return True
+            message = message[sent:]
+        protocol.transport.write(message)
         return True
+
+
+def _sends_directly(transport: Any) -> bool:
+    """Whether ``transport`` is a Twisted TCP connection whose buffers we can see."""
+    return all(
+        hasattr(transport, name)
+        for name in (
+            "socket",
+            "connected",
+            "disconnecting",
+            "TLS",
+            "_tempDataBuffer",
+            "dataBuffer",
+            "offset",
+        )
+    )

@@ -41,6 +41,7 @@ def _record(*, episodes: int, steps: int, chunk_steps: int = 60) -> int:
 
     from accounts.models import User
     from games.catalogue import DEFAULT_GAMES
+    from games.engine import codec
     from games.engine.machines import build_machine
     from games.models import Game
     from games.services import game_prepare
@@ -85,6 +86,9 @@ def _record(*, episodes: int, steps: int, chunk_steps: int = 60) -> int:
                 stamp=InputStamp(seq=step // 15),
                 t_step=time.time(),
                 frame=machine.frame,
+                words=codec.sparse(machine.diff, machine.changed)
+                if machine.diff is not None
+                else None,
             )
             if recorder.pending_steps >= chunk_steps:
                 cut.append(recorder.cut())

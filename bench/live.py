@@ -60,7 +60,30 @@ def _sleep_until(wall: float) -> None:
         time.sleep(delay)
 
 
-def _recorded(episodes: dict[str, Any], *, baseline: bool, timeout: float) -> dict[str, Any]:
+def _step_intervals(ids: list[str], window: list[float]) -> list[float]:
+    """Server side: the time between consecutive steps of each episode within the window.
+
+    Set beside the players' frame intervals, it tells the server's jitter from the load
+    generator's own (both share this machine).
+    """
+    from recording.models import Transition
+
+    intervals: list[float] = []
+    last: dict[Any, float] = {}
+    for episode_id, t_step in (
+        Transition.objects.filter(episode_id__in=ids, t_step__range=window)
+        .order_by("episode_id", "step")
+        .values_list("episode_id", "t_step")
+    ):
+        if episode_id in last:
+            intervals.append((t_step - last[episode_id]) * 1000)
+        last[episode_id] = t_step
+    return sorted(intervals)
+
+
+def _recorded(
+    episodes: dict[str, Any], *, baseline: bool, timeout: float, window: list[float]
+) -> dict[str, Any]:
     """Wait for finalisation; count what was recorded and check sampled frames bit for bit."""
     if baseline:
         from bench.baselines.naive import recorded_steps
@@ -122,6 +145,7 @@ def _recorded(episodes: dict[str, Any], *, baseline: bool, timeout: float) -> di
         if (episode_id, seq) not in firsts and t_received is not None:
             firsts[(episode_id, seq)] = (t_step - t_received) * 1000
     server_latency = sorted(firsts.values())
+    step_intervals = _step_intervals(ids, window)
     short = [
         str(e.pk) for e in rows if e.steps < episodes[str(e.pk)]["last_frame"]
     ]  # the server stepped less than the client saw: impossible unless steps were lost
@@ -133,6 +157,8 @@ def _recorded(episodes: dict[str, Any], *, baseline: bool, timeout: float) -> di
         "finalisation_lag_s": max(lags) if lags else None,
         "server_input_latency_p50_ms": _pct(server_latency, 50),
         "server_input_latency_p99_ms": _pct(server_latency, 99),
+        "server_step_interval_p99_ms": _pct(step_intervals, 99),
+        "server_step_interval_max_ms": step_intervals[-1] if step_intervals else None,
         "frames_checked": checked,
         "frames_mismatched": mismatched,
     }
@@ -198,7 +224,7 @@ def run(
         out, _ = loadgen.communicate(timeout=120)
         Path(handle.name).unlink()
         players = json.loads(out.strip().splitlines()[-1])
-        recorded = _recorded(players.pop("episodes"), baseline=baseline, timeout=60)
+        recorded = _recorded(players.pop("episodes"), baseline=baseline, timeout=60, window=window)
     elapsed = window[1] - window[0]
     by_role = {r: (cpu_after[r] - cpu_before.get(r, 0.0)) / elapsed for r in cpu_after}
     cores = sum(by_role.values())

@@ -108,7 +108,7 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
         blobs = []
         for step, action in enumerate(_actions(machine, steps)):
             outcome = machine.step(action)
-            assert machine.palette is not None
+            assert machine.palette is not None and machine.diff is not None
             recorder.add_colours(machine.palette.entries(machine.new_colours()))
             recorder.step(
                 action=action,
@@ -125,6 +125,7 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
                 ),
                 t_step=1.7e9 + step / 60,
                 frame=machine.frame,
+                words=codec.sparse(machine.diff, machine.changed),
             )
             if recorder.pending_steps >= chunk_steps:
                 chunk = recorder.cut()

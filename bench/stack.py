@@ -20,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# As the Procfile runs them: recording workers yield the CPU to the live loops beside them.
+WORKER_NICE = ["nice", "-n", "10"]
 
 
 def free_port() -> int:
@@ -158,6 +160,7 @@ def running_stack(
                 f"--application={asgi}",
             ],
             "worker": [
+                *WORKER_NICE,
                 str(bin_dir / "celery"),
                 "-A",
                 "arcade",

@@ -1,8 +1,8 @@
 """Reading a stored episode back: its frames, palette and per-step columns, from its chunks.
 
 Chunks decode forward from a keyframe chunk (docs/recording.md), so a whole episode is read
-in one pass, each chunk decoded straight into one preallocated array, and a single frame from
-the nearest keyframe chunk at or before it. The exporters, the admin's frame viewer and
+in one pass into one preallocated array, and a single frame from the nearest keyframe chunk
+at or before it. The exporters, the admin's frame viewer and
 playback read frames through here.
 """
 
@@ -88,7 +88,8 @@ def episode_data(episode: Episode) -> EpisodeData:
         if chunk.first_frame != expected:
             raise ValueError(f"episode {episode.pk}: chunk {chunk.index} is not where expected")
         view = frames[chunk.first_frame : chunk.first_frame + chunk.n_frames]
-        header = chunkfile.decode_into(_read(chunk), view, previous)
+        header, decoded = chunkfile.decode(_read(chunk), previous)
+        view[:] = decoded
         previous = view[-1]
         for name in STEP_COLUMNS:
             steps[name].extend(header["steps"][name])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -15,6 +16,13 @@ if TYPE_CHECKING:
 class EpisodeQuerySet(models.QuerySet["Episode"]):
     def for_player(self, user: User | AnonymousUser) -> EpisodeQuerySet:
         return self.filter(user=user).select_related("game").order_by("-started_at")
+
+    def lost(self, *, silent_since: datetime) -> EpisodeQuerySet:
+        """Active episodes whose live session has not beaten since then (or never did)."""
+        return self.filter(status=Episode.Status.ACTIVE).filter(
+            models.Q(heartbeat_at__lt=silent_since)
+            | models.Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
+        )
 
 
 class Episode(models.Model):
@@ -86,6 +94,10 @@ class Episode(models.Model):
 
     @property
     def frames(self) -> int:
+        """Frames stored: one per step and the last observation, which an interrupted
+        episode lost with its live session (it was to start the next chunk)."""
+        if self.end_reason == Episode.EndReason.INTERRUPTED:
+            return self.steps
         return self.steps + 1
 
 

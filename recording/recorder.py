@@ -3,6 +3,11 @@
 Frame t is the observation before step t; frame 0 follows reset and frame T (the terminal
 observation) follows the last step, so an episode of T steps has T + 1 frames. A chunk holds
 the steps [a, b) and the frames [a, b); the last chunk also holds frame T.
+
+A frame is kept as the 8-byte words that changed since the frame before (between two Atari
+frames a few dozen of 4,200), which the live loop has already found for the wire: a step
+costs the recorder two small arrays instead of a 33 KB frame copy. Only a keyframe chunk's
+first frame is kept whole.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from games.engine import codec
 
 from .chunkfile import KEYFRAME_EVERY, ChunkData
 
@@ -47,14 +54,16 @@ class Recorder:
     chunk_steps: int
     keyframe_every: int = KEYFRAME_EVERY
     palette: list[list[int]] = field(default_factory=list)
-    # Frames since the last cut, copied into one array (no per-frame allocation, no stack at
-    # the cut); a cut hands the array to the encoder and starts a new one.
-    _buffer: np.ndarray | None = None
-    _count: int = 0
+    # The pending frames: the first one whole when the pending chunk is a keyframe chunk, and
+    # every other one as its changed words (the first of a continuing chunk against the last
+    # frame of the chunk before).
+    _first: np.ndarray | None = None
+    _deltas: list[codec.Sparse] = field(default_factory=list)
+    _latest: np.ndarray | None = None  # the newest frame as given (the caller's buffer)
+    _previous: np.ndarray | None = None  # a copy of it, kept only when steps come without words
     _steps: dict[str, list[Any]] = field(default_factory=dict)
     _first_frame: int = 0
     _index: int = 0
-    _last_frame: np.ndarray | None = None
     steps: int = 0
     total_return: float = 0.0
 
@@ -62,19 +71,9 @@ class Recorder:
         self._steps = {name: [] for name in STEP_FIELDS}
 
     def reset(self, frame: np.ndarray) -> None:
-        self._append(frame)
-
-    def _append(self, frame: np.ndarray) -> None:
-        buffer = self._buffer
-        if buffer is None or self._count == len(buffer) or buffer.shape[1:] != frame.shape:
-            if buffer is not None and buffer.shape[1:] != frame.shape:
-                raise ValueError("the frame shape changed during the episode")
-            grown = np.empty((max(self.chunk_steps + 2, 2 * self._count), *frame.shape), np.uint8)
-            if buffer is not None:
-                grown[: self._count] = buffer[: self._count]
-            self._buffer = buffer = grown
-        buffer[self._count] = frame
-        self._count += 1
+        self._first = frame.copy()
+        self._latest = frame
+        self._previous = self._first
 
     def step(
         self,
@@ -87,8 +86,27 @@ class Recorder:
         stamp: InputStamp,
         t_step: float,
         frame: np.ndarray,
+        words: codec.Sparse | None = None,
     ) -> None:
-        """Record step ``self.steps`` and the frame it produced."""
+        """Record step ``self.steps`` and the frame it produced.
+
+        ``words`` are the frame's changed words against the frame before (``codec.sparse``);
+        without them the recorder finds them itself, keeping a copy of every frame. ``frame``
+        must not change before the next step or cut (the machines' buffers do not).
+        """
+        latest = self._latest
+        if latest is None:
+            raise ValueError("reset the recorder with the first frame before recording steps")
+        if frame.shape != latest.shape:
+            raise ValueError("the frame shape changed during the episode")
+        if words is None:
+            before = self._previous if self._previous is not None else latest
+            words = codec.sparse(np.bitwise_xor(frame, before))
+            self._previous = frame.copy()
+        else:
+            self._previous = None
+        self._deltas.append(words)
+        self._latest = frame
         s = self._steps
         s["action"].append(action)
         s["reward"].append(reward)
@@ -101,7 +119,6 @@ class Recorder:
         s["t_key"].append(stamp.t_key)
         s["t_received"].append(stamp.t_received)
         s["t_step"].append(t_step)
-        self._append(frame)
         self.steps += 1
         self.total_return += reward
 
@@ -117,12 +134,12 @@ class Recorder:
         n_steps = self.pending_steps
         if n_steps == 0 and not final:
             return None
+        assert self._latest is not None
         # Frames [a, a + n_steps) go now; the frame after the last step starts the next chunk,
         # unless this is the last chunk, which keeps it as the terminal observation.
         n_frames = n_steps + 1 if final else n_steps
-        assert self._buffer is not None
-        frames = self._buffer[:n_frames]
-        keyframe = self._index % self.keyframe_every == 0
+        first = self._first
+        n_deltas = n_frames - (first is not None)
         chunk = ChunkData(
             header={
                 "episode": self.episode,
@@ -135,18 +152,19 @@ class Recorder:
                 "palette": sorted(self.palette) if self.palette else None,
                 "steps": self._steps,
             },
-            frames=frames,
-            previous_frame=None if keyframe else self._last_frame,
+            shape=tuple(self._latest.shape),
+            first=first,
+            deltas=self._deltas[:n_deltas],
         )
-        self._last_frame = frames[-1]
-        rest = self._count - n_frames  # the frame after the last step starts the next chunk
-        old = self._buffer
-        self._buffer = np.empty_like(old)
-        self._buffer[:rest] = old[n_frames : self._count]
-        self._count = rest
+        self._deltas = self._deltas[n_deltas:]  # the next chunk's first frame, when not final
         self._steps = {name: [] for name in STEP_FIELDS}
         self._first_frame += n_steps
         self._index += 1
+        self._first = None
+        if self._index % self.keyframe_every == 0 and not final:
+            # The next chunk is a keyframe chunk: its first frame (the newest) is kept whole.
+            self._first = self._latest.copy()
+            self._deltas = []
         return chunk
 
     @property

@@ -6,21 +6,22 @@ import json
 import logging
 import platform
 import uuid
+from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
-import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 import arcade
 from accounts.models import User
 from games.models import Game
 
-from . import chunkfile, frames, transfer
+from . import chunkfile, transfer
+from .frames import episode_frame_rgb as episode_frame_rgb  # where callers found it
 from .models import Chunk, Episode, Transition
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,62 @@ def episode_end(*, episode_id: str, reason: str, steps: int, chunks: int) -> Non
         )
         if updated == 1:
             transaction.on_commit(lambda: finalise_episode.delay(episode_id))
+
+
+def episodes_beat(*, episode_ids: list[str]) -> int:
+    """A web process's live episodes are alive: one UPDATE for all of them."""
+    if not episode_ids:
+        return 0
+    return Episode.objects.filter(pk__in=episode_ids, status=Episode.Status.ACTIVE).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+def episodes_reap(*, silent_for: timedelta) -> list[str]:
+    """End every episode whose live session died; returns the ids ended."""
+    silent_since = timezone.now() - silent_for
+    ended = []
+    for episode_id in Episode.objects.lost(silent_since=silent_since).values_list("pk", flat=True):
+        if episode_interrupt(episode_id=str(episode_id), silent_since=silent_since):
+            ended.append(str(episode_id))
+    return ended
+
+
+def episode_interrupt(*, episode_id: str, silent_since: datetime) -> bool:
+    """End an episode whose live session died, keeping every step that reached storage.
+
+    Chunks still waiting in Redis are stored first. The claim is a conditional UPDATE that
+    re-checks the silence, so a session that beat meanwhile, or another watchdog run, wins
+    and this one changes nothing (returns False).
+    """
+    waiting = transfer.waiting(episode_id)
+    if waiting:
+        try:
+            chunks_store(refs=[(episode_id, index) for index in waiting])
+        except ChunkMissing:
+            log.warning("a chunk of %s expired while the watchdog stored it", episode_id)
+    stored = Chunk.objects.filter(episode_id=episode_id).aggregate(
+        chunks=Count("pk"), steps=Sum("n_steps")
+    )
+    with transaction.atomic():
+        claimed = (
+            Episode.objects.lost(silent_since=silent_since)
+            .filter(pk=episode_id)
+            .update(
+                status=Episode.Status.FINALISING,
+                end_reason=Episode.EndReason.INTERRUPTED,
+                steps=stored["steps"] or 0,
+                chunks_expected=stored["chunks"],
+                ended_at=timezone.now(),
+            )
+        )
+        if claimed == 1:
+            from .tasks import finalise_episode
+
+            transaction.on_commit(lambda: finalise_episode.delay(episode_id))
+    if claimed == 1:
+        log.warning("episode %s lost its live session; ended as interrupted", episode_id)
+    return claimed == 1
 
 
 def chunk_path(episode_id: str, index: int) -> str:
@@ -284,6 +341,13 @@ def episode_finalise(*, episode_id: str, give_up: bool = False) -> None:
     if stored < (episode.chunks_expected or 0) and not give_up:
         raise ChunksPending(f"{stored} of {episode.chunks_expected} chunks stored")
     problem = episode_audit(episode)
+    if not problem and episode.end_reason == Episode.EndReason.INTERRUPTED:
+        # Whole as far as it goes, but it has no last observation and may have lost the
+        # second of play that had not left the web process.
+        problem = (
+            f"interrupted: the live session was lost after step {episode.steps}; the steps "
+            "up to it are stored, the last observation and anything after it are not"
+        )
     total = episode.transitions.aggregate(total=Sum("reward"))["total"] or 0.0
     Episode.objects.filter(pk=episode_id, status=Episode.Status.FINALISING).update(
         status=Episode.Status.INCOMPLETE if problem else Episode.Status.COMPLETE,
@@ -293,8 +357,3 @@ def episode_finalise(*, episode_id: str, give_up: bool = False) -> None:
     )
     if problem:
         log.warning("episode %s is incomplete: %s", episode_id, problem)
-
-
-def episode_frame_rgb(*, episode: Episode, number: int) -> np.ndarray:
-    """Frame ``number`` of a stored episode as RGB (kept here for callers; see frames.py)."""
-    return frames.episode_frame_rgb(episode=episode, number=number)

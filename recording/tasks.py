@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import redis
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from . import services
@@ -33,3 +35,11 @@ def finalise_episode(self: Task, episode_id: str) -> None:
         services.episode_finalise(episode_id=episode_id, give_up=self.request.retries >= 60)
     except services.ChunksPending as exc:
         raise self.retry(exc=exc, countdown=1) from exc
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def reap_lost_episodes() -> list[str]:
+    """Beat: end as interrupted the episodes whose live session stopped beating."""
+    return services.episodes_reap(
+        silent_for=timedelta(seconds=settings.ARCADE["LOST_AFTER_SECONDS"])
+    )

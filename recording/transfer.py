@@ -52,3 +52,10 @@ def get_many(refs: list[tuple[str, int]]) -> list[bytes | None]:
 def discard_many(refs: list[tuple[str, int]]) -> None:
     if refs:
         client().delete(*[chunk_key(e, i) for e, i in refs])
+
+
+def waiting(episode_id: str) -> list[int]:
+    """Indices of the episode's chunks whose bytes wait in Redis, not yet stored."""
+    prefix = chunk_key(episode_id, 0).removesuffix("0")
+    keys = client().scan_iter(match=f"{prefix}*", count=1000)
+    return sorted(int(key.rsplit(b":", 1)[1]) for key in keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -63,11 +64,14 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         wait_answering(url)
         yield process, url
     finally:
+        # Its children first: once the parent is gone they belong to init, out of sight.
+        children = _leftovers(process.pid)
         if process.poll() is None:
             process.kill()
             process.wait()
-        for child in _leftovers(process.pid):
-            os.kill(child, signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
 
 
 def _leftovers(parent: int) -> list[int]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import socket
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -76,3 +79,90 @@ def test_it_keeps_order_behind_messages_autobahn_has_queued() -> None:
     protocol.send_queue.append((b"queued", True))
     assert not FrameWriter(daphne_scope(protocol)).write(b"x")
     assert protocol.transport.written == []
+
+
+class FakeTwistedConnection(FakeTransport):
+    """The parts of twisted.internet.tcp.Connection the direct path reads, on a real socket."""
+
+    TLS = False
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.socket = sock
+        self.connected = 1
+        self.disconnecting = False
+        self._tempDataBuffer: list[bytes] = []
+        self.dataBuffer = b""
+        self.offset = 0
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self._tempDataBuffer.append(data)
+
+
+@pytest.fixture
+def socket_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    server, client = socket.socketpair()
+    server.setblocking(False)
+    yield server, client
+    server.close()
+    client.close()
+
+
+def connected_protocol(server: socket.socket) -> FakeDaphneProtocol:
+    protocol = FakeDaphneProtocol()
+    protocol.transport = FakeTwistedConnection(server)
+    return protocol
+
+
+def twisted_connection(protocol: FakeDaphneProtocol) -> FakeTwistedConnection:
+    assert isinstance(protocol.transport, FakeTwistedConnection)
+    return protocol.transport
+
+
+def test_it_sends_on_the_socket_at_once_when_nothing_is_buffered(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = socket_pair
+    protocol = connected_protocol(server)
+
+    assert FrameWriter(daphne_scope(protocol)).write(b"frame")
+
+    assert client.recv(100) == b"\x82\x05frame"
+    assert protocol.transport.written == []
+
+
+def test_it_queues_behind_what_twisted_has_buffered(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = socket_pair
+    protocol = connected_protocol(server)
+    twisted_connection(protocol)._tempDataBuffer.append(b"earlier")
+
+    assert FrameWriter(daphne_scope(protocol)).write(b"frame")
+
+    assert protocol.transport.written == [b"\x82\x05frame"]
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.recv(100)  # nothing overtook the buffered bytes
+
+
+def test_it_hands_twisted_the_rest_when_the_kernel_takes_part(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = socket_pair
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    protocol = connected_protocol(server)
+    writer = FrameWriter(daphne_scope(protocol))
+    big = bytes(range(256)) * 4096  # 1 MiB: more than the socket takes at once
+
+    assert writer.write(big)
+
+    sent_now = b""
+    client.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while chunk := client.recv(1 << 20):
+            sent_now += chunk
+    message = binary_frame_header(len(big)) + big
+    assert 0 < len(sent_now) < len(message)
+    assert sent_now + b"".join(protocol.transport.written) == message

@@ -54,13 +54,28 @@ def index_type(frame_bytes: int) -> type[np.unsignedinteger]:
     return np.uint16 if -(-frame_bytes // WORD) <= 65536 else np.uint32
 
 
-def delta(diff: np.ndarray, changed: np.ndarray | None = None) -> bytes:
-    """A delta payload: u32 count, the changed words' indices, then those words of ``diff``."""
+Sparse = tuple[np.ndarray, np.ndarray]  # (word indices as index_type, the words' XOR values)
+
+
+def sparse(diff: np.ndarray, changed: np.ndarray | None = None) -> Sparse:
+    """The changed 8-byte words of ``diff``: their indices and values.
+
+    Computed once a step and used twice: the wire delta and the recording are both made of it.
+    """
     if changed is None:
         changed = changed_words(diff)
-    words = _words(diff)[changed]
-    indices = changed.astype(index_type(diff.size))
-    return zlib.compress(_COUNT.pack(changed.size) + indices.tobytes() + words.tobytes(), LEVEL)
+    return changed.astype(index_type(diff.size)), _words(diff)[changed]
+
+
+def delta(diff: np.ndarray, changed: np.ndarray | None = None) -> bytes:
+    """A delta payload: u32 count, the changed words' indices, then those words of ``diff``."""
+    return delta_of(sparse(diff, changed))
+
+
+def delta_of(words: Sparse) -> bytes:
+    """The delta payload of words found by ``sparse``."""
+    indices, values = words
+    return zlib.compress(_COUNT.pack(indices.size) + indices.tobytes() + values.tobytes(), LEVEL)
 
 
 def apply_delta(frame: np.ndarray, payload: bytes) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from games.engine import codec
 from games.engine.machines import build_machine
 from recording import chunkfile, services, transfer
 from recording.models import Episode
@@ -53,6 +54,7 @@ def record_episode(
             stamp=InputStamp(seq=step // 10),
             t_step=time.time(),
             frame=machine.frame,
+            words=codec.sparse(machine.diff, machine.changed) if machine.diff is not None else None,
         )
         played.append(machine.frame.copy())
         if recorder.pending_steps >= chunk_steps:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import json
 import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
+import zstandard
 
+from games.engine import codec
 from games.engine.machines import AtariMachine, GymMachine, Machine
 from recording import chunkfile
 from recording.chunkfile import ChunkData
@@ -52,8 +55,13 @@ def record(
     chunk_steps: int,
     keyframe_every: int = 10,
     seed: int = 1,
+    with_words: bool = True,
 ) -> Recording:
-    """Play ``actions`` and record them the way the live session does."""
+    """Play ``actions`` and record them the way the live session does.
+
+    The live session hands the recorder each frame's changed words (``with_words``); without
+    them the recorder finds them itself.
+    """
     played = Recording()
     recorder = Recorder(
         episode="episode-1",
@@ -80,7 +88,9 @@ def record(
             "stamp": stamp_for(step),
             "t_step": 1_760_000_000.5 + step / 60,
         }
-        recorder.step(**fields, frame=machine.frame)
+        assert machine.diff is not None
+        words = codec.sparse(machine.diff, machine.changed) if with_words else None
+        recorder.step(**fields, frame=machine.frame, words=words)
         played.frames.append(machine.frame.copy())
         played.steps.append(fields)
         if recorder.pending_steps >= chunk_steps:
@@ -152,6 +162,20 @@ def test_it_decodes_an_atari_episode_to_exactly_the_recorded_frames(seaquest: Re
     assert np.array_equal(frames, np.stack(seaquest.frames))
 
 
+def test_it_records_the_same_frames_when_it_finds_the_changed_words_itself() -> None:
+    machine = AtariMachine("ALE/Seaquest-v5", ATARI_KWARGS)
+    actions = atari_actions(18, 120)
+    played = record(machine, actions, chunk_steps=32, keyframe_every=2, with_words=False)
+
+    _, frames = decode_all(played.blobs)
+
+    assert np.array_equal(frames, np.stack(played.frames))
+    live = record(
+        AtariMachine("ALE/Seaquest-v5", ATARI_KWARGS), actions, chunk_steps=32, keyframe_every=2
+    )
+    assert played.blobs == live.blobs
+
+
 def test_it_decodes_rgb_frames_to_exactly_the_recorded_frames(hanoi: Recording) -> None:
     _, frames = decode_all(hanoi.blobs)
 
@@ -188,8 +212,9 @@ def test_it_describes_the_frames_in_the_header(seaquest: Recording) -> None:
     assert header["pixel_format"] == "indexed"
     assert header["shape"] == [210, 160]
     assert header["dtype"] == "uint8"
-    assert header["body"]["codec"] == "xor-zstd"
-    assert header["body"]["bytes"] < 210 * 160 * 32 // 10  # it is compressed
+    assert header["body"]["codec"] == "sparse-xor-zstd"
+    assert header["body"]["index_dtype"] == "uint16"
+    assert header["body"]["bytes"] < 210 * 160  # 32 frames in less than one frame's bytes
 
 
 def test_it_has_a_colour_for_every_pixel_of_a_chunk(seaquest: Recording) -> None:
@@ -324,7 +349,8 @@ def test_it_copies_frames_so_a_reused_buffer_cannot_change_the_recording() -> No
     chunk = recorder.cut(final=True)
 
     assert chunk is not None
-    assert chunk.frames[:, 0, 0].tolist() == [0, 7]
+    _, frames = chunkfile.decode(chunkfile.encode(chunk))
+    assert frames[:, 0, 0].tolist() == [0, 7]
 
 
 # --- the file format -------------------------------------------------------------------------
@@ -337,6 +363,32 @@ def test_it_refuses_a_blob_that_is_not_a_chunk(seaquest: Recording) -> None:
         chunkfile.read_header(blob)
     with pytest.raises(ValueError, match="bad magic"):
         chunkfile.decode(blob)
+
+
+def test_it_refuses_a_body_that_does_not_match_its_header(seaquest: Recording) -> None:
+    header = chunkfile.read_header(seaquest.blobs[0])
+    prefix = seaquest.blobs[0][: len(seaquest.blobs[0]) - header["body"]["bytes"]]
+    cut_short = prefix + zstandard.ZstdCompressor().compress(b"\0" * 1000)
+
+    with pytest.raises(ValueError, match="shorter than its header says"):
+        chunkfile.decode(cut_short)
+
+
+def test_it_still_reads_format_2_chunks() -> None:
+    frames = np.random.default_rng(3).integers(0, 4, (5, 6, 8), dtype=np.uint8)
+    deltas = frames.copy()
+    np.bitwise_xor(deltas[1:], frames[:-1], out=deltas[1:])
+    header = {"keyframe": True, "n_frames": 5, "shape": [6, 8], "dtype": "uint8"}
+    raw = zstandard.ZstdCompressor().compress(json.dumps(header).encode())
+    blob = (
+        struct.pack("<8sII", b"ARCADECH", 2, len(raw))
+        + raw
+        + zstandard.ZstdCompressor().compress(deltas.tobytes())
+    )
+
+    _, decoded = chunkfile.decode(blob)
+
+    assert np.array_equal(decoded, frames)
 
 
 def test_it_refuses_a_chunk_format_it_does_not_know(seaquest: Recording) -> None:
