@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import shutil
 import tempfile
 import time
@@ -124,25 +125,38 @@ def destination_key(destination: str) -> str:
 
 
 class FolderTarget(Target):
-    """A local folder: files are written in place."""
+    """A local folder. Files are staged in a hidden folder inside it and moved into place
+    (a rename, on the same disk) only when the whole run has been written, so a run that
+    fails leaves the destination as it was."""
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self.root = path
-        self.remote = False
+        self.destination = path
+        self.root = Path(tempfile.mkdtemp(prefix=".arcade-staging-", dir=path))
 
     def fetch(self, relative: str) -> bool:
-        return (self.root / relative).exists()
+        source = self.destination / relative
+        if not source.is_file():
+            return False
+        (self.root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, self.root / relative)
+        return True
 
     def names(self, relative: str) -> list[str]:
-        folder = self.root / relative
+        folder = self.destination / relative
         return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
     def publish(self) -> list[str]:
-        return []
+        moved = []
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.root)
+            (self.destination / relative).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, self.destination / relative)
+            moved.append(str(relative))
+        return moved
 
     def cleanup(self) -> None:
-        pass
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class StorageTarget(Target):
@@ -155,7 +169,6 @@ class StorageTarget(Target):
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.root = Path(tempfile.mkdtemp(prefix="arcade-export-"))
-        self.remote = True
 
     def _name(self, relative: str) -> str:
         return f"{self.prefix}/{relative}"

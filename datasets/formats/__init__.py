@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 
 
 class Target(ABC):
-    """Where a writer's files go: ``root`` is a local folder it writes below."""
+    """Where a writer's files go: ``root``, a local staging folder it writes below.
+
+    Only what was fetched from earlier exports is in it; ``publish`` moves it all to the
+    destination once the run has been written.
+    """
 
     root: Path
-    remote: bool  # True when root is a staging copy: only what was fetched is there
 
     @abstractmethod
     def fetch(self, relative: str) -> bool:

@@ -171,13 +171,12 @@ class Writer:
         return name
 
     def close(self, *, card_episodes: list[Episode]) -> None:
-        if self.target.remote:
-            # Only the metadata of an earlier export was fetched: count its size too.
-            for name, (earlier, staged) in self.sizes.items():
-                storage = self.storages[name]
-                storage.update_metadata(
-                    {"dataset_size": round(earlier + storage.get_size() - staged, 1)}
-                )
+        # Only the metadata of an earlier export was staged: count the rest of it too.
+        for name, (earlier, staged) in self.sizes.items():
+            storage = self.storages[name]
+            storage.update_metadata(
+                {"dataset_size": round(earlier + storage.get_size() - staged, 1)}
+            )
         card = dataset_card(
             format=f"minari ({self.data_format} storage)",
             observation=self.observation,

@@ -162,3 +162,29 @@ def test_the_command_says_what_to_fix(cast: Any, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"atari.*Atari"):
         call_command("export_dataset", destination=str(tmp_path), observation="atari")
     assert Episode.objects.count() == 6
+
+
+def test_a_failed_run_leaves_the_destination_as_it_was(
+    cast: Any, tmp_path: Path, alice: Any, pong: Any, recorded: Any
+) -> None:
+    dataset_export(query=EpisodeQuery(games=("pong",)), destination=str(tmp_path))
+    before = digests(tmp_path)
+    recorded(user=alice, game=pong, steps=20)
+    recorded(user=alice, game=pong, steps=20)
+    calls = []
+
+    def failing(progress: int) -> None:
+        calls.append(progress)
+        if len(calls) == 2:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        dataset_export(
+            query=EpisodeQuery(games=("pong",)),
+            destination=str(tmp_path),
+            progress=lambda episodes, steps: failing,
+        )
+    assert digests(tmp_path) == before
+    assert ExportedEpisode.objects.count() == 2
+    again = dataset_export(query=EpisodeQuery(games=("pong",)), destination=str(tmp_path))
+    assert (again.already, again.exported) == (2, 2)
