@@ -5,9 +5,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 
-.PHONY: install run test lint format bench clean
+.PHONY: install infra-tools infra-lock lock run test lint format bench clean
 
 install: $(VENV)/.installed
+
+# Tools that check Dockerfile, docker-compose.yml, terraform/ and the workflows: a venv of
+# their own (checkov's pins would clash with ours), python-hcl2 in a folder of its own inside
+# it (checkov's fork of it installs the same module). Each ships its binary: no download at
+# run time.
+INFRA := .venv-infra
+infra-tools: $(INFRA)/.installed
+
+$(INFRA)/.installed: .ci/infra-requirements.lock .ci/infra-hcl2.lock $(VENV)/.installed
+	test -x $(INFRA)/bin/python || $(PYTHON) -m venv $(INFRA)
+	$(VENV)/bin/uv pip sync -q --python $(INFRA)/bin/python .ci/infra-requirements.lock
+	$(VENV)/bin/uv pip sync -q --python $(INFRA)/bin/python --target $(INFRA)/hcl2 \
+		.ci/infra-hcl2.lock
+	touch $@
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +34,11 @@ lock:
 	$(VENV)/bin/uv pip compile pyproject.toml --group dev --generate-hashes \
 		--python-version 3.11 --no-header -o requirements.lock
 
+infra-lock:
+	for name in infra-requirements infra-hcl2; do \
+		$(VENV)/bin/uv pip compile .ci/$$name.in --generate-hashes \
+			--python-version 3.11 --no-header -o .ci/$$name.lock; done
+
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_catalogue
@@ -27,7 +46,7 @@ run: install
 	@echo "Arcade is starting on http://127.0.0.1:8000 (Ctrl-C stops everything)"
 	$(VENV)/bin/honcho start -f Procfile
 
-test: install
+test: install infra-tools
 	bash .ci/test.sh
 
 # The benchmark suite (about ten minutes): bench/results/latest.json and latest.md.
@@ -44,4 +63,4 @@ format: install
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) $(INFRA) var staticfiles

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-# Before settings load: no prewarming in tests, and seeds made in-process unless a test
-# asks for the helper process.
-os.environ.setdefault("ARCADE_PREWARM", "0")
-os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="arcade-media-"))
-# Connections close after each use, as the test runner needs to drop its database at the end
-# (a persistent connection left in a consumer's thread would hold it open).
-os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 REQUIRE_SERVICES = (
     os.environ.get("CI") == "true" or os.environ.get("ARCADE_REQUIRE_SERVICES") == "1"

@@ -46,6 +46,12 @@ class DjangoEpisodeStore:
     async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
         await engine.shipper().ship(episode, index, blob)
 
+    def hosted(self, episode: str, *, here: bool) -> None:
+        if here:
+            engine.heartbeat().add(episode)
+        else:
+            engine.heartbeat().discard(episode)
+
     async def close(
         self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
     ) -> None:
@@ -113,8 +119,14 @@ class PlayConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def disconnect(self, code: int) -> None:
-        if self.session is not None:
-            await self.session.stop("abandoned")
+        session = self.session
+        if session is None:
+            return
+        # A dropped socket pauses the game for a while: the player may be back in a moment.
+        if session.settings.reconnect_grace > 0 and await session.park():
+            await engine.parked().keep(user_id=self.scope["user"].pk, session=session)
+        else:
+            await session.stop("abandoned")
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         session = self.session
@@ -134,6 +146,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 await self.send_json(p.PongMessage(type="pong", t=msg["t"]))
             elif msg["type"] == "start":
                 await self._start(session)
+            elif msg["type"] == "resume":
+                await self._resume(session, msg["episode"])
         except p.ProtocolError as exc:
             await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
 
@@ -149,6 +163,32 @@ class PlayConsumer(AsyncWebsocketConsumer):
                     message="The game could not be started; press New game to try again.",
                 )
             )
+
+    async def _resume(self, session: LiveSession, episode_id: str) -> None:
+        claimed = await engine.parked().claim(
+            user_id=self.scope["user"].pk, episode_id=episode_id, slug=session.game.slug
+        )
+        if claimed is None:
+            raise p.ProtocolError(
+                "resume_failed",
+                "That game is not waiting for you any more (it ended, or you were away too "
+                "long); press New game.",
+            )
+        try:
+            if isinstance(claimed, LiveSession):
+                await session.stop("abandoned", notify=True)  # a game started here meanwhile
+                self.session = session = claimed
+            else:  # handed over by the process that held it
+                await session.adopt(claimed)
+            await session.resume(transport=self)
+        except p.ProtocolError:
+            raise
+        except Exception:
+            log.exception("could not resume episode %s", episode_id)
+            await session.stop("abandoned")
+            raise p.ProtocolError(
+                "resume_failed", "The game could not be resumed; press New game."
+            ) from None
 
     def _admit(self) -> bool:
         """A per-socket rate limit: refuse a flood politely, then close the socket."""

@@ -12,8 +12,10 @@ from django.db import close_old_connections
 
 from games.engine.pool import MachinePool
 
+from .health import mark_prewarmed
 from .heartbeat import Heartbeat
 from .live import LiveSettings
+from .parking import ParkedSessions
 from .shipping import ChunkShipper
 
 log = logging.getLogger(__name__)
@@ -62,13 +64,20 @@ def live_settings() -> LiveSettings:
         chunk_seconds=conf["CHUNK_SECONDS"],
         window=conf["SEND_WINDOW"],
         ack_every=conf["ACK_EVERY"],
+        reconnect_grace=conf["RECONNECT_GRACE_SECONDS"],
     )
+
+
+@functools.cache
+def parked() -> ParkedSessions:
+    return ParkedSessions(grace=settings.ARCADE["RECONNECT_GRACE_SECONDS"])
 
 
 def prewarm_in_background() -> None:
     """Build idle machines for every enabled game before players arrive."""
     per_game = settings.ARCADE["PREWARM"]
     if per_game <= 0:
+        mark_prewarmed()
         return
 
     def work() -> None:
@@ -81,9 +90,11 @@ def prewarm_in_background() -> None:
             configs = [g.config() for g in games]
         except Exception:  # no tables yet (before migrate): nothing to warm
             log.info("no catalogue to prewarm")
+            mark_prewarmed()
             return
         pool().prewarm(configs, per_game)
         settle_heap()
+        mark_prewarmed()
         log.info("prewarmed %d machine(s) for %d game(s)", per_game, len(configs))
 
     threading.Thread(target=work, name="arcade-prewarm", daemon=True).start()

@@ -48,6 +48,8 @@ class EpisodeStore(Protocol):
     async def close(
         self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
     ) -> None: ...
+    def hosted(self, episode: str, *, here: bool) -> None:
+        """This process starts (or stops) hosting an episode that goes on elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class LiveSettings:
     chunk_seconds: float = 1.0
     window: int = 40
     ack_every: int = 12
+    reconnect_grace: int = 20  # seconds; 0: a dropped socket ends its episode at once
 
 
 class Episode:
@@ -127,6 +130,7 @@ class LiveSession:
             ),
             ack_every=self.settings.ack_every,
             window=self.settings.window,
+            reconnect_grace=self.settings.reconnect_grace,
         )
 
     def on_input(self, msg: p.InputMessage) -> None:
@@ -198,19 +202,126 @@ class LiveSession:
         palette = machine.palette
         if palette is not None:
             recorder.add_colours(palette.entries(colours))
-        await self.transport.send_json(
-            {
-                "type": "episode",
-                "episode": episode_id,
-                "seed": seed,
-                "width": int(frame.shape[1]),
-                "height": int(frame.shape[0]),
-                "pixel_format": machine.pixel_format,
-                "palette": _palette_b64(machine),
-            }
-        )
+        await self.transport.send_json(self._episode_message(episode))
         await self._send_frame(episode, 0, Outcome(0.0, False, False, 0), score=0.0)
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
+        self._loop_task = asyncio.create_task(self._run(episode))
+
+    def _episode_message(self, episode: Episode, *, resumed: bool = False) -> p.EpisodeMessage:
+        frame = episode.machine.frame
+        message = p.EpisodeMessage(
+            type="episode",
+            episode=episode.id,
+            seed=episode.seed,
+            width=int(frame.shape[1]),
+            height=int(frame.shape[0]),
+            pixel_format="indexed" if episode.machine.pixel_format == "indexed" else "rgb",
+            palette=_palette_b64(episode.machine),
+        )
+        if resumed:
+            message["resumed"] = True
+            message["steps"] = episode.recorder.steps
+            message["score"] = episode.recorder.total_return
+        return message
+
+    # --- pausing for a reconnect ----------------------------------------------------------
+
+    async def park(self) -> bool:
+        """The socket dropped mid-episode: pause the game, keeping it for the player's return.
+
+        Every step played so far leaves for storage now. Returns False when no episode runs
+        (there is nothing to keep).
+        """
+        episode = self.episode
+        if episode is None or episode.over:
+            return False
+        await self._stop_loop(episode)
+        # The keys the player held went with the socket.
+        episode.action = self.game.default_action
+        episode.stamp = InputStamp()
+        self._held = []
+        self._maybe_cut(episode, now=True)
+        self.transport = _Gone()
+        return True
+
+    async def hand_over(self) -> dict[str, Any]:
+        """A parked episode moves to the process the player reconnected to.
+
+        Returns what that process needs to go on bit-exactly (``adopt``); this process keeps
+        nothing of it. Every chunk cut so far has been handed to the workers by then.
+        """
+        episode = self.episode
+        if episode is None or episode.over:
+            raise p.ProtocolError("resume_failed", "That game has ended; press New game.")
+        machine = episode.machine
+        snapshot = {
+            "episode": episode.id,
+            "seed": episode.seed,
+            "slug": self.game.slug,
+            "lives": episode.lives,
+            "machine": machine.snapshot(),
+            "recorder": episode.recorder.state(),
+        }
+        self.episode = None
+        episode.over = True
+        episode.ship_queue.put_nowait(None)
+        if self._shipper is not None:
+            await self._shipper
+            self._shipper = None
+        self.pool.release(self.game, machine)
+        self.store.hosted(episode.id, here=False)
+        return snapshot
+
+    async def adopt(self, snapshot: dict[str, Any]) -> None:
+        """Take over an episode another process handed over; ``resume`` then goes on with it."""
+        if snapshot["slug"] != self.game.slug:
+            raise p.ProtocolError("resume_failed", "That game is not this page's game.")
+        await self.stop("abandoned", notify=True)
+        machine = await self.pool.acquire_idle(self.game)
+        try:
+            machine.restore(snapshot["machine"])
+        except BaseException:
+            self.pool.release(self.game, machine)
+            raise
+        frame = machine.frame
+        recorder = Recorder.resumed(
+            episode=snapshot["episode"],
+            pixel_format=machine.pixel_format,
+            chunk_steps=self.settings.chunk_steps,
+            state=snapshot["recorder"],
+            frame=frame,
+        )
+        episode = Episode(
+            episode_id=snapshot["episode"],
+            seed=snapshot["seed"],
+            machine=machine,
+            recorder=recorder,
+        )
+        episode.action = self.game.default_action
+        episode.lives = snapshot["lives"]
+        self.episode = episode
+        self.store.hosted(episode.id, here=True)
+        self._shipper = asyncio.create_task(self._ship_chunks(episode))
+
+    async def resume(self, transport: Transport) -> None:
+        """The player is back: go on with the paused episode on their new socket."""
+        episode = self.episode
+        if episode is None:
+            raise p.ProtocolError("resume_failed", "That game has ended; press New game.")
+        self.transport = transport
+        number = episode.recorder.steps
+        self._last_seq = -1
+        self._last_sent = self._last_acked = number - 1
+        self._need_keyframe = True
+        self._dropped_in_row = 0
+        episode.chunk_started = time.monotonic()
+        await transport.send_json(self._episode_message(episode, resumed=True))
+        await self._send_frame(
+            episode,
+            number,
+            Outcome(0.0, False, False, episode.lives),
+            score=episode.recorder.total_return,
+        )
         self._loop_task = asyncio.create_task(self._run(episode))
 
     async def stop(self, reason: EndReason, *, notify: bool = False) -> None:
@@ -219,6 +330,12 @@ class LiveSession:
         if episode is None:
             return
         self.episode = None
+        await self._stop_loop(episode)
+        await self._finish(episode, reason)
+        if notify:
+            await self._send_end(episode, reason)
+
+    async def _stop_loop(self, episode: Episode) -> None:
         task = self._loop_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -228,9 +345,6 @@ class LiveSession:
                 pass
             except Exception:
                 log.exception("game loop of %s failed", episode.id)
-        await self._finish(episode, reason)
-        if notify:
-            await self._send_end(episode, reason)
 
     async def _finish(self, episode: Episode, reason: EndReason) -> None:
         episode.over = True
@@ -349,13 +463,16 @@ class LiveSession:
         self._maybe_cut(episode)
         return None
 
-    def _maybe_cut(self, episode: Episode) -> None:
+    def _maybe_cut(self, episode: Episode, *, now: bool = False) -> None:
+        """Cut a chunk when it is full or a second old (``now``: whatever is pending)."""
         recorder = episode.recorder
-        now = time.monotonic()
-        if recorder.pending_steps >= self.settings.chunk_steps or (
-            recorder.pending_steps and now - episode.chunk_started >= self.settings.chunk_seconds
+        clock = time.monotonic()
+        if recorder.pending_steps and (
+            now
+            or recorder.pending_steps >= self.settings.chunk_steps
+            or clock - episode.chunk_started >= self.settings.chunk_seconds
         ):
-            episode.chunk_started = now
+            episode.chunk_started = clock
             episode.ship_queue.put_nowait(recorder.cut())
 
     async def _send_frame(
@@ -420,6 +537,16 @@ class LiveSession:
                 return
             blob = encode_chunk(chunk)
             await self.store.ship(episode=episode.id, index=chunk.header["index"], blob=blob)
+
+
+class _Gone:
+    """The transport of a paused session: its socket is gone, so nothing can be sent."""
+
+    async def send_bytes(self, data: bytes) -> None:
+        pass
+
+    async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None:
+        pass
 
 
 def _palette_b64(machine: Machine) -> str | None:

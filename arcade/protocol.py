@@ -103,7 +103,16 @@ class PingMessage(TypedDict):
     t: float
 
 
-ClientMessage = StartMessage | InputMessage | AckMessage | KeyframeRequestMessage | PingMessage
+class ResumeMessage(TypedDict):
+    """Go on with an episode paused when this player's socket dropped (instead of ``start``)."""
+
+    type: Literal["resume"]
+    episode: str
+
+
+ClientMessage = (
+    StartMessage | InputMessage | AckMessage | KeyframeRequestMessage | PingMessage | ResumeMessage
+)
 
 # --- text messages, server -> client ---------------------------------------------------
 
@@ -127,6 +136,7 @@ class HelloMessage(TypedDict):
     game: GameInfo
     ack_every: int
     window: int
+    reconnect_grace: int  # seconds a dropped socket's episode waits, paused, for a resume
 
 
 class EpisodeMessage(TypedDict):
@@ -137,6 +147,9 @@ class EpisodeMessage(TypedDict):
     height: int
     pixel_format: Literal["indexed", "rgb"]
     palette: str | None  # base64 of 256 RGB triples: the colours known so far
+    resumed: NotRequired[bool]  # a paused episode going on: frames continue from ``steps``
+    steps: NotRequired[int]
+    score: NotRequired[float]
 
 
 class PaletteMessage(TypedDict):
@@ -254,7 +267,13 @@ def parse_client_message(text: str | None) -> ClientMessage:
         return KeyframeRequestMessage(type="keyframe")
     if kind == "ping":
         return PingMessage(type="ping", t=_ms(msg, "t"))
+    if kind == "resume":
+        episode = msg.get("episode")
+        if not isinstance(episode, str) or not 0 < len(episode) <= 64:
+            raise ProtocolError("bad_field", "'episode' must be an episode id.")
+        return ResumeMessage(type="resume", episode=episode)
     raise ProtocolError(
         "unknown_type",
-        f"Unknown message type {str(kind)[:40]!r}; expected start, input, ack, keyframe or ping.",
+        f"Unknown message type {str(kind)[:40]!r}; "
+        "expected start, resume, input, ack, keyframe or ping.",
     )

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "arcade.health.HealthMiddleware",  # first: probes need no Host header, session or CSRF
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -171,8 +172,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A task unacknowledged this long is handed to another worker; longer than any task runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task unacknowledged this long (its worker was killed) is handed to another worker; longer
+# than any task runs or waits for its countdown.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": envint("ARCADE_TASK_VISIBILITY_TIMEOUT", 300, minimum=5),
+    # Every worker looks for such tasks every 10 s (kombu's default looks every 100 s).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 # `celery -A arcade beat` (exactly one per deployment). Each entry expires before its next run,
 # so a backlog of missed runs never stacks up behind a stopped worker.
 WATCHDOG_SECONDS = envint("ARCADE_WATCHDOG_SECONDS", 30, minimum=1)

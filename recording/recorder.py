@@ -75,6 +75,45 @@ class Recorder:
         self._latest = frame
         self._previous = self._first
 
+    def state(self) -> dict[str, Any]:
+        """Where the recording stands between chunks, to go on with it elsewhere (``resumed``).
+
+        Call right after a cut: only the newest frame is pending, and it travels whole.
+        """
+        if self.pending_steps:
+            raise ValueError("cut the pending steps before taking the recorder's state")
+        return {
+            "index": self._index,
+            "first_frame": self._first_frame,
+            "steps": self.steps,
+            "total_return": self.total_return,
+            "palette": self.palette,
+        }
+
+    @classmethod
+    def resumed(
+        cls,
+        *,
+        episode: str,
+        pixel_format: str,
+        chunk_steps: int,
+        state: dict[str, Any],
+        frame: np.ndarray,
+    ) -> Recorder:
+        """A recorder going on from ``state``; its next chunk starts whole with ``frame``."""
+        recorder = cls(
+            episode=episode,
+            pixel_format=pixel_format,
+            chunk_steps=chunk_steps,
+            palette=[list(entry) for entry in state["palette"]],
+        )
+        recorder._index = state["index"]
+        recorder._first_frame = state["first_frame"]
+        recorder.steps = state["steps"]
+        recorder.total_return = state["total_return"]
+        recorder.reset(frame)
+        return recorder
+
     def step(
         self,
         *,

@@ -332,12 +332,21 @@ def episode_audit(episode: Episode) -> str:
     return ""
 
 
-def episode_finalise(*, episode_id: str, give_up: bool = False) -> None:
-    """Check the episode's data and close it; idempotent (only a finalising episode changes)."""
+def episode_finalise(
+    *, episode_id: str, give_up: bool = False, patience: timedelta | None = None
+) -> None:
+    """Check the episode's data and close it; idempotent (only a finalising episode changes).
+
+    While chunks are missing it raises ChunksPending (the task tries again), until ``give_up``
+    or until ``patience`` has passed since the episode ended; then it closes the episode with
+    what arrived, as incomplete.
+    """
     episode = Episode.objects.filter(pk=episode_id, status=Episode.Status.FINALISING).first()
     if episode is None:
         return
     stored = episode.chunks.count()
+    if patience is not None and episode.ended_at is not None:
+        give_up = give_up or timezone.now() - episode.ended_at > patience
     if stored < (episode.chunks_expected or 0) and not give_up:
         raise ChunksPending(f"{stored} of {episode.chunks_expected} chunks stored")
     problem = episode_audit(episode)

@@ -28,13 +28,25 @@ def store_chunks(self: Task, refs: list[list[Any]]) -> None:
     services.chunks_store(refs=[(str(episode_id), int(index)) for episode_id, index in refs])
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=60)
+def _patience() -> timedelta:
+    """How long finalisation waits for missing chunks before it closes the episode anyway.
+
+    A chunk whose worker was killed mid-task runs again once the broker's visibility timeout
+    has passed, so the wait is that and a minute more.
+    """
+    timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    return timedelta(seconds=timeout + 60)
+
+
+@shared_task(
+    bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=None
+)
 def finalise_episode(self: Task, episode_id: str) -> None:
-    """Close an episode once its chunks are stored; after a minute of waiting, close it anyway."""
+    """Close an episode once its chunks are stored; past the patience, close it anyway."""
     try:
-        services.episode_finalise(episode_id=episode_id, give_up=self.request.retries >= 60)
+        services.episode_finalise(episode_id=episode_id, patience=_patience())
     except services.ChunksPending as exc:
-        raise self.retry(exc=exc, countdown=1) from exc
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 10)) from exc
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)

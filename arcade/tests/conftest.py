@@ -56,7 +56,11 @@ def _wait_for(check: Any, what: str, timeout: float, stack_logs: Path) -> None:
 
 
 @pytest.fixture
-def live_stack(transactional_db: Any, tmp_path: Path) -> Iterator[Stack]:
+def live_stack(
+    transactional_db: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """Mark a test ``@pytest.mark.stack_env(NAME="value")`` to set more of the stack's settings."""
+    marker = request.node.get_closest_marker("stack_env")
     db = connection.settings_dict
     database_url = (
         f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
@@ -73,6 +77,7 @@ def live_stack(transactional_db: Any, tmp_path: Path) -> Iterator[Stack]:
         "DEBUG": "true",
         "ARCADE_PREWARM": "1",
         "PYTHONUNBUFFERED": "1",
+        **(marker.kwargs if marker else {}),
     }
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,3 +123,40 @@ def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     page.reload()
     expect(row).to_contain_text("Complete")
     assert Episode.objects.filter(user__email="carol@example.org").count() == 1
+
+
+@pytest.mark.stack_env(ARCADE_RECONNECT_GRACE_SECONDS="20")
+def test_it_resumes_the_same_game_after_a_reload(
+    live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        cookie = live_stack.session_cookie(alice)
+    page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
+    page.goto(live_stack.url + "/games/pong/play/")
+    page.wait_for_function(
+        "window.arcadeState && window.arcadeState.framesDrawn > 30", timeout=20_000
+    )
+    before = page.evaluate("({...window.arcadeState})")
+
+    page.reload()
+    logs: list[str] = []
+    page.on("console", lambda m: logs.append(m.text))
+    page.wait_for_timeout(3000)
+    print(
+        "STATE",
+        before,
+        page.evaluate("({...window.arcadeState})"),
+        page.locator("#episode-state").text_content(),
+        page.locator("#error").text_content(),
+        logs,
+    )
+    page.wait_for_function(
+        f"window.arcadeState && window.arcadeState.episode === {before['episode']!r}"
+        f" && window.arcadeState.frame > {before['frame']} && window.arcadeState.framesDrawn > 10",
+        timeout=20_000,
+    )
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "playing")
+    with django_db_blocker.unblock():
+        assert list(Episode.objects.filter(user=alice).values_list("pk", flat=True)) == [
+            uuid.UUID(before["episode"])
+        ]

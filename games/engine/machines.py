@@ -114,6 +114,12 @@ class Machine(Protocol):
         Call it after every step: only pixels that changed since the frame before are checked.
         """
 
+    def snapshot(self) -> bytes:
+        """Everything needed to go on with this episode in another process (``restore``)."""
+
+    def restore(self, snapshot: bytes) -> None:
+        """Continue the episode ``snapshot`` was taken of, exactly where it was."""
+
     def close(self) -> None: ...
 
 
@@ -211,6 +217,21 @@ class AtariMachine:
             return []
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
+    def snapshot(self) -> bytes:
+        # The emulator with its random state (sticky actions), and the screen, which
+        # restoreState does not bring back.
+        return pickle.dumps(
+            (self.ale.cloneState(include_rng=True), self.frame.copy(), self.ale.getScreenRGB())
+        )
+
+    def restore(self, snapshot: bytes) -> None:
+        assert self.palette is not None
+        state, screen, rgb = pickle.loads(snapshot)
+        self.ale.restoreState(state)
+        np.copyto(self.frame, screen)
+        self.diff = self.changed = None
+        self.palette.learn(self.frame, rgb)
+
     def close(self) -> None:
         self.env.close()
 
@@ -279,6 +300,16 @@ class GymMachine:
 
     def new_colours(self) -> list[int]:
         return []
+
+    def snapshot(self) -> bytes:
+        # The whole env, wrappers included (the step limit's count goes with it); an env
+        # that cannot be pickled cannot move to another process, and says so here.
+        return pickle.dumps((self.env, self.frame))
+
+    def restore(self, snapshot: bytes) -> None:
+        self.env.close()
+        self.env, self.frame = pickle.loads(snapshot)
+        self.diff = self.changed = None
 
     def close(self) -> None:
         self.env.close()

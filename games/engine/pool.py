@@ -110,6 +110,11 @@ class MachinePool:
             built.close()
             raise
 
+    async def acquire_idle(self, config: GameConfig) -> Machine:
+        """A machine to restore a snapshot into: an idle one, or one built in a thread."""
+        taken = self._take(config)
+        return taken if taken is not None else await asyncio.to_thread(self._build, config)
+
     def release(self, config: GameConfig, machine: Machine) -> None:
         with self._lock:
             idle = self._idle[config.pool_key]

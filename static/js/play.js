@@ -19,6 +19,11 @@
   const ERROR_SHOWN_MS = 6000;
   const MAX_KEYS = 16; // protocol limit on keys in one input message
   const MAX_PENDING_INPUTS = 64; // inputs whose latency we are still waiting to measure
+  const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 3000]; // then every 3 s, within the grace
+  // Close codes that refuse this page; reconnecting would be refused again.
+  const REFUSED = new Set([4401, 4403, 4404, 4429]);
+  // The episode to resume after a dropped socket or a reload (per tab, per game).
+  const RESUME_KEY = `arcade:resume:${root.dataset.wsPath}`;
 
   const el = {
     stage: document.getElementById("stage"),
@@ -79,6 +84,11 @@
     fpsCount: 0,
     fpsSince: performance.now(),
 
+    reconnectGraceMs: 0, // how long the server keeps a dropped socket's game paused (hello)
+    reconnectUntil: null, // performance.now() after which we stop trying to reconnect
+    reconnectAttempt: 0,
+    reconnectTimer: null,
+
     fatalMessage: null, // an `error` with fatal set: the reason the socket is about to close
     errorTimer: null,
     pingTimer: null,
@@ -112,6 +122,8 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(scheme + "//" + location.host + root.dataset.wsPath);
     ws.binaryType = "arraybuffer";
+    s.opened = false;
+    s.helloSeen = false;
     ws.addEventListener("open", () => {
       s.opened = true;
     });
@@ -178,10 +190,69 @@
     // as they appear); frame headers carry the size too.
     if (game.palette) s.palette = Frames.paletteFromBase64(game.palette);
     if (game.width > 0 && game.height > 0) ensureImage(game.width, game.height);
+    s.reconnectGraceMs = Math.max(0, Number(msg.reconnect_grace) || 0) * 1000;
     el.newGame.disabled = false;
+    el.reconnect.hidden = true;
     setState("ready");
     startPinging();
-    startGame();
+    const paused = savedEpisode();
+    if (paused) {
+      // Our game is paused on the server, waiting for us: go on with it.
+      send({ type: "resume", episode: paused });
+      s.startPending = true;
+      setState("ready", "resuming");
+    } else {
+      startGame();
+    }
+    s.reconnectUntil = null;
+    s.reconnectAttempt = 0;
+  }
+
+  // --- resuming after a dropped socket -------------------------------------------------------
+
+  /** The episode that was running when this tab lost its socket, if it may still be paused. */
+  function savedEpisode() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(RESUME_KEY) || "null");
+      if (saved && Date.now() - saved.droppedAt < s.reconnectGraceMs) return saved.episode;
+    } catch {
+      // Storage may be disabled or hold something else: start a new game instead.
+    }
+    return null;
+  }
+
+  function saveEpisode(droppedAt = Date.now()) {
+    try {
+      if (s.episode && s.state === "playing") {
+        sessionStorage.setItem(RESUME_KEY, JSON.stringify({ episode: s.episode, droppedAt }));
+      }
+    } catch {
+      // Without storage a reload starts a new game; a dropped socket still resumes.
+    }
+  }
+
+  function forgetEpisode() {
+    try {
+      sessionStorage.removeItem(RESUME_KEY);
+    } catch {
+      // nothing saved
+    }
+  }
+
+  /** Try again until the grace period is over; the server holds the game paused meanwhile. */
+  function scheduleReconnect() {
+    s.reconnectUntil ??= performance.now() + s.reconnectGraceMs;
+    const delay = RECONNECT_DELAYS_MS[Math.min(s.reconnectAttempt, RECONNECT_DELAYS_MS.length - 1)];
+    if (performance.now() + delay > s.reconnectUntil) {
+      forgetEpisode();
+      s.reconnectUntil = null;
+      fail("The connection to the server was lost and could not be restored. Reconnect to play.");
+      return;
+    }
+    s.reconnectAttempt++;
+    setState("connecting", "reconnecting… (the game is paused)");
+    clearTimeout(s.reconnectTimer);
+    s.reconnectTimer = setTimeout(connect, delay);
   }
 
   function onPong(msg) {
@@ -199,6 +270,14 @@
       s.startPending = false;
       setState("ready");
     }
+    if (msg.code === "resume_failed") {
+      // The paused game ended meanwhile (it is recorded as abandoned): begin a new one.
+      forgetEpisode();
+      s.startPending = false;
+      showError("Your last game could not be resumed, so a new one has started.");
+      startGame();
+      return;
+    }
     if (msg.fatal) s.fatalMessage = msg.message;
     const message = msg.message || "Something went wrong. Reload the page.";
     showError(message, { sticky: Boolean(msg.fatal) });
@@ -209,6 +288,17 @@
     stopPinging();
     releaseAllKeys();
     if (s.unloading) return;
+    const dropped = s.opened && !s.fatalMessage && !REFUSED.has(event.code);
+    const wasPlaying = s.state === "playing" || (s.state === "connecting" && s.reconnectUntil);
+    if (dropped && wasPlaying && s.reconnectGraceMs > 0) {
+      if (s.reconnectUntil === null) saveEpisode();
+      scheduleReconnect();
+      return;
+    }
+    if (s.reconnectUntil !== null && !s.opened && !s.fatalMessage) {
+      scheduleReconnect(); // the server is not back yet
+      return;
+    }
     fail(s.fatalMessage || closeMessage(event.code));
   }
 
@@ -398,12 +488,15 @@
       s.sawLives = false;
       el.summary.hidden = true;
       setState("playing");
+      forgetEpisode(); // saved again only if this socket drops
+      if (msg.resumed) showError("Reconnected: the game goes on where it paused.");
       // Keys already held when the episode began count from its first step.
       if (s.heldKeys.size > 0) sendInput(performance.now());
     } else if (msg.type === "episode_end") {
       if (s.startPending && msg.reason === "abandoned") {
         return; // the end of the game our own New game replaced; the new one is on its way
       }
+      forgetEpisode();
       setState("over", `game over: ${msg.reason}`);
       el.summary.textContent = `Final score ${formatScore(msg.score)} after ${msg.steps} steps.`;
       el.summary.hidden = false;
@@ -615,6 +708,8 @@
   });
   window.addEventListener("resize", fitCanvas);
   window.addEventListener("pagehide", () => {
+    // A reload comes back to the same game, paused on the server meanwhile.
+    saveEpisode();
     s.unloading = true;
     if (s.ws) s.ws.close(1000);
   });
