@@ -69,9 +69,10 @@ WORKDIR /app
 # The code belongs to root and is read-only for the arcade user; .dockerignore keeps
 # virtualenvs, var/, tests' caches and secrets out.
 COPY . .
-RUN DEBUG=false SECRET_KEY=collectstatic-only ARCADE_VAR_DIR=/tmp/arcade-build \
+RUN DEBUG=false SECRET_KEY=collectstatic-only ARCADE_PSEUDONYM_KEY=collectstatic-only \
+        ARCADE_VAR_DIR=/tmp/arcade-build \
         python manage.py collectstatic --noinput --verbosity 0 \
-    && python -m compileall -q accounts arcade games recording \
+    && python -m compileall -q accounts arcade datasets games recording \
     && rm -rf /tmp/arcade-build \
     && chmod 0755 docker/entrypoint.sh
 USER 10001:10001

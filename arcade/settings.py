@@ -2,7 +2,8 @@
 
 With nothing set it runs on a laptop: SQLite, media on the local disk, and the embedded Redis
 that ``make run`` starts. Production sets DATABASE_URL, REDIS_URL, ARCADE_STORAGE_BUCKET,
-SECRET_KEY and DEBUG=false. A bad value stops start-up with a message saying which variable.
+SECRET_KEY, ARCADE_PSEUDONYM_KEY and DEBUG=false. A bad value stops start-up with a message
+saying which variable.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
+# Users appear in exported datasets as HMAC-SHA256(user id) under this key, never by email.
+# Changing it changes every pseudonym: keep it as long as the datasets it keyed are in use.
+PSEUDONYM_KEY = os.environ.get("ARCADE_PSEUDONYM_KEY", "")
+if not PSEUDONYM_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("ARCADE_PSEUDONYM_KEY must be set when DEBUG is false.")
+    PSEUDONYM_KEY = "insecure-development-pseudonym-key"
+
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
@@ -76,6 +85,7 @@ INSTALLED_APPS = [
     "accounts",
     "games",
     "recording",
+    "datasets",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,7 @@
 """`python -m bench live --sessions N --seconds S --game pong`: one load point, JSON last.
 
 `python -m bench finalise --minutes 10`: finalisation, replay check included, of a long episode.
+`python -m bench export`: dataset export speed from stored chunks on one core.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     finalise.add_argument(
         "--verify-every", type=int, default=10, help="chunks between incremental passes"
     )
+    exporting = commands.add_parser("export", help="dataset export steps/s on one core")
+    exporting.add_argument("--minutes", type=float, default=3.0, help="minutes of play to export")
+    exporting.add_argument("--episodes", type=int, default=3)
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -63,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         from .finalise import run as run_finalise
 
         print(json.dumps(run_finalise(minutes=args.minutes, verify_every=args.verify_every)))
+        return 0
+    if args.command == "export":
+        from . import export
+
+        result = export.run(minutes=args.minutes, episodes=args.episodes)
+        print(export.render(result))
+        print(json.dumps(result))
         return 0
     from .suite import run_all
 

@@ -142,6 +142,7 @@ def running_stack(
         DJANGO_SETTINGS_MODULE="arcade.settings",
         DEBUG="false",
         SECRET_KEY="bench-not-secret",
+        ARCADE_PSEUDONYM_KEY="bench-not-secret",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         MEDIA_ROOT=str(media),
         ARCADE_VAR_DIR=str(services / "var"),

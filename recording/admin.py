@@ -2,14 +2,15 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from .admin_views import episode_frame_png, episode_frames
+from .admin_views import episode_frame_png, episode_frames, episode_playback, episode_strip_png
 from .models import Chunk, Episode, Transition
 
 
@@ -71,6 +72,7 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
     raw_id_fields = ("user",)
     readonly_fields = [f.name for f in Episode._meta.fields] + ["transitions_link", "frames_link"]
     inlines = (ChunkInline,)
+    actions = ("export_minari", "export_parquet")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -84,15 +86,43 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
                 wrap(episode_frame_png),
                 name="recording_episode_frame_png",
             ),
+            path("<uuid:pk>/play/", wrap(episode_playback), name="recording_episode_playback"),
+            path(
+                "<uuid:pk>/play/<int:index>.png",
+                wrap(episode_strip_png),
+                name="recording_episode_strip_png",
+            ),
             *super().get_urls(),
         ]
+
+    def _export(self, request: HttpRequest, episodes: QuerySet[Episode], format: str) -> None:
+        from datasets.services import admin_export_destination
+        from datasets.tasks import export_episodes
+
+        ids = [str(pk) for pk in episodes.values_list("pk", flat=True)]
+        destination = admin_export_destination(now=timezone.now(), count=len(ids))
+        transaction.on_commit(lambda: export_episodes.delay(ids, destination, format))
+        self.message_user(
+            request,
+            f"Exporting {len(ids)} episodes as {format} (RGB) to {destination} in the default "
+            "storage; a worker writes it in the background.",
+        )
+
+    @admin.action(description="Export selected episodes (Minari)")
+    def export_minari(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
+        self._export(request, queryset, "minari")
+
+    @admin.action(description="Export selected episodes (Parquet)")
+    def export_parquet(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
+        self._export(request, queryset, "parquet")
 
     @admin.display(description="Frames")
     def frames_link(self, episode: Episode) -> str:
         if not episode.chunks.exists():
             return "-"
         url = reverse("admin:recording_episode_frames", args=[episode.pk])
-        return format_html('<a href="{}">view frames</a>', url)
+        play = reverse("admin:recording_episode_playback", args=[episode.pk])
+        return format_html('<a href="{}">view frames</a> · <a href="{}">play</a>', url, play)
 
     @admin.display(description="Replay", ordering="verification")
     def replay(self, episode: Episode) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from PIL import Image
 
 from games.services import thumbnail_png
 
+from .frames import chunk_frames_rgb, episode_frame_rgb
 from .models import Chunk, Episode
-from .services import episode_frame_rgb
 
 
 def episode_frames(request: HttpRequest, pk: str) -> HttpResponse:
@@ -37,3 +40,37 @@ def episode_frame_png(request: HttpRequest, pk: str, number: int) -> HttpRespons
     except Chunk.DoesNotExist as exc:
         raise Http404(str(exc)) from exc
     return HttpResponse(thumbnail_png(rgb), content_type="image/png")
+
+
+def episode_playback(request: HttpRequest, pk: str) -> HttpResponse:
+    """Play a recorded episode in the browser at the game's rate, with play, pause and step."""
+    episode = get_object_or_404(Episode.objects.select_related("game", "user"), pk=pk)
+    chunks = list(episode.chunks.order_by("index").values("index", "first_frame", "n_frames"))
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Playback of {episode}",
+        "episode": episode,
+        "playback": {
+            "fps": int(episode.env_spec.get("fps") or 60),
+            "frames": sum(chunk["n_frames"] for chunk in chunks),
+            "shape": list(episode.frame_shape[:2]),
+            "chunks": chunks,
+        },
+        "opts": Episode._meta,
+    }
+    return render(request, "admin/recording/episode_playback.html", context)
+
+
+def episode_strip_png(request: HttpRequest, pk: str, index: int) -> HttpResponse:
+    """The frames of one chunk stacked top to bottom in one PNG: playback loads one a second."""
+    episode = get_object_or_404(Episode, pk=pk)
+    try:
+        rgb = chunk_frames_rgb(episode=episode, index=index)
+    except Chunk.DoesNotExist as exc:
+        raise Http404(str(exc)) from exc
+    buffer = io.BytesIO()
+    # Fast compression: a strip is made on demand and Atari screens compress well anyway.
+    Image.fromarray(rgb.reshape(-1, *rgb.shape[2:])).save(buffer, "PNG", compress_level=1)
+    response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"  # a stored chunk never changes
+    return response

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
-import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
@@ -23,6 +22,7 @@ from arcade import metrics
 from games.models import Game
 
 from . import chunkfile, transfer, verification
+from .frames import episode_frame_rgb as episode_frame_rgb  # where callers found it
 from .models import Chunk, Episode, Transition
 
 log = logging.getLogger(__name__)
@@ -376,31 +376,3 @@ def episode_finalise(
     # The replay check ends finalisation; incremental passes while it was played left only the
     # tail (see recording/verification.py).
     verification.episode_verify(episode_id=episode_id)
-
-
-def episode_frame_rgb(*, episode: Episode, number: int) -> np.ndarray:
-    """Frame ``number`` of a stored episode as RGB, decoded from the nearest keyframe chunk."""
-    chunks = list(
-        episode.chunks.filter(first_frame__lte=number)
-        .order_by("-index")
-        .only("index", "first_frame", "n_frames", "keyframe", "file")[
-            : chunkfile.KEYFRAME_EVERY + 1
-        ]
-    )
-    if not chunks or number >= chunks[0].first_frame + chunks[0].n_frames:
-        raise Chunk.DoesNotExist(f"frame {number} is not stored")
-    start = next(i for i, chunk in enumerate(chunks) if chunk.keyframe)
-    previous = None
-    header: dict[str, Any] = {}
-    frames = np.empty(0, np.uint8)
-    for chunk in reversed(chunks[: start + 1]):
-        with chunk.file.open("rb") as handle:
-            header, frames = chunkfile.decode(handle.read(), previous)
-        previous = frames[-1]
-    frame = frames[number - chunks[0].first_frame]
-    if header["pixel_format"] == "indexed":
-        palette = np.zeros((256, 3), np.uint8)
-        for index, r, g, b in header["palette"] or []:
-            palette[index] = (r, g, b)
-        return palette[frame]
-    return frame

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start_django(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEBUG", "SECRET_KEY")
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ARCADE_PSEUDONYM_KEY")
     }
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
@@ -33,6 +35,10 @@ def start_django(**env: str) -> subprocess.CompletedProcess[str]:
     [
         ({"DEBUG": "maybe"}, "DEBUG='maybe': use true or false."),
         ({"DEBUG": "false"}, "SECRET_KEY must be set when DEBUG is false."),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "s3cret"},
+            "ARCADE_PSEUDONYM_KEY must be set when DEBUG is false.",
+        ),
         ({"ARCADE_CHUNK_STEPS": "lots"}, "ARCADE_CHUNK_STEPS='lots': expected a whole number."),
         ({"ARCADE_CHUNK_STEPS": "0"}, "ARCADE_CHUNK_STEPS='0': must be at least 1."),
         ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL='http://cache:6379': expected redis://"),

@@ -1,0 +1,224 @@
+"""`python -m bench export`: dataset export speed from stored chunks, on one core.
+
+Records a few minutes of Pong (frame-by-frame, scripted actions) into chunks in a scratch
+media folder and SQLite database, exactly as the workers store them, then times
+``dataset_export`` for each format and observation with the process pinned to one core and
+Arrow's thread pools at one thread. Target: Minari (Parquet, lossless RGB) at 20,000 steps/s.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_STEPS_PER_SECOND = 20_000
+
+
+def _setup(scratch: Path) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="arcade.settings",
+        ARCADE_VAR_DIR=str(scratch / "var"),
+        MEDIA_ROOT=str(scratch / "media"),
+        ARCADE_PREWARM="0",
+    )
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("ARCADE_STORAGE_BUCKET", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _record(*, episodes: int, steps: int, chunk_steps: int = 60) -> int:
+    """Store ``episodes`` Pong episodes of ``steps`` steps as chunks; the steps stored."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from accounts.models import User
+    from games.catalogue import DEFAULT_GAMES
+    from games.engine import codec
+    from games.engine.machines import build_machine
+    from games.models import Game
+    from games.services import game_prepare
+    from recording import chunkfile, services
+    from recording.models import Chunk, Episode
+    from recording.recorder import InputStamp, Recorder
+
+    entry = next(e for e in DEFAULT_GAMES if e["slug"] == "pong")
+    game = Game(**entry)
+    game_prepare(game)
+    game.save()
+    user = User.objects.create_user("bench@example.org", "bench-password-1")
+    config = game.config()
+    total = 0
+    for number in range(episodes):
+        machine = build_machine(config)
+        machine.start(number, None)
+        episode = services.episode_start(
+            user=user,
+            game=game,
+            seed=number,
+            frame_shape=list(machine.frame.shape),
+            pixel_format=machine.pixel_format,
+        )
+        recorder = Recorder(
+            episode=str(episode.pk), pixel_format=machine.pixel_format, chunk_steps=chunk_steps
+        )
+        recorder.reset(machine.frame)
+        assert machine.palette is not None
+        recorder.add_colours(machine.palette.entries())
+        cut = []
+        for step in range(steps):
+            action = (step // 15) % config.n_actions
+            outcome = machine.step(action)
+            recorder.add_colours(machine.palette.entries(machine.new_colours()))
+            recorder.step(
+                action=action,
+                reward=outcome.reward,
+                terminated=outcome.terminated,
+                truncated=outcome.truncated,
+                info=outcome.info,
+                stamp=InputStamp(seq=step // 15),
+                t_step=time.time(),
+                frame=machine.frame,
+                words=codec.sparse(machine.diff, machine.changed)
+                if machine.diff is not None
+                else None,
+            )
+            if recorder.pending_steps >= chunk_steps:
+                cut.append(recorder.cut())
+        cut.append(recorder.cut(final=True))
+        for chunk in cut:
+            assert chunk is not None
+            blob = chunkfile.encode(chunk)
+            header = chunkfile.read_header(blob)
+            index = header["index"]
+            name = default_storage.save(
+                services.chunk_path(str(episode.pk), index), ContentFile(blob)
+            )
+            Chunk.objects.create(
+                episode=episode,
+                index=index,
+                first_frame=header["first_frame"],
+                n_frames=header["n_frames"],
+                n_steps=header["n_steps"],
+                keyframe=header["keyframe"],
+                file=name,
+                size=len(blob),
+            )
+        Episode.objects.filter(pk=episode.pk).update(
+            status=Episode.Status.COMPLETE, steps=steps, total_return=0.0
+        )
+        machine.close()
+        total += steps
+    return total
+
+
+def _one_core() -> str:
+    import pyarrow
+
+    pyarrow.set_cpu_count(1)
+    pyarrow.set_io_thread_count(1)
+    if hasattr(os, "sched_setaffinity"):
+        core = sorted(os.sched_getaffinity(0))[-1]
+        os.sched_setaffinity(0, {core})
+        return f"pinned to core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def _size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def run(*, minutes: float = 3.0, episodes: int = 3) -> dict[str, Any]:
+    scratch = Path(tempfile.mkdtemp(prefix="arcade-bench-export-"))
+    _setup(scratch)
+    steps = int(minutes * 60 * 60 / episodes)
+    started = time.perf_counter()
+    stored = _record(episodes=episodes, steps=steps)
+    recorded_in = time.perf_counter() - started
+    pinned = _one_core()
+
+    from datasets.services import EpisodeQuery, dataset_export
+    from recording.frames import episode_data
+    from recording.models import Episode
+
+    read_started = time.process_time()
+    for episode in Episode.objects.all():
+        episode_data(episode)
+    read_seconds = time.process_time() - read_started
+
+    # Imports and Minari's first dataset cost a second or two once per process: not measured.
+    dataset_export(query=EpisodeQuery(), destination=str(scratch / "warm-up"), format="minari")
+    runs: list[dict[str, Any]] = []
+    for format, observation in (
+        ("minari", "rgb"),
+        ("minari", "indices"),
+        ("minari-arrow", "rgb"),
+        ("minari-arrow", "indices"),
+        ("parquet", "rgb"),
+        ("parquet", "indices"),
+        ("minari", "atari"),
+    ):
+        destination = scratch / f"{format}-{observation}"
+        began, cpu = time.perf_counter(), time.process_time()
+        summary = dataset_export(
+            query=EpisodeQuery(),
+            destination=str(destination),
+            format=format,
+            observation=observation,
+        )
+        # CPU time is the figure: the wall clock also counts other processes on a busy core.
+        seconds = time.process_time() - cpu
+        wall = time.perf_counter() - began
+        size = _size(destination)
+        runs.append(
+            {
+                "format": format,
+                "observation": observation,
+                "episodes": summary.exported,
+                "recorded_steps": stored,
+                "cpu_seconds": round(seconds, 3),
+                "wall_seconds": round(wall, 3),
+                "recorded_steps_per_second": round(stored / seconds),
+                "bytes": size,
+                "gb_per_hour_of_60fps_play": round(size / stored * 216_000 / 1e9, 2),
+            }
+        )
+    headline: dict[str, Any] = runs[0]
+    return {
+        "machine": {"cores": os.cpu_count(), "export": pinned},
+        "recorded": {"episodes": episodes, "steps": stored, "seconds": round(recorded_in, 1)},
+        "read_chunks_steps_per_second": round(stored / read_seconds),
+        "runs": runs,
+        "minari_rgb_steps_per_second": headline["recorded_steps_per_second"],
+        "target_steps_per_second": TARGET_STEPS_PER_SECOND,
+        "meets_target": headline["recorded_steps_per_second"] >= TARGET_STEPS_PER_SECOND,
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        f"Export from stored chunks, {result['machine']['export']} "
+        f"({result['recorded']['steps']} steps of Pong in {result['recorded']['episodes']} "
+        f"episodes); reading chunks alone: {result['read_chunks_steps_per_second']:,} steps/s",
+        "",
+        "| format | observation | steps/s (CPU time) | GB per hour of 60 fps play |",
+        "|---|---|---|---|",
+    ]
+    for run in result["runs"]:
+        lines.append(
+            f"| {run['format']} | {run['observation']} | "
+            f"{run['recorded_steps_per_second']:,} | {run['gb_per_hour_of_60fps_play']} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Target: Minari (Parquet, lossless RGB) at {result['target_steps_per_second']:,} "
+        f"steps/s: {'met' if result['meets_target'] else 'NOT met'}."
+    )
+    return "\n".join(lines)

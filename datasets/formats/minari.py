@@ -1,0 +1,194 @@
+"""Minari datasets (Farama's offline-RL standard), one per game, lossless, in Parquet.
+
+The destination is a ``MINARI_DATASETS_PATH``: each game's episodes go to the dataset
+``arcade/<game>/<observation>-v0`` there, loadable offline with ``minari.load_dataset``.
+``jpeg_encoding=False`` keeps image observations exact (Minari JPEG-encodes them by default);
+``data_format="parquet"`` is Minari's Arrow storage written as compressed Parquet (format
+``minari``); ``minari-arrow`` keeps Arrow IPC files, uncompressed and much faster to write. Each
+episode is one ``EpisodeBuffer`` (T + 1 observations, T actions) and goes to disk as soon as
+it is read, so memory holds one episode at a time. A later export appends to the dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import gymnasium as gym
+import minari
+from minari.data_collector.episode_buffer import EpisodeBuffer
+from minari.dataset.minari_storage import MinariStorage
+
+from games.engine.registry import register_all
+from recording.models import Episode
+
+from ..card import OBSERVATION_TEXT, dataset_card
+from ..observations import observation_space
+from . import ExportItem, Target
+
+DATA_FORMAT = "parquet"
+VERSION = "v0"
+
+LAYOUT = """\
+A Minari root (`MINARI_DATASETS_PATH`): one dataset per game, `arcade/<game>/<observation>-v0`,
+in Minari's Parquet storage with `jpeg_encoding` off (observations are exact). Each episode's
+Minari metadata also has `arcade_episode` (UUID), `user` (pseudonym), `game`, `started_at`,
+`recorded_steps`, `end_reason`, `verification` and `env_kwargs`."""
+
+LOADING = """\
+```python
+import os
+os.environ["MINARI_DATASETS_PATH"] = "/path/to/this/folder"
+import minari
+dataset = minari.load_dataset("arcade/pong/rgb-v0")
+episode = next(dataset.iterate_episodes())
+episode.observations.shape   # (T + 1, 210, 160, 3)
+episode.actions, episode.rewards, episode.terminations, episode.truncations
+```"""
+
+# minari reads MINARI_DATASETS_PATH from the environment; one export sets it at a time.
+_path_lock = threading.Lock()
+
+
+@contextmanager
+def datasets_path(root: Path) -> Iterator[None]:
+    with _path_lock:
+        previous = os.environ.get("MINARI_DATASETS_PATH")
+        os.environ["MINARI_DATASETS_PATH"] = str(root)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("MINARI_DATASETS_PATH", None)
+            else:
+                os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def dataset_id(slug: str, observation: str) -> str:
+    return f"arcade/{slug}/{observation}-{VERSION}"
+
+
+def env_spec(episode: Episode) -> gym.envs.registration.EnvSpec | None:
+    """The episode's env as a Gymnasium spec (so ``recover_environment`` works), if registered."""
+    register_all()
+    spec = episode.env_spec
+    try:
+        registered = gym.spec(spec["env_id"])
+    except gym.error.Error:
+        return None
+    return replace(registered, kwargs={**registered.kwargs, **(spec.get("env_kwargs") or {})})
+
+
+class Writer:
+    """Writes each game's episodes into its Minari dataset, creating or appending to it."""
+
+    data_format = DATA_FORMAT
+
+    def __init__(self, target: Target, *, observation: str) -> None:
+        self.target = target
+        self.observation = observation
+        self.storages: dict[str, MinariStorage] = {}
+        self.sizes: dict[str, tuple[float, float]] = {}  # earlier size, staged size at start
+
+    def _data_path(self, name: str) -> Path:
+        return self.target.root / name / "data"
+
+    def _storage(self, item: ExportItem, buffer: EpisodeBuffer) -> MinariStorage | None:
+        """The game's dataset to append to; None once this buffer has created it."""
+        name = dataset_id(item.episode.game.slug, self.observation)
+        if name in self.storages:
+            return self.storages[name]
+        if self.target.fetch(f"{name}/data/metadata.json"):
+            storage = MinariStorage.read(self._data_path(name))
+            self.sizes[name] = (storage.metadata.get("dataset_size", 0.0), storage.get_size())
+            self.storages[name] = storage
+            return storage
+        episode = item.episode
+        space = observation_space(self.observation, episode.frame_shape, episode.pixel_format)
+        n_actions = max(len(episode.env_spec.get("action_meanings") or []), 1)
+        versions = episode.versions
+        with datasets_path(self.target.root), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # code_permalink, eval_env and the like: unset
+            dataset = minari.create_dataset_from_buffers(
+                dataset_id=name,
+                buffer=[buffer],
+                env=env_spec(episode),
+                algorithm_name="human play (Arcade)",
+                author="Arcade players (pseudonymous)",
+                observation_space=space,
+                action_space=gym.spaces.Discrete(n_actions),
+                description=(
+                    f"People playing {episode.game.title} on Arcade; observations: "
+                    f"{OBSERVATION_TEXT[self.observation]}."
+                ),
+                data_format=self.data_format,
+                requirements=[
+                    f"{package}=={versions[package]}"
+                    for package in ("ale-py", "gymnasium")
+                    if package in versions
+                ],
+                jpeg_encoding=False,
+            )
+        self.storages[name] = dataset.storage
+        return None
+
+    def add(self, item: ExportItem) -> str:
+        trajectory = item.trajectory
+        episode = item.episode
+        buffer = EpisodeBuffer(
+            seed=episode.seed,
+            observations=trajectory.observations,
+            actions=trajectory.actions,
+            rewards=trajectory.rewards,
+            terminations=trajectory.terminations,
+            truncations=trajectory.truncations,
+        )
+        storage = self._storage(item, buffer)
+        name = dataset_id(episode.game.slug, self.observation)
+        if storage is not None:
+            storage.update_episodes([buffer])
+        storage = self.storages[name]
+        storage.update_episode_metadata(
+            [
+                {
+                    "arcade_episode": str(episode.pk),
+                    "user": item.user,
+                    "game": episode.game.slug,
+                    "started_at": episode.started_at.isoformat(),
+                    "recorded_steps": episode.steps,
+                    "end_reason": episode.end_reason,
+                    "verification": episode.verification,
+                    "env_kwargs": episode.env_spec.get("env_kwargs", {}),
+                }
+            ],
+            [storage.total_episodes - 1],
+        )
+        return name
+
+    def close(self, *, card_episodes: list[Episode]) -> None:
+        # Only the metadata of an earlier export was staged: count the rest of it too.
+        for name, (earlier, staged) in self.sizes.items():
+            storage = self.storages[name]
+            storage.update_metadata(
+                {"dataset_size": round(earlier + storage.get_size() - staged, 1)}
+            )
+        card = dataset_card(
+            format=f"minari ({self.data_format} storage)",
+            observation=self.observation,
+            episodes=card_episodes,
+            layout=LAYOUT,
+            loading=LOADING,
+        )
+        (self.target.root / "README.md").write_text(card)
+
+
+class ArrowWriter(Writer):
+    """Minari's Arrow IPC storage: uncompressed, several times faster to write and to read,
+    about 7 GB (indices) to 22 GB (RGB) per hour of play instead of Parquet's ~1 GB."""
+
+    data_format = "arrow"

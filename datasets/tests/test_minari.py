@@ -1,0 +1,94 @@
+"""Minari datasets load offline with minari.load_dataset and give back exactly what was played."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import minari
+import numpy as np
+import pytest
+
+from datasets.services import EpisodeQuery, dataset_export, user_pseudonym
+from recording.frames import palette_array
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def load(root: Path, name: str) -> Any:
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    try:
+        return minari.load_dataset(name)
+    finally:
+        if previous is None:
+            os.environ.pop("MINARI_DATASETS_PATH")
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def test_it_round_trips_an_atari_episode_bit_exact(
+    tmp_path: Path, alice: Any, pong: Any, recorded: Any
+) -> None:
+    episode = recorded(user=alice, game=pong, steps=70)
+    summary = dataset_export(query=EpisodeQuery(), destination=str(tmp_path), format="minari")
+    assert summary.exported == 1 and summary.steps == 70
+    dataset = load(tmp_path, "arcade/pong/rgb-v0")
+    assert dataset.total_episodes == 1 and dataset.total_steps == 70
+    loaded = next(dataset.iterate_episodes())
+    transitions = list(episode.transitions.order_by("step"))
+    header_palette = None
+    for chunk in episode.chunks.order_by("index"):
+        from recording import chunkfile
+
+        with chunk.file.open("rb") as handle:
+            header_palette = chunkfile.read_header(handle.read())["palette"]
+    expected = palette_array(header_palette)[np.stack(episode.played)]
+    assert loaded.observations.shape == (71, 210, 160, 3)
+    assert np.array_equal(loaded.observations, expected)
+    assert loaded.actions.tolist() == [t.action for t in transitions]
+    assert loaded.rewards.tolist() == [t.reward for t in transitions]
+    assert loaded.terminations.tolist() == [t.terminated for t in transitions]
+    assert loaded.truncations.tolist() == [t.truncated for t in transitions]
+
+
+def test_it_round_trips_hanoi_rgb_frames_without_an_atari_spec(
+    tmp_path: Path, alice: Any, hanoi: Any, recorded: Any
+) -> None:
+    episode = recorded(user=alice, game=hanoi, steps=12)
+    dataset_export(query=EpisodeQuery(), destination=str(tmp_path), format="minari")
+    loaded = next(load(tmp_path, "arcade/tower-of-hanoi/rgb-v0").iterate_episodes())
+    assert np.array_equal(loaded.observations, np.stack(episode.played))
+
+
+def test_it_appends_new_episodes_to_the_dataset_with_their_metadata(
+    tmp_path: Path, alice: Any, bob: Any, pong: Any, recorded: Any
+) -> None:
+    first = recorded(user=alice, game=pong, steps=30)
+    dataset_export(query=EpisodeQuery(), destination=str(tmp_path))
+    second = recorded(user=bob, game=pong, steps=20)
+    dataset_export(query=EpisodeQuery(), destination=str(tmp_path))
+    dataset = load(tmp_path, "arcade/pong/rgb-v0")
+    assert dataset.total_episodes == 2 and dataset.total_steps == 50
+    metadata = list(dataset.storage.get_episode_metadata([0, 1]))
+    assert [m["arcade_episode"] for m in metadata] == [str(first.pk), str(second.pk)]
+    assert [m["user"] for m in metadata] == [user_pseudonym(alice.pk), user_pseudonym(bob.pk)]
+    assert [m["seed"] for m in metadata] == [first.seed, second.seed]
+    assert "alice" not in (tmp_path / "arcade/pong/rgb-v0/data/0/metadata.json").read_text()
+
+
+def test_it_writes_arrow_storage_when_asked(
+    tmp_path: Path, alice: Any, pong: Any, recorded: Any
+) -> None:
+    episode = recorded(user=alice, game=pong, steps=20)
+    dataset_export(
+        query=EpisodeQuery(),
+        destination=str(tmp_path),
+        format="minari-arrow",
+        observation="indices",
+    )
+    dataset = load(tmp_path, "arcade/pong/indices-v0")
+    assert dataset.storage.metadata["data_format"] == "arrow"
+    loaded = next(dataset.iterate_episodes())
+    assert np.array_equal(loaded.observations, np.stack(episode.played))
