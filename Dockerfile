@@ -72,7 +72,7 @@ COPY . .
 RUN DEBUG=false SECRET_KEY=collectstatic-only ARCADE_PSEUDONYM_KEY=collectstatic-only \
         ARCADE_VAR_DIR=/tmp/arcade-build \
         python manage.py collectstatic --noinput --verbosity 0 \
-    && python -m compileall -q accounts arcade datasets games recording \
+    && python -m compileall -q accounts arcade exports games recording \
     && rm -rf /tmp/arcade-build \
     && chmod 0755 docker/entrypoint.sh
 USER 10001:10001

@@ -85,7 +85,7 @@ INSTALLED_APPS = [
     "accounts",
     "games",
     "recording",
-    "datasets",
+    "exports",
 ]
 
 MIDDLEWARE = [

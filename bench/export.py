@@ -144,7 +144,7 @@ def run(*, minutes: float = 3.0, episodes: int = 3) -> dict[str, Any]:
     recorded_in = time.perf_counter() - started
     pinned = _one_core()
 
-    from datasets.services import EpisodeQuery, dataset_export
+    from exports.services import EpisodeQuery, dataset_export
     from recording.frames import episode_data
     from recording.models import Episode
 

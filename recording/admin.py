@@ -96,8 +96,8 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         ]
 
     def _export(self, request: HttpRequest, episodes: QuerySet[Episode], format: str) -> None:
-        from datasets.services import admin_export_destination
-        from datasets.tasks import export_episodes
+        from exports.services import admin_export_destination
+        from exports.tasks import export_episodes
 
         ids = [str(pk) for pk in episodes.values_list("pk", flat=True)]
         destination = admin_export_destination(now=timezone.now(), count=len(ids))

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from datasets.models import ExportedEpisode
+from exports.models import ExportedEpisode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,11 +90,11 @@ def test_only_staff_reach_playback(client: Client, alice: Any, pong: Any, record
 def test_it_lists_what_was_exported_where(
     admin_client: Client, alice: Any, pong: Any, recorded: Any, tmp_path: Any
 ) -> None:
-    from datasets.services import EpisodeQuery, dataset_export
+    from exports.services import EpisodeQuery, dataset_export
 
     episode = recorded(user=alice, game=pong, steps=10)
     dataset_export(query=EpisodeQuery(), destination=str(tmp_path), format="parquet")
-    page = admin_client.get(reverse("admin:datasets_exportedepisode_changelist"))
+    page = admin_client.get(reverse("admin:exports_exportedepisode_changelist"))
     assert page.status_code == 200
     assert f"folder:{tmp_path}" in page.content.decode()
     assert str(episode) in page.content.decode()

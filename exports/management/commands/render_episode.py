@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datasets.video import FORMATS, episode_render
+from exports.video import FORMATS, episode_render
 from recording.models import Episode
 
 

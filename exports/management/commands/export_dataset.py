@@ -16,9 +16,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from datasets.formats import FORMATS
-from datasets.observations import OBSERVATIONS
-from datasets.services import EpisodeQuery, ExportError, Progress, dataset_export
+from exports.formats import FORMATS
+from exports.observations import OBSERVATIONS
+from exports.services import EpisodeQuery, ExportError, Progress, dataset_export
 from recording.models import Episode
 
 

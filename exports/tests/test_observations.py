@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
-from datasets import observations
-from datasets.replay import ReplayMismatch, ale_ram
+from exports import observations
+from exports.replay import ReplayMismatch, ale_ram
 from games.engine.machines import Palette, make_env
 from recording.frames import STEP_COLUMNS, EpisodeData, episode_data
 

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class DatasetsConfig(AppConfig):
-    name = "datasets"
+    name = "exports"
     verbose_name = "Datasets"

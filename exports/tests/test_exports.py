@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from datasets.models import ExportedEpisode
-from datasets.services import (
+from exports.models import ExportedEpisode
+from exports.services import (
     EpisodeQuery,
     ExportError,
     dataset_export,

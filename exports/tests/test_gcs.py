@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from django.core.files.storage import default_storage
 
-from datasets.services import EpisodeQuery, dataset_export
+from exports.services import EpisodeQuery, dataset_export
 from recording.frames import episode_data
 from recording.tests.test_gcs import gcs  # noqa: F401  the emulator fixture
 

@@ -10,7 +10,7 @@ import minari
 import numpy as np
 import pytest
 
-from datasets.services import EpisodeQuery, dataset_export, user_pseudonym
+from exports.services import EpisodeQuery, dataset_export, user_pseudonym
 from recording.frames import palette_array
 
 pytestmark = pytest.mark.django_db(transaction=True)

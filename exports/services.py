@@ -2,7 +2,7 @@
 
 ``episodes_for_export`` is the query (the filters of ``export_dataset`` and of the admin
 action); ``dataset_export`` reads each episode's chunks, turns its frames into the chosen
-observation, hands it to the chosen format (``datasets/formats/``), publishes the files to
+observation, hands it to the chosen format (``exports/formats/``), publishes the files to
 the destination and records each episode there, so the next run adds only new ones. Output
 is deterministic: episodes in a fixed order, no run time inside the data files.
 """

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasets.card import STEP_FIELDS
-from datasets.services import EpisodeQuery, dataset_export, user_pseudonym
+from exports.card import STEP_FIELDS
+from exports.services import EpisodeQuery, dataset_export, user_pseudonym
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
