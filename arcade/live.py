@@ -26,7 +26,7 @@ from games.engine.machines import GameConfig, Machine, Outcome
 from games.engine.pool import MachinePool
 from recording.chunkfile import ChunkData
 from recording.chunkfile import encode as encode_chunk
-from recording.recorder import InputStamp, Recorder
+from recording.recorder import InputStamp, Recorder, record_step
 
 from . import protocol as p
 
@@ -439,26 +439,18 @@ class LiveSession:
         recorder = episode.recorder
         action = episode.action
         outcome = machine.step(action)
-        colours = machine.new_colours()
-        if colours and machine.palette is not None:
-            entries = machine.palette.entries(colours)
-            recorder.add_colours(entries)
-            await self.transport.send_json({"type": "palette", "entries": entries})
         truncated = outcome.truncated or recorder.steps + 1 >= self.game.max_steps
-        # The changed words, found once: they are both the recording and the wire delta.
-        diff = machine.diff
-        words = codec.sparse(diff, machine.changed) if diff is not None else None
-        recorder.step(
+        entries, words = record_step(
+            recorder,
+            machine,
             action=action,
-            reward=outcome.reward,
-            terminated=outcome.terminated,
-            truncated=truncated,
-            info=outcome.info,
+            outcome=outcome,
             stamp=episode.stamp,
             t_step=time.time(),
-            frame=machine.frame,
-            words=words,
+            truncated=truncated,
         )
+        if entries:
+            await self.transport.send_json({"type": "palette", "entries": entries})
         episode.lives = outcome.lives
         outcome.truncated = truncated
         await self._send_frame(

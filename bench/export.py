@@ -41,13 +41,12 @@ def _record(*, episodes: int, steps: int, chunk_steps: int = 60) -> int:
 
     from accounts.models import User
     from games.catalogue import DEFAULT_GAMES
-    from games.engine import codec
     from games.engine.machines import build_machine
     from games.models import Game
     from games.services import game_prepare
     from recording import chunkfile, services
     from recording.models import Chunk, Episode
-    from recording.recorder import InputStamp, Recorder
+    from recording.recorder import InputStamp, Recorder, record_step
 
     entry = next(e for e in DEFAULT_GAMES if e["slug"] == "pong")
     game = Game(**entry)
@@ -76,19 +75,13 @@ def _record(*, episodes: int, steps: int, chunk_steps: int = 60) -> int:
         for step in range(steps):
             action = (step // 15) % config.n_actions
             outcome = machine.step(action)
-            recorder.add_colours(machine.palette.entries(machine.new_colours()))
-            recorder.step(
+            record_step(
+                recorder,
+                machine,
                 action=action,
-                reward=outcome.reward,
-                terminated=outcome.terminated,
-                truncated=outcome.truncated,
-                info=outcome.info,
+                outcome=outcome,
                 stamp=InputStamp(seq=step // 15),
                 t_step=time.time(),
-                frame=machine.frame,
-                words=codec.sparse(machine.diff, machine.changed)
-                if machine.diff is not None
-                else None,
             )
             if recorder.pending_steps >= chunk_steps:
                 cut.append(recorder.cut())

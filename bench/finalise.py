@@ -75,7 +75,7 @@ def _record(user: Any, steps: int, seed: int) -> tuple[Any, list[Any], list[int]
     from games.engine.machines import AtariMachine, atari_start_state
     from games.models import Game
     from recording import services
-    from recording.recorder import InputStamp, Recorder
+    from recording.recorder import InputStamp, Recorder, record_step
 
     config = Game.objects.get(slug=GAME).config()
     machine = AtariMachine(config.env_id, config.env_kwargs)
@@ -96,17 +96,14 @@ def _record(user: Any, steps: int, seed: int) -> tuple[Any, list[Any], list[int]
     for step in range(steps):
         action = _follow_the_ball(machine.ale.getRAM(), int(noise[step]))
         outcome = machine.step(action)
-        recorder.add_colours(machine.palette.entries(machine.new_colours()))
         now = 1.7e9 + step / 60
-        recorder.step(
+        record_step(
+            recorder,
+            machine,
             action=action,
-            reward=outcome.reward,
-            terminated=outcome.terminated,
-            truncated=outcome.truncated,
-            info=outcome.info,
+            outcome=outcome,
             stamp=InputStamp(step // 20, step, now * 1e3, now * 1e3 - 3, now),
             t_step=now,
-            frame=machine.frame,
         )
         actions.append(action)
         if outcome.terminated:

@@ -19,7 +19,7 @@ from games.catalogue import ATARI_KWARGS, DEFAULT_GAMES
 from games.engine import codec
 from games.engine.machines import AtariMachine
 from recording import chunkfile
-from recording.recorder import InputStamp, Recorder
+from recording.recorder import InputStamp, Recorder, record_step
 
 ATARI = [g for g in DEFAULT_GAMES if g["env_id"].startswith("ALE/")]
 
@@ -108,14 +108,11 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
         blobs = []
         for step, action in enumerate(_actions(machine, steps)):
             outcome = machine.step(action)
-            assert machine.palette is not None and machine.diff is not None
-            recorder.add_colours(machine.palette.entries(machine.new_colours()))
-            recorder.step(
+            record_step(
+                recorder,
+                machine,
                 action=action,
-                reward=outcome.reward,
-                terminated=outcome.terminated,
-                truncated=outcome.truncated,
-                info=outcome.info,
+                outcome=outcome,
                 stamp=InputStamp(
                     seq=step // 20,
                     client_frame=step,
@@ -124,8 +121,6 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
                     t_received=1.7e9 + step / 60,
                 ),
                 t_step=1.7e9 + step / 60,
-                frame=machine.frame,
-                words=codec.sparse(machine.diff, machine.changed),
             )
             if recorder.pending_steps >= chunk_steps:
                 chunk = recorder.cut()

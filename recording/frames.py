@@ -16,21 +16,7 @@ import numpy as np
 
 from . import chunkfile
 from .models import Chunk, Episode
-
-# The per-step columns of a chunk header, in docs/recording.md order.
-STEP_COLUMNS = (
-    "action",
-    "reward",
-    "terminated",
-    "truncated",
-    "info",
-    "input_seq",
-    "client_frame",
-    "t_shown",
-    "t_key",
-    "t_received",
-    "t_step",
-)
+from .recorder import STEP_FIELDS
 
 
 def palette_array(entries: list[list[int]] | None) -> np.ndarray:
@@ -48,7 +34,7 @@ class EpisodeData:
     frames: np.ndarray  # (T + 1, *frame shape) uint8: palette indices or RGB
     pixel_format: str  # "indexed" or "rgb"
     palette: np.ndarray | None  # 256 x 3 for indexed frames (every colour the episode showed)
-    steps: dict[str, list[Any]]  # STEP_COLUMNS, each T values
+    steps: dict[str, list[Any]]  # STEP_FIELDS, each T values
 
     @property
     def n_steps(self) -> int:
@@ -80,7 +66,7 @@ def episode_data(episode: Episode) -> EpisodeData:
         raise ValueError(f"episode {episode.pk} has no stored chunks")
     n_frames = chunks[-1].first_frame + chunks[-1].n_frames
     frames = np.empty((n_frames, *episode.frame_shape), np.uint8)
-    steps: dict[str, list[Any]] = {name: [] for name in STEP_COLUMNS}
+    steps: dict[str, list[Any]] = {name: [] for name in STEP_FIELDS}
     header: dict[str, Any] = {}
     previous = None
     expected = 0
@@ -91,7 +77,7 @@ def episode_data(episode: Episode) -> EpisodeData:
         header, decoded = chunkfile.decode(_read(chunk), previous)
         view[:] = decoded
         previous = view[-1]
-        for name in STEP_COLUMNS:
+        for name in STEP_FIELDS:
             steps[name].extend(header["steps"][name])
         expected += chunk.n_steps
     if not header.get("final") or len(steps["action"]) != n_frames - 1:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from games.engine import codec
+from games.engine.machines import Machine, Outcome
 
 from .chunkfile import KEYFRAME_EVERY, ChunkData
 
@@ -209,3 +210,41 @@ class Recorder:
     @property
     def chunks_cut(self) -> int:
         return self._index
+
+
+def record_step(
+    recorder: Recorder,
+    machine: Machine,
+    *,
+    action: int,
+    outcome: Outcome,
+    stamp: InputStamp,
+    t_step: float,
+    truncated: bool | None = None,
+) -> tuple[list[list[int]], codec.Sparse | None]:
+    """Record the step ``machine`` has just taken, as the live loop does.
+
+    Returns the palette entries the step's frame showed first (already recorded) and the
+    frame's changed words, both of which the live loop also sends to the player.
+    ``truncated`` overrides the env's (a step limit).
+    """
+    entries: list[list[int]] = []
+    colours = machine.new_colours()
+    if colours and machine.palette is not None:
+        entries = machine.palette.entries(colours)
+        recorder.add_colours(entries)
+    diff = machine.diff
+    # The changed words, found once: they are both the recording and the wire delta.
+    words = codec.sparse(diff, machine.changed) if diff is not None else None
+    recorder.step(
+        action=action,
+        reward=outcome.reward,
+        terminated=outcome.terminated,
+        truncated=outcome.truncated if truncated is None else truncated,
+        info=outcome.info,
+        stamp=stamp,
+        t_step=t_step,
+        frame=machine.frame,
+        words=words,
+    )
+    return entries, words

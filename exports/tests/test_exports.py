@@ -36,13 +36,21 @@ def digests(root: Path) -> dict[str, str]:
 
 @pytest.fixture
 def cast(alice: Any, bob: Any, sam: Any, tess: Any, pong: Any, hanoi: Any, recorded: Any) -> Any:
-    """Alice: a long Pong game, verified, and a Hanoi game; Bob: a short, old Pong game with
-    a high return; Sam (staff) and Tess (test account): one Pong game each; one incomplete."""
+    """Alice: a long Pong game, verified, and a Hanoi game not verified yet; Bob: a short, old
+    Pong game with a high return whose replay differs; Sam (staff) and Tess (test account): one
+    Pong game each; one incomplete."""
     long_ago = timezone.now() - timedelta(days=30)
     episodes = {
         "alice_pong": recorded(user=alice, game=pong, steps=60, verification="verified"),
-        "alice_hanoi": recorded(user=alice, game=hanoi, steps=10),
-        "bob_pong": recorded(user=bob, game=pong, steps=30, started_at=long_ago, total_return=5.0),
+        "alice_hanoi": recorded(user=alice, game=hanoi, steps=10, verification="pending"),
+        "bob_pong": recorded(
+            user=bob,
+            game=pong,
+            steps=30,
+            started_at=long_ago,
+            total_return=5.0,
+            verification="mismatch",
+        ),
         "sam_pong": recorded(user=sam, game=pong, steps=30),
         "tess_pong": recorded(user=tess, game=pong, steps=30),
         "broken": recorded(user=bob, game=pong, steps=30, status="incomplete"),

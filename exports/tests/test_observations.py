@@ -14,7 +14,8 @@ from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 from exports import observations
 from exports.replay import ReplayMismatch, ale_ram
 from games.engine.machines import Palette, make_env
-from recording.frames import STEP_COLUMNS, EpisodeData, episode_data
+from recording.frames import EpisodeData, episode_data
+from recording.recorder import STEP_FIELDS
 
 ATARI = {"frameskip": 1, "repeat_action_probability": 0.0}
 
@@ -36,7 +37,7 @@ def play(env_id: str, seed: int, blocks: int) -> tuple[EpisodeData, list[Any], l
     palette = Palette()
     frames = [ale.getScreen()]
     palette.learn(frames[0], ale.getScreenRGB())
-    steps: dict[str, list[Any]] = {name: [] for name in STEP_COLUMNS}
+    steps: dict[str, list[Any]] = {name: [] for name in STEP_FIELDS}
     wrapped_obs, wrapped_rewards = [first], []
     rng = np.random.default_rng(seed)
     for _ in range(blocks):
@@ -54,7 +55,7 @@ def play(env_id: str, seed: int, blocks: int) -> tuple[EpisodeData, list[Any], l
                 strict=True,
             ):
                 steps[name].append(value)
-            for name in STEP_COLUMNS[4:]:
+            for name in STEP_FIELDS[4:]:
                 steps[name].append(None)
             if term or trunc:
                 break
@@ -110,7 +111,7 @@ def test_it_preprocesses_like_gymnasiums_atari_wrappers_to_the_end_of_a_game() -
 
 def test_it_drops_a_last_group_cut_short_by_the_recording() -> None:
     data, _, _ = play("ALE/Pong-v5", seed=1, blocks=5)
-    for name in STEP_COLUMNS:
+    for name in STEP_FIELDS:
         del data.steps[name][-2:]
     data.frames = data.frames[:-2]
     trajectory = observations.transform("atari", data)
@@ -142,7 +143,7 @@ def test_it_refuses_atari_only_observations_for_rgb_games() -> None:
         frames=np.zeros((2, 4, 4, 3), np.uint8),
         pixel_format="rgb",
         palette=None,
-        steps={name: [0] for name in STEP_COLUMNS},
+        steps={name: [0] for name in STEP_FIELDS},
     )
     for name in ("indices", "ram", "atari"):
         with pytest.raises(observations.ObservationUnavailable, match="Atari"):

@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from games.engine import codec
 from games.engine.machines import build_machine
 from recording import chunkfile, services, transfer
 from recording.models import Episode
-from recording.recorder import InputStamp, Recorder
+from recording.recorder import InputStamp, Recorder, record_step
 
 
 def record_episode(
@@ -43,18 +42,13 @@ def record_episode(
     for step in range(steps):
         action = step // 10 % config.n_actions
         outcome = machine.step(action)
-        if machine.palette is not None:
-            recorder.add_colours(machine.palette.entries(machine.new_colours()))
-        recorder.step(
+        record_step(
+            recorder,
+            machine,
             action=action,
-            reward=outcome.reward,
-            terminated=outcome.terminated,
-            truncated=outcome.truncated,
-            info=outcome.info,
+            outcome=outcome,
             stamp=InputStamp(seq=step // 10),
             t_step=time.time(),
-            frame=machine.frame,
-            words=codec.sparse(machine.diff, machine.changed) if machine.diff is not None else None,
         )
         played.append(machine.frame.copy())
         if recorder.pending_steps >= chunk_steps:
