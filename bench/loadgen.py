@@ -101,6 +101,8 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
                         continue
                     if kind == "error":
                         stats.errors.append(data["code"])
+                        if data["code"] in ("full", "start_failed"):
+                            raise RuntimeError(f"player {index}: {data['message']}")
                         continue
                     if kind != "frame":  # palette, pong, episode_end
                         if kind == "episode_end":

@@ -147,6 +147,8 @@ def running_stack(
         MEDIA_ROOT=str(media),
         ARCADE_VAR_DIR=str(services / "var"),
         ARCADE_PREWARM=str(prewarm),
+        # The sweep measures what the machine holds; the seat cap is a deployment's safety.
+        ARCADE_MAX_SESSIONS_PER_PROCESS="10000",
         ARCADE_PREWARM_GAMES=prewarm_games,
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),

@@ -50,6 +50,15 @@ def finalise_point(minutes: float) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+def export_point(minutes: float = 2.0) -> dict[str, Any]:
+    """`python -m bench export` in its own process: dataset export speed on one core."""
+    command = [sys.executable, "-m", "bench", "export", "--minutes", str(minutes)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        return {"error": result.stderr[-2000:]}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
 def sweep(
     points: tuple[int, ...], *, baseline: bool, seconds: float, stop_on_fail: bool = True
 ) -> list[dict[str, Any]]:
@@ -131,6 +140,8 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
     storage = storage_figures()
     print("finalisation of a 10-minute episode, replay check included ...", flush=True)
     finalise = finalise_point(minutes=10.0)
+    print("dataset export speed ...", flush=True)
+    exporting = export_point()
     print("live, our design ...", flush=True)
     ours = sweep(OUR_POINTS, baseline=False, seconds=seconds)
     print("live, the baseline ...", flush=True)
@@ -142,6 +153,7 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
         "codec": codec,
         "storage": storage,
         "finalise": finalise,
+        "export": exporting,
         "live": {"arcade": ours, "baseline": theirs},
         "best": {"arcade": our_best, "baseline": their_best},
         "ratios": {
@@ -224,6 +236,8 @@ def render_table(results: dict[str, Any]) -> str:
         "",
         _finalise_line(results.get("finalise") or {}),
         "",
+        _export_lines(results.get("export") or {}),
+        "",
         "Baseline ÷ ours at the same load (higher is better for ours):",
         "",
         "| sessions | server CPU | bytes/frame | interval p99 | input p99 "
@@ -255,6 +269,14 @@ def _finalise_line(point: dict[str, Any]) -> str:
         f"steps/s; verification while played costs {point['verify_cpu_ms_per_played_s']:.1f} "
         "ms of worker CPU per second of play."
     )
+
+
+def _export_lines(result: dict[str, Any]) -> str:
+    if "runs" not in result:
+        return f"Export bench failed: {str(result.get('error', ''))[-300:]}"
+    from .export import render
+
+    return render(result)
 
 
 def _x(value: float | None) -> str:
