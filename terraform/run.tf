@@ -19,7 +19,11 @@ locals {
     LOG_LEVEL             = "INFO"
   }
   role_env = {
-    web    = { ARCADE_WEB_PROCESSES = tostring(var.web_cpu) }
+    web = {
+      ARCADE_WEB_PROCESSES = tostring(var.web_cpu)
+      # Each process starts at most this many games; Cloud Run's concurrency matches.
+      ARCADE_MAX_SESSIONS_PER_PROCESS = tostring(var.web_sessions_per_core)
+    }
     worker = { ARCADE_WORKER_CONCURRENCY = tostring(var.worker_concurrency) }
     beat   = {}
     jobs   = {}

@@ -52,9 +52,9 @@ variable "web_memory" {
 }
 
 variable "web_sessions_per_core" {
-  description = "Live play sessions one web process (one core) holds at 60 fps; the benchmark's best passing point was 55 on a shared machine."
+  description = "Live play sessions one web process (one core) starts at most (its seat cap, ARCADE_MAX_SESSIONS_PER_PROCESS); the benchmark passes its bar at 25 to 30 per process on a shared 2-core machine."
   type        = number
-  default     = 50
+  default     = 30
 
   validation {
     condition     = var.web_sessions_per_core >= 1 && var.web_sessions_per_core <= 60
