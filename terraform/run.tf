@@ -17,6 +17,7 @@ locals {
     GS_QUERYSTRING_AUTH   = "true"
     GS_IAM_SIGN_BLOB      = "true"
     LOG_LEVEL             = "INFO"
+    LOG_FORMAT            = "json" # one JSON object a line, severity as Cloud Logging reads it
   }
   role_env = {
     web = {

@@ -83,20 +83,23 @@ def live_stack(
     logs = tmp_path / "logs"
     logs.mkdir()
     bin_dir = Path(sys.executable).parent
+    worker = [
+        str(bin_dir / "celery"),
+        "-A",
+        "arcade",
+        "worker",
+        "--queues=celery,verify",
+        "--loglevel=INFO",
+        "--concurrency=1",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     commands = {
-        # Two web processes, as in production: a player may land on either.
+        # Two web processes and two workers, as in production: a player may land on either
+        # web process, and any worker takes any task.
         "web": [sys.executable, "-m", "arcade.serve", "--processes=2", f"--port={port}"],
-        "worker": [
-            str(bin_dir / "celery"),
-            "-A",
-            "arcade",
-            "worker",
-            "--queues=celery,verify",
-            "--loglevel=INFO",
-            "--concurrency=1",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        "worker": [*worker, "--hostname=first@%h"],
+        "worker2": [*worker, "--hostname=second@%h"],
     }
     stack = Stack(url=f"http://127.0.0.1:{port}", host=f"127.0.0.1:{port}", logs=logs)
     for name, command in commands.items():
@@ -115,7 +118,9 @@ def live_stack(
                 return False
 
         _wait_for(web_up, "Daphne", 30, logs)
-        _wait_for(lambda: "ready." in (logs / "worker.log").read_text(), "Celery worker", 60, logs)
+        for name in ("worker", "worker2"):
+            log_file = logs / f"{name}.log"
+            _wait_for(lambda f=log_file: "ready." in f.read_text(), "Celery workers", 60, logs)
         yield stack
     finally:
         for process in processes:

@@ -175,3 +175,25 @@ def test_it_ends_live_games_cleanly_when_the_web_role_shuts_down(
     assert episode.steps >= 200
     assert episode.transitions.count() == episode.steps
     assert len(stored_frames(episode)) == episode.steps + 1
+
+
+def test_it_records_six_players_at_once_with_any_worker_taking_any_task(
+    live_stack: Stack, alice: Any, bob: Any, pong: Any
+) -> None:
+    cookies = [live_stack.session_cookie(user) for user in (alice, bob)] * 3
+
+    async def many() -> list[dict[str, Any]]:
+        return await asyncio.gather(
+            *(play_over_websocket(live_stack, c, "pong", frames=240) for c in cookies)
+        )
+
+    played = asyncio.run(many())
+
+    for result in played:
+        episode = wait_finalised(result["episode"])
+        assert (episode.status, episode.verification) == ("complete", "verified")
+        assert episode.transitions.count() == episode.steps >= 240
+    # Both workers stored chunks: nothing ties a game to one worker.
+    for name in ("worker", "worker2"):
+        log = (live_stack.logs / f"{name}.log").read_text()
+        assert "recording.tasks.store_chunks" in log, f"{name} stored nothing"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,35 @@ def test_it_creates_the_demo_admin_and_prints_its_credentials(
     admin = User.objects.get()
     assert admin.is_superuser and admin.check_password("arcade-demo")
     assert "admin@arcade.local / arcade-demo" in capsys.readouterr().out
+
+
+def test_it_writes_one_json_object_a_line_with_log_format_json() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, logging; django.setup(); "
+            "logging.getLogger('arcade.live').warning('episode ended', extra={'episode': 'e-1'})",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "arcade.settings", "LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["severity"] == "WARNING"
+    assert (line["logger"], line["message"], line["episode"]) == (
+        "arcade.live",
+        "episode ended",
+        "e-1",
+    )
+    assert "time" in line and "process" in line
+
+
+def test_it_refuses_an_unknown_log_format() -> None:
+    result = start_django(LOG_FORMAT="xml")
+
+    assert result.returncode != 0
+    assert "LOG_FORMAT='xml': expected plain or json." in result.stderr
