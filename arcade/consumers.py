@@ -40,16 +40,17 @@ class DjangoEpisodeStore:
             frame_shape=frame_shape,
             pixel_format=pixel_format,
         )
-        engine.heartbeat().add(str(episode.pk))
-        engine.metrics_flusher().ensure_running()
+        self.hosted(str(episode.pk), here=True)
         return str(episode.pk)
 
     async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
         await engine.shipper().ship(episode, index, blob)
 
     def hosted(self, episode: str, *, here: bool) -> None:
+        # Beating keeps the watchdog off a live episode; the flusher reports it in /metrics.
         if here:
             engine.heartbeat().add(episode)
+            engine.metrics_flusher().ensure_running()
         else:
             engine.heartbeat().discard(episode)
 
@@ -61,7 +62,7 @@ class DjangoEpisodeStore:
                 episode_id=episode, reason=reason, steps=steps, chunks=chunks
             )
         finally:
-            engine.heartbeat().discard(episode)
+            self.hosted(episode, here=False)
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
