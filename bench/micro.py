@@ -40,6 +40,31 @@ def _actions(machine: AtariMachine, steps: int) -> list[int]:
     return actions
 
 
+def _timings(steps: int) -> tuple[list[InputStamp], list[float]]:
+    """Input stamps and step times as a live session records them, noise included: a key
+    press every 15 steps (``_actions``) with the client's times at 0.1 ms resolution (Chrome's
+    ``performance.now()``) and the server's receive time, and each step's time on a 60 Hz
+    clock with 0.5 ms of jitter. Regular, noiseless times would compress to nothing and flatter
+    the figure."""
+    rng = np.random.default_rng(1)
+    start_wall, start_client = 1.7e9 + float(rng.random()), 5.0e5 + float(rng.random()) * 1e3
+    stamps, times, stamp = [], [], InputStamp()
+    for step in range(steps):
+        t = step / 60
+        if step % 15 == 0:
+            drawn = start_client + (t - 0.02) * 1e3 + float(rng.random()) * 16
+            stamp = InputStamp(
+                seq=stamp.seq + 1,
+                client_frame=max(step - 2, 0),
+                t_shown=round(drawn, 1),
+                t_key=round(drawn + float(rng.random()) * 16, 1),
+                t_received=start_wall + t - 0.004 + float(rng.random()) * 0.004,
+            )
+        stamps.append(stamp)
+        times.append(start_wall + t + float(rng.normal(0, 0.0005)))
+    return stamps, times
+
+
 def codec_figures(frames_per_game: int = 1200) -> dict[str, Any]:
     """Bytes and microseconds per frame for our codec and the alternatives, per game."""
     per_game: dict[str, Any] = {}
@@ -106,6 +131,7 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
         recorder = Recorder(episode="bench", pixel_format="indexed", chunk_steps=chunk_steps)
         recorder.reset(machine.frame)
         blobs = []
+        stamps, times = _timings(steps)
         for step, action in enumerate(_actions(machine, steps)):
             outcome = machine.step(action)
             record_step(
@@ -113,14 +139,8 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
                 machine,
                 action=action,
                 outcome=outcome,
-                stamp=InputStamp(
-                    seq=step // 20,
-                    client_frame=step,
-                    t_shown=1.0e6 + step * 16.7,
-                    t_key=1.0e6 + step * 16.7 - 3,
-                    t_received=1.7e9 + step / 60,
-                ),
-                t_step=1.7e9 + step / 60,
+                stamp=stamps[step],
+                t_step=times[step],
             )
             if recorder.pending_steps >= chunk_steps:
                 chunk = recorder.cut()
@@ -137,11 +157,18 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
             previous = frames[-1]
         decode_seconds += time.perf_counter() - start
         decode_frames += steps + 1
-        per_game[game["slug"]] = {"mb_per_hour": total / seconds * 3600 / 1e6}
+        header = sum(chunkfile.header_bytes(b) for b in blobs)
+        per_game[game["slug"]] = {
+            "mb_per_hour": total / seconds * 3600 / 1e6,
+            "steps_mb_per_hour": header / seconds * 3600 / 1e6,  # the header: fields and steps
+        }
         machine.close()
     mean = float(np.mean([g["mb_per_hour"] for g in per_game.values()]))
     return {
         "games": per_game,
         "catalogue_mb_per_hour": mean,
+        "catalogue_header_mb_per_hour": float(
+            np.mean([g["steps_mb_per_hour"] for g in per_game.values()])
+        ),
         "chunk_decode_frames_per_second": decode_frames / decode_seconds,
     }

@@ -231,7 +231,8 @@ def render_table(results: dict[str, Any]) -> str:
         f"| {codec['jpeg_base64_json_bytes']:.0f} | |",
         "",
         f"Storage at rest, catalogue average: {storage['catalogue_mb_per_hour']:.1f} MB per hour "
-        f"of 60 fps play (target ≤ 10). Chunks decode at "
+        f"of 60 fps play (target ≤ 10), of which chunk headers (fields, palette, step columns) "
+        f"{storage['catalogue_header_mb_per_hour']:.1f}. Chunks decode at "
         f"{storage['chunk_decode_frames_per_second']:.0f} frames/s on one core.",
         "",
         _finalise_line(results.get("finalise") or {}),

@@ -2,16 +2,19 @@
 
 Layout (all little-endian)::
 
-    b"ARCADECH"  u32 format  u32 header_length  header (zstd of UTF-8 JSON)  body (zstd)
+    b"ARCADECH"  u32 format  u32 header_length  header (zstd)  body (zstd)
 
-The header carries the per-step columns, which compress about eightfold.
+The header decompresses to two u32 lengths, the fields as UTF-8 JSON, the palette (a 256-bit
+mask and the colours) and the per-step columns as typed binary columns
+(``recording/stepcolumns.py``; about 3 bytes a step).
 
 The body holds each frame as the 8-byte words that changed since the frame before: their
 count per frame, then all the word indices, then all the words' XOR values (columns compress
 better than rows). The first frame of a keyframe chunk is stored whole, ahead of them; in other
 chunks the first frame's words are against the last frame of the chunk before, so a reader
-decodes forward from the nearest keyframe chunk. Format 2 (whole frames XOR-ed against the
-frame before) is still read. ``docs/recording.md`` describes every header field.
+decodes forward from the nearest keyframe chunk. Formats 2 (whole frames XOR-ed against the
+frame before) and 3 (the step columns as JSON in the header) are still read.
+``docs/recording.md`` describes every header field.
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ import zstandard
 
 from games.engine import codec
 
+from . import stepcolumns
+
 MAGIC = b"ARCADECH"
-FORMAT = 3
-READS = (2, 3)
+FORMAT = 4
+READS = (2, 3, 4)
 _PREFIX = struct.Struct("<8sII")
+_BINARY_LENGTHS = struct.Struct("<II")  # format 4: the lengths of the fields and the palette
 ZSTD_LEVEL = 3  # the header
 BODY_LEVEL = 9  # the body is small now: a higher level costs well under a millisecond a chunk
 KEYFRAME_EVERY = 10  # chunks; bounds how far back a random read must decode
+GAPS_CODEC = "sparse-gaps-xor-zstd"  # format 4; format 3 stored the indices ("sparse-xor-zstd")
 
 
 def _compressor(level: int = ZSTD_LEVEL) -> zstandard.ZstdCompressor:
@@ -78,23 +85,51 @@ def encode(chunk: ChunkData) -> bytes:
     counts = np.fromiter((i.size for i, _ in chunk.deltas), np.uint32, len(chunk.deltas))
     parts: list[bytes] = [] if chunk.first is None else [chunk.first.tobytes()]
     parts.append(counts.tobytes())
-    parts.extend(i.astype(index_dtype, copy=False).tobytes() for i, _ in chunk.deltas)
+    parts.append(_gaps(chunk.deltas, counts, index_dtype).tobytes())
     parts.extend(w.tobytes() for _, w in chunk.deltas)
     body = _compressor(BODY_LEVEL).compress(b"".join(parts))
     header = dict(chunk.header)
+    steps = stepcolumns.encode(header.pop("steps"))
+    palette = header.pop("palette")
+    colours = stepcolumns.encode_palette(palette) if palette is not None else b""
     header.update(
+        palette=palette is not None,
         keyframe=chunk.first is not None,
         n_frames=chunk.n_frames,
         shape=list(chunk.shape),
         dtype="uint8",
         body={
-            "codec": "sparse-xor-zstd",
+            "codec": GAPS_CODEC,
             "bytes": len(body),
             "index_dtype": np.dtype(index_dtype).name,
         },
     )
-    raw = _compressor().compress(json.dumps(header, separators=(",", ":")).encode())
+    fields = json.dumps(header, separators=(",", ":")).encode()
+    binary = _BINARY_LENGTHS.pack(len(fields), len(colours))
+    raw = _compressor().compress(binary + fields + colours + steps)
     return _PREFIX.pack(MAGIC, FORMAT, len(raw)) + raw + body
+
+
+def _gaps(
+    deltas: list[codec.Sparse], counts: np.ndarray, index_dtype: type[np.unsignedinteger]
+) -> np.ndarray:
+    """Every frame's changed word indices as gaps: its first index, then each one minus the one
+    before. Changed words come in runs (a sprite, a score), so most gaps are 1: the body
+    compresses a quarter to a half smaller than with the indices themselves."""
+    if not deltas:
+        return np.zeros(0, index_dtype)
+    indices = np.concatenate([i for i, _ in deltas]).astype(index_dtype, copy=False)
+    gaps = np.diff(indices, prepend=index_dtype(0))  # wraps between frames; fixed next
+    starts = (np.cumsum(counts) - counts)[counts > 0]
+    gaps[starts] = indices[starts]
+    return gaps
+
+
+def _indices(gaps: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``_gaps`` undone: the running sum of the gaps, restarted at each frame."""
+    total = np.cumsum(gaps, dtype=np.int64)
+    before = np.concatenate(([0], total))[np.cumsum(counts) - counts]  # sum before each frame
+    return total - np.repeat(before, counts)
 
 
 def read_header(blob: bytes) -> dict[str, Any]:
@@ -103,9 +138,28 @@ def read_header(blob: bytes) -> dict[str, Any]:
         raise ValueError("not an Arcade chunk (bad magic)")
     if version not in READS:
         raise ValueError(f"chunk format {version} is not supported (this reader knows {READS[-1]})")
-    raw = zstandard.ZstdDecompressor().decompress(blob[_PREFIX.size : _PREFIX.size + length])
-    header: dict[str, Any] = json.loads(raw)
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(blob[_PREFIX.size : _PREFIX.size + length])
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"the chunk header does not decompress: {exc}") from exc
+    if version < 4:
+        header: dict[str, Any] = json.loads(raw)
+        return header
+    if len(raw) < _BINARY_LENGTHS.size:
+        raise ValueError("the chunk header is too short")
+    n_fields, n_palette = _BINARY_LENGTHS.unpack_from(raw)
+    at = _BINARY_LENGTHS.size
+    header = json.loads(raw[at : at + n_fields])
+    at += n_fields
+    colours = raw[at : at + n_palette]
+    header["palette"] = stepcolumns.decode_palette(colours) if header["palette"] else None
+    header["steps"] = stepcolumns.decode(raw[at + n_palette :], header["n_steps"])
     return header
+
+
+def header_bytes(blob: bytes) -> int:
+    """How many of a chunk's bytes are its header (fields, palette, step columns)."""
+    return _PREFIX.size + int(_PREFIX.unpack_from(blob)[2])
 
 
 def decode(
@@ -150,6 +204,8 @@ def _decode_sparse(
         )
     indices = np.frombuffer(data, index_dtype, total, offset)
     values = np.frombuffer(data, np.uint64, total, offset + indices.nbytes)
+    if header["body"]["codec"] == GAPS_CODEC:
+        indices = _indices(indices, counts)
     if total and int(indices.max()) >= n_words:
         raise ValueError("the chunk body names a word past the end of the frame")
     if keyframe:

@@ -20,21 +20,10 @@ import numpy as np
 from games.engine import codec
 from games.engine.machines import Machine, Outcome
 
+from . import stepcolumns
 from .chunkfile import KEYFRAME_EVERY, ChunkData
 
-STEP_FIELDS = (
-    "action",
-    "reward",
-    "terminated",
-    "truncated",
-    "info",
-    "input_seq",
-    "client_frame",
-    "t_shown",
-    "t_key",
-    "t_received",
-    "t_step",
-)
+STEP_FIELDS = tuple(stepcolumns.TYPES)  # action, reward, …, t_step: docs/recording.md
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import struct
 from dataclasses import dataclass, field
@@ -212,7 +213,7 @@ def test_it_describes_the_frames_in_the_header(seaquest: Recording) -> None:
     assert header["pixel_format"] == "indexed"
     assert header["shape"] == [210, 160]
     assert header["dtype"] == "uint8"
-    assert header["body"]["codec"] == "sparse-xor-zstd"
+    assert header["body"]["codec"] == "sparse-gaps-xor-zstd"
     assert header["body"]["index_dtype"] == "uint16"
     assert header["body"]["bytes"] < 210 * 160  # 32 frames in less than one frame's bytes
 
@@ -389,6 +390,43 @@ def test_it_still_reads_format_2_chunks() -> None:
     _, decoded = chunkfile.decode(blob)
 
     assert np.array_equal(decoded, frames)
+
+
+def test_it_still_reads_format_3_chunks() -> None:
+    """Format 3 kept the step columns as JSON in the header and the word indices as they are."""
+    frames = np.random.default_rng(4).integers(0, 4, (3, 4, 8), dtype=np.uint8)
+    deltas = [codec.sparse(np.bitwise_xor(b, a)) for a, b in itertools.pairwise(frames)]
+    steps = {name: [None] * 2 for name in STEP_FIELDS} | {"action": [1, 2], "reward": [0.5, 0.0]}
+    header = {
+        "keyframe": True,
+        "n_frames": 3,
+        "n_steps": 2,
+        "shape": [4, 8],
+        "dtype": "uint8",
+        "palette": [[1, 2, 3, 4]],
+        "steps": steps,
+        "body": {"codec": "sparse-xor-zstd", "index_dtype": "uint16"},
+    }
+    body = b"".join(
+        [
+            frames[0].tobytes(),
+            np.array([i.size for i, _ in deltas], np.uint32).tobytes(),
+            *(i.astype(np.uint16).tobytes() for i, _ in deltas),
+            *(w.tobytes() for _, w in deltas),
+        ]
+    )
+    raw = zstandard.ZstdCompressor().compress(json.dumps(header).encode())
+    blob = (
+        struct.pack("<8sII", b"ARCADECH", 3, len(raw))
+        + raw
+        + zstandard.ZstdCompressor().compress(body)
+    )
+
+    read, decoded = chunkfile.decode(blob)
+
+    assert np.array_equal(decoded, frames)
+    assert read["steps"] == steps
+    assert read["palette"] == [[1, 2, 3, 4]]
 
 
 def test_it_refuses_a_chunk_format_it_does_not_know(seaquest: Recording) -> None:

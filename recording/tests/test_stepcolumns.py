@@ -1,0 +1,138 @@
+"""A chunk's step columns, stored as typed binary columns: every value back exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Any
+
+import numpy as np
+import pytest
+import zstandard
+
+from recording import stepcolumns
+from recording.recorder import STEP_FIELDS
+
+
+def steps_of(n: int, *, seed: int = 0, first_input: int = 3) -> dict[str, list[Any]]:
+    """``n`` steps as a live session records them: no input stamp before ``first_input``,
+    then a key press every few steps, and step times with jitter."""
+    rng = np.random.default_rng(seed)
+    steps: dict[str, list[Any]] = {name: [] for name in STEP_FIELDS}
+    seq, frame, shown, key, received, action = 0, None, None, None, None, 0
+    for step in range(n):
+        if step >= first_input and step % 7 == first_input % 7:
+            seq, frame, action = seq + 1, step - 2, int(rng.integers(18))
+            shown = round(812_345.6 + step * 16.6 + float(rng.random()) * 9, 1)
+            key = shown + float(rng.random()) * 4
+            received = 1_764_000_000.0 + step / 60 + float(rng.random()) * 1e-3
+        steps["action"].append(action)
+        reward = rng.choice([0.0, 1.0, -1.0, 25.0], p=[0.97, 0.01, 0.01, 0.01])
+        steps["reward"].append(float(reward))
+        steps["terminated"].append(step == n - 1)
+        steps["truncated"].append(False)
+        steps["info"].append({"lives": 3 - step // 40})
+        steps["input_seq"].append(seq)
+        steps["client_frame"].append(frame)
+        steps["t_shown"].append(shown)
+        steps["t_key"].append(key)
+        steps["t_received"].append(received)
+        steps["t_step"].append(1_764_000_000.0 + step / 60 + float(rng.normal(0, 5e-4)))
+    return steps
+
+
+def round_trip(steps: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return stepcolumns.decode(stepcolumns.encode(steps), len(steps["action"]))
+
+
+def bits(values: list[Any]) -> list[Any]:
+    """Floats by their bit patterns, so -0.0, NaN payloads and the last ulp all count."""
+    return [struct.pack("<d", v) if isinstance(v, float) else v for v in values]
+
+
+def test_it_gives_back_every_value_bit_for_bit() -> None:
+    steps = steps_of(60)
+
+    back = round_trip(steps)
+
+    assert back == steps
+    for name in STEP_FIELDS:
+        assert bits(back[name]) == bits(steps[name]), name
+        assert [type(v) for v in back[name]] == [type(v) for v in steps[name]], name
+
+
+def test_it_keeps_the_gaps_before_the_first_key_press() -> None:
+    steps = steps_of(20, first_input=10)
+
+    back = round_trip(steps)
+
+    assert back["t_shown"][:10] == [None] * 10
+    assert back["client_frame"][:10] == [None] * 10
+    assert back["t_shown"][10] is not None
+    assert back == steps
+
+
+def test_it_keeps_extreme_floats_exactly() -> None:
+    steps = steps_of(8)
+    steps["reward"] = [-0.0, 0.0, math.inf, -math.inf, 5e-324, 1.7976931348623157e308, -3.5, 0.1]
+    steps["t_step"] = [float(x) for x in np.random.default_rng(1).normal(0, 1e9, 8)]
+
+    back = round_trip(steps)
+
+    assert bits(back["reward"]) == bits(steps["reward"])
+    assert bits(back["t_step"]) == bits(steps["t_step"])
+
+
+def test_it_stores_a_value_its_type_cannot_hold_as_json_rather_than_refuse_it() -> None:
+    steps = steps_of(10)
+    steps["input_seq"][4] = 2**70  # past int64
+    steps["client_frame"][5] = "7"  # not an int
+    steps["t_key"][6] = True  # a bool is not a time
+
+    back = round_trip(steps)
+
+    assert back == steps
+    assert back["t_key"][6] is True
+
+
+def test_it_costs_less_than_json_once_compressed() -> None:
+    steps = steps_of(600)
+    zstd = zstandard.ZstdCompressor(level=3)
+
+    packed = len(zstd.compress(stepcolumns.encode(steps)))
+
+    as_json = len(zstd.compress(json.dumps(steps, separators=(",", ":")).encode()))
+    assert packed < as_json / 1.5
+    assert packed < 600 * 6  # bytes a step, most of them the noise of the times
+
+
+def test_it_refuses_columns_it_does_not_know() -> None:
+    steps = steps_of(4)
+    steps["mood"] = ["calm"] * 4
+
+    with pytest.raises(ValueError, match="step columns must be"):
+        stepcolumns.encode(steps)
+
+
+def test_it_refuses_packed_columns_that_are_cut_short_or_too_long() -> None:
+    packed = stepcolumns.encode(steps_of(30))
+
+    with pytest.raises(ValueError, match="cut short"):
+        stepcolumns.decode(packed[:-5], 30)
+    with pytest.raises(ValueError, match="after its step columns"):
+        stepcolumns.decode(packed + b"\0", 30)
+    with pytest.raises(ValueError, match="cut short"):
+        stepcolumns.decode(packed[:10], 30)
+
+
+def test_it_stores_a_palette_as_a_mask_and_colours() -> None:
+    entries = [[0, 0, 0, 0], [14, 236, 236, 236], [255, 1, 2, 3]]
+
+    packed = stepcolumns.encode_palette(entries)
+
+    assert len(packed) == 32 + 3 * 3
+    assert stepcolumns.decode_palette(packed) == entries
+    assert stepcolumns.decode_palette(stepcolumns.encode_palette([])) == []
+    with pytest.raises(ValueError, match="wrong length"):
+        stepcolumns.decode_palette(packed[:-1])
