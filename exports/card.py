@@ -35,7 +35,12 @@ STEP_FIELDS = [
     ("reward", "float64", "reward (summed over the four steps for atari)"),
     ("terminated", "bool", "the game ended"),
     ("truncated", "bool", "cut by the step limit"),
-    ("info", "string", "the env's info dict, JSON"),
+    (
+        "info",
+        "string",
+        "the env's info dict, JSON; with sticky actions `applied` lists the action each of the "
+        "step's frames applied",
+    ),
     ("input_seq", "int64", "the client input message in effect"),
     ("client_frame", "int64", "the frame the player's screen showed when they pressed (null)"),
     ("t_shown", "float64", "client clock (ms) when that frame was drawn (null)"),

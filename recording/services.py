@@ -19,6 +19,7 @@ from django.utils import timezone
 import arcade
 from accounts.models import User
 from arcade import metrics
+from games.engine.machines import STICKY_ACTIONS
 from games.models import Game
 
 from . import chunkfile, transfer, verification
@@ -41,6 +42,9 @@ def library_versions() -> dict[str, str]:
         "python": platform.python_version(),
         "arcade": arcade.__version__,
         **{name: version(name) for name in ("ale-py", "gymnasium", "numpy")},
+        # Who draws sticky actions (games/engine/machines.py); episodes recorded while ALE
+        # drew them lack this and cannot be replayed (recording/verification.py).
+        "sticky_actions": STICKY_ACTIONS,
     }
 
 

@@ -36,6 +36,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from games.engine import replay
+from games.engine.machines import STICKY_ACTIONS, sticky_probability
 from games.engine.registry import is_atari
 from games.engine.replay import Checkpoint, Replayer, ReplayError
 
@@ -121,6 +122,7 @@ def _resume(episode: Episode, start: int) -> tuple[Replayer, np.ndarray | None]:
     env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
     if not isinstance(env_id, str) or not isinstance(kwargs, dict):
         raise _Failed("the episode has no env spec (env id and kwargs) to replay from")
+    _refuse_sticky_by_ale(episode, env_id, kwargs)
     resumable = start and replay.resumable(env_id, kwargs)
     saved = _load_checkpoint(str(episode.pk), start) if resumable else None
     if saved is not None:
@@ -136,6 +138,22 @@ def _resume(episode: Episode, start: int) -> tuple[Replayer, np.ndarray | None]:
         replayer.close()
         raise
     return replayer, previous
+
+
+def _refuse_sticky_by_ale(episode: Episode, env_id: str, kwargs: dict[str, Any]) -> None:
+    """Sticky actions drawn by ALE (before Arcade drew them itself) cannot be replayed here."""
+    if not is_atari(env_id) or (episode.versions or {}).get("sticky_actions") == STICKY_ACTIONS:
+        return
+    try:
+        sticky = sticky_probability(env_id, kwargs)
+    except Exception as exc:  # gymnasium raises many kinds for an unknown id
+        raise _Failed(f"cannot build {env_id}: {exc}") from exc
+    if sticky > 0:
+        raise _Failed(
+            "recorded while ALE drew the sticky actions from its own RNG, which Arcade's "
+            "replay no longer does; the frames and actions are stored but cannot be "
+            "replay-verified"
+        )
 
 
 def _read_chunk(chunk: Chunk, previous: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:

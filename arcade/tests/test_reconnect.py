@@ -109,8 +109,14 @@ async def test_it_records_a_resumed_episode_as_one_episode_with_every_step(
             assert np.array_equal(stored[number], frame), number
 
 
+@pytest.fixture(params=[0.0, 0.25], ids=["plain", "sticky-actions"])
+def any_pong(request: pytest.FixtureRequest, make_game: Any) -> Any:
+    kwargs = {"frameskip": 1, "repeat_action_probability": request.param}
+    return make_game("pong", env_kwargs={**kwargs, "full_action_space": False})
+
+
 async def test_it_moves_a_paused_game_to_the_process_the_player_reconnects_to(
-    pong: Any, alice: Any
+    any_pong: Any, alice: Any
 ) -> None:
     first = Player(await connect("pong", alice))
     await first.open()

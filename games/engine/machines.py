@@ -5,13 +5,22 @@ thread does not keep the event loop free. Instead each web process keeps a pool 
 machines per game, and a new episode's seeded start state is made in a helper *process*
 (``atari_start_state``) and restored into a pooled machine in ~0.1 ms. Restoring is bit-exact:
 the episode plays exactly as ``gym.make(env_id, **kwargs).reset(seed=seed)`` would, which is
-what replay verification relies on (games/engine/replay.py; sticky actions need care, see
-``AtariMachine.restore``).
+what replay verification relies on (games/engine/replay.py).
+
+Sticky actions (``repeat_action_probability`` p) are applied here, not by ALE: ALE draws
+them from its own RNG and repeats its last action, which its saved state does not hold, so an
+ALE-sticky game could not be checkpointed, verified while played or moved to another
+process. ``AtariMachine`` runs ALE with p = 0 and, on each frame, repeats the action of the
+frame before with probability p, exactly ALE's rule, drawing from an RNG seeded with the
+episode's seed; the last action and that RNG travel with every snapshot. Each step's ``info``
+then says which action each of its frames applied (``applied``).
 """
 
 from __future__ import annotations
 
+import inspect
 import pickle
+import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +31,8 @@ from . import codec
 from .registry import is_atari, register_all
 
 PIXELS_INDEXED = "indexed"
+# Recorded in each episode's versions: who draws its sticky actions (the module's docstring).
+STICKY_ACTIONS = "arcade"
 PIXELS_RGB = "rgb"
 
 
@@ -126,10 +137,27 @@ class Machine(Protocol):
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
+    """The env a machine steps: for ALE games with ALE's own sticky actions off (the machine
+    applies them, see the module's docstring)."""
     register_all()
     if is_atari(env_id):
-        return gym.make(env_id, **env_kwargs)
+        return gym.make(env_id, **{**env_kwargs, "repeat_action_probability": 0.0})
     return gym.make(env_id, render_mode="rgb_array", **env_kwargs)
+
+
+def sticky_probability(env_id: str, env_kwargs: dict[str, Any]) -> float:
+    """The ``repeat_action_probability`` the env would have: from the kwargs, else its
+    registration's, else ale-py's default (0.25; the v5 envs are sticky)."""
+    register_all()
+    if "repeat_action_probability" in env_kwargs:
+        return float(env_kwargs["repeat_action_probability"])
+    registered = gym.spec(env_id).kwargs
+    if "repeat_action_probability" in registered:
+        return float(registered["repeat_action_probability"])
+    from ale_py.env import AtariEnv
+
+    default = inspect.signature(AtariEnv).parameters["repeat_action_probability"].default
+    return float(default)
 
 
 def atari_start_state(env_id: str, env_kwargs: dict[str, Any], seed: int) -> bytes:
@@ -154,6 +182,39 @@ def ale_snapshot(ale: Any, screen: np.ndarray) -> tuple[Any, np.ndarray, np.ndar
     return ale.cloneState(include_rng=True), screen.copy(), ale.getScreenRGB()
 
 
+@dataclass(slots=True)
+class Repeats:
+    """Sticky actions as ALE applies them: each frame, with probability ``p``, the action of the
+    frame before is applied again instead of the new one."""
+
+    p: float
+    rng: random.Random = field(default_factory=random.Random)
+    held: int = 0  # the action index the last frame applied; NOOP after reset, as in ALE
+
+    def start(self, seed: int) -> None:
+        self.rng.seed(seed)
+        self.held = 0
+
+    def applied(self, action: int) -> int:
+        """The action this frame applies."""
+        if self.rng.random() >= self.p:
+            self.held = action
+        return self.held
+
+    def state(self) -> bytes:
+        """The last action and the RNG (Mersenne Twister: 624 words and a position), as bytes."""
+        version, words, gauss = self.rng.getstate()
+        assert version == 3 and gauss is None  # only random() is drawn
+        return np.array([self.held, *words], np.uint32).tobytes()
+
+    def set_state(self, state: bytes) -> None:
+        values = np.frombuffer(state, np.uint32)
+        if values.size != 626:
+            raise ValueError("not a sticky-actions state")
+        self.held = int(values[0])
+        self.rng.setstate((3, tuple(values[1:].tolist()), None))
+
+
 _helper_envs: dict[tuple[str, str], gym.Env[Any, Any]] = {}
 
 
@@ -176,7 +237,9 @@ class AtariMachine:
         if not isinstance(frameskip, int):
             raise ValueError("Live play needs an integer frameskip (stochastic is not replayable).")
         self.frameskip = frameskip
-        self.sticky = float(self.ale.getFloat("repeat_action_probability"))
+        self.sticky = sticky_probability(env_id, env_kwargs)
+        # Sticky actions are ours (make_env turned ALE's off); None when the game has none.
+        self.repeats = Repeats(self.sticky) if self.sticky > 0 else None
         height, width = self.ale.getScreenDims()
         # Two screens used in turn, so the previous frame is kept without a copy.
         self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
@@ -190,32 +253,32 @@ class AtariMachine:
     def start(self, seed: int, state: bytes | None) -> list[int]:
         assert self.palette is not None
         self.diff = self.changed = None
+        if self.repeats is not None:
+            self.repeats.start(seed)
         if state is None:
             self.env.reset(seed=seed)
             self.ale.getScreen(self.frame)
             return self.palette.learn(self.frame, self.ale.getScreenRGB())
         return self.restore(*pickle.loads(state))
 
-    def restore(self, ale_state: Any, screen: np.ndarray, rgb: np.ndarray) -> list[int]:
-        """Continue from an ``ale_snapshot``; return newly learned palette indices.
-
-        With sticky actions only a start state restores exactly: ALE does not save the last
-        action, which it may repeat, and a start state's is NOOP.
+    def restore(
+        self, ale_state: Any, screen: np.ndarray, rgb: np.ndarray, repeats: bytes | None = None
+    ) -> list[int]:
+        """Continue from an ``ale_snapshot`` (and, for sticky games, ``Repeats.state()``; a
+        start state has none: ``start`` has seeded them); return newly learned palette indices.
         """
         assert self.palette is not None
         self.diff = self.changed = None
-        if self.sticky:
-            # ALE repeats its last action with this probability, and the last action is not
-            # part of the saved state: a pooled machine would repeat its previous episode's.
-            # Resetting makes it NOOP, as after reset(seed); ~5 ms, so only for sticky games.
-            self.ale.reset_game()
         self.ale.restoreState(ale_state)
         np.copyto(self.frame, screen)
+        if repeats is not None and self.repeats is not None:
+            self.repeats.set_state(repeats)
         return self.palette.learn(self.frame, rgb)
 
-    def snapshot(self) -> tuple[Any, np.ndarray, np.ndarray]:
+    def snapshot(self) -> tuple[Any, np.ndarray, np.ndarray, bytes | None]:
         """The machine now, for ``restore`` (replay verification resumes from it)."""
-        return ale_snapshot(self.ale, self.frame)
+        repeats = self.repeats.state() if self.repeats is not None else None
+        return (*ale_snapshot(self.ale, self.frame), repeats)
 
     def step(self, action: int) -> Outcome:
         previous = self.frame
@@ -228,20 +291,30 @@ class AtariMachine:
         """``step`` without the difference from the frame before, which replay does not need
         (it compares whole frames): the same emulation, a quarter cheaper."""
         ale = self.ale
-        ale_action = self.action_set[action]
         reward = 0.0
-        for _ in range(self.frameskip):
-            reward += ale.act(ale_action, 1.0)
+        repeats = self.repeats
+        applied: list[int] | None = None
+        if repeats is None:
+            ale_action = self.action_set[action]
+            for _ in range(self.frameskip):
+                reward += ale.act(ale_action, 1.0)
+        else:
+            applied = [repeats.applied(action) for _ in range(self.frameskip)]
+            for index in applied:
+                reward += ale.act(self.action_set[index], 1.0)
         self.frame = self._screens[1] if self.frame is self._screens[0] else self._screens[0]
         ale.getScreen(self.frame)
         self.diff = self.changed = None
         lives = ale.lives()
+        info: dict[str, Any] = {"lives": lives}
+        if applied is not None:
+            info["applied"] = applied
         return Outcome(
             reward=float(reward),
             terminated=ale.game_over(with_truncation=False),
             truncated=ale.game_truncated(),
             lives=lives,
-            info={"lives": lives},
+            info=info,
         )
 
     def new_colours(self) -> list[int]:
@@ -253,11 +326,6 @@ class AtariMachine:
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
     def freeze(self) -> bytes:
-        if self.sticky:
-            raise ValueError(
-                "A game with sticky actions cannot move to another process mid-episode: ALE "
-                "does not save the last action, which it may repeat."
-            )
         return pickle.dumps(self.snapshot())
 
     def thaw(self, frozen: bytes) -> None:

@@ -1,7 +1,8 @@
 """Replay a recorded episode from its env spec, seed and actions: every frame again, bit for bit.
 
 ALE is deterministic: the same env kwargs, seed and actions give the same frames (sticky actions
-included, since the RNG is part of the state). A replay steps the very machine class the live
+included: the machine draws them from an RNG seeded with the episode's seed, see
+games/engine/machines.py). A replay steps the very machine class the live
 loop stepped (``AtariMachine``, ``GymMachine``), so the frames come out in exactly the form that
 was recorded: palette indices, uint8 (H, W), for ALE games; the ``rgb_array`` render, uint8
 (H, W, 3), for other envs. Frame 0 is the observation after ``reset(seed=seed)``; frame t + 1
@@ -11,12 +12,11 @@ The live loop starts an ALE episode by restoring the state a helper process reac
 ``gym.make(env_id, **env_kwargs).reset(seed=seed)``; a replay simply resets with the seed. The
 two agree (games/engine/tests/test_replay.py checks it across processes).
 
-An ALE replay without sticky actions can stop and resume: ``Replayer.checkpoint()`` is the
-machine's state (with the RNG) and screen as bytes, and ``Replayer(..., resume=checkpoint)``
-continues from it, in any process. Replay verification (recording/verification.py) keeps one
-per episode while the episode is played, so finalisation only replays the tail. With sticky
-actions ALE may repeat its last action, which its saved state does not hold, so those replays
-always run from the seed.
+An ALE replay can stop and resume: ``Replayer.checkpoint()`` is the machine's state (with the
+RNG, and the sticky actions' last action and RNG) and screen as bytes, and
+``Replayer(..., resume=checkpoint)`` continues from it, in any process. Replay verification
+(recording/verification.py) keeps one per episode while the episode is played, so finalisation
+only replays the tail.
 
 No Django here: exporters and notebooks can call ``replay`` directly.
 """
@@ -65,15 +65,20 @@ class Checkpoint:
     ale_state: bytes  # ALEState.serialize(), RNG included
     screen: np.ndarray  # palette indices of frame ``number``
     rgb: np.ndarray  # its RGB screen (restoring the state does not restore the screens)
+    repeats: bytes = b""  # sticky actions: machines.Repeats.state(); empty without them
 
-    _HEADER = struct.Struct("<4sIIII")  # magic, number, len(state), height, width
-    _MAGIC = b"ARCP"
+    # magic, number, len(state), len(repeats), height, width
+    _HEADER = struct.Struct("<4sIIIII")
+    _MAGIC = b"ARCQ"  # "ARCP" checkpoints (no sticky state) were made before sticky actions
 
     def to_bytes(self) -> bytes:
         height, width = self.screen.shape
         raw = (
-            self._HEADER.pack(self._MAGIC, self.number, len(self.ale_state), height, width)
+            self._HEADER.pack(
+                self._MAGIC, self.number, len(self.ale_state), len(self.repeats), height, width
+            )
             + self.ale_state
+            + self.repeats
             + np.ascontiguousarray(self.screen).tobytes()
             + np.ascontiguousarray(self.rgb).tobytes()
         )
@@ -83,18 +88,21 @@ class Checkpoint:
     def from_bytes(cls, blob: bytes) -> Checkpoint:
         try:
             raw = zstandard.ZstdDecompressor().decompress(blob)
-            magic, number, n_state, height, width = cls._HEADER.unpack_from(raw)
+            magic, number, n_state, n_repeats, height, width = cls._HEADER.unpack_from(raw)
         except (zstandard.ZstdError, struct.error) as exc:
             raise ReplayError(f"unreadable replay checkpoint: {exc}") from exc
-        if magic != cls._MAGIC or len(raw) != cls._HEADER.size + n_state + 4 * height * width:
+        expected = cls._HEADER.size + n_state + n_repeats + 4 * height * width
+        if magic != cls._MAGIC or len(raw) != expected:
             raise ReplayError("unreadable replay checkpoint: bad header or length")
         at = cls._HEADER.size
         state = raw[at : at + n_state]
         at += n_state
+        repeats = raw[at : at + n_repeats]
+        at += n_repeats
         screen = np.frombuffer(raw, np.uint8, height * width, at).reshape(height, width)
         at += height * width
         rgb = np.frombuffer(raw, np.uint8, 3 * height * width, at).reshape(height, width, 3)
-        return cls(number=number, ale_state=state, screen=screen, rgb=rgb)
+        return cls(number=number, ale_state=state, screen=screen, rgb=rgb, repeats=repeats)
 
 
 class _MachineCache:
@@ -152,10 +160,7 @@ class Replayer:
         self.machine = _machines.take(env_id, self.env_kwargs)
         if resume is not None and not self.resumable:
             self.close()
-            raise ReplayError(
-                f"{env_id} with {env_kwargs} replays cannot resume (not ALE, or sticky "
-                "actions); replay from the seed"
-            )
+            raise ReplayError(f"{env_id} replays cannot resume (not ALE); replay from the seed")
         self.n_actions = len(self.machine.action_meanings)
         self._resumed_rgb: np.ndarray | None = None  # the RGB screen is not restored with ALE
         try:
@@ -167,7 +172,10 @@ class Replayer:
                 import ale_py
 
                 state = ale_py.ALEState(resume.ale_state)
-                self.machine.restore(state, resume.screen, resume.rgb)
+                sticky = resume.repeats or None
+                if (sticky is None) != (self.machine.repeats is None):
+                    raise ReplayError("the checkpoint's sticky actions do not match the env's")
+                self.machine.restore(state, resume.screen, resume.rgb, sticky)
                 self.number = resume.number
                 self._resumed_rgb = resume.rgb
         except BaseException:
@@ -181,7 +189,7 @@ class Replayer:
     @property
     def resumable(self) -> bool:
         """Whether ``checkpoint`` can give a state to resume from exactly."""
-        return isinstance(self.machine, AtariMachine) and not self.machine.sticky
+        return isinstance(self.machine, AtariMachine)
 
     def step(self, action: int) -> Outcome:
         """Take the recorded action; the frame it produced is then ``frame``."""
@@ -213,9 +221,13 @@ class Replayer:
         """Where this replay is now, to resume in any process; None when it cannot resume."""
         if not self.resumable or not isinstance(self.machine, AtariMachine):
             return None
-        state, screen, rgb = self.machine.snapshot()
+        state, screen, rgb, repeats = self.machine.snapshot()
         return Checkpoint(
-            number=self.number, ale_state=bytes(state.serialize()), screen=screen, rgb=rgb
+            number=self.number,
+            ale_state=bytes(state.serialize()),
+            screen=screen,
+            rgb=rgb,
+            repeats=repeats or b"",
         )
 
     def close(self) -> None:
@@ -229,15 +241,8 @@ class Replayer:
 
 
 def resumable(env_id: str, env_kwargs: dict[str, Any]) -> bool:
-    """Whether replays of this env can be checkpointed and resumed (ALE without sticky
-    actions; ALE v5 envs are sticky unless ``repeat_action_probability`` is 0)."""
-    if not is_atari(env_id):
-        return False
-    machine = _machines.take(env_id, dict(env_kwargs))
-    try:
-        return isinstance(machine, AtariMachine) and not machine.sticky
-    finally:
-        _machines.give_back(env_id, dict(env_kwargs), machine)
+    """Whether replays of this env can be checkpointed and resumed (ALE games)."""
+    return is_atari(env_id)
 
 
 def replay(

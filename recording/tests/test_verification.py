@@ -299,7 +299,7 @@ def test_it_verifies_an_episode_without_steps(alice: Any, pong: Any) -> None:
     assert episode.verification_detail == "0 steps and 1 frame replayed identically"
 
 
-def test_it_verifies_a_sticky_actions_game_whole_at_finalisation(
+def test_it_verifies_a_sticky_actions_game_while_it_is_played(
     alice: Any, make_game: Any, settings: Any
 ) -> None:
     settings.ARCADE = {**settings.ARCADE, "VERIFY_EVERY_CHUNKS": 1}
@@ -309,9 +309,27 @@ def test_it_verifies_a_sticky_actions_game_whole_at_finalisation(
     )
     episode = handed_over(alice, sticky, steps=100)
     store_all(episode)
-    # ALE's saved state lacks the last action sticky actions repeat: no checkpoint to resume.
-    assert Episode.objects.get(pk=episode.pk).verified_steps == 0
+    # The machine draws the sticky actions, and its snapshot holds them: checkpoints work.
+    assert Episode.objects.get(pk=episode.pk).verified_steps > 0
 
     episode = end(episode)
 
     assert (episode.verification, episode.verified_steps) == (V.VERIFIED, 100)
+
+
+def test_it_fails_a_sticky_episode_recorded_while_ale_drew_the_repeats(
+    alice: Any, make_game: Any
+) -> None:
+    sticky = make_game(
+        "breakout",
+        env_kwargs={"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False},
+    )
+    episode = handed_over(alice, sticky, steps=20)
+    versions = {k: v for k, v in episode.versions.items() if k != "sticky_actions"}
+    Episode.objects.filter(pk=episode.pk).update(versions=versions)  # as recorded back then
+    store_all(episode)
+
+    episode = end(episode)
+
+    assert episode.verification == V.FAILED
+    assert "ALE drew the sticky actions" in episode.verification_detail

@@ -2,7 +2,9 @@
 
 An episode is recorded from an AtariMachine that was restored from a pickled start state; a
 researcher replays it with plain ``gymnasium.make(env_id, **kwargs)``, ``reset(seed=seed)`` and
-the recorded actions. The two must agree on every frame, reward and end of episode.
+the recorded actions. The two must agree on every frame, reward and end of episode. With sticky
+actions, which the machine draws itself, the researcher steps a frame-by-frame env without
+sticky actions through each frame's applied action (``info["applied"]``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from games.engine.machines import (
     AtariMachine,
     GymMachine,
     Palette,
+    Repeats,
     atari_start_state,
     make_env,
 )
@@ -60,17 +63,35 @@ def assert_same_diff(diff: np.ndarray | None, expected: np.ndarray, number: int)
     assert differing == 0, f"diff of frame {number} is wrong in {differing} pixels"
 
 
+def researchers_env(kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The kwargs a researcher replays with, and whether by applied actions frame by frame."""
+    if not kwargs["repeat_action_probability"]:
+        return kwargs, False
+    return {**kwargs, "frameskip": 1, "repeat_action_probability": 0.0}, True
+
+
 def assert_replays_like_gymnasium(
     machine: AtariMachine, env_id: str, kwargs: dict[str, Any], seed: int
 ) -> None:
-    env = gymnasium.make(env_id, **kwargs)
+    replay_kwargs, by_frame = researchers_env(kwargs)
+    env = gymnasium.make(env_id, **replay_kwargs)
     env.reset(seed=seed)
     ale = env.unwrapped.ale  # type: ignore[attr-defined]
     assert_same_screen(machine.frame, ale.getScreen(), 0)
 
     for step, action in enumerate(random_actions(len(machine.action_meanings), seed)):
         outcome = machine.step(action)
-        _, reward, terminated, truncated, info = env.step(action)
+        if by_frame:
+            applied = outcome.info["applied"]
+            assert len(applied) == kwargs["frameskip"]
+            reward = 0.0
+            for frame_action in applied:
+                _, frame_reward, terminated, truncated, info = env.step(frame_action)
+                reward += float(frame_reward)
+        else:
+            assert "applied" not in outcome.info
+            _, step_reward, terminated, truncated, info = env.step(action)
+            reward = float(step_reward)
 
         assert_same_screen(machine.frame, ale.getScreen(), step + 1)
         assert outcome.reward == reward, f"reward of step {step} differs"
@@ -109,6 +130,48 @@ def test_it_replays_exactly_on_a_machine_that_played_an_episode_before(steps_bef
     machine.start(2, atari_start_state(env_id, kwargs, 2))
 
     assert_replays_like_gymnasium(machine, env_id, kwargs, seed=2)
+
+
+def test_it_repeats_the_action_before_on_a_quarter_of_the_frames() -> None:
+    # ALE's rule for repeat_action_probability 0.25: each frame, with that probability, the
+    # action of the frame before is applied instead of the new one.
+    repeats = Repeats(0.25)
+    repeats.start(seed=5)
+    assert repeats.held == 0  # NOOP, until a frame takes an action
+
+    applied = [repeats.applied(frame + 1) for frame in range(20_000)]  # each frame a new one
+
+    repeated = sum(a != frame + 1 for frame, a in enumerate(applied)) / len(applied)
+    assert 0.24 < repeated < 0.26
+    assert all(a in (frame, frame + 1) or a < frame for frame, a in enumerate(applied))
+
+
+def test_it_reports_the_action_each_frame_applied() -> None:
+    machine = started("ALE/Pong-v5", atari_kwargs(sticky=0.25, frameskip=4), seed=5)
+    chosen = random_actions(len(machine.action_meanings), seed=6)
+
+    applied = [machine.step(action).info["applied"] for action in chosen]
+
+    assert all(len(frames) == 4 for frames in applied)
+    assert {a for frames in applied for a in frames} <= set(range(len(machine.action_meanings)))
+    assert sum(frames != [a] * 4 for frames, a in zip(applied, chosen, strict=True)) > 10
+
+
+def test_it_carries_the_sticky_actions_to_another_machine_mid_episode() -> None:
+    # What a hand-over to another process does: freeze here, thaw there, go on identically.
+    env_id, kwargs = "ALE/Breakout-v5", atari_kwargs(sticky=0.25, frameskip=4)
+    here = started(env_id, kwargs, seed=11)
+    actions = random_actions(len(here.action_meanings), seed=12)
+    for action in actions[:100]:
+        here.step(action)
+    there = AtariMachine(env_id, kwargs)
+    there.start(99, atari_start_state(env_id, kwargs, 99))  # a pooled machine, used before
+
+    there.thaw(here.freeze())
+
+    for action in actions[100:]:
+        assert here.step(action).info == there.step(action).info
+        assert np.array_equal(here.frame, there.frame)
 
 
 def test_it_carries_the_seed_in_the_start_state() -> None:

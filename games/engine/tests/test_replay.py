@@ -117,11 +117,16 @@ def test_it_replays_every_live_frame_in_another_process(
     assert first_difference is None, f"frame {first_difference} differs"
 
 
+@pytest.mark.parametrize("sticky", [0.0, 0.25])
 @pytest.mark.parametrize("frameskip", [1, 4])
 def test_it_resumes_a_replay_from_a_checkpoint_in_another_process(
-    other_process: ProcessPoolExecutor, frameskip: int
+    other_process: ProcessPoolExecutor, frameskip: int, sticky: float
 ) -> None:
-    kwargs = {"frameskip": frameskip, "repeat_action_probability": 0.0, "full_action_space": False}
+    kwargs = {
+        "frameskip": frameskip,
+        "repeat_action_probability": sticky,
+        "full_action_space": False,
+    }
     actions = random_actions(6, 3)
     whole = [digest(f.frame) for f in replay("ALE/Pong-v5", kwargs, 11, actions)]
     with Replayer("ALE/Pong-v5", kwargs, 11) as replayer:
@@ -138,9 +143,9 @@ def test_it_resumes_a_replay_from_a_checkpoint_in_another_process(
 
 
 def test_it_starts_a_used_machine_exactly_as_reset_with_sticky_actions() -> None:
-    # ALE repeats its last action with this probability and does not save it with the state:
-    # a pooled machine must not repeat its previous episode's last action (the first steps
-    # of about one episode in six would differ).
+    # Sticky actions repeat the last action: a pooled machine must not repeat its previous
+    # episode's last action (with ALE's own sticky actions the first steps of about one
+    # episode in six differed).
     kwargs = {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
     used = AtariMachine("ALE/Breakout-v5", kwargs)
     differing = []
@@ -160,15 +165,17 @@ def test_it_starts_a_used_machine_exactly_as_reset_with_sticky_actions() -> None
     assert differing == []
 
 
-def test_it_replays_sticky_actions_from_the_seed_only() -> None:
-    kwargs = {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
-    with Replayer("ALE/Pong-v5", kwargs, 1) as replayer:
+def test_it_refuses_a_checkpoint_whose_sticky_actions_do_not_match_the_env() -> None:
+    sticky = {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
+    plain = {**sticky, "repeat_action_probability": 0.0}
+    with Replayer("ALE/Pong-v5", sticky, 1) as replayer:
         replayer.step(2)
-        assert not replayer.resumable
-        assert replayer.checkpoint() is None
-    assert not resumable("ALE/Pong-v5", kwargs)
-    assert not resumable("ALE/Pong-v5", {})  # v5's default is sticky
-    assert resumable("ALE/Pong-v5", {**kwargs, "repeat_action_probability": 0.0})
+        checkpoint = replayer.checkpoint()
+    assert checkpoint is not None and checkpoint.repeats
+    assert resumable("ALE/Pong-v5", {})  # v5's default is sticky, and resumable too
+
+    with pytest.raises(ReplayError, match="sticky actions do not match"):
+        Replayer("ALE/Pong-v5", plain, 1, resume=checkpoint)
 
 
 def test_it_replays_tower_of_hanoi_in_another_process(
@@ -184,9 +191,10 @@ def test_it_replays_tower_of_hanoi_in_another_process(
 
 
 def test_it_gives_ram_and_rgb_as_gymnasium_does() -> None:
+    # (With sticky actions gymnasium's env draws other repeats: test_machines.py replays those.)
     kwargs: dict[str, Any] = {
         "frameskip": 1,
-        "repeat_action_probability": 0.25,
+        "repeat_action_probability": 0.0,
         "full_action_space": False,
     }
     actions = random_actions(6, 5, steps=80)
