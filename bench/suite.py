@@ -261,12 +261,13 @@ def render_table(results: dict[str, Any]) -> str:
 def _finalise_line(point: dict[str, Any]) -> str:
     if "incremental" not in point:
         return f"Finalisation bench failed: {str(point.get('error', ''))[-300:]}"
-    inc, cold = point["incremental"], point["cold"]
+    inc, cold, sticky = point["incremental"], point["cold"], point["sticky"]
     return (
         f"Finalisation of a {point['minutes']:.0f}-minute episode ({point['steps']} steps), "
         f"replay check included: {inc['finalise_s']:.2f} s verified incrementally while played "
         f"({inc['verification']}), {cold['finalise_s']:.2f} s replaying it all at the end "
-        f"({cold['verification']}); target ≤ 5 s. Replay: {point['replay_steps_per_s']:.0f} "
+        f"({cold['verification']}); with sticky actions {sticky['finalise_s']:.2f} s "
+        f"({sticky['verification']}); target ≤ 5 s. Replay: {point['replay_steps_per_s']:.0f} "
         f"steps/s; verification while played costs {point['verify_cpu_ms_per_played_s']:.1f} "
         "ms of worker CPU per second of play."
     )
