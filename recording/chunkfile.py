@@ -91,7 +91,7 @@ def encode(chunk: ChunkData) -> bytes:
     header = dict(chunk.header)
     steps = stepcolumns.encode(header.pop("steps"))
     palette = header.pop("palette")
-    colours = stepcolumns.encode_palette(palette) if palette is not None else b""
+    colours = _encode_palette(palette) if palette is not None else b""
     header.update(
         palette=palette is not None,
         keyframe=chunk.first is not None,
@@ -132,6 +132,26 @@ def _indices(gaps: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return total - np.repeat(before, counts)
 
 
+def _encode_palette(entries: list[list[int]] | None) -> bytes:
+    """``[index, r, g, b]`` entries as a 256-bit mask of the indices, then their colours."""
+    mask = np.zeros(256, bool)
+    colours = np.zeros((256, 3), np.uint8)
+    for index, r, g, b in entries or []:
+        mask[index] = True
+        colours[index] = (r, g, b)
+    return np.packbits(mask).tobytes() + colours[mask].tobytes()
+
+
+def _decode_palette(data: bytes) -> list[list[int]]:
+    if len(data) < 32:
+        raise ValueError("the chunk's palette is cut short")
+    indices = np.flatnonzero(np.unpackbits(np.frombuffer(data[:32], np.uint8)))
+    if len(data) != 32 + 3 * indices.size:
+        raise ValueError("the chunk's palette has the wrong length")
+    colours = np.frombuffer(data[32:], np.uint8).reshape(-1, 3)
+    return [[int(i), *map(int, rgb)] for i, rgb in zip(indices, colours, strict=True)]
+
+
 def read_header(blob: bytes) -> dict[str, Any]:
     magic, version, length = _PREFIX.unpack_from(blob)
     if magic != MAGIC:
@@ -152,7 +172,7 @@ def read_header(blob: bytes) -> dict[str, Any]:
     header = json.loads(raw[at : at + n_fields])
     at += n_fields
     colours = raw[at : at + n_palette]
-    header["palette"] = stepcolumns.decode_palette(colours) if header["palette"] else None
+    header["palette"] = _decode_palette(colours) if header["palette"] else None
     header["steps"] = stepcolumns.decode(raw[at + n_palette :], header["n_steps"])
     return header
 

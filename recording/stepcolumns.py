@@ -92,26 +92,6 @@ def decode(data: bytes, n_steps: int) -> dict[str, list[Any]]:
     return steps
 
 
-def encode_palette(entries: list[list[int]] | None) -> bytes:
-    """``[index, r, g, b]`` entries as a 256-bit mask of the indices, then their colours."""
-    mask = np.zeros(256, bool)
-    colours = np.zeros((256, 3), np.uint8)
-    for index, r, g, b in entries or []:
-        mask[index] = True
-        colours[index] = (r, g, b)
-    return np.packbits(mask).tobytes() + colours[mask].tobytes()
-
-
-def decode_palette(data: bytes) -> list[list[int]]:
-    if len(data) < 32:
-        raise ValueError("the chunk's palette is cut short")
-    indices = np.flatnonzero(np.unpackbits(np.frombuffer(data[:32], np.uint8)))
-    if len(data) != 32 + 3 * indices.size:
-        raise ValueError("the chunk's palette has the wrong length")
-    colours = np.frombuffer(data[32:], np.uint8).reshape(-1, 3)
-    return [[int(i), *map(int, rgb)] for i, rgb in zip(indices, colours, strict=True)]
-
-
 def _json(values: list[Any]) -> bytes:
     return json.dumps(values, separators=(",", ":")).encode()
 

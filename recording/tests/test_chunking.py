@@ -375,6 +375,22 @@ def test_it_refuses_a_body_that_does_not_match_its_header(seaquest: Recording) -
         chunkfile.decode(cut_short)
 
 
+def test_it_stores_the_palette_as_a_mask_and_colours() -> None:
+    entries = [[0, 0, 0, 0], [14, 236, 236, 236], [255, 1, 2, 3]]
+    recorder = Recorder(episode="e", pixel_format="indexed", chunk_steps=10, palette=entries)
+    recorder.reset(np.zeros((2, 8), np.uint8))
+    chunk = recorder.cut(final=True)
+    assert chunk is not None
+    without = chunkfile.encode(
+        ChunkData({**chunk.header, "palette": None}, (2, 8), chunk.first, [])
+    )
+
+    blob = chunkfile.encode(chunk)
+
+    assert chunkfile.read_header(blob)["palette"] == entries
+    assert chunkfile.read_header(without)["palette"] is None
+
+
 def test_it_still_reads_format_2_chunks() -> None:
     frames = np.random.default_rng(3).integers(0, 4, (5, 6, 8), dtype=np.uint8)
     deltas = frames.copy()

@@ -124,15 +124,3 @@ def test_it_refuses_packed_columns_that_are_cut_short_or_too_long() -> None:
         stepcolumns.decode(packed + b"\0", 30)
     with pytest.raises(ValueError, match="cut short"):
         stepcolumns.decode(packed[:10], 30)
-
-
-def test_it_stores_a_palette_as_a_mask_and_colours() -> None:
-    entries = [[0, 0, 0, 0], [14, 236, 236, 236], [255, 1, 2, 3]]
-
-    packed = stepcolumns.encode_palette(entries)
-
-    assert len(packed) == 32 + 3 * 3
-    assert stepcolumns.decode_palette(packed) == entries
-    assert stepcolumns.decode_palette(stepcolumns.encode_palette([])) == []
-    with pytest.raises(ValueError, match="wrong length"):
-        stepcolumns.decode_palette(packed[:-1])
