@@ -157,11 +157,13 @@ class _File:
             self.compressor = pa.Codec(self.codec, compression_level=self.level)
         self.write(b"PAR1")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.out.write(data)
         self.position += len(data)
 
-    def page(self, column: _Column, kind: int, body: bytes, header: Field, values: int) -> None:
+    def page(
+        self, column: _Column, kind: int, body: bytes | bytearray, header: Field, values: int
+    ) -> None:
         packed = self.compressor.compress(body, asbytes=True) if self.compressor else body
         # PageHeader: 1 type, 2 uncompressed_page_size, 3 compressed_page_size,
         # 5 data_page_header / 7 dictionary_page_header
@@ -178,7 +180,9 @@ class _File:
         column.compressed += len(head) + len(packed)
         column.num_values += values
 
-    def data_page(self, column: _Column, body: bytes, values: int, encoding: int) -> None:
+    def data_page(
+        self, column: _Column, body: bytes | bytearray, values: int, encoding: int
+    ) -> None:
         # DataPageHeader: 1 num_values, 2 encoding, 3/4 definition/repetition level encoding
         header = _struct(
             [(1, _T_I32, values), (2, _T_I32, encoding), (3, _T_I32, _RLE), (4, _T_I32, _RLE)]
@@ -186,30 +190,43 @@ class _File:
         self.page(column, _DATA_PAGE, body, (5, _T_STRUCT, header), values)
 
 
-def _images(file: _File, frames: np.ndarray) -> _Column:
-    """``observations``: optional list (def 1), repeated (rep 1), optional uint8 (def 3)."""
+def _images(file: _File, frames: np.ndarray, palette: np.ndarray | None) -> _Column:
+    """``observations``: optional list (def 1), repeated (rep 1), optional uint8 (def 3).
+
+    With a ``palette``, ``frames`` are palette indices and the column holds ``palette[frames]``,
+    looked up a page at a time straight into the page (a whole episode of RGB costs more to
+    allocate and fill than to look up in cache-sized pieces).
+    """
     column = _Column(["observations", "list", "element"], _INT32, [_PLAIN, _RLE, _RLE_DICTIONARY])
     column.start = file.position
     identity = np.arange(256, dtype="<i4").tobytes()
     header = _struct([(1, _T_I32, 256), (2, _T_I32, _PLAIN)])  # DictionaryPageHeader
     file.page(column, _DICTIONARY_PAGE, identity, (7, _T_STRUCT, header), 0)
-    rows, size = frames.shape[0], math.prod(frames.shape[1:])
-    flat = np.ascontiguousarray(frames).reshape(rows, size)
+    rows = frames.shape[0]
+    shape = frames.shape[1:] if palette is None else (*frames.shape[1:], palette.shape[1])
+    size = math.prod(shape)
+    frames = np.ascontiguousarray(frames)
     row_levels = _run(1, 0) + (_run(size - 1, 1) if size > 1 else b"")
     per_page = max(1, PAGE_BYTES // size)
     for first in range(0, rows, per_page):
-        block = flat[first : first + per_page]
-        values = block.size
+        block = frames[first : first + per_page]
+        count = len(block)
+        values = count * size
         groups = -(-values // 8)  # a bit-packed run holds whole groups of 8 values
-        body = b"".join(
+        head = b"".join(
             [
-                _levels(row_levels * len(block)),  # repetition: 0 starts a row
+                _levels(row_levels * count),  # repetition: 0 starts a row
                 _levels(_run(values, 3)),  # definition: every value present
                 b"\x08" + _varint(groups << 1 | 1),  # bit width 8, one bit-packed run
-                block.tobytes(),
-                bytes(groups * 8 - values),
             ]
         )
+        body = bytearray(len(head) + groups * 8)
+        body[: len(head)] = head
+        pixels = np.frombuffer(body, np.uint8, values, len(head)).reshape(count, *shape)
+        if palette is None:
+            pixels[...] = block
+        else:
+            np.take(palette, block, axis=0, out=pixels)
         file.data_page(column, body, values, _RLE_DICTIONARY)
     return column
 
@@ -227,7 +244,7 @@ def _scalars(file: _File, name: str, physical: int, values: np.ndarray) -> _Colu
     return column
 
 
-def _schema(frame_size: int) -> list[bytes]:
+def _schema() -> list[bytes]:
     """SchemaElements, as pyarrow writes Minari's table (checked by ``check_layout``)."""
     # SchemaElement: 1 type, 3 repetition_type, 4 name, 5 num_children, 6 converted_type,
     # 10 logicalType (a union: 3 LIST, 10 INTEGER{1 bitWidth, 2 isSigned})
@@ -267,17 +284,21 @@ def write_episode(
     terminations: np.ndarray,
     truncations: np.ndarray,
     arrow_schema: bytes,
+    palette: np.ndarray | None = None,
     codec: str = CODEC,
     level: int | None = CODEC_LEVEL,
 ) -> None:
-    """One episode's file: T + 1 observations, T steps padded with a zero as Minari pads them."""
+    """One episode's file: T + 1 observations, T steps padded with a zero as Minari pads them.
+
+    With a ``palette`` (256 x 3), ``observations`` are palette indices written as RGB.
+    """
     rows = len(observations)
     pad = rows - len(actions)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
         file = _File(out, codec, level if codec == "zstd" else None)
         columns = [
-            _images(file, observations),
+            _images(file, observations, palette),
             _scalars(file, "actions", _INT64, np.pad(actions.astype(np.int64), (0, pad))),
             _scalars(file, "rewards", _DOUBLE, np.pad(rewards.astype(np.float64), (0, pad))),
             _scalars(file, "terminations", _BOOLEAN, np.pad(terminations, (0, pad))),
@@ -305,7 +326,7 @@ def write_episode(
         footer = _struct(
             [
                 (1, _T_I32, 2),
-                (2, _T_LIST, (_T_STRUCT, _schema(math.prod(observations.shape[1:])))),
+                (2, _T_LIST, (_T_STRUCT, _schema())),
                 (3, _T_I64, rows),
                 (4, _T_LIST, (_T_STRUCT, [group])),
                 (5, _T_LIST, (_T_STRUCT, [key_value])),
@@ -396,11 +417,9 @@ def write_episode_metadata(storage: MinariStorage, index: int, metadata: dict[st
         json.dump(metadata, handle, cls=NumpyEncoder)
 
 
-def episode_buffer_metadata(buffer: EpisodeBuffer, index: int, steps: int) -> dict[str, Any]:
+def episode_metadata(index: int, steps: int, *, seed: int | None) -> dict[str, Any]:
     """What Minari's ``update_episodes`` records for an episode, in its order."""
     metadata: dict[str, Any] = {"id": index, "total_steps": steps}
-    if buffer.seed is not None:
-        metadata["seed"] = buffer.seed
-    if buffer.options is not None:
-        metadata["options"] = buffer.options
+    if seed is not None:
+        metadata["seed"] = seed
     return metadata

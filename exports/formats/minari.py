@@ -159,23 +159,24 @@ class Writer:
         storage = self._storage(item)
         name = dataset_id(episode.game.slug, self.observation)
         index, steps = self.totals[name]
-        buffer = EpisodeBuffer(
-            id=index,
-            seed=episode.seed,
-            observations=trajectory.observations,
-            actions=trajectory.actions,
-            rewards=trajectory.rewards,
-            terminations=trajectory.terminations,
-            truncations=trajectory.truncations,
-        )
         layout = self.layouts[name]
         if layout is None:
+            buffer = EpisodeBuffer(
+                id=index,
+                seed=episode.seed,
+                observations=trajectory.observations,
+                actions=trajectory.actions,
+                rewards=trajectory.rewards,
+                terminations=trajectory.terminations,
+                truncations=trajectory.truncations,
+            )
             storage.update_episodes([buffer])
         else:
             path = storage.data_path / str(index) / episode_parquet.FILE_NAME
             episode_parquet.write_episode(
                 path,
-                observations=trajectory.observations,
+                observations=trajectory.stored,  # RGB is looked up a page at a time
+                palette=trajectory.palette,
                 actions=trajectory.actions,
                 rewards=trajectory.rewards,
                 terminations=trajectory.terminations,
@@ -190,7 +191,7 @@ class Writer:
             storage,
             index,
             {
-                **episode_parquet.episode_buffer_metadata(buffer, index, n),
+                **episode_parquet.episode_metadata(index, n, seed=episode.seed),
                 "arcade_episode": str(episode.pk),
                 "user": item.user,
                 "game": episode.game.slug,

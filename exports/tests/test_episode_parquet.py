@@ -41,10 +41,20 @@ def minari_storage(root: Path, shape: tuple[int, ...], arrays: dict[str, np.ndar
     return storage
 
 
-def write_ours(storage: Any, index: int, arrays: dict[str, np.ndarray]) -> Path:
+def write_ours(
+    storage: Any, index: int, arrays: dict[str, np.ndarray], palette: np.ndarray | None = None
+) -> Path:
     path = storage.data_path / str(index) / episode_parquet.FILE_NAME
-    layout = episode_parquet.minari_layout(storage)
-    episode_parquet.write_episode(path, arrow_schema=layout.arrow_schema, **arrays)
+    episode_parquet.write_episode(
+        path,
+        observations=arrays["observations"],
+        actions=arrays["actions"],
+        rewards=arrays["rewards"],
+        terminations=arrays["terminations"],
+        truncations=arrays["truncations"],
+        arrow_schema=episode_parquet.minari_layout(storage).arrow_schema,
+        palette=palette,
+    )
     return path
 
 
@@ -71,9 +81,8 @@ def test_it_loads_through_minari_to_the_same_arrays(tmp_path: Path) -> None:
     arrays = episode((210, 160, 3), steps=40)
     storage = minari_storage(tmp_path, (210, 160, 3), arrays)
     write_ours(storage, 1, arrays)
-    buffer = EpisodeBuffer(seed=7, **arrays)
     episode_parquet.write_episode_metadata(
-        storage, 1, episode_parquet.episode_buffer_metadata(buffer, 1, 40)
+        storage, 1, episode_parquet.episode_metadata(1, 40, seed=7)
     )
     storage.update_metadata({"total_episodes": 2, "total_steps": 80})
     theirs, mine = storage.get_episodes([0, 1])
@@ -82,6 +91,18 @@ def test_it_loads_through_minari_to_the_same_arrays(tmp_path: Path) -> None:
         assert np.array_equal(mine[name], theirs[name]), name
     assert np.array_equal(mine["observations"], arrays["observations"])
     assert list(storage.get_episode_metadata([1])) == [{"id": 1, "total_steps": 40, "seed": 7}]
+
+
+def test_it_looks_rgb_up_from_a_palette_to_the_same_bytes(tmp_path: Path) -> None:
+    arrays = episode((210, 160), steps=40)
+    palette = np.random.default_rng(1).integers(0, 256, (256, 3), dtype=np.uint8)
+    rgb = {**arrays, "observations": palette[arrays["observations"]]}
+    storage = minari_storage(tmp_path, (210, 160, 3), rgb)
+    looked_up = write_ours(storage, 1, arrays, palette=palette).read_bytes()
+    assert write_ours(storage, 2, rgb).read_bytes() == looked_up
+    assert pq.read_table(storage.data_path / "1" / episode_parquet.FILE_NAME).equals(
+        pq.read_table(storage.data_path / "0" / episode_parquet.FILE_NAME)
+    )
 
 
 def test_it_writes_the_same_bytes_twice(tmp_path: Path) -> None:

@@ -143,6 +143,7 @@ def test_it_loads_the_same_arrays_as_a_dataset_minari_writes_itself(
         assert mine.dtype == expected.dtype and np.array_equal(mine, expected), name
     played = np.stack(episode.played)
     if observation == "rgb":
+        assert data.palette is not None
         played = data.palette[played]
     assert np.array_equal(loaded.observations, played)
     assert ours.total_steps == theirs.total_steps == 90
