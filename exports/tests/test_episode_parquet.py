@@ -93,11 +93,14 @@ def test_it_loads_through_minari_to_the_same_arrays(tmp_path: Path) -> None:
     assert list(storage.get_episode_metadata([1])) == [{"id": 1, "total_steps": 40, "seed": 7}]
 
 
-def test_it_looks_rgb_up_from_a_palette_to_the_same_bytes(tmp_path: Path) -> None:
-    arrays = episode((210, 160), steps=40)
+@pytest.mark.parametrize("shape", [(210, 160), (33, 37)], ids=["pairs-of-pixels", "odd-width"])
+def test_it_looks_rgb_up_from_a_palette_to_the_same_bytes(
+    tmp_path: Path, shape: tuple[int, int]
+) -> None:
+    arrays = episode(shape, steps=40)
     palette = np.random.default_rng(1).integers(0, 256, (256, 3), dtype=np.uint8)
     rgb = {**arrays, "observations": palette[arrays["observations"]]}
-    storage = minari_storage(tmp_path, (210, 160, 3), rgb)
+    storage = minari_storage(tmp_path, (*shape, 3), rgb)
     looked_up = write_ours(storage, 1, arrays, palette=palette).read_bytes()
     assert write_ours(storage, 2, rgb).read_bytes() == looked_up
     assert pq.read_table(storage.data_path / "1" / episode_parquet.FILE_NAME).equals(

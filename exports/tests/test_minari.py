@@ -96,6 +96,7 @@ def test_it_writes_arrow_storage_when_asked(
     assert np.array_equal(loaded.observations, np.stack(episode.played))
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Minari asks for an author and the like
 @pytest.mark.parametrize("observation", ["rgb", "indices"])
 def test_it_loads_the_same_arrays_as_a_dataset_minari_writes_itself(
     tmp_path: Path, alice: Any, pong: Any, recorded: Any, observation: str
