@@ -384,12 +384,11 @@ def minari_layout(storage: ParquetStorage) -> Layout:
     gives the layout, so the Arrow types are whatever this Minari and pyarrow write, and
     ``check_layout`` fails loudly if ours ever drifts from them."""
     with tempfile.TemporaryDirectory(prefix="arcade-minari-layout-") as scratch:
-        copy = ParquetStorage.new(
-            scratch,
-            observation_space=storage.observation_space,
-            action_space=storage.action_space,
-            data_format="parquet",
-            jpeg_encoding=False,
+        # The totals are all of metadata.json that ``update_episodes`` reads; ``new`` would
+        # also write the space's bounds there (0.6 MB of JSON for RGB) and parse them again.
+        (Path(scratch) / "metadata.json").write_text('{"total_episodes": 0, "total_steps": 0}')
+        copy = ParquetStorage(
+            Path(scratch), storage.observation_space, storage.action_space, jpeg_encoding=False
         )
         copy.update_episodes(
             [

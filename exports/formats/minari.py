@@ -3,11 +3,11 @@
 The destination is a ``MINARI_DATASETS_PATH``: each game's episodes go to the dataset
 ``arcade/<game>/<observation>-v0`` there, loadable offline with ``minari.load_dataset``.
 ``jpeg_encoding=False`` keeps image observations exact (Minari JPEG-encodes them by default);
-``data_format="parquet"`` is Minari's Arrow storage written as compressed Parquet (format
-``minari``); ``minari-arrow`` keeps Arrow IPC files, uncompressed and much faster to write. Each
-episode is one ``EpisodeBuffer`` (T + 1 observations, T actions) and goes to disk as soon as
-it is read, so memory holds one episode at a time. A later export appends to the dataset.
-"""
+``data_format="parquet"`` is Minari's Parquet storage (format ``minari``), whose episode files
+``episode_parquet`` writes in Minari's layout from numpy, 30 times faster than Minari's own
+writer; ``minari-arrow`` is Minari's Arrow IPC storage, written by Minari, uncompressed. Each
+episode goes to disk as soon as it is read, so memory holds one episode at a time. A later
+export appends to the dataset."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ LAYOUT = """\
 A Minari root (`MINARI_DATASETS_PATH`): one dataset per game, `arcade/<game>/<observation>-v0`,
 in Minari's Parquet storage with `jpeg_encoding` off (observations are exact). Each episode's
 Minari metadata also has `arcade_episode` (UUID), `user` (pseudonym), `game`, `started_at`,
-`recorded_steps`, `end_reason`, `verification` and `env_kwargs`."""
+`recorded_steps`, `end_reason`, `verification` and `env_kwargs`; with `indices`
+observations also `palette` (256 x [r, g, b]: RGB = palette[indices])."""
 
 LOADING = """\
 ```python
@@ -187,6 +188,9 @@ class Writer:
                 episode_parquet.check_layout(path, layout)
                 self.checked.add(name)
         n = len(trajectory.actions)
+        extra: dict[str, object] = {}
+        if self.observation == "indices" and item.data.palette is not None:
+            extra["palette"] = item.data.palette.tolist()  # RGB = palette[indices]
         episode_parquet.write_episode_metadata(
             storage,
             index,
@@ -200,6 +204,7 @@ class Writer:
                 "end_reason": episode.end_reason,
                 "verification": episode.verification,
                 "env_kwargs": episode.env_spec.get("env_kwargs", {}),
+                **extra,
             },
         )
         self.totals[name] = (index + 1, steps + n)

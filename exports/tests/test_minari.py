@@ -147,6 +147,10 @@ def test_it_loads_the_same_arrays_as_a_dataset_minari_writes_itself(
         assert data.palette is not None
         played = data.palette[played]
     assert np.array_equal(loaded.observations, played)
+    if observation == "indices":
+        (metadata,) = ours.storage.get_episode_metadata([0])
+        rgb = np.asarray(metadata["palette"], np.uint8)[loaded.observations]
+        assert np.array_equal(rgb, data.rgb())
     assert ours.total_steps == theirs.total_steps == 90
     assert ours.storage.metadata["data_format"] == "parquet"
     assert ours.storage.metadata["jpeg_encoding"] is False
