@@ -184,6 +184,7 @@ def run(*, minutes: float = 3.0, episodes: int = 3) -> dict[str, Any]:
             }
         )
     headline: dict[str, Any] = runs[0]
+    indices: dict[str, Any] = runs[1]
     return {
         "machine": {"cores": os.cpu_count(), "export": pinned},
         "recorded": {"episodes": episodes, "steps": stored, "seconds": round(recorded_in, 1)},
@@ -192,6 +193,8 @@ def run(*, minutes: float = 3.0, episodes: int = 3) -> dict[str, Any]:
         "minari_rgb_steps_per_second": headline["recorded_steps_per_second"],
         "target_steps_per_second": TARGET_STEPS_PER_SECOND,
         "meets_target": headline["recorded_steps_per_second"] >= TARGET_STEPS_PER_SECOND,
+        "minari_indices_steps_per_second": indices["recorded_steps_per_second"],
+        "meets_target_indices": indices["recorded_steps_per_second"] >= TARGET_STEPS_PER_SECOND,
     }
 
 
@@ -210,8 +213,10 @@ def render(result: dict[str, Any]) -> str:
             f"{run['recorded_steps_per_second']:,} | {run['gb_per_hour_of_60fps_play']} |"
         )
     lines.append("")
+    target = f"{result['target_steps_per_second']:,} steps/s"
     lines.append(
-        f"Target: Minari (Parquet, lossless RGB) at {result['target_steps_per_second']:,} "
-        f"steps/s: {'met' if result['meets_target'] else 'NOT met'}."
+        f"Target: Minari (Parquet, lossless) at {target}: palette indices "
+        f"{'met' if result['meets_target_indices'] else 'NOT met'}, RGB "
+        f"{'met' if result['meets_target'] else 'NOT met'}."
     )
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -39,19 +39,36 @@ class ObservationUnavailable(ValueError):
 class Trajectory:
     """What a format writes for one episode: N + 1 observations and N steps."""
 
-    observations: np.ndarray  # (N + 1, *space shape)
     actions: np.ndarray  # (N,) int64
     rewards: np.ndarray  # (N,) float64
     terminations: np.ndarray  # (N,) bool
     truncations: np.ndarray  # (N,) bool
     raw_steps: np.ndarray  # (N,) the recorded step each step starts at (t, or 4k for atari)
+    # The observations (N + 1, *space shape); or, with ``palette`` set, the palette indices
+    # they are looked up from: RGB of an indexed game is made when ``observations`` is first
+    # read, so a writer that looks it up a page at a time (episode_parquet) never holds it.
+    stored: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
+    palette: np.ndarray | None = None  # 256 x 3
+
+    @property
+    def observations(self) -> np.ndarray:
+        if self.palette is not None:
+            self.stored, self.palette = np.take(self.palette, self.stored, axis=0), None
+        return self.stored
+
+    @observations.setter
+    def observations(self, value: np.ndarray) -> None:
+        self.stored, self.palette = value, None
+
+    @property
+    def n_observations(self) -> int:
+        return len(self.stored)
 
 
 def trajectory_steps(data: EpisodeData) -> Trajectory:
     """The recorded steps, with no observations yet (filled by the transform)."""
     steps = data.steps
     return Trajectory(
-        observations=np.empty(0, np.uint8),
         actions=np.asarray(steps["action"], np.int64),
         rewards=np.asarray(steps["reward"], np.float64),
         terminations=np.asarray(steps["terminated"], bool),
@@ -214,7 +231,7 @@ def atari_preprocess(gray: np.ndarray, steps: Trajectory) -> Trajectory:
     picks = np.arange(len(small))[:, None] + np.arange(-STACK + 1, 1)[None, :]
     first = np.asarray(starts, np.int64)
     return Trajectory(
-        observations=small[np.clip(picks, 0, None)],
+        stored=small[np.clip(picks, 0, None)],
         actions=steps.actions[first] if starts else np.empty(0, np.int64),
         rewards=np.asarray(rewards, np.float64),
         terminations=np.asarray(terminations, bool),
@@ -244,6 +261,9 @@ def transform(
         if states.shape != (data.n_steps + 1, RAM_BYTES):
             raise ValueError(f"replay gave {states.shape[0]} RAM states for {data.n_steps} steps")
         steps.observations = states
+        return steps
+    if name == "rgb" and data.palette is not None:
+        steps.stored, steps.palette = data.frames, data.palette  # looked up when read
         return steps
     steps.observations = {"rgb": rgb, "grayscale": grayscale, "indices": indices}[name](data)
     return steps

@@ -317,7 +317,7 @@ def dataset_export(
             written.append((episode, location))
             summary.exported += 1
             summary.steps += len(trajectory.actions)
-            summary.frames += len(trajectory.observations)
+            summary.frames += trajectory.n_observations
             if advance:
                 advance(episode.steps)
         all_exported = [e.episode for e in earlier.select_related("episode__game")]

@@ -9,9 +9,11 @@ from typing import Any
 import minari
 import numpy as np
 import pytest
+from minari.data_collector.episode_buffer import EpisodeBuffer
 
+from exports.observations import transform
 from exports.services import EpisodeQuery, dataset_export, user_pseudonym
-from recording.frames import palette_array
+from recording.frames import episode_data, palette_array
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,3 +94,63 @@ def test_it_writes_arrow_storage_when_asked(
     assert dataset.storage.metadata["data_format"] == "arrow"
     loaded = next(dataset.iterate_episodes())
     assert np.array_equal(loaded.observations, np.stack(episode.played))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Minari asks for an author and the like
+@pytest.mark.parametrize("observation", ["rgb", "indices"])
+def test_it_loads_the_same_arrays_as_a_dataset_minari_writes_itself(
+    tmp_path: Path, alice: Any, pong: Any, recorded: Any, observation: str
+) -> None:
+    episode = recorded(user=alice, game=pong, steps=90)
+    dataset_export(
+        query=EpisodeQuery(),
+        destination=str(tmp_path / "ours"),
+        format="minari",
+        observation=observation,
+    )
+    ours = load(tmp_path / "ours", f"arcade/pong/{observation}-v0")
+    loaded = next(ours.iterate_episodes())
+    data = episode_data(episode)
+    trajectory = transform(observation, data, episode=episode)
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path / "minari")
+    try:
+        theirs = minari.create_dataset_from_buffers(
+            dataset_id=f"arcade/pong/{observation}-v0",
+            buffer=[
+                EpisodeBuffer(
+                    seed=episode.seed,
+                    observations=trajectory.observations,
+                    actions=trajectory.actions,
+                    rewards=trajectory.rewards,
+                    terminations=trajectory.terminations,
+                    truncations=trajectory.truncations,
+                )
+            ],
+            observation_space=ours.observation_space,
+            action_space=ours.action_space,
+            algorithm_name="minari's own writer",
+            data_format="parquet",
+            jpeg_encoding=False,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("MINARI_DATASETS_PATH")
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = previous
+    reference = next(theirs.iterate_episodes())
+    for name in ("observations", "actions", "rewards", "terminations", "truncations"):
+        mine, expected = getattr(loaded, name), getattr(reference, name)
+        assert mine.dtype == expected.dtype and np.array_equal(mine, expected), name
+    played = np.stack(episode.played)
+    if observation == "rgb":
+        assert data.palette is not None
+        played = data.palette[played]
+    assert np.array_equal(loaded.observations, played)
+    if observation == "indices":
+        (metadata,) = ours.storage.get_episode_metadata([0])
+        rgb = np.asarray(metadata["palette"], np.uint8)[loaded.observations]
+        assert np.array_equal(rgb, data.rgb())
+    assert ours.total_steps == theirs.total_steps == 90
+    assert ours.storage.metadata["data_format"] == "parquet"
+    assert ours.storage.metadata["jpeg_encoding"] is False
