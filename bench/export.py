@@ -35,79 +35,55 @@ def _setup(scratch: Path) -> None:
 
 
 def _record(*, episodes: int, steps: int, chunk_steps: int = 60) -> int:
-    """Store ``episodes`` Pong episodes of ``steps`` steps as chunks; the steps stored."""
+    """Store ``episodes`` Pong episodes of ``steps`` steps as chunks; the steps stored.
+
+    The chunks go straight to storage and their rows, as the workers store them, without
+    Redis or the transitions (exports read the chunks alone).
+    """
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
     from accounts.models import User
     from games.catalogue import DEFAULT_GAMES
-    from games.engine.machines import build_machine
     from games.models import Game
     from games.services import game_prepare
-    from recording import chunkfile, services
+    from recording import chunkfile, scripted, services
     from recording.models import Chunk, Episode
-    from recording.recorder import InputStamp, Recorder, record_step
 
     entry = next(e for e in DEFAULT_GAMES if e["slug"] == "pong")
     game = Game(**entry)
     game_prepare(game)
     game.save()
     user = User.objects.create_user("bench@example.org", "bench-password-1")
-    config = game.config()
     total = 0
     for number in range(episodes):
-        machine = build_machine(config)
-        machine.start(number, None)
-        episode = services.episode_start(
+        played = scripted.play(
             user=user,
             game=game,
+            steps=steps,
             seed=number,
-            frame_shape=list(machine.frame.shape),
-            pixel_format=machine.pixel_format,
+            chunk_steps=chunk_steps,
+            policy=scripted.hold_each_action(15),
+            stamps=scripted.pressed_with(15),
         )
-        recorder = Recorder(
-            episode=str(episode.pk), pixel_format=machine.pixel_format, chunk_steps=chunk_steps
-        )
-        recorder.reset(machine.frame)
-        assert machine.palette is not None
-        recorder.add_colours(machine.palette.entries())
-        cut = []
-        for step in range(steps):
-            action = (step // 15) % config.n_actions
-            outcome = machine.step(action)
-            record_step(
-                recorder,
-                machine,
-                action=action,
-                outcome=outcome,
-                stamp=InputStamp(seq=step // 15),
-                t_step=time.time(),
-            )
-            if recorder.pending_steps >= chunk_steps:
-                cut.append(recorder.cut())
-        cut.append(recorder.cut(final=True))
-        for chunk in cut:
-            assert chunk is not None
+        episode_id = str(played.episode.pk)
+        for chunk in played.chunks:
             blob = chunkfile.encode(chunk)
-            header = chunkfile.read_header(blob)
-            index = header["index"]
-            name = default_storage.save(
-                services.chunk_path(str(episode.pk), index), ContentFile(blob)
-            )
+            index = chunk.header["index"]
+            name = default_storage.save(services.chunk_path(episode_id, index), ContentFile(blob))
             Chunk.objects.create(
-                episode=episode,
+                episode_id=episode_id,
                 index=index,
-                first_frame=header["first_frame"],
-                n_frames=header["n_frames"],
-                n_steps=header["n_steps"],
-                keyframe=header["keyframe"],
+                first_frame=chunk.header["first_frame"],
+                n_frames=chunk.n_frames,
+                n_steps=chunk.header["n_steps"],
+                keyframe=chunk.first is not None,
                 file=name,
                 size=len(blob),
             )
-        Episode.objects.filter(pk=episode.pk).update(
+        Episode.objects.filter(pk=episode_id).update(
             status=Episode.Status.COMPLETE, steps=steps, total_return=0.0
         )
-        machine.close()
         total += steps
     return total
 

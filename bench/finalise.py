@@ -75,47 +75,31 @@ def _follow_the_ball(ram: np.ndarray, noise: int) -> int:
 
 def _record(user: Any, steps: int, seed: int, game: str) -> tuple[Any, list[Any], list[int]]:
     """Play and record an episode as a live session does; the episode row and its chunks."""
-    from games.engine.machines import AtariMachine, atari_start_state
     from games.models import Game
-    from recording import services
-    from recording.recorder import InputStamp, Recorder, record_step
+    from recording import scripted
+    from recording.recorder import InputStamp
 
-    config = Game.objects.get(slug=game).config()
-    machine = AtariMachine(config.env_id, config.env_kwargs)
-    colours = machine.start(seed, atari_start_state(config.env_id, config.env_kwargs, seed))
-    episode = services.episode_start(
+    noise = np.random.default_rng(seed).integers(-6, 7, size=steps)
+
+    def follow_the_ball(step: int, machine: Any) -> int:
+        return _follow_the_ball(machine.ale.getRAM(), int(noise[step]))
+
+    def stamps(step: int) -> tuple[InputStamp, float]:
+        now = 1.7e9 + step / 60
+        return InputStamp(step // 20, step, now * 1e3, now * 1e3 - 3, now), now
+
+    played = scripted.play(
         user=user,
         game=Game.objects.get(slug=game),
+        steps=steps,
         seed=seed,
-        frame_shape=list(machine.frame.shape),
-        pixel_format=machine.pixel_format,
+        chunk_steps=60,
+        policy=follow_the_ball,
+        stamps=stamps,
+        start_state=True,
+        stop_when_over=True,
     )
-    recorder = Recorder(episode=str(episode.pk), pixel_format="indexed", chunk_steps=60)
-    recorder.reset(machine.frame)
-    assert machine.palette is not None
-    recorder.add_colours(machine.palette.entries(colours))
-    noise = np.random.default_rng(seed).integers(-6, 7, size=steps)
-    chunks, actions = [], []
-    for step in range(steps):
-        action = _follow_the_ball(machine.ale.getRAM(), int(noise[step]))
-        outcome = machine.step(action)
-        now = 1.7e9 + step / 60
-        record_step(
-            recorder,
-            machine,
-            action=action,
-            outcome=outcome,
-            stamp=InputStamp(step // 20, step, now * 1e3, now * 1e3 - 3, now),
-            t_step=now,
-        )
-        actions.append(action)
-        if outcome.terminated:
-            break
-        if recorder.pending_steps >= 60:
-            chunks.append(recorder.cut())
-    chunks.append(recorder.cut(final=True))
-    machine.close()
-    return episode, chunks, actions
+    return played.episode, played.chunks, played.actions
 
 
 def _finalise(
