@@ -20,6 +20,7 @@ from recording import services
 from . import engine
 from . import protocol as p
 from .live import EndReason, LiveSession
+from .notices import EpisodeFinalised, player_group
 from .wire import FrameWriter
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
     """ws/play/<slug>/: one player's live game."""
 
     session: LiveSession | None = None
+    notices: str | None = None  # the player's group for workers' notices (arcade.notices)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -96,6 +98,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
             settings=engine.live_settings(),
         )
         engine.hosting(self.session, user_id=user.pk)
+        # Workers' notices about this player's episodes reach this socket on any web process.
+        self.notices = player_group(user.pk)
+        await self.channel_layer.group_add(self.notices, self.channel_name)
         self._window_start = time.monotonic()
         self._window_count = 0
         self._refused = 0
@@ -126,11 +131,17 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if session is None:
             return
         engine.closed(session)
-        # A dropped socket pauses the game for a while: the player may be back in a moment.
-        if session.settings.reconnect_grace > 0 and await session.park():
-            await engine.parked().keep(user_id=self.scope["user"].pk, session=session)
-        else:
-            await session.stop("abandoned")
+        try:
+            # A dropped socket pauses the game for a while: the player may be back in a moment.
+            if session.settings.reconnect_grace > 0 and await session.park():
+                await engine.parked().keep(user_id=self.scope["user"].pk, session=session)
+            else:
+                await session.stop("abandoned")
+        finally:
+            # After the game is safe: a notice sent meanwhile to a closed socket is dropped,
+            # and the episode page has the result anyway.
+            if self.notices is not None:
+                await self.channel_layer.group_discard(self.notices, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         session = self.session
@@ -200,6 +211,18 @@ class PlayConsumer(AsyncWebsocketConsumer):
             raise p.ProtocolError(
                 "resume_failed", "The game could not be resumed; press New game."
             ) from None
+
+    async def episode_finalised(self, notice: EpisodeFinalised) -> None:
+        """A worker stored and checked one of this player's episodes (arcade.notices)."""
+        await self.send_json(
+            p.EpisodeSavedMessage(
+                type="episode_saved",
+                episode=notice["episode"],
+                status=notice["status"],
+                verification=notice["verification"],
+                steps=notice["steps"],
+            )
+        )
 
     def _admit(self) -> bool:
         """A per-socket rate limit: refuse a flood politely, then close the socket."""

@@ -167,6 +167,17 @@ class EpisodeEndMessage(TypedDict):
     score: float
 
 
+class EpisodeSavedMessage(TypedDict):
+    """The workers stored and checked an episode of this player's (it may have ended a while
+    ago, or in another tab): complete or incomplete, and its replay verdict."""
+
+    type: Literal["episode_saved"]
+    episode: str
+    status: str
+    verification: str
+    steps: int
+
+
 class PongMessage(TypedDict):
     type: Literal["pong"]
     t: float
@@ -180,7 +191,13 @@ class ErrorMessage(TypedDict):
 
 
 ServerMessage = (
-    HelloMessage | EpisodeMessage | PaletteMessage | EpisodeEndMessage | PongMessage | ErrorMessage
+    HelloMessage
+    | EpisodeMessage
+    | PaletteMessage
+    | EpisodeEndMessage
+    | EpisodeSavedMessage
+    | PongMessage
+    | ErrorMessage
 )
 
 # WebSocket close codes (4000-4999 are the application's own)

@@ -161,7 +161,8 @@ if urlparse(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis's, with a lock that survives a cancelled receive (arcade/layers.py).
+        "BACKEND": "arcade.layers.RedisChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 import arcade
 from accounts.models import User
-from arcade import metrics
+from arcade import metrics, notices
 from games.engine.machines import STICKY_ACTIONS
 from games.models import Game
 
@@ -354,6 +354,7 @@ def episode_finalise(
     if episode is None:
         # Finalised already: a run that died after closing it still owes the replay verdict.
         verification.episode_verify(episode_id=episode_id)
+        episode_notify_player(episode_id=episode_id)
         return
     stored = episode.chunks.count()
     if patience is not None and episode.ended_at is not None:
@@ -380,3 +381,29 @@ def episode_finalise(
     # The replay check ends finalisation; incremental passes while it was played left only the
     # tail (see recording/verification.py).
     verification.episode_verify(episode_id=episode_id)
+    episode_notify_player(episode_id=episode_id)
+
+
+def episode_notify_player(*, episode_id: str) -> None:
+    """Tell the player's open pages, on any web process, that the episode is saved and checked.
+
+    A courtesy: no open page, or a page on a process that died, loses nothing (My episodes
+    shows the same), and a failed send never fails the task that stored the episode.
+    """
+    episode = (
+        Episode.objects.filter(pk=episode_id)
+        .only("user_id", "status", "verification", "steps")
+        .first()
+    )
+    if episode is None:
+        return
+    notices.notify_player(
+        user_id=episode.user_id,
+        notice=notices.EpisodeFinalised(
+            type="episode.finalised",
+            episode=str(episode.pk),
+            status=episode.status,
+            verification=episode.verification,
+            steps=episode.steps,
+        ),
+    )

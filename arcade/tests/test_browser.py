@@ -160,3 +160,24 @@ def test_it_resumes_the_same_game_after_a_reload(
         assert list(Episode.objects.filter(user=alice).values_list("pk", flat=True)) == [
             uuid.UUID(before["episode"])
         ]
+
+
+def test_it_shows_the_player_that_the_game_they_left_is_saved_and_verified(
+    live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        cookie = live_stack.session_cookie(alice)
+    page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
+    page.goto(live_stack.url + "/games/pong/play/")
+    page.wait_for_function(
+        "window.arcadeState && window.arcadeState.framesDrawn > 60", timeout=20_000
+    )
+    first = page.evaluate("window.arcadeState.episode")
+
+    page.locator("#new-game").click()  # the first game ends; a worker stores and checks it
+
+    saved = page.locator("#saved")
+    expect(saved).to_have_attribute("data-episode", first, timeout=30_000)
+    expect(saved).to_contain_text("is saved; the replay matches every frame")
+    expect(saved.get_by_role("link", name="My episodes")).to_have_attribute("href", "/me/episodes/")
+    assert page.evaluate("window.arcadeState.episode") != first  # playing the new one meanwhile

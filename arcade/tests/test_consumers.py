@@ -333,3 +333,50 @@ async def test_it_keeps_a_player_waiting_for_a_seat_instead_of_degrading_every_g
     await second.start()
     await second.play(frames=5)
     await second.ws.disconnect()
+
+
+async def test_it_tells_the_players_pages_when_a_worker_has_saved_an_episode(
+    pong: Any, alice: Any
+) -> None:
+    elsewhere = Player(await connect("pong", alice))  # another tab of the same player
+    await elsewhere.open()
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    first = player.episode
+    await player.play(frames=30)
+
+    await player.start()  # ends the first as abandoned; the (eager) worker finalises it
+
+    for page in (player, elsewhere):
+        saved = await page.next_text("episode_saved")
+        assert saved == {
+            "type": "episode_saved",
+            "episode": first,
+            "status": "complete",
+            "verification": "verified",
+            "steps": saved["steps"],
+        }
+        assert saved["steps"] >= 30
+    await player.ws.disconnect()
+    await elsewhere.ws.disconnect()
+
+
+async def test_it_never_tells_a_player_about_another_players_episode(
+    pong: Any, alice: Any, bob: Any
+) -> None:
+    onlooker = Player(await connect("pong", bob))
+    await onlooker.open()
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=30)
+    await player.start()
+    await player.next_text("episode_saved")
+
+    await onlooker.send({"type": "ping", "t": 1.0})
+    await onlooker.next_text("pong")  # a notice sent to bob too would have come by now
+
+    assert [t["type"] for t in onlooker.texts] == ["pong"]
+    await player.ws.disconnect()
+    await onlooker.ws.disconnect()

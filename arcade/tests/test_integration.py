@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -197,3 +199,80 @@ def test_it_records_six_players_at_once_with_any_worker_taking_any_task(
     for name in ("worker", "worker2"):
         log = (live_stack.logs / f"{name}.log").read_text()
         assert "recording.tasks.store_chunks" in log, f"{name} stored nothing"
+
+
+def hosting_process(stack: Stack, ws: Any) -> int:
+    """The pid of the web process that accepted this socket (they share one port)."""
+    port = ws.local_address[1]
+    # The server's end of the connection is the one whose remote port is our local port.
+    inodes = {
+        f"socket:[{fields[9]}]"
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if int(fields[2].rsplit(":", 1)[1], 16) == port
+    }
+    web = stack.processes["web"].pid
+    for child in Path(f"/proc/{web}/task/{web}/children").read_text().split():
+        for fd in Path(f"/proc/{child}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return int(child)
+    raise AssertionError(f"no web process holds the socket from port {port}")
+
+
+def test_it_tells_the_players_page_on_the_other_web_process_that_its_episode_is_saved(
+    live_stack: Stack, alice: Any, pong: Any
+) -> None:
+    cookie = live_stack.session_cookie(alice)
+    url = live_stack.url.replace("http", "ws") + "/ws/play/pong/"
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": live_stack.url}
+
+    async def notices() -> tuple[int, int, str, dict[str, Any], dict[str, Any]]:
+        async with contextlib.AsyncExitStack() as sockets:
+            # Pages of one player, one on each web process: open them until the kernel has
+            # handed one to each (at most a few tries; the extra ones just close).
+            pages: dict[int, Any] = {}
+            for _ in range(30):
+                ws = await sockets.enter_async_context(
+                    websockets.connect(url, additional_headers=headers)
+                )
+                await ws.recv()  # hello
+                pages.setdefault(hosting_process(live_stack, ws), ws)
+                if len(pages) == 2:
+                    break
+            assert len(pages) == 2, "every socket landed on one web process"
+            (here, player), (there, other_page) = pages.items()
+            await player.send(json.dumps({"type": "start"}))
+            first, saved = "", None
+            while saved is None:
+                message = await asyncio.wait_for(player.recv(), 30)
+                if isinstance(message, bytes):
+                    frame = p.FrameHeader.unpack(message).frame
+                    if frame % 12 == 0:
+                        await player.send(json.dumps({"type": "ack", "frame": frame}))
+                    if frame == 120 and first:
+                        await player.send(json.dumps({"type": "start"}))  # ends the first
+                    continue
+                data = json.loads(message)
+                if data["type"] == "episode" and not first:
+                    first = data["episode"]
+                elif data["type"] == "episode_saved":
+                    saved = data
+            while True:
+                data = json.loads(await asyncio.wait_for(other_page.recv(), 30))
+                if data["type"] == "episode_saved":
+                    return here, there, first, saved, data
+
+    here, there, first, saved, seen_there = asyncio.run(notices())
+
+    assert here != there
+    episode = wait_finalised(first)
+    expected = {
+        "type": "episode_saved",
+        "episode": first,
+        "status": "complete",
+        "verification": "verified",
+        "steps": episode.steps,
+    }
+    # Sent by a worker process, through Redis, to both web processes holding the pages.
+    assert saved == expected, live_stack.tail()
+    assert seen_there == expected

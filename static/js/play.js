@@ -38,6 +38,7 @@
     newGame: document.getElementById("new-game"),
     error: document.getElementById("error"),
     reconnect: document.getElementById("reconnect"),
+    saved: document.getElementById("saved"),
   };
   const ctx = el.screen.getContext("2d", { alpha: false });
 
@@ -89,6 +90,8 @@
     reconnectUntil: null, // performance.now() after which we stop trying to reconnect
     reconnectAttempt: 0,
     reconnectTimer: null,
+    played: new Set(), // episodes played on this page: their episode_saved notices are shown
+    saved: null, // the last episode_saved notice shown
     seatWait: false, // no seat was free: the socket closes and a new one asks again
     seatTimer: null,
 
@@ -113,6 +116,7 @@
     get seq() { return s.seq; },
     get latency() { return s.latencyMs; },
     get rtt() { return s.rttMs; },
+    get saved() { return s.saved; },
   });
 
   // --- the socket ----------------------------------------------------------------------------
@@ -164,6 +168,9 @@
         break;
       case "pong":
         onPong(msg);
+        break;
+      case "episode_saved":
+        onSaved(msg);
         break;
       case "error":
         onServerError(msg);
@@ -257,6 +264,29 @@
     setState("connecting", "reconnecting… (the game is paused)");
     clearTimeout(s.reconnectTimer);
     s.reconnectTimer = setTimeout(connect, delay);
+  }
+
+  /**
+   * The workers stored and checked an episode of this player's. Only this page's own games are
+   * reported here (a notice reaches every open page of the player, and it may come before or
+   * after episode_end); My episodes lists every one, with or without an open page.
+   */
+  function onSaved(msg) {
+    if (!s.played.has(msg.episode)) return;
+    const verdict = {
+      verified: "the replay matches every frame",
+      mismatch: "the replay differs from the recording",
+      failed: "the replay could not run",
+    }[msg.verification] || "the replay check is still running";
+    const status = msg.status === "complete" ? "saved" : "saved incomplete";
+    s.saved = { ...msg };
+    el.saved.textContent = `Your game of ${msg.steps} steps is ${status}; ${verdict}. `;
+    const link = document.createElement("a");
+    link.href = el.saved.dataset.episodesUrl;
+    link.textContent = "My episodes";
+    el.saved.append(link);
+    el.saved.dataset.episode = msg.episode;
+    el.saved.hidden = false;
   }
 
   function onPong(msg) {
@@ -494,6 +524,7 @@
       Frames.applyPaletteEntries(s.palette, msg.entries);
     } else if (msg.type === "episode") {
       s.episode = msg.episode;
+      s.played.add(msg.episode);
       s.startPending = false;
       if (msg.palette) s.palette = Frames.paletteFromBase64(msg.palette);
       if (msg.width > 0 && msg.height > 0) ensureImage(msg.width, msg.height);
