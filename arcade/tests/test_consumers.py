@@ -247,6 +247,17 @@ async def test_it_abandons_the_running_episode_on_new_game(pong: Any, alice: Any
     old = await Episode.objects.aget(pk=first)
     assert (old.status, old.end_reason) == ("complete", "abandoned")
     assert await old.transitions.acount() == old.steps >= 20
+    # The new episode played on the machine the old one gave back: its recording still names
+    # every colour it shows (the machine learns each episode's palette afresh).
+    new = await Episode.objects.aget(pk=player.episode)
+    previous = None
+    async for chunk in Chunk.objects.filter(episode=new).order_by("index"):
+        with chunk.file.open("rb") as handle:
+            header, frames = chunkfile.decode(handle.read(), previous)
+        previous = frames[-1]
+        known = {index for index, *_ in header["palette"] or []}
+        assert set(np.unique(frames).tolist()) <= known, chunk.index
+    assert previous is not None
 
 
 async def test_it_steps_a_turn_based_game_only_on_key_presses(hanoi: Any, alice: Any) -> None:

@@ -251,7 +251,9 @@ class AtariMachine:
         self.palette: Palette | None = Palette()
 
     def start(self, seed: int, state: bytes | None) -> list[int]:
-        assert self.palette is not None
+        # Each episode learns its palette afresh: its recording must name every colour it shows,
+        # not only those this (pooled) machine had not seen in an earlier episode.
+        self.palette = Palette()
         self.diff = self.changed = None
         if self.repeats is not None:
             self.repeats.start(seed)
@@ -265,9 +267,10 @@ class AtariMachine:
         self, ale_state: Any, screen: np.ndarray, rgb: np.ndarray, repeats: bytes | None = None
     ) -> list[int]:
         """Continue from an ``ale_snapshot`` (and, for sticky games, ``Repeats.state()``; a
-        start state has none: ``start`` has seeded them); return newly learned palette indices.
+        start state has none: ``start`` has seeded them); return the palette indices of the
+        frame, which the palette now knows alone (``thaw`` then restores the episode's).
         """
-        assert self.palette is not None
+        self.palette = Palette()
         self.diff = self.changed = None
         self.ale.restoreState(ale_state)
         np.copyto(self.frame, screen)
@@ -326,10 +329,12 @@ class AtariMachine:
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
     def freeze(self) -> bytes:
-        return pickle.dumps(self.snapshot())
+        return pickle.dumps((self.snapshot(), self.palette))
 
     def thaw(self, frozen: bytes) -> None:
-        self.restore(*pickle.loads(frozen))
+        snapshot, palette = pickle.loads(frozen)
+        self.restore(*snapshot)
+        self.palette = palette  # every colour the episode has shown, as the recording has them
 
     def close(self) -> None:
         self.env.close()

@@ -553,3 +553,34 @@ def test_it_refuses_an_env_without_discrete_actions() -> None:
 def test_it_refuses_an_unknown_env_id(env_id: str) -> None:
     with pytest.raises(gymnasium.error.NameNotFound, match="NoSuchGame"):
         make_env(env_id, {})
+
+
+@pytest.mark.parametrize("from_start_state", [False, True])
+def test_it_learns_each_episodes_palette_afresh_on_a_pooled_machine(
+    from_start_state: bool,
+) -> None:
+    # A recording must name every colour it shows. A pooled machine has seen colours in its
+    # last episode; the next one must report them again, or its chunks lack them.
+    env_id, kwargs = "ALE/Breakout-v5", atari_kwargs()
+    machine = started(env_id, kwargs, seed=1)
+    for action in random_actions(len(machine.action_meanings), seed=1)[:100]:
+        machine.step(action)
+
+    state = atari_start_state(env_id, kwargs, 2) if from_start_state else None
+    colours = machine.start(2, state)
+
+    assert sorted(colours) == np.unique(machine.frame).tolist()
+
+
+def test_it_carries_the_episodes_palette_when_it_moves_to_another_machine() -> None:
+    env_id, kwargs = "ALE/Breakout-v5", atari_kwargs()
+    here = started(env_id, kwargs, seed=3)
+    for action in random_actions(len(here.action_meanings), seed=3)[:150]:
+        here.step(action)
+        here.new_colours()
+    there = AtariMachine(env_id, kwargs)
+
+    there.thaw(here.freeze())
+
+    assert here.palette is not None and there.palette is not None
+    assert there.palette.entries() == here.palette.entries()
