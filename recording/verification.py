@@ -175,6 +175,26 @@ def _first_difference(stored: np.ndarray, replayed: np.ndarray) -> tuple[int, st
     return index, f"first differing pixel at row {row}, col {col}"
 
 
+def _palette_finding(header: dict[str, Any], frames: np.ndarray) -> _Finding | None:
+    """The first frame showing a palette index the chunk's palette does not name (indexed
+    frames): its RGB could not be rebuilt. ~3 ms a chunk."""
+    if header.get("pixel_format") != "indexed":
+        return None
+    named = np.zeros(256, bool)
+    named[[int(entry[0]) for entry in header.get("palette") or []]] = True
+    shown = np.bincount(frames.reshape(-1), minlength=256) > 0
+    unnamed = np.flatnonzero(shown & ~named)
+    if unnamed.size == 0:
+        return None
+    showing = np.isin(frames, unnamed).reshape(len(frames), -1).any(axis=1)
+    number = int(header["first_frame"]) + int(np.flatnonzero(showing)[0])
+    return _Finding(
+        max(number - 1, 0),
+        f"frame {number} shows palette indices {unnamed.tolist()}, which the chunk's palette "
+        "does not name (its RGB cannot be rebuilt)",
+    )
+
+
 def _check_chunk(
     replayer: Replayer, header: dict[str, Any], frames: np.ndarray, steps: list[Any]
 ) -> _Finding | None:
@@ -206,7 +226,9 @@ def _check_chunk(
         frame_finding = _Finding(
             max(number - 1, 0), f"frame {number} differs from the replay ({difference[1]})"
         )
-    found = [f for f in (frame_finding, step_finding) if f is not None]
+    found = [
+        f for f in (frame_finding, step_finding, _palette_finding(header, frames)) if f is not None
+    ]
     return min(found, key=lambda f: f.step) if found else None
 
 

@@ -88,6 +88,30 @@ def test_it_finds_a_tampered_stored_frame_at_that_frame(alice: Any, pong: Any) -
     assert episode.verified_steps == 32
 
 
+def test_it_finds_a_colour_the_palette_does_not_name(alice: Any, pong: Any) -> None:
+    # What a pooled machine once recorded: a palette that lacks colours its frames show.
+    episode = handed_over(alice, pong, steps=60)
+    episode_id = str(episode.pk)
+    previous = None
+    for index in range(episode.chunks_expected or 0):
+        blob = transfer.get(episode_id, index)
+        assert blob is not None
+        header, frames = chunkfile.decode(blob, previous)
+        if index == 1:
+            shown = set(np.unique(frames).tolist())
+            header["palette"] = [e for e in header["palette"] if e[0] != max(shown)]
+            rewritten = chunkfile.chunk_of(header, frames, None if header["keyframe"] else previous)
+            transfer.put(episode_id, index, chunkfile.encode(rewritten))
+        previous = frames[-1]
+    store_all(episode)
+
+    episode = end(episode)
+
+    assert episode.verification == V.MISMATCH
+    assert episode.verification_detail.startswith("frame 25 shows palette indices [")
+    assert episode.verified_steps == 24
+
+
 def test_it_finds_a_tampered_action_where_the_game_shows_it(alice: Any, pong: Any) -> None:
     episode = handed_over(alice, pong, steps=120)
     store_all(episode)
