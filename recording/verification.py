@@ -175,15 +175,26 @@ def _first_difference(stored: np.ndarray, replayed: np.ndarray) -> tuple[int, st
     return index, f"first differing pixel at row {row}, col {col}"
 
 
+def _shown(frames: np.ndarray) -> np.ndarray:
+    """Which of the 256 palette indices the frames show: those of the first frame and of the
+    8-byte words that changed from frame to frame (0.2 ms a chunk; counting every pixel of
+    60 frames takes 3)."""
+    flat = frames.reshape(len(frames), -1)
+    if flat.shape[1] % 8:
+        return np.bincount(flat.reshape(-1), minlength=256) > 0
+    words = flat.view(np.uint64)
+    values = np.concatenate([words[0], words[1:][words[1:] != words[:-1]]])
+    return np.bincount(values.view(np.uint8), minlength=256) > 0
+
+
 def _palette_finding(header: dict[str, Any], frames: np.ndarray) -> _Finding | None:
     """The first frame showing a palette index the chunk's palette does not name (indexed
-    frames): its RGB could not be rebuilt. ~3 ms a chunk."""
+    frames): its RGB could not be rebuilt."""
     if header.get("pixel_format") != "indexed":
         return None
     named = np.zeros(256, bool)
     named[[int(entry[0]) for entry in header.get("palette") or []]] = True
-    shown = np.bincount(frames.reshape(-1), minlength=256) > 0
-    unnamed = np.flatnonzero(shown & ~named)
+    unnamed = np.flatnonzero(_shown(frames) & ~named)
     if unnamed.size == 0:
         return None
     showing = np.isin(frames, unnamed).reshape(len(frames), -1).any(axis=1)

@@ -357,3 +357,14 @@ def test_it_fails_a_sticky_episode_recorded_while_ale_drew_the_repeats(
 
     assert episode.verification == V.FAILED
     assert "ALE drew the sticky actions" in episode.verification_detail
+
+
+@pytest.mark.parametrize("width", [160, 157])  # whole 8-byte words per frame, or not
+def test_it_sees_a_colour_shown_by_one_pixel_of_one_later_frame(width: int) -> None:
+    frames = np.zeros((60, 210, width), np.uint8)
+    frames[:, 0, 0] = 14
+    frames[41, 209, width - 1] = 77
+
+    shown = verification._shown(frames)
+
+    assert np.flatnonzero(shown).tolist() == [0, 14, 77]
