@@ -130,13 +130,12 @@ class PlayConsumer(AsyncWebsocketConsumer):
         session = self.session
         if session is None:
             return
-        engine.closed(session)
         try:
             # A dropped socket pauses the game for a while: the player may be back in a moment.
-            if session.settings.reconnect_grace > 0 and await session.park():
-                await engine.parked().keep(user_id=self.scope["user"].pk, session=session)
-            else:
-                await session.stop("abandoned")
+            # (Not when the game has left this socket already: paused by a shutdown, or
+            # resumed on the player's newer socket.)
+            if session.transport is self:
+                await engine.let_go(session)
         finally:
             # After the game is safe: a notice sent meanwhile to a closed socket is dropped,
             # and the episode page has the result anyway.

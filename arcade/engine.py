@@ -60,18 +60,25 @@ def heartbeat() -> Heartbeat:
     return Heartbeat(_beat, interval=settings.ARCADE["HEARTBEAT_SECONDS"])
 
 
-# The sessions of this process's open sockets, for a shutdown that ends none of them abruptly.
-_sockets: weakref.WeakSet[LiveSession] = weakref.WeakSet()
+# The sessions of this process's open sockets and their players, for a shutdown that ends none
+# of them abruptly.
+_sockets: weakref.WeakKeyDictionary[LiveSession, int] = weakref.WeakKeyDictionary()
 
 
 def hosting(session: LiveSession, *, user_id: int) -> None:
-    """A socket of ``user_id`` opened on this process with ``session`` (``closed`` undoes it)."""
-    session.user_id = user_id
-    _sockets.add(session)
+    """A socket of ``user_id`` opened on this process with ``session`` (``let_go`` undoes it)."""
+    _sockets[session] = user_id
 
 
-def closed(session: LiveSession) -> None:
-    _sockets.discard(session)
+async def let_go(session: LiveSession) -> bool:
+    """The session's socket is gone (dropped, or this process shuts down): pause its game for
+    the player's return within the grace period, or end it. True when it was paused."""
+    user_id = _sockets.pop(session, None)
+    if user_id is not None and session.settings.reconnect_grace > 0 and await session.park():
+        await parked().keep(user_id=user_id, session=session)
+        return True
+    await session.stop("abandoned")
+    return False
 
 
 def seat_free() -> bool:
@@ -89,11 +96,7 @@ async def drain() -> None:
     """
     paused = 0
     for session in list(_sockets):
-        if session.settings.reconnect_grace > 0 and await session.park():
-            await parked().keep(user_id=session.user_id, session=session)
-            paused += 1
-        else:
-            await session.stop("abandoned")
+        paused += await let_go(session)
     deadline = time.monotonic() + settings.ARCADE["DRAIN_SECONDS"]
     if paused:
         log.info("shutting down: %d game(s) paused for a hand-over", paused)

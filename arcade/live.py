@@ -105,7 +105,6 @@ class LiveSession:
         self.pool = pool
         self.settings = settings
         self.episode: Episode | None = None
-        self.user_id = 0  # the player's, once a socket hosts this session
         self._loop_task: asyncio.Task[None] | None = None
         self._shipper: asyncio.Task[None] | None = None
         self._turn = asyncio.Event()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -27,11 +27,13 @@ GRACE = 2.0
 
 
 @pytest.fixture(autouse=True)
-def grace(settings: LazySettings) -> Iterator[None]:
+async def grace(settings: LazySettings) -> AsyncIterator[None]:
     settings.ARCADE = {**settings.ARCADE, "RECONNECT_GRACE_SECONDS": GRACE}
     engine.live_settings.cache_clear()
     engine.parked.cache_clear()
     yield
+    # A game still paused would hold a seat in the tests that follow.
+    await engine.parked().end_all()
     engine.live_settings.cache_clear()
     engine.parked.cache_clear()
 
@@ -76,6 +78,7 @@ async def test_it_resumes_a_dropped_game_where_it_paused(pong: Any, alice: Any) 
     assert header.kind == p.KIND_KEYFRAME and header.frame == steps
     last = await second.play(frames=steps + 40)
     assert last.frame >= steps + 40
+    await second.ws.disconnect()
 
 
 async def test_it_records_a_resumed_episode_as_one_episode_with_every_step(
