@@ -125,31 +125,25 @@ def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     assert Episode.objects.filter(user__email="carol@example.org").count() == 1
 
 
+def play_pong_as(user: Any, live_stack: Stack, page: Page, blocker: Any, *, frames: int) -> None:
+    """Logged in as ``user``, the play page of Pong, once it has drawn ``frames`` frames."""
+    with blocker.unblock():
+        cookie = live_stack.session_cookie(user)
+    page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
+    page.goto(live_stack.url + "/games/pong/play/")
+    page.wait_for_function(
+        f"window.arcadeState && window.arcadeState.framesDrawn > {frames}", timeout=20_000
+    )
+
+
 @pytest.mark.stack_env(ARCADE_RECONNECT_GRACE_SECONDS="20")
 def test_it_resumes_the_same_game_after_a_reload(
     live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
 ) -> None:
-    with django_db_blocker.unblock():
-        cookie = live_stack.session_cookie(alice)
-    page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
-    page.goto(live_stack.url + "/games/pong/play/")
-    page.wait_for_function(
-        "window.arcadeState && window.arcadeState.framesDrawn > 30", timeout=20_000
-    )
+    play_pong_as(alice, live_stack, page, django_db_blocker, frames=30)
     before = page.evaluate("({...window.arcadeState})")
 
     page.reload()
-    logs: list[str] = []
-    page.on("console", lambda m: logs.append(m.text))
-    page.wait_for_timeout(3000)
-    print(
-        "STATE",
-        before,
-        page.evaluate("({...window.arcadeState})"),
-        page.locator("#episode-state").text_content(),
-        page.locator("#error").text_content(),
-        logs,
-    )
     page.wait_for_function(
         f"window.arcadeState && window.arcadeState.episode === {before['episode']!r}"
         f" && window.arcadeState.frame > {before['frame']} && window.arcadeState.framesDrawn > 10",
@@ -165,13 +159,7 @@ def test_it_resumes_the_same_game_after_a_reload(
 def test_it_shows_the_player_that_the_game_they_left_is_saved_and_verified(
     live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
 ) -> None:
-    with django_db_blocker.unblock():
-        cookie = live_stack.session_cookie(alice)
-    page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
-    page.goto(live_stack.url + "/games/pong/play/")
-    page.wait_for_function(
-        "window.arcadeState && window.arcadeState.framesDrawn > 60", timeout=20_000
-    )
+    play_pong_as(alice, live_stack, page, django_db_blocker, frames=60)
     first = page.evaluate("window.arcadeState.episode")
 
     page.locator("#new-game").click()  # the first game ends; a worker stores and checks it
