@@ -73,6 +73,11 @@ class Player:
         self.texts.append(data)
         return "text", data
 
+    async def text(self, kind: str) -> dict[str, Any]:
+        """The first message of that kind, received already or next."""
+        seen = next((t for t in self.texts if t["type"] == kind), None)
+        return seen if seen is not None else await self.next_text(kind)
+
     async def next_text(self, kind: str) -> dict[str, Any]:
         while True:
             what, data = await self.receive()
@@ -360,7 +365,7 @@ async def test_it_tells_the_players_pages_when_a_worker_has_saved_an_episode(
     await player.start()  # ends the first as abandoned; the (eager) worker finalises it
 
     for page in (player, elsewhere):
-        saved = await page.next_text("episode_saved")
+        saved = await page.text("episode_saved")  # it may come before the new game's episode
         assert saved == {
             "type": "episode_saved",
             "episode": first,
