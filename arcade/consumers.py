@@ -86,6 +86,15 @@ class DjangoEpisodeStore:
             self.hosted(episode, here=False)
 
 
+class NoSuchSocket(AsyncWebsocketConsumer):
+    """Any socket path that is not a game's: closed with 4404."""
+
+    async def connect(self) -> None:
+        log.info("no socket at %s", self.scope.get("path", "?")[:200])
+        await self.accept()
+        await self.close(code=p.CLOSE_NOT_FOUND)
+
+
 class PlayConsumer(AsyncWebsocketConsumer):
     """ws/play/<slug>/: one player's live game."""
 
