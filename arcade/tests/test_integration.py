@@ -290,7 +290,7 @@ def test_it_logs_no_traceback_for_what_clients_do_wrong(
             with contextlib.suppress(websockets.ConnectionClosed):
                 await asyncio.wait_for(ws.recv(), 5)
             bad_path = ws.close_code
-        codes = []
+        codes: list[str] = []
         ws = await websockets.connect(base + "/ws/play/pong/", additional_headers=headers)
         await ws.recv()  # hello
         await ws.send(json.dumps({"type": "start"}))
