@@ -14,7 +14,7 @@ from accounts.models import User
 from arcade import engine
 from recording.models import Episode
 
-from .sockets import connect
+from .sockets import connect, end_every_game
 from .test_consumers import Player
 from .test_reconnect import ended
 
@@ -59,7 +59,7 @@ async def test_it_builds_a_burst_of_cold_starts_without_freezing_another_players
     burst_seconds = loop.time() - began
     for starter in [*starters, victim]:
         await starter.ws.disconnect()
-    await engine.parked().end_all()
+    await end_every_game()
 
     episode = await ended(victim.episode, timeout=10)
     times = [

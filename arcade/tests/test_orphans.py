@@ -17,7 +17,7 @@ from arcade.consumers import PlayConsumer
 from arcade.live import LiveSession
 from recording.models import Episode
 
-from .sockets import connect
+from .sockets import connect, end_every_game
 from .test_consumers import Player
 from .test_reconnect import ended
 
@@ -32,7 +32,7 @@ async def grace(settings: LazySettings) -> AsyncIterator[None]:
     engine.live_settings.cache_clear()
     engine.parked.cache_clear()
     yield
-    await engine.parked().end_all()
+    await end_every_game()
     engine.live_settings.cache_clear()
     engine.parked.cache_clear()
 

@@ -17,7 +17,7 @@ from arcade import engine
 from arcade import protocol as p
 from recording.models import Episode
 
-from .sockets import connect
+from .sockets import connect, end_every_game
 from .test_consumers import Player
 from .test_reconnect import ended
 
@@ -31,7 +31,7 @@ async def grace(settings: LazySettings) -> AsyncIterator[None]:
     engine.parked.cache_clear()
     engine.start_limiter.cache_clear()
     yield
-    await engine.parked().end_all()
+    await end_every_game()
     engine.live_settings.cache_clear()
     engine.parked.cache_clear()
     engine.start_limiter.cache_clear()
@@ -127,6 +127,7 @@ async def test_it_refuses_a_flood_of_starts_when_they_arrive_not_after(
     assert set(codes) <= {"busy", "too_many_starts"}
     assert len(codes) >= 300 - 30
     await player.text("episode")
+    await asyncio.sleep(0.5)  # the start under way when the ping was answered (if any) ends
     started = await Episode.objects.acount()
     await asyncio.sleep(1)  # nothing was queued behind the refusals
     assert await Episode.objects.acount() == started <= 30
@@ -193,3 +194,37 @@ async def test_it_keeps_no_row_of_a_start_whose_socket_went_before_its_first_fra
     await engine.parked().end_all()
     assert await Episode.objects.acount() == 0
     assert engine.heartbeat().live == frozenset()
+
+
+async def test_it_takes_over_the_players_game_from_another_web_process(
+    pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older = await opened("pong", alice)
+    await older.start()
+    await older.play(frames=30)
+    # The newer tab's process does not host the older tab's socket: it can only ask the
+    # player's group on the channel layer (game.release) for the game.
+    monkeypatch.setattr(engine, "players_sessions", lambda **_: [])
+    newer = await opened("pong", alice)
+    await newer.send({"type": "start"})
+    episode = await newer.next_text("episode")
+    assert (episode["episode"], episode["resumed"]) == (older.episode, True)
+    assert await outcome_of_start(older) == "taken_over"
+    assert await outcome_of_start(older) == f"closed {p.CLOSE_TAKEN_OVER}"
+    await newer.play(frames=episode["steps"] + 10)
+    await newer.ws.disconnect()
+    assert await Episode.objects.acount() == 1
+
+
+async def test_it_starts_a_new_game_when_the_other_process_holding_one_is_gone(
+    pong: Any, alice: Any
+) -> None:
+    # An active episode in the database that no process answers for (its process died; the
+    # watchdog will end it): the newer tab waits RELEASE_TIMEOUT, then plays a new game.
+    stale = await sync_to_async(Episode.objects.create)(
+        user=alice, game=pong, seed=1, env_spec={}, versions={}, frame_shape=[210, 160]
+    )
+    newer = await opened("pong", alice)
+    await newer.start()
+    assert newer.episode != str(stale.pk)
+    await newer.ws.disconnect()
