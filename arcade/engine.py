@@ -58,7 +58,26 @@ def _beat(episode_ids: list[str]) -> None:
 
 @functools.cache
 def heartbeat() -> Heartbeat:
-    return Heartbeat(_beat, interval=settings.ARCADE["HEARTBEAT_SECONDS"])
+    return Heartbeat(_beat, interval=settings.ARCADE["HEARTBEAT_SECONDS"], attended=attended)
+
+
+def attended() -> set[str]:
+    """The episodes of this process with a player: on a socket, paused for their player's
+    return, or left without a socket for less than the grace."""
+    grace = settings.ARCADE["RECONNECT_GRACE_SECONDS"]
+    now = time.monotonic()
+    ids = set()
+    for session in list(_sessions):
+        episode = session.episode
+        if episode is None:
+            continue
+        if (
+            session.transport.attached
+            or parked().holds(episode.id)
+            or now - _detached_at.get(session, now) < grace
+        ):
+            ids.add(episode.id)
+    return ids
 
 
 # The sessions of this process's open sockets and their players, for a shutdown that ends none

@@ -179,7 +179,9 @@ async def test_it_ends_a_game_left_without_a_socket_whatever_the_reason(
     await asyncio.sleep(0.3)
     steps_when_left = session.episode.recorder.steps if session.episode else -1
     assert await engine.sweeper().sweep() == 0  # within the grace: it may yet come back
+    assert player.episode in engine.attended()  # and its heartbeat goes on
     await asyncio.sleep(GRACE)
+    assert player.episode not in engine.attended()  # past it, its heartbeat stops
     assert await engine.sweeper().sweep() == 1
     episode = await ended(player.episode)
     assert (episode.status, episode.end_reason) == ("complete", "abandoned")
