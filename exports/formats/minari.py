@@ -38,7 +38,8 @@ LAYOUT = """\
 A Minari root (`MINARI_DATASETS_PATH`): one dataset per game, `arcade/<game>/<observation>-v0`,
 in Minari's Parquet storage with `jpeg_encoding` off (observations are exact). Each episode's
 Minari metadata also has `arcade_episode` (UUID), `user` (pseudonym), `game`, `started_at`,
-`recorded_steps`, `end_reason`, `verification` and `env_kwargs`; with `indices`
+`recorded_steps`, `end_reason`, `verification`, `cut_short` (why the episode ends before
+its recording does: an interrupted one) and `env_kwargs`; with `indices`
 observations also `palette` (256 x [r, g, b]: RGB = palette[indices])."""
 
 LOADING = """\
@@ -203,6 +204,7 @@ class Writer:
                 "recorded_steps": episode.steps,
                 "end_reason": episode.end_reason,
                 "verification": episode.verification,
+                "cut_short": item.data.cut_short,
                 "env_kwargs": episode.env_spec.get("env_kwargs", {}),
                 **extra,
             },
