@@ -18,9 +18,7 @@ PROTOCOL_VERSION = 1
 KIND_KEYFRAME = 1
 KIND_DELTA = 2
 
-PIXELS_INDEXED = (
-    0  # one byte per pixel, an index into the episode's palette (``episode``, ``palette``)
-)
+PIXELS_INDEXED = 0  # one byte per pixel, an index into the episode's palette
 PIXELS_RGB = 1  # three bytes per pixel
 
 FLAG_TERMINATED = 1
