@@ -221,3 +221,27 @@ def test_the_minari_episodes_carry_each_steps_input(
     assert infos["client_frame"][6] == 3 and infos["client_frame"][1] == -1
     assert np.isnan(infos["t_key"][1]) and infos["t_key"][6] == 2012.5
     assert "applied" not in infos  # Pong here has no sticky actions
+
+
+def test_an_interrupted_episode_goes_to_minari_up_to_its_last_stored_step(
+    tmp_path: Path, alice: Any, pong: Any, eager_celery: None, redis_flushed: None
+) -> None:
+    from datetime import timedelta
+
+    from recording import services
+    from recording.tests.helpers import died_mid_play
+
+    died_mid_play(alice, pong, stored=4)
+    services.episodes_reap(silent_for=timedelta(seconds=60))
+    dataset_export(
+        query=EpisodeQuery(statuses=("incomplete",)), destination=str(tmp_path), format="minari"
+    )
+
+    dataset = load(tmp_path, "arcade/pong/rgb-v0")
+
+    (loaded,) = dataset.iterate_episodes()
+    assert loaded.observations.shape[0] == 100 and len(loaded.actions) == 99
+    assert loaded.truncations.tolist() == [False] * 98 + [True]
+    (metadata,) = dataset.storage.get_episode_metadata(dataset.episode_indices)
+    assert (metadata["end_reason"], metadata["verification"]) == ("interrupted", "verified")
+    assert metadata["cut_short"].startswith("interrupted: the live session was lost after 100")
