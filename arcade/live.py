@@ -166,6 +166,7 @@ class LiveSession:
             t_shown=msg["t_shown"],
             t_key=msg["t_key"],
             t_received=time.time(),
+            keys=tuple(msg["keys"]),
         )
         if episode.action != previous and self._hurry is not None:
             self._hurry()
@@ -477,9 +478,10 @@ class LiveSession:
             await self.transport.send_json({"type": "palette", "entries": entries})
         episode.lives = outcome.lives
         outcome.truncated = truncated
-        await self._send_frame(
+        if await self._send_frame(
             episode, recorder.steps, outcome, score=recorder.total_return, words=words
-        )
+        ):
+            recorder.sent(time.time())
         if outcome.terminated:
             return "terminated"
         if truncated:
@@ -507,7 +509,8 @@ class LiveSession:
         *,
         score: float,
         words: codec.Sparse | None = None,
-    ) -> None:
+    ) -> bool:
+        """Send frame ``number``; False when flow control dropped it."""
         frame = episode.machine.frame
         over = outcome.terminated or outcome.truncated
         if not over and number - self._last_acked > self.settings.window:
@@ -518,7 +521,7 @@ class LiveSession:
             if self._dropped_in_row % PROBE_EVERY:
                 self._need_keyframe = True
                 FrameStats.dropped += 1
-                return
+                return False
         else:
             self._dropped_in_row = 0
         if self._need_keyframe or self._last_sent != number - 1 or words is None:
@@ -548,6 +551,7 @@ class LiveSession:
         self._last_sent = number
         FrameStats.sent += 1
         await self.transport.send_bytes(header.pack() + payload)
+        return True
 
     # --- recording ---------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ PROTOCOL_VERSION = 1
 KIND_KEYFRAME = 1
 KIND_DELTA = 2
 
-PIXELS_INDEXED = 0  # one byte per pixel, an index into the palette sent in ``hello``
+PIXELS_INDEXED = 0  # one byte per pixel, an index into the episode's palette
 PIXELS_RGB = 1  # three bytes per pixel
 
 FLAG_TERMINATED = 1
@@ -127,7 +127,9 @@ class GameInfo(TypedDict):
     width: int
     height: int
     pixel_format: Literal["indexed", "rgb"]
-    palette: str | None  # base64 of 256 RGB triples, for indexed frames
+    # Always None: each episode learns its colours afresh, so the ``episode`` message carries
+    # the palette (and ``palette`` messages add to it).
+    palette: str | None
     keys: list[str]  # the key codes this game listens to
     max_steps: int
 
