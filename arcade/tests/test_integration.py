@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import websockets
 
+from accounts.models import User
 from arcade import protocol as p
 from games.engine.codec import FrameDecoder
 from recording import chunkfile
@@ -180,9 +181,13 @@ def test_it_ends_live_games_cleanly_when_the_web_role_shuts_down(
 
 
 def test_it_records_six_players_at_once_with_any_worker_taking_any_task(
-    live_stack: Stack, alice: Any, bob: Any, pong: Any
+    live_stack: Stack, pong: Any
 ) -> None:
-    cookies = [live_stack.session_cookie(user) for user in (alice, bob)] * 3
+    # Six people: one person's second tab would take over their first tab's game.
+    players = [
+        User.objects.create_user(f"player{n}@example.org", "a-password-1") for n in range(6)
+    ]
+    cookies = [live_stack.session_cookie(user) for user in players]
 
     async def many() -> list[dict[str, Any]]:
         return await asyncio.gather(
