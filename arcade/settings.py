@@ -213,6 +213,8 @@ if STORAGE_BUCKET:
     GS_CUSTOM_ENDPOINT = os.environ.get("GS_CUSTOM_ENDPOINT") or None
     GS_QUERYSTRING_AUTH = envbool("GS_QUERYSTRING_AUTH", True)
     GS_FILE_OVERWRITE = True
+    # Cloud Run's credentials hold no private key: sign download URLs through the IAM API.
+    GS_IAM_SIGN_BLOB = envbool("GS_IAM_SIGN_BLOB", False)
     if os.environ.get("STORAGE_EMULATOR_HOST"):
         # gcp-storage-emulator (docker-compose, tests) takes no credentials.
         from google.auth.credentials import AnonymousCredentials
@@ -264,6 +266,8 @@ ARCADE: dict[str, Any] = {
     "DRAIN_SECONDS": envint("ARCADE_DRAIN_SECONDS", 10, minimum=0),
     # when set, /metrics answers only scrapes with "Authorization: Bearer <token>"
     "METRICS_TOKEN": os.environ.get("ARCADE_METRICS_TOKEN", ""),
+    # a staff download of an export file from Cloud Storage is a signed URL valid this long
+    "DOWNLOAD_URL_SECONDS": envint("ARCADE_DOWNLOAD_URL_SECONDS", 300, minimum=10),
     # replay-verify an ALE episode while it is played, every this many stored chunks (0: only
     # at finalisation), so finalisation replays only the tail
     "VERIFY_EVERY_CHUNKS": envint("ARCADE_VERIFY_EVERY_CHUNKS", 10),
