@@ -9,6 +9,7 @@ saying which variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "accounts",
     "games",
     "recording",
@@ -100,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its "try again later" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "arcade.urls"
@@ -146,6 +150,26 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "games:library"
 LOGOUT_REDIRECT_URL = "games:library"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a login while its account or address is locked out (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after AXES_FAILURE_LIMIT wrong passwords for one account, or from one
+# address, logins there are refused for the cool-off, which is short so that someone guessing
+# at a participant's account locks the participant out for minutes, not days. A right password
+# clears the count (of that account and that address).
+AXES_FAILURE_LIMIT = envint("ARCADE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("ARCADE_LOGIN_COOLOFF_MINUTES", 10, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.locked_out"
+# Accounts are emails, stored lowercased: "Alice@..." and "alice@..." count as one account.
+AXES_USERNAME_CALLABLE = "accounts.throttling.username"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+# Proxies in front of the web role that append to X-Forwarded-For (Cloud Run's front end: 1);
+# 0 takes the socket's peer address as the client's.
+PROXY_COUNT = envint("ARCADE_PROXY_COUNT", 0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
