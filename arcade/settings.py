@@ -74,6 +74,19 @@ if not PSEUDONYM_KEY:
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
+# --- HTTPS (`manage.py check --deploy` is clean with DEBUG=false and the defaults) -----------
+# Production defaults to HTTPS only. Behind a proxy that terminates TLS (Cloud Run, a load
+# balancer) set ARCADE_BEHIND_TLS_PROXY=true, so the proxy's X-Forwarded-Proto tells Django the
+# browser's scheme (only behind a proxy that sets it: a client could otherwise claim https).
+# Serving plain HTTP with DEBUG=false (docker compose on a laptop) turns the other three off.
+SECURE_SSL_REDIRECT = envbool("ARCADE_SSL_REDIRECT", not DEBUG)
+if envbool("ARCADE_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = envint("ARCADE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("ARCADE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("ARCADE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("ARCADE_SECURE_COOKIES", not DEBUG)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -290,12 +303,20 @@ ARCADE: dict[str, Any] = {
     "DRAIN_SECONDS": envint("ARCADE_DRAIN_SECONDS", 10, minimum=0),
     # when set, /metrics answers only scrapes with "Authorization: Bearer <token>"
     "METRICS_TOKEN": os.environ.get("ARCADE_METRICS_TOKEN", ""),
+    # /metrics without a token, in production too (a network that only the scraper reaches)
+    "METRICS_PUBLIC": envbool("ARCADE_METRICS_PUBLIC", False),
     # a staff download of an export file from Cloud Storage is a signed URL valid this long
     "DOWNLOAD_URL_SECONDS": envint("ARCADE_DOWNLOAD_URL_SECONDS", 300, minimum=10),
     # replay-verify an ALE episode while it is played, every this many stored chunks (0: only
     # at finalisation), so finalisation replays only the tail
     "VERIFY_EVERY_CHUNKS": envint("ARCADE_VERIFY_EVERY_CHUNKS", 10),
 }
+if not DEBUG and not ARCADE["METRICS_TOKEN"] and not ARCADE["METRICS_PUBLIC"]:
+    raise ImproperlyConfigured(
+        "ARCADE_METRICS_TOKEN must be set when DEBUG is false (scrapes then send "
+        "'Authorization: Bearer <token>'), or set ARCADE_METRICS_PUBLIC=true to serve /metrics "
+        "to anyone who reaches it."
+    )
 if ARCADE["LOST_AFTER_SECONDS"] < 2 * ARCADE["HEARTBEAT_SECONDS"]:
     raise ImproperlyConfigured(
         "ARCADE_LOST_AFTER_SECONDS must be at least twice ARCADE_HEARTBEAT_SECONDS, or a live "
