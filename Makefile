@@ -43,8 +43,9 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_catalogue
 	$(PY) manage.py demo_admin
-	@echo "Arcade is starting on http://127.0.0.1:8000 (Ctrl-C stops everything)"
-	$(VENV)/bin/honcho start -f Procfile
+	# The Procfile's roles, stopped in order on Ctrl-C (web drains first, Redis last), and all
+	# of them when one dies (arcade/run.py); it prints the address with the real port.
+	$(PY) -m arcade.run --procfile Procfile
 
 test: install infra-tools
 	bash .ci/test.sh
