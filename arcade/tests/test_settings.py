@@ -96,6 +96,19 @@ def test_it_creates_the_demo_admin_and_prints_its_credentials(
     assert "admin@arcade.local / arcade-demo" in capsys.readouterr().out
 
 
+def test_the_demo_admin_line_names_the_port_make_run_serves_on(
+    settings: object,
+    db: object,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.EMBEDDED = True  # type: ignore[attr-defined]
+    settings.DEBUG = True  # type: ignore[attr-defined]
+    monkeypatch.setenv("ARCADE_PORT", "8123")
+    call_command("demo_admin")
+    assert "(http://127.0.0.1:8123/admin/)" in capsys.readouterr().out
+
+
 def test_it_writes_one_json_object_a_line_with_log_format_json() -> None:
     result = subprocess.run(
         [
