@@ -35,11 +35,16 @@ class ChunkInline(admin.TabularInline[Chunk, Episode]):
     model = Chunk
     extra = 0
     can_delete = False
-    fields = ("index", "first_frame", "n_frames", "n_steps", "keyframe", "size", "file")
+    fields = ("index", "first_frame", "n_frames", "n_steps", "keyframe", "size", "stored_as")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="File")
+    def stored_as(self, chunk: Chunk) -> str:
+        # Its name only: recordings have no public URL (view frames and play read them).
+        return str(chunk.file.name)
 
 
 @admin.register(Episode)

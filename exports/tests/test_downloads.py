@@ -65,6 +65,17 @@ def test_it_serves_no_recording_chunk_under_media(
         assert response.status_code == 404, user
 
 
+def test_the_episode_page_names_its_chunks_without_linking_them(
+    alice: Any, root: Any, pong: Any, recorded: Any
+) -> None:
+    episode = recorded(user=alice, game=pong, steps=20)
+    page = logged_in(root).get(reverse("admin:recording_episode_change", args=[episode.pk]))
+    html = page.content.decode()
+    name = episode.chunks.order_by("index").first().file.name
+    assert name in html
+    assert f'href="/media/{name}"' not in html and "/media/episodes/" not in html
+
+
 def test_it_serves_no_export_under_media_even_by_climbing_out_of_thumbnails(
     alice: Any, root: Any, pong: Any, recorded: Any
 ) -> None:
