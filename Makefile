@@ -39,12 +39,12 @@ infra-lock:
 		$(VENV)/bin/uv pip compile .ci/$$name.in --generate-hashes \
 			--python-version 3.11 --no-header -o .ci/$$name.lock; done
 
+# The Procfile's roles under arcade/run.py: stopped in order on Ctrl-C (web drains first, Redis
+# last), all of them when one dies; it prints the address with the real port ($ARCADE_PORT).
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_catalogue
 	$(PY) manage.py demo_admin
-	# The Procfile's roles, stopped in order on Ctrl-C (web drains first, Redis last), and all
-	# of them when one dies (arcade/run.py); it prints the address with the real port.
 	$(PY) -m arcade.run --procfile Procfile
 
 test: install infra-tools
