@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections.abc import Coroutine
 from typing import Any
 
@@ -20,10 +21,23 @@ from recording import services
 from . import engine
 from . import protocol as p
 from .live import EndReason, LiveSession
-from .notices import EpisodeFinalised, player_group
+from .notices import EpisodeFinalised, GameRelease, GameReleased, player_group
 from .wire import FrameWriter
 
 log = logging.getLogger(__name__)
+
+RELEASE_TIMEOUT = 3.0  # seconds a newer tab waits for another process to let go of the game
+
+# One start at a time per player on this process: concurrent tabs queue here, so each sees
+# the game the one before it started (and takes it over) instead of all starting one.
+_start_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _start_lock(user_id: int) -> asyncio.Lock:
+    lock = _start_locks.get(user_id)
+    if lock is None:
+        lock = _start_locks[user_id] = asyncio.Lock()
+    return lock
 
 
 class DjangoEpisodeStore:
@@ -43,6 +57,12 @@ class DjangoEpisodeStore:
         )
         self.hosted(str(episode.pk), here=True)
         return str(episode.pk)
+
+    async def discard(self, *, episode: str) -> None:
+        try:
+            await database_sync_to_async(services.episode_discard)(episode_id=episode)
+        finally:
+            self.hosted(episode, here=False)
 
     async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
         await engine.shipper().ship(episode, index, blob)
@@ -66,15 +86,37 @@ class DjangoEpisodeStore:
             self.hosted(episode, here=False)
 
 
+class NoSuchSocket(AsyncWebsocketConsumer):
+    """Any socket path that is not a game's: closed with 4404."""
+
+    async def connect(self) -> None:
+        log.info("no socket at %s", self.scope.get("path", "?")[:200])
+        await self.accept()
+        await self.close(code=p.CLOSE_NOT_FOUND)
+
+
 class PlayConsumer(AsyncWebsocketConsumer):
     """ws/play/<slug>/: one player's live game."""
 
     session: LiveSession | None = None
     notices: str | None = None  # the player's group for workers' notices (arcade.notices)
+    # Transport: True from the greeting until the socket ends; a game is stepped only then.
+    attached = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._writer = FrameWriter({})
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._starting: asyncio.Task[None] | None = None
+        self._torn_down = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the socket ended (a close, an exception in a handler, the server
+            # cancelling us), the game goes the way of a dropped socket: never on for nobody.
+            await asyncio.shield(self._teardown())
 
     async def connect(self) -> None:
         # Accept before refusing: a close before accept reaches the browser as a bare 1006,
@@ -90,6 +132,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if game is None:
             await self.close(code=p.CLOSE_NOT_FOUND)
             return
+        self.game = game
         self.session = LiveSession(
             game=game.config(),
             transport=self,
@@ -97,6 +140,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             pool=engine.pool(),
             settings=engine.live_settings(),
         )
+        self.attached = True
         engine.hosting(self.session, user_id=user.pk)
         # Workers' notices about this player's episodes reach this socket on any web process.
         self.notices = player_group(user.pk)
@@ -107,7 +151,6 @@ class PlayConsumer(AsyncWebsocketConsumer):
         # Read once: every message is checked against these, and settings is a lazy proxy.
         self._max_per_second = settings.ARCADE["MAX_MESSAGES_PER_SECOND"]
         self._max_refused = settings.ARCADE["MAX_REFUSED_MESSAGES"]
-        self._tasks: set[asyncio.Future[None]] = set()
         shape = game.frame_shape or [0, 0]
         await self.send_json(
             self.session.hello(
@@ -127,14 +170,25 @@ class PlayConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def disconnect(self, code: int) -> None:
-        session = self.session
-        if session is None:
+        await self._teardown()
+
+    async def _teardown(self) -> None:
+        """The socket is gone: pause its game for the player's return, or end it. Runs once."""
+        if self._torn_down:
             return
+        self._torn_down = True
+        self.attached = False
         try:
+            if self._starting is not None:
+                # A start under way finishes first (it sees the socket gone and creates
+                # nothing, or its episode is let go of below); cancelling it could leave a
+                # row created in a thread with nobody to close it.
+                await asyncio.gather(self._starting, return_exceptions=True)
+            session = self.session
             # A dropped socket pauses the game for a while: the player may be back in a moment.
-            # (Not when the game has left this socket already: paused by a shutdown, or
-            # resumed on the player's newer socket.)
-            if session.transport is self:
+            # (Not when the game has left this socket already: paused by a shutdown, taken
+            # over by a newer tab, or resumed on the player's newer socket.)
+            if session is not None and session.transport is self:
                 await engine.let_go(session)
         finally:
             # After the game is safe: a notice sent meanwhile to a closed socket is dropped,
@@ -144,7 +198,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         session = self.session
-        if session is None:
+        if session is None or not self.attached:
             return
         if not self._admit():
             return
@@ -159,21 +213,49 @@ class PlayConsumer(AsyncWebsocketConsumer):
             elif msg["type"] == "ping":
                 await self.send_json(p.PongMessage(type="pong", t=msg["t"]))
             elif msg["type"] == "start":
-                await self._start(session)
+                self._start()
             elif msg["type"] == "resume":
                 await self._resume(session, msg["episode"])
         except p.ProtocolError as exc:
             await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
-
-    async def _start(self, session: LiveSession) -> None:
-        if session.episode is None and not engine.seat_free():
-            # A degraded game for everyone is worse than a short wait for one player.
-            raise p.ProtocolError(
-                "full",
-                "All seats are taken; you will play as soon as one is free.",
+        except Exception:
+            # A bug of ours, not the client's: say so, and let go of the game exactly as if
+            # the socket had dropped, so it pauses for the grace and then ends as abandoned.
+            log.exception("a message on %s could not be handled", session.game.slug)
+            await self.send_json(
+                p.ErrorMessage(
+                    type="error",
+                    code="server_error",
+                    message="Something went wrong on the server; reload the page to go on.",
+                    fatal=True,
+                )
             )
+            await self._teardown()
+            await self.close(code=p.CLOSE_SERVER_ERROR)
+
+    def _start(self) -> None:
+        """Refused or begun at once: a flood of starts is never queued behind a slow one."""
+        if self._starting is not None and not self._starting.done():
+            raise p.ProtocolError("busy", "Your game is starting; wait for it.")
+        if not engine.start_limiter().admit(self.scope["user"].pk):
+            raise p.ProtocolError(
+                "too_many_starts",
+                "You started many games in the last minute; wait a moment, then press New game.",
+            )
+        self._starting = asyncio.create_task(self._start_game())
+
+    async def _start_game(self) -> None:
+        session = self.session
+        assert session is not None
         try:
-            await session.start()
+            async with _start_lock(self.scope["user"].pk):
+                if not self.attached:
+                    return
+                if session.episode is None and await self._take_over(session):
+                    return
+                await self._start_new(session)
+        except p.ProtocolError as exc:
+            await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
         except Exception:
             log.exception("could not start %s", session.game.slug)
             await self.send_json(
@@ -184,16 +266,103 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 )
             )
 
-    async def _resume(self, session: LiveSession, episode_id: str) -> None:
-        claimed = await engine.parked().claim(
-            user_id=self.scope["user"].pk, episode_id=episode_id, slug=session.game.slug
+    async def _start_new(self, session: LiveSession) -> None:
+        # A New game keeps this socket's seat; a first game takes one, before anything is
+        # built, so that concurrent starts cannot all pass the check.
+        seated = session.episode is not None
+        if not seated and not engine.seats().take():
+            # A degraded game for everyone is worse than a short wait for one player.
+            raise p.ProtocolError(
+                "full", "All seats are taken; you will play as soon as one is free."
+            )
+        try:
+            await session.start()
+        finally:
+            if not seated:
+                engine.seats().give_back()
+
+    async def _take_over(self, session: LiveSession) -> bool:
+        """At the per-player cap, this newer tab takes over the player's game of this game
+        (on this process or another) instead of adding one. True when it did."""
+        user_id = self.scope["user"].pk
+        slug = session.game.slug
+        mine = [s for s in engine.players_sessions(user_id=user_id, slug=slug) if s is not session]
+        active = await database_sync_to_async(services.user_active_episodes)(
+            user_id=user_id, game_id=self.game.pk
         )
-        if claimed is None:
+        if len(active) < settings.ARCADE["MAX_GAMES_PER_USER"]:
+            return False
+        for other in mine:
+            if other.episode is not None and isinstance(other.transport, PlayConsumer):
+                episode_id = other.episode.id
+                await other.transport.give_up_to_newer_tab()
+                return await self._go_on(session, episode_id)
+        for episode_id in active:
+            held = engine.parked().holds(episode_id) or await self._release_elsewhere(episode_id)
+            if held and await self._go_on(session, episode_id):
+                return True
+        # What is left is stale (its process died; the watchdog ends it): play a new game.
+        return False
+
+    async def _release_elsewhere(self, episode_id: str) -> bool:
+        """Ask the player's other sockets (any process) to let go of that game."""
+        reply = await self.channel_layer.new_channel()
+        await self.channel_layer.group_send(
+            player_group(self.scope["user"].pk),
+            dict(GameRelease(type="game.release", episode=episode_id, reply=reply)),
+        )
+        try:
+            await asyncio.wait_for(self.channel_layer.receive(reply), RELEASE_TIMEOUT)
+        except TimeoutError:
+            return False
+        return True
+
+    async def game_release(self, message: GameRelease) -> None:
+        """A newer tab of this player wants the game this socket plays (arcade.notices)."""
+        session = self.session
+        if session is None or session.episode is None or session.episode.id != message["episode"]:
+            return
+        if session.transport is not self:
+            return
+        await self.give_up_to_newer_tab()
+        await self.channel_layer.send(
+            message["reply"], dict(GameReleased(type="game.released", episode=message["episode"]))
+        )
+
+    async def give_up_to_newer_tab(self) -> None:
+        """Park this socket's game for the player's newer tab, and close this socket so that
+        its page neither plays on nor takes the game back."""
+        session = self.session
+        if session is None:
+            return
+        await self.send_json(
+            p.ErrorMessage(
+                type="error",
+                code="taken_over",
+                message="This game moved to your newer tab or window.",
+                fatal=True,
+            )
+        )
+        if session.transport is self:
+            await engine.let_go(session)
+        self.attached = False
+        await self.close(code=p.CLOSE_TAKEN_OVER)
+
+    async def _resume(self, session: LiveSession, episode_id: str) -> None:
+        if not await self._go_on(session, episode_id):
             raise p.ProtocolError(
                 "resume_failed",
                 "That game is not waiting for you any more (it ended, or you were away too "
                 "long); press New game.",
             )
+
+    async def _go_on(self, session: LiveSession, episode_id: str) -> bool:
+        """Go on with the player's paused game on this socket; False when nobody holds it."""
+        claimed = await engine.parked().claim(
+            user_id=self.scope["user"].pk, episode_id=episode_id, slug=session.game.slug
+        )
+        if claimed is None:
+            return False
         try:
             if isinstance(claimed, LiveSession):
                 await session.stop("abandoned", notify=True)  # a game started here meanwhile
@@ -210,6 +379,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
             raise p.ProtocolError(
                 "resume_failed", "The game could not be resumed; press New game."
             ) from None
+        if not self.attached:  # the socket went meanwhile: the game pauses again
+            await engine.let_go(session)
+        return True
 
     async def episode_finalised(self, notice: EpisodeFinalised) -> None:
         """A worker stored and checked one of this player's episodes (arcade.notices)."""
@@ -251,11 +423,13 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # Transport for LiveSession
+    # Transport for LiveSession. A socket that is closing drops what is sent to it: the page
+    # is gone, and Daphne would log a traceback for each message sent on a closed protocol.
     async def send_bytes(self, data: bytes) -> None:
         # Runs for every frame of every session: the fast path when Daphne serves the socket.
-        if not self._writer.write(data):
+        if not self._writer.write(data) and self._writer.open:
             await self.base_send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, message: Any) -> None:
-        await self.send(text_data=json.dumps(message))
+        if self._writer.open and not self._torn_down:
+            await self.send(text_data=json.dumps(message))

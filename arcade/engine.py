@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import deque
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -57,17 +58,52 @@ def _beat(episode_ids: list[str]) -> None:
 
 @functools.cache
 def heartbeat() -> Heartbeat:
-    return Heartbeat(_beat, interval=settings.ARCADE["HEARTBEAT_SECONDS"])
+    return Heartbeat(_beat, interval=settings.ARCADE["HEARTBEAT_SECONDS"], attended=attended)
+
+
+def attended() -> set[str]:
+    """The episodes of this process with a player: on a socket, paused for their player's
+    return, or left without a socket for less than the grace."""
+    grace = settings.ARCADE["RECONNECT_GRACE_SECONDS"]
+    now = time.monotonic()
+    ids = set()
+    for session in list(_sessions):
+        episode = session.episode
+        if episode is None:
+            continue
+        if (
+            session.transport.attached
+            or parked().holds(episode.id)
+            or now - _detached_at.get(session, now) < grace
+        ):
+            ids.add(episode.id)
+    return ids
 
 
 # The sessions of this process's open sockets and their players, for a shutdown that ends none
 # of them abruptly.
 _sockets: weakref.WeakKeyDictionary[LiveSession, int] = weakref.WeakKeyDictionary()
+# Every session that ever had a socket here and may still hold an episode: the sweeper's
+# round. Strong references: an orphaned game is exactly one nothing else points to any more.
+_sessions: set[LiveSession] = set()
+_detached_at: weakref.WeakKeyDictionary[LiveSession, float] = weakref.WeakKeyDictionary()
 
 
 def hosting(session: LiveSession, *, user_id: int) -> None:
     """A socket of ``user_id`` opened on this process with ``session`` (``let_go`` undoes it)."""
     _sockets[session] = user_id
+    _sessions.add(session)
+    _detached_at.pop(session, None)
+    sweeper().ensure_running()
+
+
+def players_sessions(*, user_id: int, slug: str) -> list[LiveSession]:
+    """This player's sessions of that game on this process with an episode on a socket."""
+    return [
+        session
+        for session, owner in list(_sockets.items())
+        if owner == user_id and session.game.slug == slug and session.episode is not None
+    ]
 
 
 async def let_go(session: LiveSession) -> bool:
@@ -81,9 +117,107 @@ async def let_go(session: LiveSession) -> bool:
     return False
 
 
-def seat_free() -> bool:
-    """Whether this process may start one more game (``ARCADE_MAX_SESSIONS_PER_PROCESS``)."""
-    return len(heartbeat().live) < settings.ARCADE["MAX_SESSIONS_PER_PROCESS"]
+class Seats:
+    """The games this process hosts, capped (``ARCADE_MAX_SESSIONS_PER_PROCESS``).
+
+    A seat is taken before anything is built and given back if the start fails, with no
+    ``await`` between the check and the taking: fifty concurrent starts cannot all pass a
+    check made before any of them has an episode.
+    """
+
+    def __init__(self) -> None:
+        self.starting = 0
+
+    def take(self) -> bool:
+        if len(heartbeat().live) + self.starting >= settings.ARCADE["MAX_SESSIONS_PER_PROCESS"]:
+            return False
+        self.starting += 1
+        return True
+
+    def give_back(self) -> None:
+        """The start is over: its game is hosted now (counted there), or it failed."""
+        self.starting -= 1
+
+
+@functools.cache
+def seats() -> Seats:
+    return Seats()
+
+
+class StartLimiter:
+    """Starts a player may make on this process a minute (``ARCADE_STARTS_PER_MINUTE``),
+    counted when they arrive: each start builds a game and its worker tasks."""
+
+    def __init__(self) -> None:
+        self._recent: dict[int, deque[float]] = {}
+
+    def admit(self, user_id: int) -> bool:
+        now = time.monotonic()
+        recent = self._recent.setdefault(user_id, deque())
+        while recent and now - recent[0] >= 60:
+            recent.popleft()
+        if len(recent) >= settings.ARCADE["STARTS_PER_MINUTE"]:
+            return False
+        recent.append(now)
+        return True
+
+
+@functools.cache
+def start_limiter() -> StartLimiter:
+    return StartLimiter()
+
+
+class Sweeper:
+    """Ends any game that has had no socket for longer than the grace, whatever the reason.
+
+    The consumer lets go of its game whenever its socket ends (``PlayConsumer.__call__``), so
+    this finds nothing in a healthy process; it is the guarantee that a game nobody watches
+    cannot keep a seat or a heartbeat however its socket went.
+    """
+
+    def __init__(self, *, every: float) -> None:
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while _sessions:
+            await asyncio.sleep(self.every)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("could not sweep live sessions")
+
+    async def sweep(self) -> int:
+        """End the orphans found now; returns how many."""
+        grace = settings.ARCADE["RECONNECT_GRACE_SECONDS"]
+        now = time.monotonic()
+        ended = 0
+        for session in list(_sessions):
+            episode = session.episode
+            if episode is None and session not in _sockets:
+                _sessions.discard(session)  # nothing left to watch
+                continue
+            if episode is None or session.transport.attached or parked().holds(episode.id):
+                _detached_at.pop(session, None)
+                continue
+            since = _detached_at.setdefault(session, now)
+            if now - since >= grace:
+                log.warning("episode %s had no socket for %s s; ending it", episode.id, grace)
+                _sockets.pop(session, None)
+                _detached_at.pop(session, None)
+                await session.stop("abandoned")
+                ended += 1
+        return ended
+
+
+@functools.cache
+def sweeper() -> Sweeper:
+    return Sweeper(every=1.0)
 
 
 async def drain() -> None:

@@ -16,9 +16,18 @@ log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    def __init__(self, beat: Callable[[list[str]], object], *, interval: float) -> None:
+    def __init__(
+        self,
+        beat: Callable[[list[str]], object],
+        *,
+        interval: float,
+        attended: Callable[[], set[str]] | None = None,
+    ) -> None:
         self._beat = beat
         self._interval = interval
+        # Only these of the live episodes are marked: a game nobody is attached to (beyond
+        # its grace) must go quiet, so that the watchdog ends it if its process cannot.
+        self._attended = attended
         self._live: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -38,7 +47,8 @@ class Heartbeat:
     async def _run(self) -> None:
         while self._live:
             await asyncio.sleep(self._interval)
+            live = self._live if self._attended is None else self._live & self._attended()
             try:
-                await asyncio.to_thread(self._beat, sorted(self._live))
+                await asyncio.to_thread(self._beat, sorted(live))
             except Exception:  # the next beat tries again; the watchdog allows several misses
                 log.exception("could not mark %d live episode(s) alive", len(self._live))

@@ -45,6 +45,9 @@ class FrameStats:
 
 
 class Transport(Protocol):
+    # False once the socket is gone, whatever the reason: nothing is stepped for nobody.
+    attached: bool
+
     async def send_bytes(self, data: bytes) -> None: ...
     async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None: ...
 
@@ -55,6 +58,9 @@ class EpisodeStore(Protocol):
     async def close(
         self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
     ) -> None: ...
+    async def discard(self, *, episode: str) -> None:
+        """The episode ended before its first step: it leaves no record."""
+
     def hosted(self, episode: str, *, here: bool) -> None:
         """This process starts (or stops) hosting an episode that goes on elsewhere."""
 
@@ -160,6 +166,7 @@ class LiveSession:
             t_shown=msg["t_shown"],
             t_key=msg["t_key"],
             t_received=time.time(),
+            keys=tuple(msg["keys"]),
         )
         if episode.action != previous and self._hurry is not None:
             self._hurry()
@@ -180,10 +187,17 @@ class LiveSession:
 
     # --- starting and ending episodes --------------------------------------------------------
 
-    async def start(self) -> None:
-        """End any running episode as abandoned and start a new one."""
+    async def start(self) -> bool:
+        """End any running episode as abandoned and start a new one.
+
+        False when the socket went while the machine was being made ready: then no episode
+        was created (a start nobody saw leaves no record).
+        """
         await self.stop("abandoned", notify=True)
         machine, seed, colours = await self.pool.acquire(self.game)
+        if not self.transport.attached:
+            self.pool.release(self.game, machine)
+            return False
         try:
             frame = machine.frame
             episode_id = await self.store.create(
@@ -213,6 +227,7 @@ class LiveSession:
         await self._send_frame(episode, 0, Outcome(0.0, False, False, 0), score=0.0)
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
         self._loop_task = asyncio.create_task(self._run(episode))
+        return True
 
     def _episode_message(self, episode: Episode, *, resumed: bool = False) -> p.EpisodeMessage:
         frame = episode.machine.frame
@@ -286,7 +301,7 @@ class LiveSession:
         await self.stop("abandoned", notify=True)
         machine = await self.pool.acquire_idle(self.game)
         try:
-            machine.thaw(snapshot["machine"])
+            await asyncio.to_thread(machine.thaw, snapshot["machine"])
         except BaseException:
             self.pool.release(self.game, machine)
             raise
@@ -356,12 +371,19 @@ class LiveSession:
     async def _finish(self, episode: Episode, reason: EndReason) -> None:
         episode.over = True
         recorder = episode.recorder
-        episode.ship_queue.put_nowait(recorder.cut(final=True))
+        unplayed = recorder.steps == 0 and reason == "abandoned"
+        if not unplayed:
+            episode.ship_queue.put_nowait(recorder.cut(final=True))
         episode.ship_queue.put_nowait(None)
         if self._shipper is not None:
             await self._shipper
             self._shipper = None
         self.pool.release(self.game, episode.machine)
+        if unplayed:
+            # Left before the first step (a closed tab, a refused takeover): nothing was
+            # played, so nothing is kept; a dataset of 0-step "episodes" helps nobody.
+            await self.store.discard(episode=episode.id)
+            return
         await self.store.close(
             episode=episode.id,
             reason=reason,
@@ -434,6 +456,10 @@ class LiveSession:
 
     async def _step(self, episode: Episode) -> EndReason | None:
         """One step: act, record, send. Returns why the episode ended, if it did."""
+        if not self.transport.attached:
+            # The socket is gone and the game not yet paused (its consumer is tearing down):
+            # a step now would be recorded as play that nobody saw.
+            return None
         machine = episode.machine
         recorder = episode.recorder
         action = episode.action
@@ -452,9 +478,10 @@ class LiveSession:
             await self.transport.send_json({"type": "palette", "entries": entries})
         episode.lives = outcome.lives
         outcome.truncated = truncated
-        await self._send_frame(
+        if await self._send_frame(
             episode, recorder.steps, outcome, score=recorder.total_return, words=words
-        )
+        ):
+            recorder.sent(time.time())
         if outcome.terminated:
             return "terminated"
         if truncated:
@@ -482,7 +509,8 @@ class LiveSession:
         *,
         score: float,
         words: codec.Sparse | None = None,
-    ) -> None:
+    ) -> bool:
+        """Send frame ``number``; False when flow control dropped it."""
         frame = episode.machine.frame
         over = outcome.terminated or outcome.truncated
         if not over and number - self._last_acked > self.settings.window:
@@ -493,7 +521,7 @@ class LiveSession:
             if self._dropped_in_row % PROBE_EVERY:
                 self._need_keyframe = True
                 FrameStats.dropped += 1
-                return
+                return False
         else:
             self._dropped_in_row = 0
         if self._need_keyframe or self._last_sent != number - 1 or words is None:
@@ -523,6 +551,7 @@ class LiveSession:
         self._last_sent = number
         FrameStats.sent += 1
         await self.transport.send_bytes(header.pack() + payload)
+        return True
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -542,6 +571,8 @@ class LiveSession:
 
 class _Gone:
     """The transport of a paused session: its socket is gone, so nothing can be sent."""
+
+    attached = False
 
     async def send_bytes(self, data: bytes) -> None:
         pass

@@ -32,6 +32,20 @@ class EpisodeFinalised(TypedDict):
     steps: int
 
 
+class GameRelease(TypedDict):
+    """A newer tab of the player takes over this game: its socket lets go of it (parks it for
+    the hand-over) and says so on ``reply``, or stays silent if it does not hold it."""
+
+    type: Literal["game.release"]
+    episode: str
+    reply: str
+
+
+class GameReleased(TypedDict):
+    type: Literal["game.released"]
+    episode: str
+
+
 def player_group(user_id: int) -> str:
     return f"player.{user_id}"
 

@@ -49,6 +49,9 @@ class ParkedSessions:
     def __len__(self) -> int:
         return len(self._parked)
 
+    def holds(self, episode_id: str) -> bool:
+        return episode_id in self._parked
+
     async def keep(self, *, user_id: int, session: LiveSession) -> None:
         """Hold a parked session until it is claimed or the grace period runs out."""
         assert session.episode is not None

@@ -7,7 +7,9 @@ human-readable copy of this module; keep the two in step.
 
 from __future__ import annotations
 
+import json
 import struct
+import uuid
 from dataclasses import dataclass
 from typing import Literal, NotRequired, TypedDict
 
@@ -18,7 +20,7 @@ PROTOCOL_VERSION = 1
 KIND_KEYFRAME = 1
 KIND_DELTA = 2
 
-PIXELS_INDEXED = 0  # one byte per pixel, an index into the palette sent in ``hello``
+PIXELS_INDEXED = 0  # one byte per pixel, an index into the episode's palette
 PIXELS_RGB = 1  # three bytes per pixel
 
 FLAG_TERMINATED = 1
@@ -125,7 +127,9 @@ class GameInfo(TypedDict):
     width: int
     height: int
     pixel_format: Literal["indexed", "rgb"]
-    palette: str | None  # base64 of 256 RGB triples, for indexed frames
+    # Always None: each episode learns its colours afresh, so the ``episode`` message carries
+    # the palette (and ``palette`` messages add to it).
+    palette: str | None
     keys: list[str]  # the key codes this game listens to
     max_steps: int
 
@@ -205,12 +209,17 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_FLOOD = 4429
+CLOSE_TAKEN_OVER = 4409  # the player's newer tab took this game over: do not reconnect
+CLOSE_SERVER_ERROR = 1011
 
 # --- parsing what the client sends -----------------------------------------------------
 
 MAX_TEXT_BYTES = 4096
 MAX_KEYS = 16
 MAX_KEY_LENGTH = 32
+# performance.now() counts milliseconds from the page's load: never negative, and a page open
+# for a year is at 3.2e10. Anything outside is a broken or lying client, not a slow one.
+MAX_CLIENT_MS = 3.2e10
 
 
 class ProtocolError(Exception):
@@ -233,15 +242,31 @@ def _ms(msg: dict[str, object], field: str) -> float:
     value = msg.get(field)
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise ProtocolError("bad_field", f"'{field}' must be a time in milliseconds.")
-    if abs(value) > 1e15:
-        raise ProtocolError("bad_field", f"'{field}' is out of range.")
+    if not 0 <= value <= MAX_CLIENT_MS:
+        raise ProtocolError(
+            "bad_field",
+            f"'{field}' must be performance.now() of this page: 0 to {MAX_CLIENT_MS:g} ms.",
+        )
     return float(value)
+
+
+def _episode_id(value: object) -> str:
+    """An episode id as the server writes them (a UUID's canonical form), or ProtocolError.
+
+    Checked before the id goes anywhere: channel-layer group names, database lookups and log
+    lines all take it, and each has its own idea of a bad character.
+    """
+    if isinstance(value, str) and len(value) == 36:
+        try:
+            if str(uuid.UUID(value)) == value:
+                return value
+        except ValueError:
+            pass
+    raise ProtocolError("bad_field", "'episode' must be an episode id, as the server sent it.")
 
 
 def parse_client_message(text: str | None) -> ClientMessage:
     """Validate one text message from the client, or raise ProtocolError saying what is wrong."""
-    import json
-
     if text is None:
         raise ProtocolError("bad_message", "Send JSON text messages; binary input is not accepted.")
     if len(text) > MAX_TEXT_BYTES or len(text.encode()) > MAX_TEXT_BYTES:
@@ -250,6 +275,8 @@ def parse_client_message(text: str | None) -> ClientMessage:
         msg = json.loads(text)
     except ValueError:
         raise ProtocolError("bad_message", "The message is not valid JSON.") from None
+    except RecursionError:  # "[[[[...]]]]" deeper than the parser's stack: 4 KB is enough
+        raise ProtocolError("bad_message", "The message is nested too deeply.") from None
     if not isinstance(msg, dict):
         raise ProtocolError("bad_message", "The message must be a JSON object with a 'type'.")
     kind = msg.get("type")
@@ -272,9 +299,7 @@ def parse_client_message(text: str | None) -> ClientMessage:
             t_key=_ms(msg, "t_key"),
         )
         if "episode" in msg:
-            if not isinstance(msg["episode"], str) or len(msg["episode"]) > 64:
-                raise ProtocolError("bad_field", "'episode' must be an episode id.")
-            parsed["episode"] = msg["episode"]
+            parsed["episode"] = _episode_id(msg["episode"])
         return parsed
     if kind == "ack":
         return AckMessage(type="ack", frame=_int(msg, "frame"))
@@ -285,10 +310,7 @@ def parse_client_message(text: str | None) -> ClientMessage:
     if kind == "ping":
         return PingMessage(type="ping", t=_ms(msg, "t"))
     if kind == "resume":
-        episode = msg.get("episode")
-        if not isinstance(episode, str) or not 0 < len(episode) <= 64:
-            raise ProtocolError("bad_field", "'episode' must be an episode id.")
-        return ResumeMessage(type="resume", episode=episode)
+        return ResumeMessage(type="resume", episode=_episode_id(msg.get("episode")))
     raise ProtocolError(
         "unknown_type",
         f"Unknown message type {str(kind)[:40]!r}; "

@@ -1,7 +1,9 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from .consumers import PlayConsumer
+from .consumers import NoSuchSocket, PlayConsumer
 
 websocket_urlpatterns = [
     path("ws/play/<slug:slug>/", PlayConsumer.as_asgi(), name="play-socket"),
+    # Anything else is a client's mistake: a close code and one log line, not a traceback.
+    re_path(r"", NoSuchSocket.as_asgi(), name="no-such-socket"),
 ]

@@ -298,6 +298,10 @@ ARCADE: dict[str, Any] = {
     # games one web process hosts at most (running or paused); more players wait for a seat
     # rather than all getting a degraded game (docs/performance.md: ~30 per core here)
     "MAX_SESSIONS_PER_PROCESS": envint("ARCADE_MAX_SESSIONS_PER_PROCESS", 30, minimum=1),
+    # running games one player may have of one game; a newer tab takes over the oldest
+    "MAX_GAMES_PER_USER": envint("ARCADE_MAX_GAMES_PER_USER", 1, minimum=1),
+    # starts (New game, a new tab) one player may make a minute on one web process
+    "STARTS_PER_MINUTE": envint("ARCADE_STARTS_PER_MINUTE", 30, minimum=1),
     # at shutdown, paused games wait this long for their players' pages to resume them on
     # another web process; then they end as abandoned, finalised with every step
     "DRAIN_SECONDS": envint("ARCADE_DRAIN_SECONDS", 10, minimum=0),

@@ -62,6 +62,13 @@ class FrameWriter:
                 if _sends_directly(protocol.transport):
                     self._direct = protocol.transport
 
+    @property
+    def open(self) -> bool:
+        """False once Daphne's protocol has left the open state (closing or closed); True
+        when it is open or cannot be told (another server)."""
+        protocol = self._protocol
+        return protocol is None or protocol.state == protocol.STATE_OPEN
+
     def write(self, data: bytes) -> bool:
         """Send ``data`` as one binary message; False when the caller must use ASGI send."""
         protocol = self._protocol

@@ -2,6 +2,7 @@
 
 `python -m bench finalise --minutes 10`: finalisation, replay check included, of a long episode.
 `python -m bench export`: dataset export speed from stored chunks on one core.
+`python -m bench coldstart`: a running game's step intervals during a burst of cold starts.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     exporting = commands.add_parser("export", help="dataset export steps/s on one core")
     exporting.add_argument("--minutes", type=float, default=3.0, help="minutes of play to export")
     exporting.add_argument("--episodes", type=int, default=3)
+    coldstart = commands.add_parser(
+        "coldstart", help="a running game's step intervals during a burst of cold starts"
+    )
+    coldstart.add_argument("--starts", type=int, default=12)
+    coldstart.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -74,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         result = export.run(minutes=args.minutes, episodes=args.episodes)
         print(export.render(result))
         print(json.dumps(result))
+        return 0
+    if args.command == "coldstart":
+        from . import coldstart as cold
+
+        results = cold.run(starts=args.starts, rounds=args.rounds)
+        print(cold.render(results))
+        print(json.dumps(results))
         return 0
     from .suite import run_all
 

@@ -40,15 +40,18 @@ def _actions(machine: AtariMachine, steps: int) -> list[int]:
     return actions
 
 
-def _timings(steps: int) -> tuple[list[InputStamp], list[float]]:
-    """Input stamps and step times as a live session records them, noise included: a key
-    press every 15 steps (``_actions``) with the client's times at 0.1 ms resolution (Chrome's
-    ``performance.now()``) and the server's receive time, and each step's time on a 60 Hz
-    clock with 0.5 ms of jitter. Regular, noiseless times would compress to nothing and flatter
-    the figure."""
+KEY_SETS = (("ArrowLeft",), ("ArrowRight", "Space"), (), ("KeyW", "KeyD"))
+
+
+def _timings(steps: int) -> tuple[list[InputStamp], list[float], list[float]]:
+    """Input stamps, step times and frame send times as a live session records them, noise
+    included: a key press every 15 steps (``_actions``) with the keys held, the client's times
+    at 0.1 ms resolution (Chrome's ``performance.now()``) and the server's receive time; each
+    step's time on a 60 Hz clock with 0.5 ms of jitter, its frame sent 0.1 to 0.4 ms later.
+    Regular, noiseless times would compress to nothing and flatter the figure."""
     rng = np.random.default_rng(1)
     start_wall, start_client = 1.7e9 + float(rng.random()), 5.0e5 + float(rng.random()) * 1e3
-    stamps, times, stamp = [], [], InputStamp()
+    stamps, times, sent, stamp = [], [], [], InputStamp()
     for step in range(steps):
         t = step / 60
         if step % 15 == 0:
@@ -59,10 +62,12 @@ def _timings(steps: int) -> tuple[list[InputStamp], list[float]]:
                 t_shown=round(drawn, 1),
                 t_key=round(drawn + float(rng.random()) * 16, 1),
                 t_received=start_wall + t - 0.004 + float(rng.random()) * 0.004,
+                keys=KEY_SETS[stamp.seq % len(KEY_SETS)],
             )
         stamps.append(stamp)
         times.append(start_wall + t + float(rng.normal(0, 0.0005)))
-    return stamps, times
+        sent.append(times[-1] + 0.0001 + float(rng.random()) * 0.0003)
+    return stamps, times, sent
 
 
 def codec_figures(frames_per_game: int = 1200) -> dict[str, Any]:
@@ -131,7 +136,7 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
         recorder = Recorder(episode="bench", pixel_format="indexed", chunk_steps=chunk_steps)
         recorder.reset(machine.frame)
         blobs = []
-        stamps, times = _timings(steps)
+        stamps, times, sent = _timings(steps)
         for step, action in enumerate(_actions(machine, steps)):
             outcome = machine.step(action)
             record_step(
@@ -142,6 +147,7 @@ def storage_figures(seconds: float = 60.0, chunk_steps: int = 60) -> dict[str, A
                 stamp=stamps[step],
                 t_step=times[step],
             )
+            recorder.sent(sent[step])
             if recorder.pending_steps >= chunk_steps:
                 chunk = recorder.cut()
                 assert chunk is not None

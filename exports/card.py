@@ -12,6 +12,8 @@ from typing import Any
 
 from recording.models import Episode
 
+from .inputs import COLUMNS as INPUT_COLUMNS
+
 OBSERVATION_TEXT = {
     "rgb": "the screen as RGB, H x W x 3 uint8, lossless",
     "grayscale": "the screen in ALE's grayscale (round(0.2989 R + 0.5870 G + 0.1140 B)), H x W",
@@ -41,14 +43,68 @@ STEP_FIELDS = [
         "the env's info dict, JSON; with sticky actions `applied` lists the action each of the "
         "step's frames applied",
     ),
-    ("input_seq", "int64", "the client input message in effect"),
+    (
+        "input_seq",
+        "int64",
+        "the client input message in effect (it stays in effect until the next one)",
+    ),
     ("client_frame", "int64", "the frame the player's screen showed when they pressed (null)"),
     ("t_shown", "float64", "client clock (ms) when that frame was drawn (null)"),
     ("t_key", "float64", "client clock (ms) of the key event (null)"),
     ("t_received", "float64", "server wall clock (s) when the input arrived (null)"),
     ("t_step", "float64", "server wall clock (s) when the step ran"),
-    ("input_latency_ms", "float64", "t_step - t_received, in ms: server-side input latency"),
+    (
+        "t_sent",
+        "float64",
+        "server wall clock (s) when the step's frame went to the socket (null: dropped by flow "
+        "control, or recorded before Arcade kept it)",
+    ),
+    (
+        "keys",
+        "list<string>",
+        "the key codes (`KeyboardEvent.code`) held, as the browser sent them, unknown ones "
+        "included: Left and Right held together differ from nothing held (null: recorded "
+        "before Arcade kept them)",
+    ),
+    *INPUT_COLUMNS,
 ]
+
+# The card's worked example: recorded columns, then what ``exports.inputs`` derives from them
+# ("." is null). exports/tests/test_inputs.py checks the derived columns against the code.
+EXAMPLE = [
+    "step input_seq client_frame t_shown t_key t_received t_step t_sent new_input "
+    "receive_to_step_ms step_to_sent_ms shown_to_key_ms frames_after_shown ms_since_input",
+    "40 6 12 2203.0 2290.0 99.9500 100.0000 100.0002 false . . . . 50.0",
+    "41 7 39 5012.0 5020.0 100.0080 100.0167 100.0169 true 8.7 0.2 8.0 2 8.7",
+    "42 7 39 5012.0 5020.0 100.0080 100.0333 100.0335 false . . . . 25.3",
+    "43 7 39 5012.0 5020.0 100.0080 100.0500 . false . . . . 42.0",
+]
+
+
+def _table(rows: list[str]) -> str:
+    """Space-separated rows as a Markdown table ("." an empty cell: null)."""
+    cells = [["" if cell == "." else cell for cell in row.split()] for row in rows]
+    lines = ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join([lines[0], "|" + "---|" * len(cells[0]), *lines[1:]])
+
+
+LATENCY = f"""\
+An input message stays in effect until the next one, so `input_seq`, `t_key` and
+`t_received` repeat on every step a key is held. `new_input` marks the first step that applies
+each message; the latency columns are set on those steps only. A worked example (one key press,
+60 fps; times shortened):
+
+{_table(EXAMPLE)}
+
+The player saw frame 39 drawn at 5012.0 ms (their clock) and pressed 8 ms later; the message
+reached the server at 100.0080 s, step 41 applied it 8.7 ms later (it waited for the next
+tick) and its frame left 0.2 ms after that; the game had taken 2 steps since frame 39. Step
+43's frame was dropped by flow control (no `t_sent`). The server's input latency is the mean
+of `receive_to_step_ms` over `new_input` steps (8.7 here); the mean of `ms_since_input` over
+all steps (31.5 here) is how long keys had been held, which grows with every step a key is
+held. Key event to receive is not given: `t_key` is the browser's clock and `t_received` the
+server's, which are not synchronised; `frames_after_shown` measures the whole path in
+frames."""
 
 
 def _games(episodes: list[Episode]) -> list[dict[str, Any]]:
@@ -106,6 +162,10 @@ def dataset_card(
         "| field | type | meaning |",
         "|---|---|---|",
         *(f"| `{name}` | {kind} | {meaning} |" for name, kind, meaning in STEP_FIELDS),
+        "",
+        "## Input latency",
+        "",
+        LATENCY,
         "",
         "## Games",
         "",

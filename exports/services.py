@@ -230,6 +230,7 @@ class ExportSummary:
     seconds: float = 0.0
     dry_run: bool = False
     locations: list[str] = field(default_factory=list)  # datasets / part files written
+    folders: dict[str, int] = field(default_factory=dict)  # folder written: files in it
     skipped: list[str] = field(default_factory=list)  # episodes that could not be read, why
 
     def lines(self) -> list[str]:
@@ -241,9 +242,27 @@ class ExportSummary:
             f"as {self.format} ({self.observation})"
             + ("." if self.dry_run else f" in {self.seconds:.1f} s ({rate:,.0f} steps/s)."),
         ]
-        lines += [f"  wrote {location}" for location in self.locations]
-        lines += [f"  skipped {reason}" for reason in self.skipped]
+        lines += [
+            f"  wrote {folder}/ ({files} file{'s' if files != 1 else ''})"
+            for folder, files in self.folders.items()
+        ]
+        if self.skipped:
+            lines.append(f"SKIPPED {len(self.skipped)} episodes that could not be read:")
+            lines += [f"  skipped {reason}" for reason in self.skipped]
         return lines
+
+
+def written_folders(files: Iterable[str]) -> dict[str, int]:
+    """The folders ``files`` (relative paths) went to, with how many files each got; Minari's
+    numbered episode folders count in their dataset's ``data`` folder (one line, not one per
+    episode)."""
+    counts: dict[str, int] = {}
+    for name in files:
+        folder = Path(name).parent
+        while folder.name.isdigit():
+            folder = folder.parent
+        counts[folder.as_posix()] = counts.get(folder.as_posix(), 0) + 1
+    return dict(sorted(counts.items()))
 
 
 Progress = Callable[[int], None]
@@ -325,6 +344,8 @@ def dataset_export(
                 advance(episode.steps)
         all_exported = [e.episode for e in earlier.select_related("episode__game")]
         writer.close(card_episodes=_unique(all_exported + [e for e, _ in written]))
+        staged = [p.relative_to(target.root).as_posix() for p in target.root.rglob("*")]
+        summary.folders = written_folders(name for name in staged if (target.root / name).is_file())
         target.publish()
     finally:
         target.cleanup()

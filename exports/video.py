@@ -1,8 +1,16 @@
-"""Videos of recorded episodes: MP4 (H.264 through imageio-ffmpeg's bundled ffmpeg) or GIF."""
+"""Videos of recorded episodes: MP4 (H.264 through imageio-ffmpeg's bundled ffmpeg) or GIF.
+
+Many Atari games draw some objects only on every other frame (Asteroids' asteroids; the
+emulator's screen alternates between two half-drawn pictures, which a CRT's afterglow merged).
+A GIF above 50 fps keeps every other frame and so can lose them all; CrowdPlay's display
+filter, the pixel-wise maximum of each frame and the one before (``flicker_filter``), shows
+both halves. It is an option of the videos (on by default for GIFs) and of the admin's
+playback, and never touches stored or exported data.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -20,16 +28,47 @@ def _scaled(frames: Iterator[np.ndarray], scale: int) -> Iterator[np.ndarray]:
         yield np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1) if scale > 1 else frame
 
 
-def episode_render(*, episode: Episode, path: Path, fps: int | None = None, scale: int = 2) -> int:
+def flicker_filter(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each frame as the pixel-wise maximum of it and the frame before (the first as it is)."""
+    previous: np.ndarray | None = None
+    for frame in frames:
+        yield frame if previous is None else np.maximum(frame, previous)
+        previous = frame
+
+
+def _counted(
+    frames: Iterator[np.ndarray], progress: Callable[[int], object]
+) -> Iterator[np.ndarray]:
+    for frame in frames:
+        yield frame
+        progress(1)
+
+
+def episode_render(
+    *,
+    episode: Episode,
+    path: Path,
+    fps: int | None = None,
+    scale: int = 2,
+    flicker: bool | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> int:
     """Write the episode's frames to ``path`` (.mp4 or .gif) at the game's rate; frames written.
 
     Pixels are scaled up ``scale`` times without smoothing, so Atari screens stay sharp.
+    ``flicker`` applies ``flicker_filter`` (default: for GIFs only). ``progress`` is called
+    with 1 for every stored frame read.
     """
     kind = path.suffix.lower().lstrip(".")
     if kind not in FORMATS:
         raise ValueError(f"{path.name}: write a .mp4 or a .gif")
     rate = fps or int(episode.env_spec.get("fps") or 60)
-    frames = _scaled(iter_frames(episode), scale)
+    stored: Iterator[np.ndarray] = iter_frames(episode)
+    if progress is not None:
+        stored = _counted(stored, progress)
+    if kind == "gif" if flicker is None else flicker:
+        stored = flicker_filter(stored)
+    frames = _scaled(stored, scale)
     path.parent.mkdir(parents=True, exist_ok=True)
     return _mp4(frames, path, rate) if kind == "mp4" else _gif(frames, path, rate)
 

@@ -13,7 +13,8 @@ count per frame, then all the word indices, then all the words' XOR values (colu
 better than rows). The first frame of a keyframe chunk is stored whole, ahead of them; in other
 chunks the first frame's words are against the last frame of the chunk before, so a reader
 decodes forward from the nearest keyframe chunk. Formats 2 (whole frames XOR-ed against the
-frame before) and 3 (the step columns as JSON in the header) are still read.
+frame before), 3 (the step columns as JSON in the header) and 4 (without the held keys and the
+frames' send times, read as null) are still read.
 ``docs/recording.md`` describes every header field.
 """
 
@@ -33,8 +34,8 @@ from games.engine import codec
 from . import stepcolumns
 
 MAGIC = b"ARCADECH"
-FORMAT = 4
-READS = (2, 3, 4)
+FORMAT = 5  # 5: format 4 and two step columns, the held keys and when each frame was sent
+READS = (2, 3, 4, 5)
 _PREFIX = struct.Struct("<8sII")
 _BINARY_LENGTHS = struct.Struct("<II")  # format 4: the lengths of the fields and the palette
 ZSTD_LEVEL = 3  # the header
@@ -164,6 +165,8 @@ def read_header(blob: bytes) -> dict[str, Any]:
         raise ValueError(f"the chunk header does not decompress: {exc}") from exc
     if version < 4:
         header: dict[str, Any] = json.loads(raw)
+        if "steps" in header:  # format 2 headers had none
+            header["steps"] = stepcolumns.with_missing_columns(header["steps"], header["n_steps"])
         return header
     if len(raw) < _BINARY_LENGTHS.size:
         raise ValueError("the chunk header is too short")
@@ -173,7 +176,7 @@ def read_header(blob: bytes) -> dict[str, Any]:
     at += n_fields
     colours = raw[at : at + n_palette]
     header["palette"] = _decode_palette(colours) if header["palette"] else None
-    header["steps"] = stepcolumns.decode(raw[at + n_palette :], header["n_steps"])
+    header["steps"] = stepcolumns.decode(raw[at + n_palette :], header["n_steps"], version=version)
     return header
 
 

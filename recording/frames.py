@@ -35,6 +35,10 @@ class EpisodeData:
     pixel_format: str  # "indexed" or "rgb"
     palette: np.ndarray | None  # 256 x 3 for indexed frames (every colour the episode showed)
     steps: dict[str, list[Any]]  # STEP_FIELDS, each T values
+    # Why the episode ends before its recording does, or "": an interrupted episode's last
+    # stored step has no stored frame after it, so it is left out and the step before it is
+    # marked truncated (``episode_data``).
+    cut_short: str = ""
 
     @property
     def n_steps(self) -> int:
@@ -60,7 +64,11 @@ def _read(chunk: Chunk) -> bytes:
 
 
 def episode_data(episode: Episode) -> EpisodeData:
-    """Every frame and step of a stored episode; raises ValueError if chunks are missing."""
+    """Every frame and step of a stored episode; raises ValueError if chunks are missing.
+
+    An interrupted episode (its live session was lost: no final chunk) gives its stored steps
+    but the last, whose next frame was never stored, the one before it marked truncated.
+    """
     chunks = _chunks(episode)
     if not chunks:
         raise ValueError(f"episode {episode.pk} has no stored chunks")
@@ -80,7 +88,10 @@ def episode_data(episode: Episode) -> EpisodeData:
         for name in STEP_FIELDS:
             steps[name].extend(header["steps"][name])
         expected += chunk.n_steps
-    if not header.get("final") or len(steps["action"]) != n_frames - 1:
+    cut_short = ""
+    if not header.get("final") and episode.end_reason == Episode.EndReason.INTERRUPTED:
+        frames, steps, cut_short = _cut_short(episode, frames, steps)
+    elif not header.get("final") or len(steps["action"]) != n_frames - 1:
         raise ValueError(f"episode {episode.pk}: the stored chunks do not end the episode")
     indexed = header["pixel_format"] == "indexed"
     return EpisodeData(
@@ -88,7 +99,26 @@ def episode_data(episode: Episode) -> EpisodeData:
         pixel_format=header["pixel_format"],
         palette=palette_array(header["palette"]) if indexed else None,
         steps=steps,
+        cut_short=cut_short,
     )
+
+
+def _cut_short(
+    episode: Episode, frames: np.ndarray, steps: dict[str, list[Any]]
+) -> tuple[np.ndarray, dict[str, list[Any]], str]:
+    """An interrupted episode's N stored steps and frames 0 .. N - 1 as N - 1 steps: step N - 1
+    produced frame N, which was never stored."""
+    stored = len(steps["action"])
+    if stored != len(frames) or stored < 2:
+        raise ValueError(f"episode {episode.pk}: too little of the interrupted episode is stored")
+    kept = {name: values[: stored - 1] for name, values in steps.items()}
+    kept["truncated"][-1] = True
+    reason = (
+        f"interrupted: the live session was lost after {stored} stored steps; the last of "
+        "them is left out (the observation after it was not stored), and the one before it "
+        "is marked truncated"
+    )
+    return frames, kept, reason
 
 
 def iter_frames(episode: Episode) -> Iterator[np.ndarray]:

@@ -28,13 +28,14 @@ STEP_FIELDS = tuple(stepcolumns.TYPES)  # action, reward, …, t_step: docs/reco
 
 @dataclass(slots=True)
 class InputStamp:
-    """The input message in effect at a step: its seq and the client's and server's times."""
+    """The input message in effect at a step: its seq, keys and the client's and server's times."""
 
     seq: int = 0
     client_frame: int | None = None
     t_shown: float | None = None  # client clock, ms
     t_key: float | None = None  # client clock, ms
     t_received: float | None = None  # server wall clock, s
+    keys: tuple[str, ...] = ()  # the key codes held, as the message gave them
 
 
 @dataclass
@@ -148,8 +149,18 @@ class Recorder:
         s["t_key"].append(stamp.t_key)
         s["t_received"].append(stamp.t_received)
         s["t_step"].append(t_step)
+        s["keys"].append(stamp.keys)
+        s["t_sent"].append(None)  # set by ``sent`` once the frame has gone out
         self.steps += 1
         self.total_return += reward
+
+    def sent(self, t_sent: float) -> None:
+        """The frame of the step recorded last went to the player at ``t_sent`` (wall clock, s).
+
+        Not called for a frame flow control dropped: its ``t_sent`` stays null.
+        """
+        if self.pending_steps:
+            self._steps["t_sent"][-1] = t_sent
 
     @property
     def pending_steps(self) -> int:

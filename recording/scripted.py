@@ -24,6 +24,7 @@ from .recorder import InputStamp, Recorder, record_step
 
 Policy = Callable[[int, Machine], int]  # (step, machine) -> action
 Stamps = Callable[[int], tuple[InputStamp, float]]  # step -> (input stamp, step time)
+Sent = Callable[[int], float | None]  # step -> when its frame went out (None: dropped)
 
 
 def hold_each_action(steps: int) -> Policy:
@@ -61,6 +62,7 @@ def play(
     chunk_steps: int = 25,
     policy: Policy | None = None,
     stamps: Stamps | None = None,
+    sent: Sent | None = None,
     start_state: bool = False,
     keep_frames: bool = False,
     stop_when_over: bool = False,
@@ -68,8 +70,9 @@ def play(
     """Start an episode of ``game`` for ``user`` and play ``steps`` steps into chunks.
 
     ``start_state`` starts an ALE game as the live loop does, from a seeded start state made
-    by ``atari_start_state``, rather than by ``reset(seed)`` (the two agree). The machine is
-    closed before returning.
+    by ``atari_start_state``, rather than by ``reset(seed)`` (the two agree). ``sent`` gives
+    the time each step's frame went to the player, as the live loop marks it (default: none
+    sent). The machine is closed before returning.
     """
     policy = policy or hold_each_action(10)
     stamps = stamps or pressed_with(10)
@@ -103,6 +106,9 @@ def play(
             record_step(
                 recorder, machine, action=action, outcome=outcome, stamp=stamp, t_step=t_step
             )
+            t_sent = sent(step) if sent is not None else None
+            if t_sent is not None:
+                recorder.sent(t_sent)
             played.actions.append(action)
             if keep_frames:
                 played.frames.append(machine.frame.copy())

@@ -90,6 +90,25 @@ def episode_end(*, episode_id: str, reason: str, steps: int, chunks: int) -> Non
             transaction.on_commit(lambda: finalise_episode.delay(episode_id))
 
 
+def episode_discard(*, episode_id: str) -> bool:
+    """An episode that ended before its first step (its page went, or it was taken over)
+    leaves no row: there is nothing in it to study. True when it was deleted."""
+    deleted, _ = Episode.objects.filter(
+        pk=episode_id, status=Episode.Status.ACTIVE, steps=0, chunks__isnull=True
+    ).delete()
+    return deleted > 0
+
+
+def user_active_episodes(*, user_id: int, game_id: int) -> list[str]:
+    """The player's episodes of that game still being played on some web process."""
+    return [
+        str(pk)
+        for pk in Episode.objects.filter(
+            user_id=user_id, game_id=game_id, status=Episode.Status.ACTIVE
+        ).values_list("pk", flat=True)
+    ]
+
+
 def episodes_beat(*, episode_ids: list[str]) -> int:
     """A web process's live episodes are alive: one UPDATE for all of them."""
     if not episode_ids:

@@ -1,4 +1,4 @@
-"""A chunk's per-step columns as typed binary columns (chunk format 4).
+"""A chunk's per-step columns as typed binary columns (chunk formats 4 and 5).
 
 As JSON the columns were 15 bytes a step after zstd, a third of all stored bytes: the server
 times are 17-digit floats whose last digits are noise to a compressor. Here every numeric
@@ -10,8 +10,11 @@ or three bytes of noise; the columns of the input stamp repeat until the next ke
 cost nothing. About 3 bytes a step in all.
 
 Columns with gaps (the client's fields before the first key press) carry a bitmap of which
-steps have a value. ``info`` and any column whose values do not fit its type (which the
-protocol's validation should make impossible) are stored as JSON, so nothing is ever refused.
+steps have a value. The held keys (format 5) change only when the player presses or releases
+one, so a chunk stores each distinct set of keys once, as JSON, and per step the number of its
+set in that list, packed like an int column: a few bytes a chunk. ``info`` and any column whose
+values do not fit its type (which the protocol's validation should make impossible) are
+stored as JSON, so nothing is ever refused.
 
 Parquet has these encodings (DELTA_BINARY_PACKED, BYTE_STREAM_SPLIT), but a Parquet file's
 footer and schema would cost more than a second's worth of steps; this is ~60 lines of numpy.
@@ -29,6 +32,7 @@ INT = "int"
 FLOAT = "float"
 BOOL = "bool"
 JSON = "json"
+KEYS = "keys"  # a list of key codes per step: a per-chunk list of the distinct sets, an index
 
 # The type each recorder column is stored as (recording.recorder.STEP_FIELDS).
 TYPES: dict[str, str] = {
@@ -43,7 +47,14 @@ TYPES: dict[str, str] = {
     "t_key": FLOAT,
     "t_received": FLOAT,
     "t_step": FLOAT,
+    # Format 5: the key codes held (the input message's ``keys``, as given), and when the
+    # step's frame went to the socket (null: dropped by flow control, or not sent).
+    "keys": KEYS,
+    "t_sent": FLOAT,
 }
+# The columns of each chunk format that has typed columns; a later format appends columns, and
+# a chunk of an earlier one reads the new ones as null.
+FORMAT_COLUMNS: dict[int, tuple[str, ...]] = {4: tuple(TYPES)[:11], 5: tuple(TYPES)}
 
 _DIRECTORY = struct.Struct("<BI")  # per column, in TYPES order: how it is stored, its bytes
 _TYPED, _TYPED_WITH_GAPS, _AS_JSON = 0, 1, 2
@@ -71,12 +82,15 @@ def encode(steps: dict[str, list[Any]]) -> bytes:
     return b"".join(directory) + b"".join(parts)
 
 
-def decode(data: bytes, n_steps: int) -> dict[str, list[Any]]:
-    at = _DIRECTORY.size * len(TYPES)
+def decode(data: bytes, n_steps: int, *, version: int = 5) -> dict[str, list[Any]]:
+    """The columns of a chunk of format ``version``; columns it predates are null."""
+    stored = FORMAT_COLUMNS[version]
+    at = _DIRECTORY.size * len(stored)
     if len(data) < at:
         raise ValueError("the chunk header's step columns are cut short")
     steps: dict[str, list[Any]] = {}
-    for number, (name, kind) in enumerate(TYPES.items()):
+    for number, name in enumerate(stored):
+        kind = TYPES[name]
         how, length = _DIRECTORY.unpack_from(data, number * _DIRECTORY.size)
         column = data[at : at + length]
         if len(column) != length or how not in (_TYPED, _TYPED_WITH_GAPS, _AS_JSON):
@@ -89,7 +103,12 @@ def decode(data: bytes, n_steps: int) -> dict[str, list[Any]]:
         at += length
     if at != len(data):
         raise ValueError("the chunk header has bytes after its step columns")
-    return steps
+    return with_missing_columns(steps, n_steps)
+
+
+def with_missing_columns(steps: dict[str, list[Any]], n_steps: int) -> dict[str, list[Any]]:
+    """``steps`` with every column of TYPES, in order: those an older chunk lacks are null."""
+    return {name: steps.get(name, [None] * n_steps) for name in TYPES}
 
 
 def _json(values: list[Any]) -> bytes:
@@ -103,6 +122,8 @@ _TAKES: dict[str, set[type]] = {INT: {int}, FLOAT: {float, int}, BOOL: {bool}}
 
 def _pack(kind: str, values: list[Any]) -> tuple[bool, bytes] | None:
     """(has gaps, bytes), or None when a value does not fit the type (stored as JSON)."""
+    if kind == KEYS:
+        return _pack_keys(values)
     types = set(map(type, values))
     nulls = type(None) in types
     if not types - {type(None)} <= _TAKES[kind] or (nulls and kind == BOOL):
@@ -129,6 +150,34 @@ def _pack(kind: str, values: list[Any]) -> tuple[bool, bytes] | None:
     return True, np.packbits(valid).tobytes() + _planes(full)
 
 
+_KEYS_LENGTH = struct.Struct("<I")
+
+
+def _pack_keys(values: list[Any]) -> tuple[bool, bytes] | None:
+    """The distinct key sets as JSON (u32 length first), then each step's set's number."""
+    sets: dict[tuple[str, ...], int] = {}
+    numbers = np.empty(len(values), np.int64)
+    for step, keys in enumerate(values):
+        if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
+            return None
+        numbers[step] = sets.setdefault(tuple(keys), len(sets))
+    listed = json.dumps([list(keys) for keys in sets], separators=(",", ":")).encode()
+    return False, _KEYS_LENGTH.pack(len(listed)) + listed + _planes(numbers)
+
+
+def _unpack_keys(name: str, data: bytes, n: int) -> list[Any]:
+    if len(data) < _KEYS_LENGTH.size:
+        raise ValueError(f"the step column {name!r} has the wrong length")
+    (length,) = _KEYS_LENGTH.unpack_from(data)
+    sets = json.loads(data[_KEYS_LENGTH.size : _KEYS_LENGTH.size + length])
+    numbers = _unplanes(data[_KEYS_LENGTH.size + length :], n)
+    if not isinstance(sets, list) or (
+        n and not 0 <= int(numbers.min()) <= int(numbers.max()) < len(sets)
+    ):
+        raise ValueError(f"the step column {name!r} names a key set it does not list")
+    return [list(sets[number]) for number in numbers.tolist()]
+
+
 def _planes(bits: np.ndarray) -> bytes:
     delta = bits.copy()
     np.subtract(bits[1:], bits[:-1], out=delta[1:])  # wraps around; cumsum wraps it back
@@ -152,6 +201,8 @@ def _from_json(name: str, data: bytes, n: int) -> list[Any]:
 
 
 def _unpack(name: str, kind: str, gaps: bool, data: bytes, n: int) -> list[Any]:
+    if kind == KEYS:
+        return _unpack_keys(name, data, n)
     if kind == BOOL:
         if len(data) != -(-n // 8):
             raise ValueError(f"the step column {name!r} has the wrong length")

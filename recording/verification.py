@@ -12,7 +12,8 @@ task on the ``verify`` queue replays the new chunks and leaves a checkpoint (the
 with its RNG, and the last frame, which the next chunk's XOR coding needs) in Redis, so
 finalisation only replays the tail. Other envs cannot be checkpointed and are replayed whole at
 finalisation (Tower of Hanoi episodes are short). Finalisation concludes: verified, mismatch or
-failed.
+failed. An interrupted episode (its live session lost, no final chunk) is verified when every
+step it stored replayed identically: the verdict is about what is stored.
 
 Two workers may replay the same chunks (a finalisation and a late incremental task); each
 commits its progress with a conditional UPDATE on ``verified_steps`` and, when it updated no
@@ -328,6 +329,16 @@ def _replay_chunks(episode: Episode, start: int, run: list[Chunk]) -> _Reached:
     return reached
 
 
+def _interrupted_and_all_replayed(episode: Episode, end: int) -> bool:
+    """An interrupted episode has no final chunk: it is verified when every step it stored
+    (the watchdog counted them) replayed identically, with no chunk left beyond a gap."""
+    return (
+        episode.end_reason == Episode.EndReason.INTERRUPTED
+        and 0 < end == episode.steps
+        and not episode.chunks.filter(first_frame__gte=end).exists()
+    )
+
+
 def _verify_pass(episode_id: str) -> bool:
     """Replay what is stored beyond the verified steps; False when another worker raced us."""
     episode = Episode.objects.filter(pk=episode_id, verification=_V.PENDING).first()
@@ -341,6 +352,13 @@ def _verify_pass(episode_id: str) -> bool:
     if not run and not final:
         return True
     reached = _replay_chunks(episode, start, run)
+    if reached.verdict is None and final and _interrupted_and_all_replayed(episode, reached.end):
+        end = reached.end
+        detail = (
+            f"the {_count(end, 'stored step')} and {_count(end, 'stored frame')} replayed "
+            "identically; the live session was lost after them, so nothing after them is stored"
+        )
+        reached.verdict = (_V.VERIFIED, end, detail)
     if reached.verdict is None and final:
         reason = (
             f"no stored chunk starts at frame {reached.end} ({episode.chunks.count()} of "

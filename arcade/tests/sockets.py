@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -43,3 +44,23 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
     message = await communicator.receive_output(timeout=5)
     assert message["type"] == "websocket.close"
     return int(message["code"])
+
+
+async def end_every_game() -> None:
+    """End every game this process still hosts, so that no test's game outlives it.
+
+    A communicator that disconnects gives its consumer a second to finish, then cancels it;
+    the consumer's let-go goes on, shielded, and may park the game a moment later. So this
+    looks again until nothing has been left for a while.
+    """
+    from arcade import engine
+
+    quiet_since = asyncio.get_running_loop().time()
+    while asyncio.get_running_loop().time() - quiet_since < 0.3:
+        await asyncio.sleep(0.05)
+        live = [s for s in engine._sessions if s.episode is not None]
+        if live or len(engine.parked()):
+            await engine.parked().end_all()
+            for session in live:
+                await session.stop("abandoned")
+            quiet_since = asyncio.get_running_loop().time()

@@ -73,6 +73,11 @@ class Player:
         self.texts.append(data)
         return "text", data
 
+    async def text(self, kind: str) -> dict[str, Any]:
+        """The first message of that kind, received already or next."""
+        seen = next((t for t in self.texts if t["type"] == kind), None)
+        return seen if seen is not None else await self.next_text(kind)
+
     async def next_text(self, kind: str) -> dict[str, Any]:
         while True:
             what, data = await self.receive()
@@ -109,6 +114,7 @@ async def test_it_greets_with_the_game_its_keys_and_flow_control(pong: Any, alic
     game = player.hello["game"]
     assert (game["slug"], game["fps"], game["turn_based"]) == ("pong", 60, False)
     assert (game["width"], game["height"], game["pixel_format"]) == (160, 210, "indexed")
+    assert game["palette"] is None  # docs/protocol.md: the episode message carries it
     assert "Space" in game["keys"] and "ArrowRight" in game["keys"]
     assert player.hello["window"] > player.hello["ack_every"] > 0
     await player.ws.disconnect()
@@ -213,6 +219,34 @@ async def test_it_records_every_step_and_frame_of_a_played_episode(pong: Any, al
     for number, frame in player.frames.items():
         assert np.array_equal(stored[number], frame), number
     assert episode.total_return == sum(t.reward for t in transitions)
+
+
+async def test_it_records_the_keys_held_as_given_and_when_each_frame_was_sent(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=10)
+    await player.press("ArrowLeft", "ArrowRight", "NoSuchKey")  # unknown codes kept too
+    await player.play(frames=40)
+    await player.press()
+    await player.play(frames=70)
+    await player.ws.disconnect()
+
+    steps: dict[str, list[Any]] = {"input_seq": [], "keys": [], "t_step": [], "t_sent": []}
+    previous = None
+    async for chunk in Chunk.objects.filter(episode_id=player.episode).order_by("index"):
+        with chunk.file.open("rb") as handle:
+            header, frames = chunkfile.decode(handle.read(), previous)
+        previous = frames[-1]
+        for name, values in steps.items():
+            values.extend(header["steps"][name])
+    held = {seq: keys for seq, keys in zip(steps["input_seq"], steps["keys"], strict=True)}
+    assert held == {0: [], 1: ["ArrowLeft", "ArrowRight", "NoSuchKey"], 2: []}
+    sent = [(s, t) for s, t in zip(steps["t_step"], steps["t_sent"], strict=True) if t]
+    assert len(sent) >= 60  # the player acked: every frame it was shown went out
+    assert all(t_sent >= t_step for t_step, t_sent in sent)
 
 
 async def test_it_ends_an_episode_at_the_step_limit_as_truncated(
@@ -360,7 +394,7 @@ async def test_it_tells_the_players_pages_when_a_worker_has_saved_an_episode(
     await player.start()  # ends the first as abandoned; the (eager) worker finalises it
 
     for page in (player, elsewhere):
-        saved = await page.next_text("episode_saved")
+        saved = await page.text("episode_saved")  # it may come before the new game's episode
         assert saved == {
             "type": "episode_saved",
             "episode": first,

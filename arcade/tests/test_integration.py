@@ -276,3 +276,40 @@ def test_it_tells_the_players_page_on_the_other_web_process_that_its_episode_is_
     # Sent by a worker process, through Redis, to both web processes holding the pages.
     assert saved == expected, live_stack.tail()
     assert seen_there == expected
+
+
+def test_it_logs_no_traceback_for_what_clients_do_wrong(
+    live_stack: Stack, alice: Any, pong: Any
+) -> None:
+    cookie = live_stack.session_cookie(alice)
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": live_stack.url}
+    base = live_stack.url.replace("http", "ws")
+
+    async def misbehave() -> tuple[int | None, list[str]]:
+        async with websockets.connect(base + "/ws/no/such/path/", additional_headers=headers) as ws:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            bad_path = ws.close_code
+        codes: list[str] = []
+        ws = await websockets.connect(base + "/ws/play/pong/", additional_headers=headers)
+        await ws.recv()  # hello
+        await ws.send(json.dumps({"type": "start"}))
+        for bad in ("[" * 3000 + "]" * 1000, json.dumps({"type": "resume", "episode": "a b/é"})):
+            await ws.send(bad)
+        frames = 0
+        while len(codes) < 2 or frames < 90:
+            message = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(message, bytes):
+                frames += 1
+            elif json.loads(message)["type"] == "error":
+                codes.append(json.loads(message)["code"])
+        ws.transport.abort()  # the tab closes mid-game, frames still on their way
+        await asyncio.sleep(2)
+        return bad_path, codes
+
+    bad_path, codes = asyncio.run(misbehave())
+    assert bad_path == p.CLOSE_NOT_FOUND
+    assert sorted(codes) == ["bad_field", "bad_message"]
+    web_log = (live_stack.logs / "web.log").read_text()
+    assert "Traceback" not in web_log, web_log[-4000:]
+    assert " ERROR " not in web_log, web_log[-4000:]

@@ -16,6 +16,11 @@ with Minari's own, array for array.
 
 What is hand-written is Parquet's container: the Thrift compact encoding of page headers and
 the footer (parquet.thrift field numbers are noted where used), a few lines of RLE levels.
+
+Each episode's ``infos`` (Minari's per-step info dicts, T + 1 rows: the reset's, then each
+step's) are a struct column of plain fields (int64, float64, bool, string, and fixed-size
+lists of int64), laid out as Minari's writer lays out the same dict (``minari_layout`` is
+given one of the same shape, and ``check_layout`` compares).
 """
 
 from __future__ import annotations
@@ -43,11 +48,11 @@ PAGE_BYTES = 1 << 20  # pyarrow's default data page size
 CREATED_BY = "arcade exports (Minari's parquet layout, written from numpy)"
 
 # parquet.thrift enums
-_BOOLEAN, _INT32, _INT64, _DOUBLE = 0, 1, 2, 5
+_BOOLEAN, _INT32, _INT64, _DOUBLE, _BYTE_ARRAY = 0, 1, 2, 5, 6
 _PLAIN, _RLE, _RLE_DICTIONARY = 0, 3, 8
 _DATA_PAGE, _DICTIONARY_PAGE = 0, 2
 _REQUIRED, _OPTIONAL, _REPEATED = 0, 1, 2
-_CONVERTED_LIST, _CONVERTED_UINT_8 = 3, 11
+_CONVERTED_UTF8, _CONVERTED_LIST, _CONVERTED_UINT_8 = 0, 3, 11
 _CODECS = {"none": 0, "snappy": 1, "zstd": 6}
 
 # Thrift compact protocol wire types
@@ -261,11 +266,78 @@ def _scalars(file: _File, name: str, physical: int, values: np.ndarray) -> _Colu
     return column
 
 
-def _schema() -> list[bytes]:
+# Minari's infos: field name -> T + 1 values, a list of bool, int, float or str, or a
+# (T + 1, k) int64 array (a fixed-size list). ``_encode_info`` turns a 1-D array into lists
+# of one value, so scalars come as Python lists, as ``minari_infos`` makes them.
+Infos = dict[str, Any]
+Signature = tuple[tuple[str, str, int], ...]  # (name, kind, list size) of each field
+
+
+def info_signature(infos: Infos) -> Signature:
+    """The shape of ``infos`` that decides its Parquet and Arrow layout."""
+    fields = []
+    for name, values in infos.items():
+        if isinstance(values, np.ndarray):
+            if values.ndim != 2 or values.dtype != np.int64:
+                raise ValueError(f"info {name!r}: arrays must be (rows, k) int64")
+            fields.append((name, "ints", int(values.shape[1])))
+            continue
+        kinds = {type(v) for v in values}
+        if len(kinds) != 1 or not kinds <= {bool, int, float, str}:
+            raise ValueError(f"info {name!r} must hold values of one of bool, int, float, str")
+        fields.append((name, kinds.pop().__name__, 0))
+    return tuple(fields)
+
+
+def example_infos(signature: Signature, rows: int) -> Infos:
+    """Zeros in the shape of ``signature`` (for ``minari_layout``)."""
+    zero: dict[str, Any] = {"bool": False, "int": 0, "float": 0.0, "str": ""}
+    return {
+        name: np.zeros((rows, size), np.int64) if kind == "ints" else [zero[kind]] * rows
+        for name, kind, size in signature
+    }
+
+
+def _info_columns(file: _File, infos: Infos) -> list[_Column]:
+    """``infos.<field>``: optional struct (def 1), optional field (def 2); a list field also
+    repeated (rep 1) of optional int64 (def 4). Every value present, one PLAIN page each."""
+    columns = []
+    for name, kind, size in info_signature(infos):
+        values = infos[name]
+        if kind == "ints":
+            column = _Column(["infos", name, "list", "element"], _INT64, [_PLAIN, _RLE])
+            rows, count = len(values), len(values) * size
+            row = _run(1, 0) + (_run(size - 1, 1) if size > 1 else b"")
+            levels = _levels(row * rows) + _levels(_run(count, 4))
+            plain = np.ascontiguousarray(values, "<i8").tobytes()
+        else:
+            count = len(values)
+            physical, plain = _plain(kind, values)
+            column = _Column(["infos", name], physical, [_PLAIN, _RLE])
+            levels = _levels(_run(count, 2))
+        column.start = file.position
+        file.data_page(column, levels + plain, count, _PLAIN)
+        columns.append(column)
+    return columns
+
+
+def _plain(kind: str, values: list[Any]) -> tuple[int, bytes]:
+    if kind == "bool":
+        return _BOOLEAN, np.packbits(np.asarray(values, bool), bitorder="little").tobytes()
+    if kind == "int":
+        return _INT64, np.asarray(values, "<i8").tobytes()
+    if kind == "float":
+        return _DOUBLE, np.asarray(values, "<f8").tobytes()
+    encoded = [value.encode() for value in values]
+    return _BYTE_ARRAY, b"".join(struct.pack("<I", len(e)) + e for e in encoded)
+
+
+def _schema(signature: Signature = ()) -> list[bytes]:
     """SchemaElements, as pyarrow writes Minari's table (checked by ``check_layout``)."""
     # SchemaElement: 1 type, 3 repetition_type, 4 name, 5 num_children, 6 converted_type,
     # 10 logicalType (a union: 3 LIST, 10 INTEGER{1 bitWidth, 2 isSigned})
     list_type = _struct([(3, _T_STRUCT, _struct([]))])
+    string_type = _struct([(1, _T_STRUCT, _struct([]))])
     uint8 = _struct([(10, _T_STRUCT, _struct([(1, _T_BYTE, 8), (2, _T_TRUE, False)]))])
 
     def element(name: str, **fields: Any) -> bytes:
@@ -280,8 +352,23 @@ def _schema() -> list[bytes]:
             ]
         )
 
+    infos: list[bytes] = []
+    if signature:
+        infos.append(element("infos", children=len(signature)))
+    scalar = {"bool": _BOOLEAN, "int": _INT64, "float": _DOUBLE}
+    for name, kind, _ in signature:
+        if kind == "ints":
+            infos.append(element(name, children=1, converted=_CONVERTED_LIST, logical=list_type))
+            infos.append(element("list", repetition=_REPEATED, children=1))
+            infos.append(element("element", type=_INT64))
+        elif kind == "str":
+            infos.append(
+                element(name, type=_BYTE_ARRAY, converted=_CONVERTED_UTF8, logical=string_type)
+            )
+        else:
+            infos.append(element(name, type=scalar[kind]))
     return [
-        element("schema", repetition=_REQUIRED, children=5),
+        element("schema", repetition=_REQUIRED, children=5 + bool(signature)),
         element("observations", children=1, converted=_CONVERTED_LIST, logical=list_type),
         element("list", repetition=_REPEATED, children=1),
         element("element", type=_INT32, converted=_CONVERTED_UINT_8, logical=uint8),
@@ -289,6 +376,7 @@ def _schema() -> list[bytes]:
         element("rewards", type=_DOUBLE),
         element("terminations", type=_BOOLEAN),
         element("truncations", type=_BOOLEAN),
+        *infos,
     ]
 
 
@@ -302,17 +390,22 @@ def write_episode(
     truncations: np.ndarray,
     arrow_schema: bytes,
     palette: np.ndarray | None = None,
+    infos: Infos | None = None,
     codec: str = CODEC,
     level: int | None = CODEC_LEVEL,
 ) -> None:
     """One episode's file: T + 1 observations, T steps padded with a zero as Minari pads them.
 
     With a ``palette`` (256 x 3), ``observations`` are palette indices written as RGB.
+    ``infos`` (T + 1 rows each) are written as Minari writes an EpisodeBuffer's infos.
     """
     if observations.dtype != np.uint8:
         raise ValueError(f"observations must be uint8, not {observations.dtype}")
     rows = len(observations)
     pad = rows - len(actions)
+    infos = infos or {}
+    if any(len(values) != rows for values in infos.values()):
+        raise ValueError(f"every info needs {rows} values: one per observation")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
         file = _File(out, codec, level if codec == "zstd" else None)
@@ -322,6 +415,7 @@ def write_episode(
             _scalars(file, "rewards", _DOUBLE, np.pad(rewards.astype(np.float64), (0, pad))),
             _scalars(file, "terminations", _BOOLEAN, np.pad(terminations, (0, pad))),
             _scalars(file, "truncations", _BOOLEAN, np.pad(truncations, (0, pad))),
+            *_info_columns(file, infos),
         ]
         code = _CODECS[codec]
         chunks = [
@@ -345,7 +439,7 @@ def write_episode(
         footer = _struct(
             [
                 (1, _T_I32, 2),
-                (2, _T_LIST, (_T_STRUCT, _schema())),
+                (2, _T_LIST, (_T_STRUCT, _schema(info_signature(infos)))),
                 (3, _T_I64, rows),
                 (4, _T_LIST, (_T_STRUCT, [group])),
                 (5, _T_LIST, (_T_STRUCT, [key_value])),
@@ -382,10 +476,10 @@ class Layout:
     schema_arrow: pa.Schema
 
 
-def minari_layout(storage: ParquetStorage) -> Layout:
-    """Minari writes a one-step episode of zeros into a scratch copy of ``storage``; its footer
-    gives the layout, so the Arrow types are whatever this Minari and pyarrow write, and
-    ``check_layout`` fails loudly if ours ever drifts from them."""
+def minari_layout(storage: ParquetStorage, signature: Signature = ()) -> Layout:
+    """Minari writes a one-step episode of zeros (and infos of ``signature``) into a scratch
+    copy of ``storage``; its footer gives the layout, so the Arrow types are whatever this
+    Minari and pyarrow write, and ``check_layout`` fails loudly if ours ever drifts from them."""
     with tempfile.TemporaryDirectory(prefix="arcade-minari-layout-") as scratch:
         # The totals are all of metadata.json that ``update_episodes`` reads; ``new`` would
         # also write the space's bounds there (0.6 MB of JSON for RGB) and parse them again.
@@ -401,6 +495,7 @@ def minari_layout(storage: ParquetStorage) -> Layout:
                     rewards=np.zeros(1, np.float64),
                     terminations=np.zeros(1, bool),
                     truncations=np.zeros(1, bool),
+                    infos=example_infos(signature, 2) or None,
                 )
             ]
         )

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import minari
+import numpy as np
 from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.dataset.minari_storage import MinariStorage
 
@@ -28,18 +30,34 @@ from games.engine.registry import register_all
 from recording.models import Episode
 
 from ..card import OBSERVATION_TEXT, dataset_card
+from ..inputs import input_columns
 from ..observations import observation_space
 from . import ExportItem, Target, episode_parquet
 
 DATA_FORMAT = "parquet"
 VERSION = "v0"
 
-LAYOUT = """\
+INFOS = """\
+Each episode's `infos` (T + 1 rows: the reset's, then step t's at row t + 1) carry, for Atari
+games, `lives` and, with sticky actions, `applied` (T + 1 x frameskip: the action each emulator
+frame of the step applied; the reset row is NOOP), which is what replays the episode
+bit-exactly (docs/datasets.md, "Replaying a Minari episode"); and the input of every step:
+`input_seq`, `new_input`, `keys` (the key codes held, space-separated), `client_frame` (-1:
+none), `t_shown`, `t_key`, `t_received`, `t_step`, `t_sent` (NaN: none). With `atari`
+observations a step's infos are those of the first recorded step it covers, without `applied`."""
+
+LAYOUT = (
+    """\
 A Minari root (`MINARI_DATASETS_PATH`): one dataset per game, `arcade/<game>/<observation>-v0`,
 in Minari's Parquet storage with `jpeg_encoding` off (observations are exact). Each episode's
 Minari metadata also has `arcade_episode` (UUID), `user` (pseudonym), `game`, `started_at`,
-`recorded_steps`, `end_reason`, `verification` and `env_kwargs`; with `indices`
-observations also `palette` (256 x [r, g, b]: RGB = palette[indices])."""
+`recorded_steps`, `end_reason`, `verification`, `cut_short` (why the episode ends before
+its recording does: an interrupted one) and `env_kwargs`; with `indices`
+observations also `palette` (256 x [r, g, b]: RGB = palette[indices]).
+
+"""
+    + INFOS
+)
 
 LOADING = """\
 ```python
@@ -68,6 +86,43 @@ def datasets_path(root: Path) -> Iterator[None]:
                 os.environ.pop("MINARI_DATASETS_PATH", None)
             else:
                 os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def _nan(values: list[float | None]) -> list[float]:
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+def episode_infos(item: ExportItem, observation: str) -> episode_parquet.Infos:
+    """The episode's Minari ``infos``: the reset's row, then one per step (``INFOS``)."""
+    steps, raw = item.data.steps, item.trajectory.raw_steps.tolist()
+    derived = input_columns(steps)
+
+    def pick(values: list[Any]) -> list[Any]:
+        return [values[i] for i in raw]
+
+    infos: episode_parquet.Infos = {}
+    env_infos = pick(steps["info"])
+    applied = [info.get("applied") if isinstance(info, dict) else None for info in env_infos]
+    widths = {len(a) if isinstance(a, list) else -1 for a in applied}
+    if observation != "atari" and len(widths) == 1 and min(widths) > 0:
+        frames = np.asarray(applied, np.int64)
+        infos["applied"] = np.concatenate([np.zeros((1, frames.shape[1]), np.int64), frames])
+    lives = [info.get("lives") if isinstance(info, dict) else None for info in env_infos]
+    if lives and all(type(v) is int for v in lives):
+        infos["lives"] = [lives[0], *lives]
+    keys = [" ".join(k) if k is not None else "" for k in pick(steps["keys"])]
+    frames_shown = [-1 if f is None else int(f) for f in pick(steps["client_frame"])]
+    infos |= {
+        "input_seq": [0, *map(int, pick(steps["input_seq"]))],
+        "new_input": [False, *pick(derived["new_input"])],
+        "keys": ["", *keys],
+        "client_frame": [-1, *frames_shown],
+        **{
+            name: [float("nan"), *_nan(pick(steps[name]))]
+            for name in ("t_shown", "t_key", "t_received", "t_step", "t_sent")
+        },
+    }
+    return infos
 
 
 def dataset_id(slug: str, observation: str) -> str:
@@ -102,8 +157,8 @@ class Writer:
         self.storages: dict[str, MinariStorage] = {}
         self.sizes: dict[str, tuple[float, float]] = {}  # earlier size, staged size at start
         self.totals: dict[str, tuple[int, int]] = {}  # episodes, steps
-        self.layouts: dict[str, episode_parquet.Layout | None] = {}  # None: Minari writes
-        self.checked: set[str] = set()
+        self.fast: dict[str, bool] = {}  # whether episode_parquet writes the dataset's files
+        self.layouts: dict[tuple[str, episode_parquet.Signature], episode_parquet.Layout] = {}
 
     def _data_path(self, name: str) -> Path:
         return self.target.root / name / "data"
@@ -121,8 +176,7 @@ class Writer:
         self.storages[name] = storage
         metadata = storage.metadata
         self.totals[name] = (metadata["total_episodes"], metadata["total_steps"])
-        fast = episode_parquet.supports(storage)
-        self.layouts[name] = episode_parquet.minari_layout(storage) if fast else None
+        self.fast[name] = episode_parquet.supports(storage)
         return storage
 
     def _create(self, name: str, episode: Episode) -> MinariStorage:
@@ -160,8 +214,8 @@ class Writer:
         storage = self._storage(item)
         name = dataset_id(episode.game.slug, self.observation)
         index, steps = self.totals[name]
-        layout = self.layouts[name]
-        if layout is None:
+        infos = episode_infos(item, self.observation)
+        if not self.fast[name]:
             buffer = EpisodeBuffer(
                 id=index,
                 seed=episode.seed,
@@ -170,9 +224,16 @@ class Writer:
                 rewards=trajectory.rewards,
                 terminations=trajectory.terminations,
                 truncations=trajectory.truncations,
+                infos=infos,
             )
             storage.update_episodes([buffer])
         else:
+            # Minari's layout of these infos, found once a run (and checked once) per shape.
+            signature = episode_parquet.info_signature(infos)
+            checked = (name, signature) in self.layouts
+            if not checked:
+                self.layouts[name, signature] = episode_parquet.minari_layout(storage, signature)
+            layout = self.layouts[name, signature]
             path = storage.data_path / str(index) / episode_parquet.FILE_NAME
             episode_parquet.write_episode(
                 path,
@@ -182,11 +243,11 @@ class Writer:
                 rewards=trajectory.rewards,
                 terminations=trajectory.terminations,
                 truncations=trajectory.truncations,
+                infos=infos,
                 arrow_schema=layout.arrow_schema,
             )
-            if name not in self.checked:  # once a run: the layout is the storage's
+            if not checked:
                 episode_parquet.check_layout(path, layout)
-                self.checked.add(name)
         n = len(trajectory.actions)
         extra: dict[str, object] = {}
         if self.observation == "indices" and item.data.palette is not None:
@@ -203,6 +264,7 @@ class Writer:
                 "recorded_steps": episode.steps,
                 "end_reason": episode.end_reason,
                 "verification": episode.verification,
+                "cut_short": item.data.cut_short,
                 "env_kwargs": episode.env_spec.get("env_kwargs", {}),
                 **extra,
             },

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from recording.models import Episode
 
 from ..card import dataset_card
+from ..inputs import input_columns
 from . import ExportItem, Target
 
 COMPRESSION = "zstd"
@@ -32,7 +33,8 @@ COMPRESSION = "zstd"
 LAYOUT = """\
 - `episodes/part-*.parquet`: one row per episode (`episode`, `user`, `game`, `env_id`,
   `env_kwargs`, `seed`, `steps`, `recorded_steps`, `total_return`, `status`, `end_reason`,
-  `verification`, `started_at`, `frame_shape`, `pixel_format`, `observation_shape`,
+  `verification`, `cut_short` (why the data ends before the recording: an interrupted
+  episode), `started_at`, `frame_shape`, `pixel_format`, `observation_shape`,
   `versions`, `palette`).
 - `steps/part-*.parquet`: one row per step, the fields below.
 - `frames/<game>/part-*.parquet`: one row per observation (`episode`, `frame`,
@@ -85,11 +87,12 @@ class Writer:
         raw = trajectory.raw_steps
         column = data.steps
 
+        inputs = input_columns(column)
+
         def pick(name: str) -> list[Any]:
-            values = column[name]
+            values = column[name] if name in column else inputs[name]
             return [values[i] for i in raw]
 
-        t_step, t_received = pick("t_step"), pick("t_received")
         steps = pa.table(
             {
                 "episode": pa.array([str(episode.pk)] * n, pa.string()),
@@ -108,14 +111,16 @@ class Writer:
                 "client_frame": pa.array(pick("client_frame"), pa.int64()),
                 "t_shown": _nullable(pick("t_shown")),
                 "t_key": _nullable(pick("t_key")),
-                "t_received": _nullable(t_received),
-                "t_step": _nullable(t_step),
-                "input_latency_ms": _nullable(
-                    [
-                        None if r is None else (s - r) * 1000
-                        for s, r in zip(t_step, t_received, strict=True)
-                    ]
-                ),
+                "t_received": _nullable(pick("t_received")),
+                "t_step": _nullable(pick("t_step")),
+                "t_sent": _nullable(pick("t_sent")),
+                "keys": pa.array(pick("keys"), pa.list_(pa.string())),
+                "new_input": pa.array(pick("new_input"), pa.bool_()),
+                "receive_to_step_ms": _nullable(pick("receive_to_step_ms")),
+                "step_to_sent_ms": _nullable(pick("step_to_sent_ms")),
+                "shown_to_key_ms": _nullable(pick("shown_to_key_ms")),
+                "frames_after_shown": pa.array(pick("frames_after_shown"), pa.int64()),
+                "ms_since_input": _nullable(pick("ms_since_input")),
             }
         )
         if self.steps is None:
@@ -161,6 +166,7 @@ class Writer:
                 "status": episode.status,
                 "end_reason": episode.end_reason,
                 "verification": episode.verification,
+                "cut_short": data.cut_short,
                 "started_at": episode.started_at,
                 "frame_shape": list(episode.frame_shape),
                 "pixel_format": episode.pixel_format,
@@ -195,6 +201,7 @@ class Writer:
                         ("status", pa.string()),
                         ("end_reason", pa.string()),
                         ("verification", pa.string()),
+                        ("cut_short", pa.string()),
                         ("started_at", pa.timestamp("us", tz="UTC")),
                         ("frame_shape", pa.list_(pa.int32())),
                         ("pixel_format", pa.string()),

@@ -143,3 +143,59 @@ def test_it_leaves_other_storages_to_minari(tmp_path: Path) -> None:
     )
     assert not episode_parquet.supports(jpeg)
     assert not episode_parquet.supports(arrow)
+
+
+def infos_of(rows: int) -> dict[str, Any]:
+    """Infos of every kind the exporter writes, one value per observation (reset first)."""
+    rng = np.random.default_rng(5)
+    return {
+        "applied": rng.integers(0, 18, (rows, 4), dtype=np.int64),
+        "lives": [int(v) for v in rng.integers(0, 5, rows)],
+        "new_input": [bool(v) for v in rng.random(rows) < 0.2],
+        "keys": [["", "ArrowLeft ArrowRight", "Space", "é"][i % 4] for i in range(rows)],
+        "t_sent": [float("nan") if i % 3 == 0 else 1_764_000_000.0 + i / 60 for i in range(rows)],
+    }
+
+
+def _equal_with_nan(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=True))
+
+
+def test_it_writes_infos_as_minari_writes_them(tmp_path: Path) -> None:
+    arrays = episode((210, 160), steps=50)
+    infos = infos_of(51)
+    storage = MinariStorage.new(
+        tmp_path,
+        observation_space=gym.spaces.Box(0, 255, (210, 160), np.uint8),
+        action_space=gym.spaces.Discrete(18),
+        data_format="parquet",
+        jpeg_encoding=False,
+    )
+    storage.update_episodes([EpisodeBuffer(seed=7, infos=infos, **arrays)])
+    signature = episode_parquet.info_signature(infos)
+    layout = episode_parquet.minari_layout(storage, signature)
+    path = storage.data_path / "1" / episode_parquet.FILE_NAME
+    episode_parquet.write_episode(
+        path,
+        observations=arrays["observations"],
+        actions=arrays["actions"],
+        rewards=arrays["rewards"],
+        terminations=arrays["terminations"],
+        truncations=arrays["truncations"],
+        infos=infos,
+        arrow_schema=layout.arrow_schema,
+    )
+
+    episode_parquet.check_layout(path, layout)
+    theirs = pq.read_table(storage.data_path / "0" / episode_parquet.FILE_NAME)
+    ours = pq.read_table(path)
+    assert ours.schema.equals(theirs.schema, check_metadata=True)
+    assert ours.drop_columns(["infos"]).equals(theirs.drop_columns(["infos"]))
+    storage.update_metadata({"total_episodes": 2, "total_steps": 100})
+    theirs_loaded, mine = storage.get_episodes([0, 1])
+    for name in infos:
+        assert np.array_equal(
+            mine["infos"][name], theirs_loaded["infos"][name], equal_nan=name == "t_sent"
+        ), name
+    assert mine["infos"]["applied"].shape == (51, 4)
+    assert mine["infos"]["keys"][1] == "ArrowLeft ArrowRight"

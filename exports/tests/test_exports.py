@@ -8,11 +8,13 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from exports.management.commands.export_dataset import Command as ExportCommand
 from exports.models import ExportedEpisode
 from exports.services import (
     EpisodeQuery,
@@ -21,7 +23,9 @@ from exports.services import (
     episodes_for_export,
     user_pseudonym,
 )
+from recording import services
 from recording.models import Episode
+from recording.tests.helpers import died_mid_play
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -196,3 +200,102 @@ def test_a_failed_run_leaves_the_destination_as_it_was(
     assert ExportedEpisode.objects.count() == 2
     again = dataset_export(query=EpisodeQuery(games=("pong",)), destination=str(tmp_path))
     assert (again.already, again.exported) == (2, 2)
+
+
+def interrupted(user: Any, game: Any) -> Episode:
+    """An episode whose web process died after 100 stored steps, ended by the watchdog."""
+    episode = died_mid_play(user, game, stored=4)
+    services.episodes_reap(silent_for=timedelta(seconds=60))
+    episode.refresh_from_db()
+    assert (episode.status, episode.end_reason) == ("incomplete", "interrupted")
+    return episode
+
+
+def test_it_exports_an_interrupted_episode_up_to_its_last_stored_step(
+    alice: Any, pong: Any, recorded: Any, tmp_path: Path
+) -> None:
+    episode = interrupted(alice, pong)
+    out = StringIO()
+
+    call_command(
+        "export_dataset",
+        destination=str(tmp_path),
+        format="parquet",
+        status=["incomplete"],
+        stdout=out,
+        stderr=StringIO(),
+    )
+
+    assert "exported 1 episodes, 99 steps, 100 observations" in out.getvalue()
+    steps = pd.read_parquet(tmp_path / "steps").sort_values("step")
+    assert steps.step.tolist() == list(range(99))
+    assert steps.truncated.tolist() == [False] * 98 + [True]
+    row = pd.read_parquet(tmp_path / "episodes").iloc[0]
+    assert (row.end_reason, row.verification, row.recorded_steps) == (
+        "interrupted",
+        "verified",
+        episode.steps,
+    )
+    assert row.cut_short.startswith("interrupted: the live session was lost after 100 stored")
+    assert len(pd.read_parquet(tmp_path / "frames" / "pong")) == 100
+
+
+def test_the_command_says_how_many_episodes_it_skipped_and_exits_non_zero(
+    alice: Any, pong: Any, recorded: Any, tmp_path: Path
+) -> None:
+    recorded(user=alice, game=pong, steps=30)
+    broken = recorded(user=alice, game=pong, steps=30)
+    broken.chunks.filter(index=0).delete()  # its first chunk is lost
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="1 of 2 episodes were skipped") as raised:
+        call_command(
+            "export_dataset",
+            destination=str(tmp_path),
+            format="parquet",
+            stdout=out,
+            stderr=StringIO(),
+        )
+
+    assert raised.value.returncode == 2
+    assert "exported 1 episodes" in out.getvalue()
+    assert "SKIPPED 1 episodes that could not be read:" in out.getvalue()
+    assert f"  skipped {broken.pk}: " in out.getvalue()
+
+
+def test_the_summary_lists_every_folder_it_wrote(
+    alice: Any, pong: Any, hanoi: Any, recorded: Any, tmp_path: Path
+) -> None:
+    recorded(user=alice, game=pong, steps=20)
+    recorded(user=alice, game=hanoi, steps=5)
+
+    summary = dataset_export(query=EpisodeQuery(), destination=str(tmp_path), format="parquet")
+
+    assert summary.folders == {
+        ".": 1,
+        "episodes": 1,
+        "frames/pong": 1,
+        "frames/tower-of-hanoi": 1,
+        "steps": 1,
+    }
+    assert "  wrote frames/tower-of-hanoi/ (1 file)" in summary.lines()
+    minari = dataset_export(query=EpisodeQuery(), destination=str(tmp_path / "minari"))
+    assert minari.folders["arcade/pong/rgb-v0/data"] == 3  # its metadata, one episode's two
+    assert set(minari.folders) == {
+        ".",
+        "arcade",
+        "arcade/pong",
+        "arcade/pong/rgb-v0/data",
+        "arcade/tower-of-hanoi",
+        "arcade/tower-of-hanoi/rgb-v0/data",
+    }
+
+
+def test_the_command_documents_every_option() -> None:
+    parser = ExportCommand().create_parser("manage.py", "export_dataset")
+
+    undocumented = [
+        action.option_strings for action in parser._actions if not (action.help or "").strip()
+    ]
+
+    assert undocumented == []

@@ -13,7 +13,10 @@ from minari.data_collector.episode_buffer import EpisodeBuffer
 
 from exports.observations import transform
 from exports.services import EpisodeQuery, dataset_export, user_pseudonym
+from exports.tests.test_parquet import two_key_presses
+from recording import scripted
 from recording.frames import episode_data, palette_array
+from recording.tests.helpers import record_episode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,3 +157,91 @@ def test_it_loads_the_same_arrays_as_a_dataset_minari_writes_itself(
     assert ours.total_steps == theirs.total_steps == 90
     assert ours.storage.metadata["data_format"] == "parquet"
     assert ours.storage.metadata["jpeg_encoding"] is False
+
+
+STICKY = {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
+
+
+def replay_from_minari(dataset: Any) -> list[int]:
+    """docs/datasets.md's recipe, "Replaying a Minari episode": the steps after which the
+    replay differs from the dataset (none, when the dataset is enough to replay it)."""
+    import ale_py
+    import gymnasium as gym
+
+    gym.register_envs(ale_py)
+    (episode,) = dataset.iterate_episodes()
+    (metadata,) = dataset.storage.get_episode_metadata(dataset.episode_indices)
+    env = dataset.recover_environment(repeat_action_probability=0.0, frameskip=1)
+    observation, _ = env.reset(seed=metadata["seed"])
+    differs = [] if np.array_equal(observation, episode.observations[0]) else [0]
+    for t in range(len(episode.actions)):
+        reward = 0.0
+        for action in episode.infos["applied"][t + 1]:  # row 0 is the reset's
+            observation, frame_reward, terminated, _, _ = env.step(int(action))
+            reward += float(frame_reward)
+        same = (reward, terminated) == (episode.rewards[t], episode.terminations[t])
+        if not same or not np.array_equal(observation, episode.observations[t + 1]):
+            differs.append(t + 1)
+    env.close()
+    return differs
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_sticky_actions_episode_replays_bit_exactly_from_the_minari_dataset_alone(
+    tmp_path: Path, alice: Any, make_game: Any, eager_celery: None, redis_flushed: None
+) -> None:
+    breakout = make_game("breakout", env_kwargs=STICKY)
+    # A new action every other step: about one step in eight applies the one before instead.
+    record_episode(user=alice, game=breakout, steps=300, policy=scripted.hold_each_action(2))
+    dataset_export(query=EpisodeQuery(), destination=str(tmp_path), format="minari")
+
+    dataset = load(tmp_path, "arcade/breakout/rgb-v0")
+
+    (loaded,) = dataset.iterate_episodes()
+    applied = loaded.infos["applied"][1:, 0]
+    assert (applied != loaded.actions).sum() > 10  # the sticky repeats are in the data
+    assert replay_from_minari(dataset) == []
+    assert loaded.infos["lives"].shape == (301,)
+    assert loaded.infos["keys"].shape == (301,)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_the_minari_episodes_carry_each_steps_input(
+    tmp_path: Path, alice: Any, pong: Any, eager_celery: None, redis_flushed: None
+) -> None:
+    record_episode(user=alice, game=pong, steps=20, stamps=two_key_presses)
+    dataset_export(query=EpisodeQuery(), destination=str(tmp_path), format="minari")
+
+    (loaded,) = load(tmp_path, "arcade/pong/rgb-v0").iterate_episodes()
+
+    infos = loaded.infos
+    assert infos["keys"][1:].tolist() == [""] * 5 + ["ArrowLeft ArrowRight"] * 7 + ["Space"] * 8
+    assert np.flatnonzero(infos["new_input"]).tolist() == [6, 13]  # steps 5 and 12
+    assert infos["input_seq"].tolist() == [0] * 6 + [1] * 7 + [2] * 8
+    assert infos["client_frame"][6] == 3 and infos["client_frame"][1] == -1
+    assert np.isnan(infos["t_key"][1]) and infos["t_key"][6] == 2012.5
+    assert "applied" not in infos  # Pong here has no sticky actions
+
+
+def test_an_interrupted_episode_goes_to_minari_up_to_its_last_stored_step(
+    tmp_path: Path, alice: Any, pong: Any, eager_celery: None, redis_flushed: None
+) -> None:
+    from datetime import timedelta
+
+    from recording import services
+    from recording.tests.helpers import died_mid_play
+
+    died_mid_play(alice, pong, stored=4)
+    services.episodes_reap(silent_for=timedelta(seconds=60))
+    dataset_export(
+        query=EpisodeQuery(statuses=("incomplete",)), destination=str(tmp_path), format="minari"
+    )
+
+    dataset = load(tmp_path, "arcade/pong/rgb-v0")
+
+    (loaded,) = dataset.iterate_episodes()
+    assert loaded.observations.shape[0] == 100 and len(loaded.actions) == 99
+    assert loaded.truncations.tolist() == [False] * 98 + [True]
+    (metadata,) = dataset.storage.get_episode_metadata(dataset.episode_indices)
+    assert (metadata["end_reason"], metadata["verification"]) == ("interrupted", "verified")
+    assert metadata["cut_short"].startswith("interrupted: the live session was lost after 100")

@@ -67,3 +67,45 @@ def test_it_plays_pauses_and_steps_through_the_stored_frames(
     assert shows(page, episode_frame_rgb(episode=episode, number=70))
     page.click("#step-back")
     expect(shown).to_have_text("69")
+
+
+def test_its_flicker_filter_shows_the_maximum_of_each_frame_and_the_one_before(
+    page: Page,  # noqa: F811
+    live_server: Any,
+    alice: Any,
+    pong: Any,
+    recorded: Any,
+) -> None:
+    from accounts.models import User
+
+    episode = recorded(user=alice, game=pong, steps=70)
+    client = Client()
+    client.force_login(User.objects.create_superuser("root@example.org", "root-password-1"))
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/admin/recording/episode/{episode.pk}/play/")
+    frame = [episode_frame_rgb(episode=episode, number=n) for n in range(71)]
+
+    def filtered(n: int) -> np.ndarray:
+        return np.maximum(frame[n - 1], frame[n])
+
+    # A frame whose filtered picture differs from it, and so does the next one's; a chunk's
+    # first frame (25, 50) if one qualifies, so the frame before comes from another strip.
+    changing = [
+        n
+        for n in (25, 50, *range(1, 70))
+        if not np.array_equal(filtered(n), frame[n])
+        and not np.array_equal(filtered(n + 1), frame[n + 1])
+    ]
+    n = changing[0]
+    page.locator("#seek").fill(str(n))
+    assert shows(page, frame[n])
+
+    page.check("#flicker")
+
+    assert shows(page, filtered(n))
+    page.click("#step")
+    assert shows(page, filtered(n + 1))
+    page.uncheck("#flicker")
+    assert shows(page, frame[n + 1])

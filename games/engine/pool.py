@@ -8,8 +8,9 @@ import logging
 import multiprocessing
 import secrets
 import threading
+import time
 from collections import defaultdict, deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from .machines import GameConfig, Machine, atari_start_state, build_machine
@@ -23,14 +24,26 @@ StartState = tuple[int, "concurrent.futures.Future[bytes]"]
 class MachinePool:
     """Idle machines by game, reused across episodes, and seeded start states made ahead.
 
-    Building an ALE machine blocks the process for ~85 ms, so machines are built ahead
-    (``prewarm``) and kept; only a new peak of concurrent players of one game builds more.
-    Seeding one costs as much again, in a helper process; a few seeded start states per game
-    are kept in stock there, so New game restores one (~0.1 ms) instead of waiting.
+    Building an ALE machine takes ~70 ms, so machines are built ahead (``prewarm``) and kept;
+    only a new peak of concurrent players of one game builds more. Seeding one costs as much
+    again, in a helper process; a few seeded start states per game are kept in stock there,
+    so New game restores one (~0.1 ms) instead of waiting.
+
+    Nothing here builds, loads or resets an emulator on the event loop: that happens on one
+    builder thread, one machine at a time. ale-py holds the GIL while it loads a ROM (two
+    thirds of it in Stella's colour-averaging table, ``PhosphorBlend::makeAveragePalette``),
+    so a build still stops the loop's thread for its length; one at a time, with a rest of
+    ``build_rest`` seconds after each, a burst of cold starts costs other players a short
+    hitch now and then instead of freezing them until the burst is built.
     """
 
     def __init__(
-        self, *, max_idle_per_game: int = 256, use_helper: bool = True, stock: int = 3
+        self,
+        *,
+        max_idle_per_game: int = 256,
+        use_helper: bool = True,
+        stock: int = 3,
+        build_rest: float = 0.05,
     ) -> None:
         self._idle: dict[str, list[Machine]] = defaultdict(list)
         self._stock: dict[str, deque[StartState]] = defaultdict(deque)
@@ -39,6 +52,8 @@ class MachinePool:
         self._use_helper = use_helper
         self._stock_size = stock
         self._helper: ProcessPoolExecutor | None = None
+        self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arcade-build")
+        self._build_rest = build_rest
 
     def _take(self, config: GameConfig) -> Machine | None:
         with self._lock:
@@ -47,6 +62,20 @@ class MachinePool:
 
     def _build(self, config: GameConfig) -> Machine:
         return build_machine(config)
+
+    def _build_and_rest(self, config: GameConfig) -> Machine:
+        try:
+            return self._build(config)
+        finally:
+            time.sleep(self._build_rest)  # the loop's thread has the GIL to itself meanwhile
+
+    async def _off_loop(self, config: GameConfig) -> Machine:
+        """An idle machine, or one built on the builder thread."""
+        taken = self._take(config)
+        if taken is not None:
+            return taken
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._builder, self._build_and_rest, config)
 
     def helper(self) -> ProcessPoolExecutor:
         if self._helper is None:
@@ -87,10 +116,10 @@ class MachinePool:
         """A machine at the start of a freshly seeded episode: machine, seed, first colours."""
         if is_atari(config.env_id) and self._use_helper:
             seed, future = self._next_start(config)
-            machine = self._take(config) or self._build(config)
+            machine = await self._off_loop(config)
             try:
                 state = await asyncio.wrap_future(future)
-                return machine, seed, machine.start(seed, state)
+                return machine, seed, await asyncio.to_thread(machine.start, seed, state)
             except BrokenProcessPool:
                 log.warning("seeding helper process died; starting a new one")
                 with self._lock:
@@ -102,8 +131,7 @@ class MachinePool:
                 self.release(config, machine)
                 raise
         seed = secrets.randbits(31)
-        taken = self._take(config)
-        built = taken if taken is not None else await asyncio.to_thread(self._build, config)
+        built = await self._off_loop(config)
         try:
             return built, seed, await asyncio.to_thread(built.start, seed, None)
         except BaseException:
@@ -111,9 +139,8 @@ class MachinePool:
             raise
 
     async def acquire_idle(self, config: GameConfig) -> Machine:
-        """A machine to restore a snapshot into: an idle one, or one built in a thread."""
-        taken = self._take(config)
-        return taken if taken is not None else await asyncio.to_thread(self._build, config)
+        """A machine to restore a snapshot into: an idle one, or one built off the loop."""
+        return await self._off_loop(config)
 
     def release(self, config: GameConfig, machine: Machine) -> None:
         with self._lock:
@@ -140,6 +167,7 @@ class MachinePool:
                 concurrent.futures.wait(ordered, timeout=120)
 
     def shutdown(self) -> None:
+        self._builder.shutdown(wait=False, cancel_futures=True)
         if self._helper is not None:
             self._helper.shutdown(wait=False, cancel_futures=True)
             self._helper = None

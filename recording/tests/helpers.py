@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.utils import timezone
 
 from recording import chunkfile, scripted, services, transfer
 from recording.models import Episode
 
 
 def record_episode(
-    *, user: Any, game: Any, steps: int, chunk_steps: int = 25, store: bool = True
+    *,
+    user: Any,
+    game: Any,
+    steps: int,
+    chunk_steps: int = 25,
+    store: bool = True,
+    **play: Any,
 ) -> tuple[Episode, list[np.ndarray]]:
     """Play ``steps`` steps, hand every chunk over and (``store``) store them as a worker would.
 
-    Returns the episode and the frames as played, for comparison with what was stored.
+    ``play`` goes to ``scripted.play`` (``stamps``, ``sent``, ``policy``). Returns the episode
+    and the frames as played, for comparison with what was stored.
     """
     played = scripted.play(
-        user=user, game=game, steps=steps, chunk_steps=chunk_steps, keep_frames=True
+        user=user, game=game, steps=steps, chunk_steps=chunk_steps, keep_frames=True, **play
     )
     episode, chunks = played.episode, played.chunks
     for chunk in chunks:
@@ -34,3 +43,25 @@ def record_episode(
         )
     episode.refresh_from_db()
     return episode, played.frames
+
+
+LONG_AGO = timedelta(minutes=5)
+
+
+def died_mid_play(user: Any, game: Any, *, stored: int) -> Episode:
+    """An episode of 5 chunks whose web process died before its final cut.
+
+    ``stored`` chunks reached a worker; the rest wait in Redis, the final one never left.
+    """
+    episode, _ = record_episode(user=user, game=game, steps=100, chunk_steps=25, store=False)
+    episode_id = str(episode.pk)
+    transfer.discard(episode_id, 4)  # the final chunk (terminal frame only) was never cut
+    for index in range(stored):
+        services.chunk_store(episode_id=episode_id, index=index)
+    Episode.objects.filter(pk=episode_id).update(
+        status=Episode.Status.ACTIVE,
+        chunks_expected=None,
+        steps=0,
+        heartbeat_at=timezone.now() - LONG_AGO,
+    )
+    return episode

@@ -46,6 +46,7 @@ def stamp_for(step: int) -> InputStamp:
         t_shown=5000.125 + step * 16.6,
         t_key=5008.5 + step * 16.6,
         t_received=1_760_000_000.25 + step / 60,
+        keys=(("ArrowLeft", "ArrowRight"), (), ("Space",))[step // 3 % 3],
     )
 
 
@@ -92,6 +93,9 @@ def record(
         assert machine.diff is not None
         words = codec.sparse(machine.diff, machine.changed) if with_words else None
         recorder.step(**fields, frame=machine.frame, words=words)
+        if step % 4:  # every fourth frame dropped by flow control, as the live loop marks it
+            fields["t_sent"] = fields["t_step"] + 0.0015
+            recorder.sent(fields["t_sent"])
         played.frames.append(machine.frame.copy())
         played.steps.append(fields)
         if recorder.pending_steps >= chunk_steps:
@@ -276,6 +280,8 @@ def test_it_keeps_every_step_field_in_the_header(seaquest: Recording) -> None:
     assert stored["t_key"] == [s.t_key for s in stamps]
     assert stored["t_received"] == [s.t_received for s in stamps]
     assert stored["t_step"] == [s["t_step"] for s in seaquest.steps]
+    assert stored["keys"] == [list(s.keys) for s in stamps]
+    assert stored["t_sent"] == [s.get("t_sent") for s in seaquest.steps]
 
 
 def test_it_records_rewards_and_the_end_of_a_solved_tower(hanoi: Recording) -> None:
@@ -453,3 +459,25 @@ def test_it_refuses_a_chunk_format_it_does_not_know(seaquest: Recording) -> None
         chunkfile.read_header(newer)
     with pytest.raises(ValueError, match=f"this reader knows {chunkfile.FORMAT}"):
         chunkfile.decode(newer)
+
+
+def test_it_still_reads_format_4_chunks(seaquest: Recording) -> None:
+    """Format 4 had no held keys and no send times: those read as null, the rest as stored."""
+    blob = seaquest.blobs[1]
+    _, _, length = struct.unpack_from("<8sII", blob)
+    raw = zstandard.ZstdDecompressor().decompress(blob[16 : 16 + length])
+    n_fields, n_palette = struct.unpack_from("<II", raw)
+    columns = raw[8 + n_fields + n_palette :]
+    directory = [struct.unpack_from("<BI", columns, 5 * i) for i in range(13)]
+    format_4_columns = columns[: 5 * 11] + columns[5 * 13 :][: sum(n for _, n in directory[:11])]
+    old = zstandard.ZstdCompressor().compress(raw[: 8 + n_fields + n_palette] + format_4_columns)
+    format_4 = struct.pack("<8sII", b"ARCADECH", 4, len(old)) + old + blob[16 + length :]
+
+    header, frames = chunkfile.decode(format_4, seaquest.frames[31])
+    newer, newer_frames = chunkfile.decode(blob, seaquest.frames[31])
+
+    assert np.array_equal(frames, newer_frames)
+    assert header["steps"]["keys"] == [None] * header["n_steps"]
+    assert header["steps"]["t_sent"] == [None] * header["n_steps"]
+    for name in STEP_FIELDS[:11]:
+        assert header["steps"][name] == newer["steps"][name], name

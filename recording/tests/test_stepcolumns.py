@@ -21,9 +21,11 @@ def steps_of(n: int, *, seed: int = 0, first_input: int = 3) -> dict[str, list[A
     rng = np.random.default_rng(seed)
     steps: dict[str, list[Any]] = {name: [] for name in STEP_FIELDS}
     seq, frame, shown, key, received, action = 0, None, None, None, None, 0
+    keys: list[str] = []
     for step in range(n):
         if step >= first_input and step % 7 == first_input % 7:
             seq, frame, action = seq + 1, step - 2, int(rng.integers(18))
+            keys = [["ArrowUp"], [], ["ArrowLeft", "Space"], ["KeyQ"]][seq % 4]
             shown = round(812_345.6 + step * 16.6 + float(rng.random()) * 9, 1)
             key = shown + float(rng.random()) * 4
             received = 1_764_000_000.0 + step / 60 + float(rng.random()) * 1e-3
@@ -39,6 +41,9 @@ def steps_of(n: int, *, seed: int = 0, first_input: int = 3) -> dict[str, list[A
         steps["t_key"].append(key)
         steps["t_received"].append(received)
         steps["t_step"].append(1_764_000_000.0 + step / 60 + float(rng.normal(0, 5e-4)))
+        steps["keys"].append(keys)
+        sent = steps["t_step"][-1] + 2e-4 if step % 5 else None  # every fifth frame dropped
+        steps["t_sent"].append(sent)
     return steps
 
 
@@ -104,7 +109,8 @@ def test_it_costs_less_than_json_once_compressed() -> None:
 
     as_json = len(zstd.compress(json.dumps(steps, separators=(",", ":")).encode()))
     assert packed < as_json / 1.5
-    assert packed < 600 * 6  # bytes a step, most of them the noise of the times
+    # Bytes a step, most of them the noise of the server's two times (step and frame sent).
+    assert packed < 600 * 8
 
 
 def test_it_refuses_columns_it_does_not_know() -> None:
@@ -124,3 +130,36 @@ def test_it_refuses_packed_columns_that_are_cut_short_or_too_long() -> None:
         stepcolumns.decode(packed + b"\0", 30)
     with pytest.raises(ValueError, match="cut short"):
         stepcolumns.decode(packed[:10], 30)
+
+
+def test_it_stores_each_set_of_held_keys_once_a_chunk() -> None:
+    steps = steps_of(600)
+    long_names = [f"UnknownKeyWithAVeryLongName{k}" for k in range(16)]
+    steps["keys"] = [long_names if step % 2 else [] for step in range(600)]
+
+    back = round_trip(steps)
+
+    assert back["keys"] == steps["keys"]
+    listed = json.dumps([[], long_names], separators=(",", ":")).encode()
+    packed = stepcolumns.encode(steps)
+    assert packed.count(long_names[0].encode()) == 1  # the set once, not once a step
+    assert listed in packed
+
+
+def test_it_reads_the_columns_of_a_format_4_chunk_and_the_newer_ones_as_null() -> None:
+    steps = steps_of(30)
+    packed = stepcolumns.encode(steps)
+    # A format 4 chunk is the same columns without the last two (keys, t_sent).
+    directory = [struct.unpack_from("<BI", packed, 5 * i) for i in range(len(stepcolumns.TYPES))]
+    data = packed[5 * len(directory) :]
+    old_length = sum(length for _, length in directory[:11])
+    format_4 = packed[: 5 * 11] + data[:old_length]
+
+    back = stepcolumns.decode(format_4, 30, version=4)
+
+    assert list(back) == list(STEP_FIELDS)
+    assert back["keys"] == [None] * 30
+    assert back["t_sent"] == [None] * 30
+    assert {name: back[name] for name in STEP_FIELDS[:11]} == {
+        name: steps[name] for name in STEP_FIELDS[:11]
+    }

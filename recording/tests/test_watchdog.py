@@ -14,29 +14,9 @@ from arcade.heartbeat import Heartbeat
 from recording import services, transfer
 from recording.models import Episode
 
-from .helpers import record_episode
+from .helpers import LONG_AGO, died_mid_play, record_episode
 
 SILENT_FOR = timedelta(seconds=60)
-LONG_AGO = timedelta(minutes=5)
-
-
-def died_mid_play(user: Any, game: Any, *, stored: int) -> Episode:
-    """An episode of 5 chunks whose web process died before its final cut.
-
-    ``stored`` chunks reached a worker; the rest wait in Redis, the final one never left.
-    """
-    episode, _ = record_episode(user=user, game=game, steps=100, chunk_steps=25, store=False)
-    episode_id = str(episode.pk)
-    transfer.discard(episode_id, 4)  # the final chunk (terminal frame only) was never cut
-    for index in range(stored):
-        services.chunk_store(episode_id=episode_id, index=index)
-    Episode.objects.filter(pk=episode_id).update(
-        status=Episode.Status.ACTIVE,
-        chunks_expected=None,
-        steps=0,
-        heartbeat_at=timezone.now() - LONG_AGO,
-    )
-    return episode
 
 
 @pytest.mark.django_db(transaction=True)
@@ -145,3 +125,33 @@ async def test_it_keeps_beating_after_a_failed_beat() -> None:
     heartbeat.discard("episode-1")
 
     assert len(calls) >= 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_celery")
+def test_it_verifies_the_stored_steps_of_an_interrupted_episode(alice: Any, pong: Any) -> None:
+    episode = died_mid_play(alice, pong, stored=4)
+
+    services.episodes_reap(silent_for=SILENT_FOR)
+
+    episode.refresh_from_db()
+    assert (episode.status, episode.end_reason) == ("incomplete", "interrupted")
+    assert episode.verification == Episode.Verification.VERIFIED, episode.verification_detail
+    assert episode.verified_steps == 100
+    assert episode.verification_detail.startswith(
+        "the 100 stored steps and 100 stored frames replayed identically"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_celery")
+def test_it_does_not_verify_an_interrupted_episode_missing_a_chunk(alice: Any, pong: Any) -> None:
+    episode = died_mid_play(alice, pong, stored=4)
+    transfer.discard(str(episode.pk), 2)
+    episode.chunks.filter(index=2).delete()
+
+    services.episodes_reap(silent_for=SILENT_FOR)
+
+    episode.refresh_from_db()
+    assert episode.verification == Episode.Verification.FAILED
+    assert "no stored chunk starts at frame 50" in episode.verification_detail

@@ -1,7 +1,9 @@
 """Export recorded episodes as a dataset (Minari or Parquet) to a folder or a storage prefix.
 
 Only episodes not yet exported to that destination are written, so running it again adds
-what was played since. Staff and test accounts are left out unless asked for. Examples::
+what was played since. Staff and test accounts are left out unless asked for. The summary
+lists every folder written; when an episode could not be read it says which and why, and the
+command exits with status 2 (the others are exported). Examples::
 
     manage.py export_dataset --destination /data/arcade --game pong --verified-only
     manage.py export_dataset --destination storage:exports/atari --format parquet \\
@@ -20,6 +22,8 @@ from exports.formats import FORMATS
 from exports.observations import OBSERVATIONS
 from exports.services import EpisodeQuery, ExportError, Progress, dataset_export
 from recording.models import Episode
+
+SKIPPED_STATUS = 2  # the exit status of a run that had to leave episodes out
 
 
 def _day(value: str) -> date:
@@ -40,8 +44,21 @@ class Command(BaseCommand):
             required=True,
             help="a folder, or storage:<prefix> in the default storage (Cloud Storage)",
         )
-        parser.add_argument("--format", choices=sorted(FORMATS), default="minari")
-        parser.add_argument("--observation", choices=OBSERVATIONS, default="rgb")
+        parser.add_argument(
+            "--format",
+            choices=sorted(FORMATS),
+            default="minari",
+            help="minari: Minari, Parquet storage (default); minari-arrow: Minari, Arrow IPC "
+            "storage (uncompressed); parquet: plain Parquet tables (docs/datasets.md)",
+        )
+        parser.add_argument(
+            "--observation",
+            choices=OBSERVATIONS,
+            default="rgb",
+            help="rgb (default), grayscale, indices (ALE palette indices), ram (by replay), "
+            "atari (AtariPreprocessing + 4-frame stack); all but rgb and grayscale are "
+            "Atari-only",
+        )
         parser.add_argument(
             "--game", action="append", default=[], help="game slug; repeat for several"
         )
@@ -51,15 +68,26 @@ class Command(BaseCommand):
             "--status",
             action="append",
             choices=Episode.Status.values,
-            help="episode status; repeat for several (default: complete)",
+            help="episode status; repeat for several (default: complete). incomplete includes "
+            "interrupted episodes, exported up to their last stored step",
         )
-        parser.add_argument("--min-steps", type=int, default=0)
-        parser.add_argument("--min-return", type=float)
+        parser.add_argument(
+            "--min-steps", type=int, default=0, help="only episodes of at least this many steps"
+        )
+        parser.add_argument(
+            "--min-return", type=float, help="only episodes whose return is at least this"
+        )
         parser.add_argument(
             "--verified-only", action="store_true", help="only episodes whose replay matched"
         )
-        parser.add_argument("--include-staff", action="store_true")
-        parser.add_argument("--include-test-accounts", action="store_true")
+        parser.add_argument(
+            "--include-staff", action="store_true", help="include episodes of staff accounts"
+        )
+        parser.add_argument(
+            "--include-test-accounts",
+            action="store_true",
+            help="include episodes of accounts marked as test accounts",
+        )
         parser.add_argument("--dry-run", action="store_true", help="count, write nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -105,3 +133,9 @@ class Command(BaseCommand):
         if options["verbosity"] >= 1:
             for line in summary.lines():
                 self.stdout.write(line)
+        if summary.skipped:
+            raise CommandError(
+                f"{len(summary.skipped)} of {summary.matched} episodes were skipped (their "
+                "chunks could not be read; reasons above); the others were exported",
+                returncode=SKIPPED_STATUS,
+            )
