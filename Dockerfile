@@ -70,6 +70,7 @@ WORKDIR /app
 # virtualenvs, var/, tests' caches and secrets out.
 COPY . .
 RUN DEBUG=false SECRET_KEY=collectstatic-only ARCADE_PSEUDONYM_KEY=collectstatic-only \
+        ARCADE_METRICS_TOKEN=collectstatic-only \
         ARCADE_VAR_DIR=/tmp/arcade-build \
         python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q accounts arcade exports games recording \

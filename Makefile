@@ -39,12 +39,13 @@ infra-lock:
 		$(VENV)/bin/uv pip compile .ci/$$name.in --generate-hashes \
 			--python-version 3.11 --no-header -o .ci/$$name.lock; done
 
+# The Procfile's roles under arcade/run.py: stopped in order on Ctrl-C (web drains first, Redis
+# last), all of them when one dies; it prints the address with the real port ($ARCADE_PORT).
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_catalogue
 	$(PY) manage.py demo_admin
-	@echo "Arcade is starting on http://127.0.0.1:8000 (Ctrl-C stops everything)"
-	$(VENV)/bin/honcho start -f Procfile
+	$(PY) -m arcade.run --procfile Procfile
 
 test: install infra-tools
 	bash .ci/test.sh

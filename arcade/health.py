@@ -8,8 +8,9 @@
   For monitoring and deploy smoke tests.
 
 Each answers JSON: ``{"ok": bool, "checks": {name: "ok" or the error}}``, 503 when not ok.
-Served by a middleware placed first, so a probe needs no allowed Host header, session or
-CSRF token (Cloud Run probes by the container's address).
+Served by a middleware placed first, so a probe needs no session or CSRF token, and
+``/livez`` and ``/readyz`` no allowed Host header (Cloud Run probes by the container's address);
+``/healthz`` answers only requests by an allowed host name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from django.core.exceptions import DisallowedHost
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -58,6 +60,10 @@ def _prewarm() -> None:
         raise RuntimeError("still building emulators and start states")
 
 
+# /livez and /readyz answer any Host (Cloud Run probes by the container's address); /healthz
+# tells what is broken and why, so only a request by an allowed name gets it.
+HOST_CHECKED = frozenset({"/healthz"})
+
 PROBES: dict[str, dict[str, Check]] = {
     "/livez": {},
     "/readyz": {"database": _database, "redis": _redis, "prewarm": _prewarm},
@@ -91,5 +97,14 @@ class HealthMiddleware:
         checks = PROBES.get(request.path_info)
         if checks is None:
             return self.get_response(request)
+        if request.path_info in HOST_CHECKED:
+            try:
+                request.get_host()
+            except DisallowedHost:
+                # Its answer names the dependencies and their errors: not for any address.
+                return JsonResponse(
+                    {"ok": False, "error": "Host not allowed: ask by a name in ALLOWED_HOSTS."},
+                    status=400,
+                )
         ok, results = probe(checks)
         return JsonResponse({"ok": ok, "checks": results}, status=200 if ok else 503)

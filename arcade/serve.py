@@ -4,7 +4,7 @@ One Python process runs one game loop on one core (the GIL), so a machine with N
 web processes. The parent binds the socket once and hands it to every child (`daphne --fd`);
 the children all accept from it. A child busy stepping its games is late to `accept`, so new
 players land mostly on the less loaded process. The parent forwards SIGTERM and SIGINT to
-every child and waits for them, and stops all of them if one dies, so a supervisor (honcho,
+every child and waits for them, and stops all of them if one dies, so a supervisor (`arcade.run`,
 Docker, systemd) sees one service.
 
     python -m arcade.serve --processes 2 --bind 0.0.0.0 --port 8000

@@ -9,6 +9,7 @@ saying which variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -73,6 +74,19 @@ if not PSEUDONYM_KEY:
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
+# --- HTTPS (`manage.py check --deploy` is clean with DEBUG=false and the defaults) -----------
+# Production defaults to HTTPS only. Behind a proxy that terminates TLS (Cloud Run, a load
+# balancer) set ARCADE_BEHIND_TLS_PROXY=true, so the proxy's X-Forwarded-Proto tells Django the
+# browser's scheme (only behind a proxy that sets it: a client could otherwise claim https).
+# Serving plain HTTP with DEBUG=false (docker compose on a laptop) turns the other three off.
+SECURE_SSL_REDIRECT = envbool("ARCADE_SSL_REDIRECT", not DEBUG)
+if envbool("ARCADE_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = envint("ARCADE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("ARCADE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("ARCADE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("ARCADE_SECURE_COOKIES", not DEBUG)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -82,6 +96,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "accounts",
     "games",
     "recording",
@@ -100,6 +115,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its "try again later" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "arcade.urls"
@@ -146,6 +163,26 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "games:library"
 LOGOUT_REDIRECT_URL = "games:library"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a login while its account or address is locked out (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after AXES_FAILURE_LIMIT wrong passwords for one account, or from one
+# address, logins there are refused for the cool-off, which is short so that someone guessing
+# at a participant's account locks the participant out for minutes, not days. A right password
+# clears the count (of that account and that address).
+AXES_FAILURE_LIMIT = envint("ARCADE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("ARCADE_LOGIN_COOLOFF_MINUTES", 10, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.locked_out"
+# Accounts are emails, stored lowercased: "Alice@..." and "alice@..." count as one account.
+AXES_USERNAME_CALLABLE = "accounts.throttling.username"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+# Proxies in front of the web role that append to X-Forwarded-For (Cloud Run's front end: 1);
+# 0 takes the socket's peer address as the client's.
+PROXY_COUNT = envint("ARCADE_PROXY_COUNT", 0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -213,6 +250,8 @@ if STORAGE_BUCKET:
     GS_CUSTOM_ENDPOINT = os.environ.get("GS_CUSTOM_ENDPOINT") or None
     GS_QUERYSTRING_AUTH = envbool("GS_QUERYSTRING_AUTH", True)
     GS_FILE_OVERWRITE = True
+    # Cloud Run's credentials hold no private key: sign download URLs through the IAM API.
+    GS_IAM_SIGN_BLOB = envbool("GS_IAM_SIGN_BLOB", False)
     if os.environ.get("STORAGE_EMULATOR_HOST"):
         # gcp-storage-emulator (docker-compose, tests) takes no credentials.
         from google.auth.credentials import AnonymousCredentials
@@ -268,10 +307,20 @@ ARCADE: dict[str, Any] = {
     "DRAIN_SECONDS": envint("ARCADE_DRAIN_SECONDS", 10, minimum=0),
     # when set, /metrics answers only scrapes with "Authorization: Bearer <token>"
     "METRICS_TOKEN": os.environ.get("ARCADE_METRICS_TOKEN", ""),
+    # /metrics without a token, in production too (a network that only the scraper reaches)
+    "METRICS_PUBLIC": envbool("ARCADE_METRICS_PUBLIC", False),
+    # a staff download of an export file from Cloud Storage is a signed URL valid this long
+    "DOWNLOAD_URL_SECONDS": envint("ARCADE_DOWNLOAD_URL_SECONDS", 300, minimum=10),
     # replay-verify an ALE episode while it is played, every this many stored chunks (0: only
     # at finalisation), so finalisation replays only the tail
     "VERIFY_EVERY_CHUNKS": envint("ARCADE_VERIFY_EVERY_CHUNKS", 10),
 }
+if not DEBUG and not ARCADE["METRICS_TOKEN"] and not ARCADE["METRICS_PUBLIC"]:
+    raise ImproperlyConfigured(
+        "ARCADE_METRICS_TOKEN must be set when DEBUG is false (scrapes then send "
+        "'Authorization: Bearer <token>'), or set ARCADE_METRICS_PUBLIC=true to serve /metrics "
+        "to anyone who reaches it."
+    )
 if ARCADE["LOST_AFTER_SECONDS"] < 2 * ARCADE["HEARTBEAT_SECONDS"]:
     raise ImproperlyConfigured(
         "ARCADE_LOST_AFTER_SECONDS must be at least twice ARCADE_HEARTBEAT_SECONDS, or a live "

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.static import serve
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -11,7 +11,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
 ]
 
 if settings.SERVE_MEDIA:
-    # Local-disk storage (the embedded default): Django serves thumbnails itself.
+    # Local-disk storage (the embedded default): Django serves the games' thumbnails, and only
+    # them. Recordings (episodes/) and exports (exports/) sit in the same MEDIA_ROOT but are
+    # private: staff reach them through the admin's permission-checked views. A thumbnail is a
+    # plain file name (no "/"), served from the thumbnails folder itself, so no path can
+    # climb out of it.
     urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+        path(
+            "media/thumbnails/<str:path>",
+            serve,
+            {"document_root": settings.MEDIA_ROOT / "thumbnails"},
+            name="thumbnail",
+        ),
     ]

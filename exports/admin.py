@@ -2,8 +2,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
-from .models import ExportedEpisode
+from .admin_views import export_file, export_files
+from .models import AdminExport, ExportedEpisode
 
 
 @admin.register(ExportedEpisode)
@@ -21,3 +24,54 @@ class ExportedEpisodeAdmin(admin.ModelAdmin[ExportedEpisode]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AdminExport)
+class AdminExportAdmin(admin.ModelAdmin[AdminExport]):
+    """The exports asked for from the episode list: how far each got, and its files."""
+
+    list_display = ("__str__", "status", "progress", "requested_by", "requested_at", "download")
+    list_filter = ("status", "format")
+    readonly_fields = (
+        "format",
+        "prefix",
+        "status",
+        "progress",
+        "download",
+        "requested_by",
+        "requested_at",
+        "finished_at",
+        "summary",
+        "error",
+    )
+    exclude = ("episode_ids", "episodes_total", "episodes_done")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # started from the episode list's actions
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/files/", wrap(export_files), name="exports_adminexport_files"),
+            path("<int:pk>/files/<path:path>", wrap(export_file), name="exports_adminexport_file"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Progress")
+    def progress(self, export: AdminExport) -> str:
+        return format_html(
+            '<progress max="100" value="{}"></progress> {} of {} episodes',
+            export.percent,
+            export.episodes_done,
+            export.episodes_total,
+        )
+
+    @admin.display(description="Download")
+    def download(self, export: AdminExport) -> str:
+        if export.status != AdminExport.Status.DONE:
+            return "-"
+        url = reverse("admin:exports_adminexport_files", args=[export.pk])
+        return format_html('<a href="{}">download files</a>', url)

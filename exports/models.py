@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -26,3 +27,50 @@ class ExportedEpisode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.episode_id} in {self.destination}"
+
+
+class AdminExport(models.Model):
+    """One export an admin asked for from the episode list: its progress and where it went.
+
+    Its files stay private in the default storage; staff download them through the admin
+    (``exports/admin_views.py``), never from a public URL.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    format = models.CharField(max_length=16)
+    episode_ids = models.JSONField(default=list)
+    # A storage prefix ("exports/admin/..."): the export's files are everything under it.
+    prefix = models.CharField(max_length=300, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    episodes_total = models.PositiveIntegerField(default=0)
+    episodes_done = models.PositiveIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-requested_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.format} export {self.prefix}"
+
+    @property
+    def destination(self) -> str:
+        return f"storage:{self.prefix}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.episodes_total:
+            return 0
+        return min(100, 100 * self.episodes_done // self.episodes_total)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -32,7 +33,7 @@ from recording.models import Episode
 
 from . import observations
 from .formats import FORMATS, ExportItem, Target
-from .models import ExportedEpisode
+from .models import AdminExport, ExportedEpisode
 from .replay import ale_ram
 
 STORAGE_PREFIX = "storage:"
@@ -69,8 +70,10 @@ def selection(episode_ids: Iterable[str]) -> EpisodeQuery:
 
 
 def admin_export_destination(*, now: datetime, count: int) -> str:
-    """Where an admin's export goes: a new storage prefix per request."""
-    return f"{STORAGE_PREFIX}exports/admin/{now:%Y%m%d-%H%M%S}-{count}-episodes"
+    """Where an admin's export goes: a new storage prefix per request (two admins exporting
+    as many episodes in the same second still get two)."""
+    unique = secrets.token_hex(4)
+    return f"{STORAGE_PREFIX}exports/admin/{now:%Y%m%d-%H%M%S}-{count}-episodes-{unique}"
 
 
 def episodes_for_export(query: EpisodeQuery) -> QuerySet[Episode]:
@@ -366,3 +369,85 @@ def _unique(episodes: Iterable[Episode]) -> list[Episode]:
     for episode in episodes:
         seen.setdefault(episode.pk, episode)
     return list(seen.values())
+
+
+# --- exports the admin asks for --------------------------------------------------------------
+
+
+def admin_export_start(*, episode_ids: Iterable[Any], format: str, user: Any) -> AdminExport:
+    """Record an admin's export and queue it for a worker once this transaction commits."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .tasks import admin_export
+
+    ids = [str(pk) for pk in episode_ids]
+    destination = admin_export_destination(now=timezone.now(), count=len(ids))
+    export = AdminExport.objects.create(
+        requested_by=user,
+        format=format,
+        episode_ids=ids,
+        prefix=destination.removeprefix(STORAGE_PREFIX),
+        episodes_total=len(ids),
+    )
+    transaction.on_commit(lambda: admin_export.delay(export.pk))
+    return export
+
+
+def admin_export_run(export: AdminExport) -> None:
+    """Write an admin's export, counting episodes into its row as they are written."""
+    from django.utils import timezone
+
+    rows = AdminExport.objects.filter(pk=export.pk)
+    rows.update(status=AdminExport.Status.RUNNING, episodes_done=0, error="")
+
+    def started(episodes: int, _steps: int) -> Progress:
+        done = export.episodes_total - episodes  # already in the destination (a retried run)
+        rows.update(episodes_total=export.episodes_total, episodes_done=done)
+
+        def advance(_episode_steps: int) -> None:
+            nonlocal done
+            done += 1
+            rows.update(episodes_done=done)
+
+        return advance
+
+    try:
+        summary = dataset_export(
+            query=selection(export.episode_ids),
+            destination=export.destination,
+            format=export.format,
+            observation="rgb",
+            progress=started,
+        )
+    except ExportError as exc:
+        # Nothing a retry would change: say why on the export's row.
+        rows.update(status=AdminExport.Status.FAILED, error=str(exc), finished_at=timezone.now())
+        return
+    except Exception as exc:
+        # Shown in the admin while the task retries (a transient error) or after it gave up.
+        rows.update(status=AdminExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    rows.update(
+        status=AdminExport.Status.DONE,
+        episodes_done=summary.matched,
+        summary="\n".join(summary.lines()),
+        finished_at=timezone.now(),
+    )
+
+
+def admin_export_files(export: AdminExport) -> list[str]:
+    """The export's files, as paths relative to its prefix, sorted."""
+    found: list[str] = []
+
+    def walk(relative: str) -> None:
+        try:
+            folders, files = default_storage.listdir(f"{export.prefix}/{relative}".rstrip("/"))
+        except FileNotFoundError:
+            return
+        found.extend(f"{relative}{name}" for name in files)
+        for folder in folders:
+            walk(f"{relative}{folder}/")
+
+    walk("")
+    return sorted(found)

@@ -6,14 +6,13 @@ from celery import shared_task
 from django.db import OperationalError
 
 from . import services
+from .models import AdminExport
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def export_episodes(episode_ids: list[str], destination: str, format: str) -> None:
-    """Export these episodes (RGB observations) to ``destination``; idempotent (incremental)."""
-    services.dataset_export(
-        query=services.selection(episode_ids),
-        destination=destination,
-        format=format,
-        observation="rgb",
-    )
+def admin_export(export_id: int) -> None:
+    """Write the admin's export ``export_id`` (RGB observations); idempotent (incremental)."""
+    export = AdminExport.objects.filter(pk=export_id).first()
+    if export is None:
+        return  # deleted in the admin meanwhile
+    services.admin_export_run(export)

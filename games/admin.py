@@ -1,7 +1,7 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -79,6 +79,28 @@ class GameAdmin(admin.ModelAdmin[Game]):
             game.thumbnail.url,
         )
 
+    def get_fieldsets(self, request: HttpRequest, obj: Game | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            return fieldsets
+        # A new game is saved disabled (save_model): the add form has no "enabled" box.
+        first, options = fieldsets[0]
+        fields = tuple(name for name in options["fields"] if name != "enabled")
+        return ((first, {**options, "fields": fields}), *fieldsets[1:])
+
     def save_model(self, request: HttpRequest, obj: Game, form: Any, change: bool) -> None:
         # GameForm.clean already prepared the instance (meanings, key map, thumbnail).
+        if not change:
+            # Players never meet a half-configured game: it goes live when an admin, having
+            # checked its page, ticks "enabled".
+            obj.enabled = False
         super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: Game, post_url_continue: Any = None) -> Any:
+        self.message_user(
+            request,
+            f"{obj.title} is saved disabled, so players do not see it yet: check its key map, "
+            "controls and instructions, then tick “enabled” here or in the game list.",
+            messages.WARNING,
+        )
+        return super().response_add(request, obj, post_url_continue)

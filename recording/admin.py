@@ -2,11 +2,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -36,11 +35,16 @@ class ChunkInline(admin.TabularInline[Chunk, Episode]):
     model = Chunk
     extra = 0
     can_delete = False
-    fields = ("index", "first_frame", "n_frames", "n_steps", "keyframe", "size", "file")
+    fields = ("index", "first_frame", "n_frames", "n_steps", "keyframe", "size", "stored_as")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="File")
+    def stored_as(self, chunk: Chunk) -> str:
+        # Its name only: recordings have no public URL (view frames and play read them).
+        return str(chunk.file.name)
 
 
 @admin.register(Episode)
@@ -96,16 +100,21 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         ]
 
     def _export(self, request: HttpRequest, episodes: QuerySet[Episode], format: str) -> None:
-        from exports.services import admin_export_destination
-        from exports.tasks import export_episodes
+        from exports.services import admin_export_start
 
-        ids = [str(pk) for pk in episodes.values_list("pk", flat=True)]
-        destination = admin_export_destination(now=timezone.now(), count=len(ids))
-        transaction.on_commit(lambda: export_episodes.delay(ids, destination, format))
+        export = admin_export_start(
+            episode_ids=episodes.values_list("pk", flat=True), format=format, user=request.user
+        )
+        url = reverse("admin:exports_adminexport_change", args=[export.pk])
         self.message_user(
             request,
-            f"Exporting {len(ids)} episodes as {format} (RGB) to {destination} in the default "
-            "storage; a worker writes it in the background.",
+            format_html(
+                "Exporting {} episodes as {} (RGB); a worker writes it in the background. "
+                '<a href="{}">Follow its progress and download it</a>.',
+                export.episodes_total,
+                format,
+                url,
+            ),
         )
 
     @admin.action(description="Export selected episodes (Minari)")

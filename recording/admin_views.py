@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from django.contrib import admin
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from PIL import Image
 
@@ -18,7 +18,15 @@ from .models import Chunk, Episode
 def episode_frames(request: HttpRequest, pk: str) -> HttpResponse:
     """Step through a recorded episode frame by frame, with each step's action and reward."""
     episode = get_object_or_404(Episode.objects.select_related("game", "user"), pk=pk)
-    number = min(max(int(request.GET.get("frame", 0) or 0), 0), episode.steps)
+    asked = request.GET.get("frame", "").strip() or "0"
+    try:
+        number = min(max(int(asked), 0), episode.steps)
+    except ValueError:
+        return HttpResponseBadRequest(
+            f"frame={asked!r} is not a frame number: give a whole number from 0 to "
+            f"{episode.steps}, e.g. ?frame=0.",
+            content_type="text/plain; charset=utf-8",
+        )
     transition = episode.transitions.filter(step=number).first()
     context = {
         **admin.site.each_context(request),
@@ -26,10 +34,16 @@ def episode_frames(request: HttpRequest, pk: str) -> HttpResponse:
         "episode": episode,
         "number": number,
         "transition": transition,
-        "meanings": episode.env_spec.get("action_meanings", []),
+        "action_name": action_name(episode, transition.action) if transition else "",
         "opts": Episode._meta,
     }
     return render(request, "admin/recording/episode_frames.html", context)
+
+
+def action_name(episode: Episode, action: int) -> str:
+    """The env's name for an action ("RIGHTFIRE"), as frozen on the episode at its start."""
+    meanings = episode.env_spec.get("action_meanings") or []
+    return str(meanings[action]) if 0 <= action < len(meanings) else f"action {action}"
 
 
 def episode_frame_png(request: HttpRequest, pk: str, number: int) -> HttpResponse:

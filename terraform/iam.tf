@@ -4,16 +4,17 @@
 #   web     SECRET_KEY, PSEUDONYM_KEY, DATABASE_URL, REDIS_URL    read and write objects; signs links
 #   worker  SECRET_KEY, PSEUDONYM_KEY, DATABASE_URL, REDIS_URL    read and write objects
 #   beat    SECRET_KEY, PSEUDONYM_KEY, REDIS_URL                  none (it only sends tasks)
+#   (and every role ARCADE_METRICS_TOKEN: settings require it when DEBUG is false)
 #   jobs    all of the above and the admin's password             read and write objects (exports)
 #
 # None has a project-wide role: every grant is on the one secret or bucket it needs.
 
 locals {
   roles = {
-    web    = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "DATABASE_URL", "REDIS_URL"]
-    worker = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "DATABASE_URL", "REDIS_URL"]
-    beat   = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "REDIS_URL"]
-    jobs   = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SUPERUSER_PASSWORD"]
+    web    = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "ARCADE_METRICS_TOKEN", "DATABASE_URL", "REDIS_URL"]
+    worker = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "ARCADE_METRICS_TOKEN", "DATABASE_URL", "REDIS_URL"]
+    beat   = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "ARCADE_METRICS_TOKEN", "REDIS_URL"]
+    jobs   = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "ARCADE_METRICS_TOKEN", "DATABASE_URL", "REDIS_URL", "DJANGO_SUPERUSER_PASSWORD"]
   }
   secret_grants = {
     for pair in flatten([

@@ -16,8 +16,12 @@ locals {
     GS_PROJECT_ID         = var.project_id
     GS_QUERYSTRING_AUTH   = "true"
     GS_IAM_SIGN_BLOB      = "true"
-    LOG_LEVEL             = "INFO"
-    LOG_FORMAT            = "json" # one JSON object a line, severity as Cloud Logging reads it
+    # Cloud Run's front end terminates TLS, says so in X-Forwarded-Proto and appends the
+    # client's address to X-Forwarded-For.
+    ARCADE_BEHIND_TLS_PROXY = "true"
+    ARCADE_PROXY_COUNT      = "1"
+    LOG_LEVEL               = "INFO"
+    LOG_FORMAT              = "json" # one JSON object a line, severity as Cloud Logging reads it
   }
   role_env = {
     web = {

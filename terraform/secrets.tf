@@ -12,6 +12,12 @@ resource "random_password" "pseudonym_key" {
   special = false
 }
 
+# Prometheus scrapes of /metrics send it as a bearer token; required when DEBUG is false.
+resource "random_password" "metrics_token" {
+  length  = 48
+  special = false
+}
+
 # The first administrator's password (docs/deploy.md: `manage createsuperuser`).
 resource "random_password" "admin" {
   length  = 24
@@ -32,10 +38,11 @@ locals {
     google_redis_instance.main.host,
     google_redis_instance.main.port,
   )
-  secret_names = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SUPERUSER_PASSWORD"]
+  secret_names = ["SECRET_KEY", "ARCADE_PSEUDONYM_KEY", "ARCADE_METRICS_TOKEN", "DATABASE_URL", "REDIS_URL", "DJANGO_SUPERUSER_PASSWORD"]
   secrets = {
     SECRET_KEY                = random_password.secret_key.result
     ARCADE_PSEUDONYM_KEY      = random_password.pseudonym_key.result
+    ARCADE_METRICS_TOKEN      = random_password.metrics_token.result
     DATABASE_URL              = local.database_url
     REDIS_URL                 = local.redis_url
     DJANGO_SUPERUSER_PASSWORD = random_password.admin.result

@@ -40,14 +40,26 @@ def test_it_is_ready_once_the_database_and_redis_answer_and_games_are_prewarmed(
 
 
 @pytest.mark.django_db
-def test_it_reports_a_missing_worker_by_name(client: Client) -> None:
+def test_it_reports_a_missing_worker_by_name() -> None:
     # No Celery worker runs beside this test.
-    response = client.get("/healthz")
+    response = Client(HTTP_HOST="localhost:8000").get("/healthz")
 
     assert response.status_code == 503
     checks: dict[str, Any] = response.json()["checks"]
     assert (checks["database"], checks["redis"], checks["storage"]) == ("ok", "ok", "ok")
     assert checks["workers"] == "RuntimeError: no Celery worker answered within 1 s"
+
+
+@pytest.mark.django_db
+def test_it_tells_what_is_broken_only_to_an_allowed_host(client: Client) -> None:
+    response = client.get("/healthz")  # by the container's address, not an allowed name
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False,
+        "error": "Host not allowed: ask by a name in ALLOWED_HOSTS.",
+    }
+    assert client.get("/readyz", HTTP_HOST="evil.example").status_code in (200, 503)
 
 
 @pytest.mark.integration

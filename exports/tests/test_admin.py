@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from exports.models import ExportedEpisode
+from exports.models import AdminExport, ExportedEpisode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,9 +38,9 @@ def test_it_exports_the_selected_episodes_and_says_where(
         follow=True,
     )
     message = " ".join(str(m) for m in get_messages(response.wsgi_request))
-    match = re.search(r"to storage:(\S+) in the default storage", message)
-    assert match, message
-    prefix = match.group(1)
+    export = AdminExport.objects.get()
+    assert reverse("admin:exports_adminexport_change", args=[export.pk]) in message
+    prefix = export.prefix
     assert default_storage.exists(f"{prefix}/README.md")
     assert default_storage.exists(f"{prefix}/steps/part-00000.parquet")
     exported = ExportedEpisode.objects.get()

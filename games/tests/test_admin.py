@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -111,3 +112,33 @@ def test_it_lists_the_catalogue_with_thumbnails(admin_client: Client, pong: Any)
     response = admin_client.get(reverse("admin:games_game_changelist"))
     assert response.status_code == 200
     assert pong.thumbnail.url in response.content.decode()
+
+
+def test_a_game_added_in_the_admin_starts_disabled(admin_client: Client) -> None:
+    add = admin_client.get(reverse("admin:games_game_add")).content.decode()
+    assert 'name="enabled"' not in add
+    response = admin_client.post(reverse("admin:games_game_add"), game_form(), follow=True)
+    game = Game.objects.get(slug="asterix")
+    assert game.enabled is False
+    assert game not in Game.objects.playable()
+    assert "saved disabled, so players do not see it yet" in response.content.decode()
+    assert admin_client.get(reverse("games:detail", args=["asterix"])).status_code == 404
+
+
+def test_the_admin_enables_a_game_once_it_is_checked(admin_client: Client) -> None:
+    admin_client.post(reverse("admin:games_game_add"), game_form())
+    game = Game.objects.get(slug="asterix")
+    change = admin_client.get(reverse("admin:games_game_change", args=[game.pk])).content.decode()
+    assert 'name="enabled"' in change
+    form = game_form(env_kwargs=json.dumps(game.env_kwargs), key_map=json.dumps(game.key_map))
+    response = admin_client.post(reverse("admin:games_game_change", args=[game.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    game.refresh_from_db()
+    assert game.enabled is True
+
+
+def test_the_default_catalogue_loads_enabled(db: Any) -> None:
+    from django.core.management import call_command
+
+    call_command("load_catalogue", verbosity=0)
+    assert Game.objects.count() and not Game.objects.filter(enabled=False).exists()

@@ -1,3 +1,4 @@
+import os
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +26,8 @@ class Command(BaseCommand):
         elif not user.check_password(DEMO_PASSWORD):
             self.stdout.write(f"Demo admin {DEMO_EMAIL} exists with a changed password.")
             return
+        # The port `make run` serves on (the Procfile's web role reads the same variable).
+        port = os.environ.get("ARCADE_PORT") or "8000"
         self.stdout.write(
-            f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD}  (http://127.0.0.1:8000/admin/)"
+            f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD}  (http://127.0.0.1:{port}/admin/)"
         )
