@@ -38,6 +38,7 @@ class Episode(models.Model):
         TERMINATED = "terminated", "Terminated (game over)"
         TRUNCATED = "truncated", "Truncated (step limit)"
         ABANDONED = "abandoned", "Abandoned (player left)"
+        RESTARTED = "restarted", "Restarted (player pressed New game)"
         # The live session died (web process crash, lost worker): found by the watchdog.
         INTERRUPTED = "interrupted", "Interrupted (live session lost)"
 
@@ -61,6 +62,9 @@ class Episode(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
     steps = models.PositiveIntegerField(default=0)
+    # When play stood still: [{"step": n, "seconds": s, "why": "hidden" | "reconnect"}], each
+    # a pause between step n - 1 and step n (docs/recording.md#pauses).
+    pauses = models.JSONField(default=list, blank=True)
     total_return = models.FloatField(null=True, blank=True)
     chunks_expected = models.PositiveIntegerField(null=True, blank=True)
     integrity_error = models.TextField(blank=True)

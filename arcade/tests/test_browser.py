@@ -59,6 +59,33 @@ def canvas_pixels(page: Page) -> str:
     return str(page.evaluate("document.getElementById('screen').toDataURL()"))
 
 
+# The top row of the green paddle on the right of Pong's screen, read off the canvas.
+PADDLE_TOP = """() => {
+  const canvas = document.getElementById("screen");
+  const column = canvas.getContext("2d").getImageData(140, 34, 1, 160).data;
+  for (let y = 0; y < 160; y++) {
+    const [r, g, b] = column.slice(y * 4, y * 4 + 3);
+    if (r === 92 && g === 186 && b === 92) return 34 + y;
+  }
+  return null;
+}"""
+
+
+def begin(page: Page, *, frames: int = 0) -> None:
+    """The play page waits with its first frame up; a key begins, after 3-2-1."""
+    state = page.locator("#episode-state")
+    expect(state).to_have_attribute("data-state", "standby", timeout=20_000)
+    expect(page.locator("#begin-text")).to_contain_text("Press any key (or Start) to begin")
+    assert page.evaluate("window.arcadeState.frame") == 0  # nothing stepped yet
+    page.locator("#screen").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#countdown")).to_have_text("3")
+    page.wait_for_function(
+        f"window.arcadeState.state === 'playing' && window.arcadeState.frame > {frames}",
+        timeout=20_000,
+    )
+
+
 def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     live_stack: Stack, pong: Any, page: Page, django_db_blocker: Any
 ) -> None:
@@ -72,24 +99,22 @@ def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     page.locator("#signup-submit").click()
     page.wait_for_url("**/games/pong/play/")
 
-    page.wait_for_function(
-        "window.arcadeState && window.arcadeState.framesDrawn > 30", timeout=20_000
-    )
+    begin(page, frames=30)
     before = canvas_pixels(page)
     page.locator("#screen").focus()
-    page.keyboard.down("ArrowRight")
+    page.keyboard.down("ArrowUp")
     page.wait_for_timeout(700)
-    page.keyboard.down("Space")
+    page.keyboard.down("ArrowDown")
     page.wait_for_timeout(300)
-    page.keyboard.up("Space")
-    page.keyboard.up("ArrowRight")
+    page.keyboard.up("ArrowDown")
+    page.keyboard.up("ArrowUp")
     page.wait_for_function("window.arcadeState.seq >= 4", timeout=5_000)
     page.wait_for_timeout(300)
     after = canvas_pixels(page)
     assert before != after
     # Keys held when the window loses focus are released: the game must not run on alone.
     held_seq = page.evaluate("window.arcadeState.seq") + 1
-    page.keyboard.down("ArrowLeft")
+    page.keyboard.down("ArrowDown")
     page.wait_for_function(f"window.arcadeState.seq >= {held_seq}", timeout=5_000)
     page.wait_for_timeout(200)
     page.evaluate("window.dispatchEvent(new Event('blur'))")
@@ -131,9 +156,26 @@ def play_pong_as(user: Any, live_stack: Stack, page: Page, blocker: Any, *, fram
         cookie = live_stack.session_cookie(user)
     page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
     page.goto(live_stack.url + "/games/pong/play/")
-    page.wait_for_function(
-        f"window.arcadeState && window.arcadeState.framesDrawn > {frames}", timeout=20_000
-    )
+    begin(page, frames=frames)
+
+
+def test_it_moves_pongs_paddle_up_and_down_with_the_up_and_down_keys(
+    live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    play_pong_as(alice, live_stack, page, django_db_blocker, frames=30)
+    start = page.evaluate(PADDLE_TOP)
+    assert start is not None and start > 60  # the paddle starts mid-court
+    page.keyboard.down("ArrowUp")
+    page.wait_for_function(f"({PADDLE_TOP})() < {start - 20}", timeout=5_000)
+    page.keyboard.up("ArrowUp")
+    top = page.evaluate(PADDLE_TOP)
+    page.keyboard.down("ArrowDown")
+    page.wait_for_function(f"({PADDLE_TOP})() > {top + 40}", timeout=5_000)
+    page.keyboard.up("ArrowDown")
+    page.keyboard.down("KeyW")
+    low = page.evaluate(PADDLE_TOP)
+    page.wait_for_function(f"({PADDLE_TOP})() < {low - 20}", timeout=5_000)
+    page.keyboard.up("KeyW")
 
 
 @pytest.mark.stack_env(ARCADE_RECONNECT_GRACE_SECONDS="20")
