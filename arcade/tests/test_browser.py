@@ -211,3 +211,110 @@ def test_it_shows_the_player_that_the_game_they_left_is_saved_and_verified(
     expect(saved).to_contain_text("is saved; the replay matches every frame")
     expect(saved.get_by_role("link", name="My episodes")).to_have_attribute("href", "/me/episodes/")
     assert page.evaluate("window.arcadeState.episode") != first  # playing the new one meanwhile
+
+
+def open_play_page(user: Any, live_stack: Stack, page: Page, blocker: Any, slug: str) -> None:
+    with blocker.unblock():
+        cookie = live_stack.session_cookie(user)
+    page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
+    page.goto(live_stack.url + f"/games/{slug}/play/")
+
+
+def test_it_keeps_the_keys_until_the_game_over_screen_is_up(
+    live_stack: Stack, make_game: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("breakout", max_steps=90)
+    open_play_page(alice, live_stack, page, django_db_blocker, "breakout")
+    # The moment the last frame says "over", before the summary comes: would Space scroll?
+    page.evaluate(
+        """() => {
+          window.spaceAtGameOver = null;
+          new MutationObserver(() => {
+            if (window.arcadeState.state !== "over" || window.spaceAtGameOver) return;
+            const space = new KeyboardEvent("keydown", {code: "Space", key: " ", cancelable: true});
+            window.dispatchEvent(space);
+            window.spaceAtGameOver = {
+              captured: space.defaultPrevented,
+              summaryUp: !document.getElementById("summary").hidden,
+            };
+          }).observe(document.getElementById("episode-state"), {attributes: true});
+        }"""
+    )
+    begin(page)
+    expect(page.locator("#summary")).to_contain_text("Time's up", timeout=20_000)
+    assert page.evaluate("window.spaceAtGameOver") == {"captured": True, "summaryUp": False}
+    expect(page.locator("#episode-state")).to_have_text("time's up")
+    expect(page.locator("#new-game")).to_be_focused()
+
+
+def set_visibility(page: Page, state: str) -> None:
+    """As when the player switches tabs: headless Chromium's one tab never is hidden."""
+    page.evaluate(
+        """(state) => {
+          Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
+
+
+def test_it_pauses_while_the_tab_is_hidden_and_records_the_pause(
+    live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    play_pong_as(alice, live_stack, page, django_db_blocker, frames=30)
+    set_visibility(page, "hidden")
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "paused")
+    expect(page.locator("#begin-text")).to_contain_text("Paused while this tab was hidden")
+    page.wait_for_timeout(300)  # frames in flight when the tab was hidden are drawn
+    paused_at = page.evaluate("window.arcadeState.frame")
+    page.wait_for_timeout(700)
+    assert page.evaluate("window.arcadeState.frame") == paused_at  # the game stood still
+    set_visibility(page, "visible")
+    page.keyboard.press("Enter")
+    expect(page.locator("#countdown")).to_have_text("3")
+    page.wait_for_function(f"window.arcadeState.frame > {paused_at + 10}", timeout=20_000)
+    episode_id = page.evaluate("window.arcadeState.episode")
+    page.goto(live_stack.url + "/me/episodes/")  # leaving ends the game
+    with django_db_blocker.unblock():
+        episode = wait_finalised(episode_id)
+    [pause] = episode.pauses
+    assert pause["why"] == "hidden" and pause["step"] <= paused_at
+    assert pause["seconds"] >= 1.0  # hidden, then 3-2-1
+
+
+def hanoi_keys(moves: list[tuple[int, int]]) -> list[str]:
+    """The key presses that make these (from peg, to peg) moves, the cursor starting on peg 0."""
+    keys, cursor = [], 0
+    for start, end in moves:
+        for peg in (start, end):
+            keys += ["ArrowRight"] * ((peg - cursor) % 3)
+            keys.append("Space")
+            cursor = peg
+    return keys
+
+
+def test_it_counts_the_moves_of_the_tower_of_hanoi_and_says_how_well_it_was_solved(
+    live_stack: Stack, hanoi: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    open_play_page(alice, live_stack, page, django_db_blocker, "tower-of-hanoi")
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "playing")
+    for hidden in ("#lives", "#fps", "#latency"):  # nothing they could mean in a puzzle
+        expect(page.locator(hidden)).to_have_count(0)
+    page.locator("#screen").focus()
+    # An illegal drop first: disk 1 to peg 1, then disk 2 onto it.
+    for key in [*hanoi_keys([(0, 1)]), "ArrowLeft", "Space", "ArrowRight", "Space"]:
+        page.keyboard.press(key)
+    expect(page.locator("#error")).to_contain_text("not allowed")
+    expect(page.locator("#moves")).to_have_text("1")
+    # Disk 2 back where it came from (free), disk 1 back to peg 0: two moves, then the 7.
+    for key in ["ArrowLeft", "Space", "ArrowRight", "Space", "ArrowLeft", "Space"]:
+        page.keyboard.press(key)
+    expect(page.locator("#moves")).to_have_text("2")
+    solution = [(0, 2), (0, 1), (2, 1), (0, 2), (1, 0), (1, 2), (0, 2)]
+    for key in hanoi_keys(solution):
+        page.keyboard.press(key)
+    expect(page.locator("#summary")).to_have_text(
+        "Solved in 9 moves (best possible 7).", timeout=10_000
+    )
+    expect(page.locator("#episode-state")).to_have_text("game over")
