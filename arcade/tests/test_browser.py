@@ -318,3 +318,62 @@ def test_it_counts_the_moves_of_the_tower_of_hanoi_and_says_how_well_it_was_solv
         "Solved in 9 moves (best possible 7).", timeout=10_000
     )
     expect(page.locator("#episode-state")).to_have_text("game over")
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A phone: a narrow touch screen and no keyboard or mouse."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def touch_hold(page: Page, selector: str) -> Any:
+    """Put a finger on the element, as a touch screen does; returns the finger's CDP session."""
+    page.locator(selector).scroll_into_view_if_needed()
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+    return cdp
+
+
+def test_it_plays_pong_on_a_phone_with_on_screen_buttons_on_a_screen_wide_canvas(
+    live_stack: Stack, pong: Any, alice: Any, phone: Page, django_db_blocker: Any
+) -> None:
+    open_play_page(alice, live_stack, phone, django_db_blocker, "pong")
+    expect(phone.locator("#episode-state")).to_have_attribute("data-state", "standby")
+    expect(phone.locator("#begin-text")).to_have_text("Press Start to begin")
+    expect(phone.locator("#pad")).to_be_visible()
+    canvas = phone.locator("#screen").bounding_box()
+    stage = phone.locator("#stage").bounding_box()
+    assert canvas is not None and stage is not None
+    assert canvas["width"] >= stage["width"] - 1 and canvas["width"] > 300  # the screen's width
+
+    phone.locator("#begin-button").tap()
+    phone.wait_for_function("window.arcadeState.state === 'playing'", timeout=10_000)
+    phone.wait_for_function("window.arcadeState.frame > 30", timeout=10_000)
+    start = phone.evaluate(PADDLE_TOP)
+    finger = touch_hold(phone, ".pad-up")
+    phone.wait_for_function(f"({PADDLE_TOP})() < {start - 20}", timeout=5_000)
+    finger.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    with django_db_blocker.unblock():
+        assert Episode.objects.filter(user=alice).count() == 1
+
+
+def test_it_says_a_keyboard_is_needed_on_a_phone_and_records_nothing_there(
+    live_stack: Stack, make_game: Any, alice: Any, phone: Page, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("breakout", key_map={})  # an admin's game: derived keys, no on-screen ones
+    open_play_page(alice, live_stack, phone, django_db_blocker, "breakout")
+    expect(phone.locator("#episode-state")).to_have_attribute("data-state", "keyboard")
+    expect(phone.locator("#keyboard-needed")).to_contain_text("played with a keyboard")
+    expect(phone.locator("#new-game")).to_be_disabled()
+    expect(phone.locator("#pad")).to_have_count(0)
+    with django_db_blocker.unblock():
+        assert not Episode.objects.filter(user=alice).exists()

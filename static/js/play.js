@@ -963,7 +963,11 @@
       const up = (event) => releaseKey(code, keyTime(event));
       button.addEventListener("pointerdown", (event) => {
         event.preventDefault(); // no focus change, no text selection, no emulated mouse
-        button.setPointerCapture?.(event.pointerId);
+        try {
+          button.setPointerCapture(event.pointerId); // the finger may slide off and still hold
+        } catch {
+          // not a live pointer (a synthetic event): the button's own pointerup releases it
+        }
         if (s.state === "standby" || s.state === "paused") startCountdown();
         pressKey(code, keyTime(event));
       });
