@@ -44,7 +44,7 @@ class Episode(models.Model):
         TERMINATED = "terminated", "Terminated (game over)"
         TRUNCATED = "truncated", "Truncated (step limit)"
         ABANDONED = "abandoned", "Abandoned (player left)"
-        RESTARTED = "restarted", "Restarted (player pressed New game)"
+        RESTARTED = "restarted", "Restarted (New game)"
         # The live session died (web process crash, lost worker): found by the watchdog.
         INTERRUPTED = "interrupted", "Interrupted (live session lost)"
 

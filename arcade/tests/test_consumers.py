@@ -305,6 +305,19 @@ async def test_it_shows_the_first_frame_and_waits_for_the_player_to_begin(
     assert episode.steps >= 30 and episode.pauses == []
 
 
+async def test_it_stores_a_game_left_before_it_began_as_its_first_frame_only(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start(begin=False)
+    await player.play(frames=0)
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert (episode.status, episode.end_reason, episode.steps) == ("complete", "abandoned", 0)
+    assert episode.pauses == []  # waiting to begin is not a pause
+
+
 async def test_it_stops_stepping_while_the_tab_is_hidden_and_records_the_pause(
     pong: Any, alice: Any
 ) -> None:
