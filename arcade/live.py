@@ -33,6 +33,7 @@ from . import protocol as p
 log = logging.getLogger(__name__)
 
 PROBE_EVERY = 30  # dropped frames between keyframes sent to a client that stopped acking
+MAX_PAUSES = 1000  # pauses one episode records; a page toggling its tab for ever plays on
 
 EndReason = Literal["terminated", "truncated", "abandoned", "restarted"]
 PauseWhy = Literal["hidden", "reconnect"]
@@ -230,6 +231,10 @@ class LiveSession:
         episode = self.episode
         if episode is None or episode.over or not self.playing:
             return  # not started, not begun or paused already: nothing is moving
+        if len(episode.pauses) >= MAX_PAUSES:
+            raise p.ProtocolError(
+                "no_pause", f"This game has paused {MAX_PAUSES} times; it goes on now."
+            )
         await self._stop_loop(episode)
         self._loop_task = None
         episode.paused_at = time.time()

@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from arcade import live
 from arcade import protocol as p
 from games.engine.codec import FrameDecoder
 from recording import chunkfile
@@ -341,6 +342,25 @@ async def test_it_stops_stepping_while_the_tab_is_hidden_and_records_the_pause(
     assert (pause["step"], pause["why"]) == (paused_at, "hidden")
     assert pause["seconds"] >= 0.5
     assert await episode.transitions.acount() == episode.steps
+
+
+async def test_it_caps_the_pauses_one_episode_records(
+    pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "MAX_PAUSES", 2)
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    for _ in range(2):
+        await player.send({"type": "pause"})
+        await player.send({"type": "begin"})
+    await player.send({"type": "pause"})
+    assert (await player.next_text("error"))["code"] == "no_pause"
+    header = await player.play(frames=player.decoder.number + 10)  # and the game goes on
+    assert not header.flags & p.FLAG_EPISODE_OVER
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert len(episode.pauses) == 2
 
 
 async def test_it_refuses_to_pause_a_game_that_goes_on_while_hidden(hanoi: Any, alice: Any) -> None:

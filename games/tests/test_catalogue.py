@@ -67,3 +67,24 @@ def test_it_says_what_every_key_does_in_each_default_game(entry: dict[str, Any])
     assert {code for control in controls for code in control.codes} == set(entry["key_map"]["keys"])
     assert all(control.does == entry["key_map"]["labels"][control.symbol] for control in controls)
     assert entry["key_map"]["touch"]  # on-screen buttons for touch screens
+
+
+@pytest.mark.django_db
+def test_it_gives_installed_games_the_catalogues_keys_unless_an_admin_chose_them(
+    make_game: Any,
+) -> None:
+    from django.core.management import call_command
+
+    from games.engine.keymap import atari_key_map
+    from games.models import Game
+
+    old = make_game("pong", key_map={})  # installed before the catalogue named keys
+    assert old.key_map == atari_key_map(old.action_meanings)  # Left and Right moved the paddle
+    own = {"keys": {"KeyI": "UP", "KeyK": "DOWN"}, "combos": {"": 0, "UP": 2, "DOWN": 3}}
+    make_game("breakout", key_map=own)
+    call_command("load_catalogue", "--dry-run", verbosity=0)
+    assert Game.objects.get(slug="pong").key_map == old.key_map
+
+    call_command("load_catalogue", verbosity=0)
+    assert Game.objects.get(slug="pong").key_map == BY_SLUG["pong"]["key_map"]
+    assert Game.objects.get(slug="breakout").key_map == own
