@@ -104,7 +104,9 @@ def key_name(code: str) -> str:
 
 
 def meaning_words(meaning: str) -> str:
-    """UPRIGHTFIRE -> "up + right + fire"; PICK_DROP -> "pick drop"."""
+    """UPRIGHTFIRE -> "up + right + fire"; PICK_DROP -> "pick drop"; 3 -> "action 3"."""
+    if meaning.isdigit():  # an env without action names (digit_key_map)
+        return f"action {meaning}"
     parts = _ATARI_PARTS.findall(meaning)
     if parts and "".join(parts) == meaning:
         return " + ".join(part.lower() for part in parts)

@@ -345,3 +345,8 @@ def test_it_refuses_on_screen_buttons_for_meanings_no_key_has() -> None:
     spec = {"keys": {"Space": "FIRE"}, "combos": {"": 0, "FIRE": 1}, "touch": ["JUMP"]}
     with pytest.raises(KeyMapError, match="touch"):
         KeyMap(spec, default_action=0, n_actions=2)
+
+
+def test_it_describes_an_env_without_action_names_by_its_action_numbers() -> None:
+    controls = describe(digit_key_map(3), ["0", "1", "2"])
+    assert [(c.keys, c.does) for c in controls] == [(("1",), "action 1"), (("2",), "action 2")]
