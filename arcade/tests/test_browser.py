@@ -80,6 +80,7 @@ def begin(page: Page, *, frames: int = 0) -> None:
     page.locator("#screen").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#countdown")).to_have_text("3")
+    expect(page.locator("#begin-text")).to_have_text("Get ready")
     page.wait_for_function(
         f"window.arcadeState.state === 'playing' && window.arcadeState.frame > {frames}",
         timeout=20_000,

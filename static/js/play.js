@@ -455,6 +455,7 @@
   function startCountdown() {
     if (s.state !== "standby" && s.state !== "paused") return;
     setState("countdown", "get ready");
+    el.beginText.textContent = "Get ready";
     el.beginButton.hidden = true;
     el.countdown.hidden = false;
     let left = COUNTDOWN_FROM;
@@ -825,7 +826,8 @@
     if (!el.fps) return;
     const now = performance.now();
     const fps = (s.fpsCount * 1000) / (now - s.fpsSince);
-    show(el.fps, String(Math.round(fps)));
+    // Frames come only while the game is played: before it begins a rate would mean nothing.
+    show(el.fps, s.state === "playing" ? String(Math.round(fps)) : "–");
     s.fpsCount = 0;
     s.fpsSince = now;
   }
