@@ -301,7 +301,6 @@ class LiveSession:
             message["steps"] = episode.recorder.steps
             message["score"] = episode.recorder.total_return
             message["points"] = list(episode.points)
-            message["paused"] = not self.playing
         return message
 
     # --- pausing for a reconnect ----------------------------------------------------------
@@ -414,15 +413,17 @@ class LiveSession:
         going_on = episode.begun and (
             episode.paused_at is None or episode.paused_why == "reconnect"
         )
-        if going_on:
-            self.begin()
-        await transport.send_json(self._episode_message(episode, resumed=True))
+        message = self._episode_message(episode, resumed=True)
+        message["paused"] = not going_on
+        await transport.send_json(message)
         await self._send_frame(
             episode,
             number,
             Outcome(0.0, False, False, episode.lives),
             score=episode.recorder.total_return,
         )
+        if going_on:  # after its keyframe: the frames that follow are deltas against it
+            self.begin()
 
     async def stop(self, reason: EndReason, *, notify: bool = False) -> None:
         """End the running episode (if any) and wait until all its chunks are handed over."""
@@ -448,16 +449,8 @@ class LiveSession:
 
     async def _finish(self, episode: Episode, reason: EndReason) -> None:
         episode.over = True
-        if episode.paused_at is not None and episode.begun:
-            # Ended while paused (New game, or the player never came back): the pause counts.
-            episode.pauses.append(
-                {
-                    "step": episode.recorder.steps,
-                    "seconds": round(max(0.0, time.time() - episode.paused_at), 3),
-                    "why": episode.paused_why,
-                }
-            )
-            episode.paused_at = None
+        # A pause still open now (New game while paused, a player who never came back) is
+        # not recorded: no step follows it, and the episode's end says how it ended.
         recorder = episode.recorder
         episode.ship_queue.put_nowait(recorder.cut(final=True))
         episode.ship_queue.put_nowait(None)

@@ -27,7 +27,6 @@
   const SEAT_RETRY_MS = 3000; // how often a player waiting for a seat asks again
   const COUNTDOWN_FROM = 3; // seconds of 3-2-1 before play begins
   const TURN_BASED = root.dataset.turnBased === "true";
-  const PAUSES = root.dataset.pauses === "true"; // pause while the tab is hidden
   const TWO_SIDED = root.dataset.twoSided === "true"; // score as both sides' points (Pong)
   // A phone or tablet: no keyboard to count on. On-screen buttons, where the game has them.
   const TOUCH_ONLY =
@@ -75,6 +74,7 @@
     // playing | paused (tab hidden) | over | error | keyboard (touch-only, no on-screen keys)
     state: "connecting",
     countdownTimer: null,
+    pausesWhenHidden: false, // hello.game.pauses_when_hidden: send `pause` while hidden
     steps: 0, // steps of this episode so far (the newest frame's number)
     points: [0, 0], // two-sided games: the player's and the opponent's points
     moves: null, // turn-based games that count moves (info.moves)
@@ -225,6 +225,7 @@
     }
     const game = msg.game;
     s.gameKeys = new Set(game.keys);
+    s.pausesWhenHidden = Boolean(game.pauses_when_hidden); // else the game goes on, hidden
     s.ackEvery = Math.max(1, Math.floor(msg.ack_every) || 1);
     if (msg.window > 0 && s.ackEvery >= msg.window) {
       // Acking only after the server has stopped for want of an ack would stall the stream.
@@ -487,7 +488,7 @@
   /** The tab is hidden: a real-time game stops, so the player misses nothing. */
   function onHidden() {
     releaseAllKeys();
-    if (!PAUSES) return;
+    if (!s.pausesWhenHidden) return;
     if (s.state === "playing") {
       send({ type: "pause" });
       standBy(true);
