@@ -105,7 +105,7 @@ DEFAULT_GAMES: list[dict[str, Any]] = [
         "Breakout",
         "Breakout",
         "Knock out the wall, brick by brick.",
-        "Press Space to serve, then keep the ball in play with the paddle.",
+        "Serve the ball, then keep it in play with the paddle.",
         _keys(
             "Breakout",
             {"LEFT": "paddle left", "RIGHT": "paddle right", "FIRE": "serve the ball"},
@@ -197,7 +197,7 @@ DEFAULT_GAMES: list[dict[str, Any]] = [
         "Freeway",
         "Freeway",
         "Help the chicken cross the road.",
-        "Hold Up to cross ten lanes of traffic as many times as you can.",
+        "Walk the chicken across ten lanes of traffic as many times as you can.",
         _keys("Freeway", {"UP": "walk up", "DOWN": "step back"}, ["UP", "DOWN"]),
     ),
     _atari(
@@ -205,7 +205,7 @@ DEFAULT_GAMES: list[dict[str, Any]] = [
         "Enduro",
         "Enduro",
         "A day-long endurance race.",
-        "Hold Up (or Space) to accelerate and steer left and right to pass cars.",
+        "Accelerate, and steer left and right to pass cars.",
         # The fire button is the accelerator: Up is where a driver's finger goes.
         _keys(
             "Enduro",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import pytest
@@ -88,3 +89,12 @@ def test_it_gives_installed_games_the_catalogues_keys_unless_an_admin_chose_them
     call_command("load_catalogue", verbosity=0)
     assert Game.objects.get(slug="pong").key_map == BY_SLUG["pong"]["key_map"]
     assert Game.objects.get(slug="breakout").key_map == own
+
+
+@pytest.mark.parametrize("entry", DEFAULT_GAMES, ids=[e["slug"] for e in DEFAULT_GAMES])
+def test_it_leaves_the_keys_out_of_each_games_instructions(entry: dict[str, Any]) -> None:
+    # The controls are listed from the key map; prose naming keys could disagree with it.
+    named = re.findall(
+        r"\b(Space|Enter|Arrow\w*|Up|Down|Left|Right|W A S D)\b", entry["instructions"]
+    )
+    assert named == []
