@@ -75,6 +75,9 @@ class LiveSettings:
     window: int = 40
     ack_every: int = 12
     reconnect_grace: int = 20  # seconds; 0: a dropped socket ends its episode at once
+    # Seconds a game waits for its player (not begun yet, or paused with the tab hidden)
+    # before it ends as abandoned: an idle tab must not hold a seat for ever.
+    wait_for_player: float = 600.0
 
 
 class Episode:
@@ -124,6 +127,8 @@ class LiveSession:
         self._shipper: asyncio.Task[None] | None = None
         self._turn = asyncio.Event()
         self._hurry: Callable[[], None] | None = None
+        self._waiting: asyncio.TimerHandle | None = None  # ends a game nobody comes back to
+        self._give_up: asyncio.Task[None] | None = None
         self._held: list[str] = []
         self._last_seq = -1
         # flow control
@@ -218,6 +223,7 @@ class LiveSession:
             episode.paused_at = None
         episode.begun = True
         episode.chunk_started = time.monotonic()
+        self._stop_waiting()
         self._turn.clear()  # the key that began is not a move
         self._loop_task = asyncio.create_task(self._run(episode))
 
@@ -240,6 +246,24 @@ class LiveSession:
         episode.paused_at = time.time()
         episode.paused_why = "hidden"
         self._maybe_cut(episode, now=True)
+        self._wait_for_player(episode)
+
+    def _wait_for_player(self, episode: Episode) -> None:
+        """Give the player ``wait_for_player`` seconds to begin (or go on), then end the game."""
+        self._stop_waiting()
+        self._waiting = asyncio.get_running_loop().call_later(
+            self.settings.wait_for_player, self._waited_in_vain, episode
+        )
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
+
+    def _waited_in_vain(self, episode: Episode) -> None:
+        self._waiting = None
+        if self.episode is episode and not self.playing:
+            self._give_up = asyncio.create_task(self.stop("abandoned", notify=True))
 
     @property
     def playing(self) -> bool:
@@ -284,6 +308,7 @@ class LiveSession:
         await self._send_frame(episode, 0, Outcome(0.0, False, False, 0), score=0.0)
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
         self._loop_task = None
+        self._wait_for_player(episode)
 
     def _episode_message(self, episode: Episode, *, resumed: bool = False) -> p.EpisodeMessage:
         frame = episode.machine.frame
@@ -319,6 +344,7 @@ class LiveSession:
             episode.paused_why = "reconnect"
         await self._stop_loop(episode)
         self._loop_task = None
+        self._stop_waiting()  # the grace period decides now
         # The keys the player held went with the socket.
         episode.action = self.game.default_action
         episode.stamp = InputStamp()
@@ -424,6 +450,8 @@ class LiveSession:
         )
         if going_on:  # after its keyframe: the frames that follow are deltas against it
             self.begin()
+        else:
+            self._wait_for_player(episode)
 
     async def stop(self, reason: EndReason, *, notify: bool = False) -> None:
         """End the running episode (if any) and wait until all its chunks are handed over."""
@@ -431,6 +459,7 @@ class LiveSession:
         if episode is None:
             return
         self.episode = None
+        self._stop_waiting()
         await self._stop_loop(episode)
         await self._finish(episode, reason)
         if notify:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from arcade import live
+from arcade import engine, live
 from arcade import protocol as p
 from games.engine.codec import FrameDecoder
 from recording import chunkfile
@@ -342,6 +343,37 @@ async def test_it_stops_stepping_while_the_tab_is_hidden_and_records_the_pause(
     assert (pause["step"], pause["why"]) == (paused_at, "hidden")
     assert pause["seconds"] >= 0.5
     assert await episode.transitions.acount() == episode.steps
+
+
+async def test_it_ends_a_game_whose_player_never_begins_so_it_holds_no_seat_for_ever(
+    pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = dataclasses.replace(engine.live_settings(), wait_for_player=0.3)
+    monkeypatch.setattr(engine, "live_settings", lambda: waiting)
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start(begin=False)
+    end = await player.next_text("episode_end")
+    assert (end["episode"], end["reason"], end["steps"]) == (player.episode, "abandoned", 0)
+    assert player.episode not in engine.heartbeat().live  # its seat is free
+    await player.ws.disconnect()
+
+
+async def test_it_ends_a_game_paused_too_long_with_every_step_played(
+    pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = dataclasses.replace(engine.live_settings(), wait_for_player=0.5)
+    monkeypatch.setattr(engine, "live_settings", lambda: waiting)
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=20)
+    await player.send({"type": "pause"})
+    end = await player.next_text("episode_end")
+    assert end["reason"] == "abandoned" and end["steps"] >= 20
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert await episode.transitions.acount() == episode.steps == end["steps"]
 
 
 async def test_it_caps_the_pauses_one_episode_records(

@@ -671,9 +671,13 @@
         return; // the end of the game our own New game replaced; the new one is on its way
       }
       forgetEpisode();
+      // Ended while it waited for the player: the server gave up on an idle tab.
+      const waited = s.state === "standby" || s.state === "paused";
       cancelCountdown();
       setState("over", OVER_STATE[msg.reason] || "game over");
-      el.summary.textContent = summaryText(msg);
+      el.summary.textContent = waited
+        ? "The game waited a long time for you, so it was ended. Press New game to play."
+        : summaryText(msg);
       el.summary.hidden = false; // the game-over screen is up: keys are the page's again
       el.newGame.focus({ preventScroll: true });
     }
