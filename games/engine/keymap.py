@@ -88,6 +88,7 @@ KEY_NAMES: dict[str, str] = {
 
 
 _MEANING_ORDER = ("UP", "DOWN", "LEFT", "RIGHT", "FIRE")
+_ARROWS = {"UP": "▲", "DOWN": "▼", "LEFT": "◀", "RIGHT": "▶"}
 _CODE_ORDER = tuple(KEY_NAMES)  # arrows before letters: ↑ or W
 
 
@@ -124,6 +125,11 @@ class Control:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(key_name(code) for code in self.codes)
+
+    @property
+    def glyph(self) -> str:
+        """What an on-screen button shows: an arrow for a direction, else what it does."""
+        return _ARROWS.get(self.symbol, self.does)
 
 
 def describe(spec: Mapping[str, Any], action_meanings: Sequence[str]) -> list[Control]:

@@ -439,7 +439,7 @@
       beginNow();
       return;
     }
-    setState(paused ? "paused" : "standby", paused ? "paused" : "press any key");
+    setState(paused ? "paused" : "standby", paused ? "paused" : TOUCH_ONLY ? "press Start" : "press any key");
     el.beginText.textContent = paused
       ? "Paused while this tab was hidden. Press any key (or Start) to go on"
       : TOUCH_ONLY
