@@ -76,11 +76,18 @@ class DjangoEpisodeStore:
             engine.heartbeat().discard(episode)
 
     async def close(
-        self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
+        self,
+        *,
+        episode: str,
+        reason: EndReason,
+        steps: int,
+        chunks: int,
+        total: float,
+        pauses: list[dict[str, Any]],
     ) -> None:
         try:
             await database_sync_to_async(services.episode_end)(
-                episode_id=episode, reason=reason, steps=steps, chunks=chunks
+                episode_id=episode, reason=reason, steps=steps, chunks=chunks, pauses=pauses
             )
         finally:
             self.hosted(episode, here=False)
@@ -214,6 +221,10 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 await self.send_json(p.PongMessage(type="pong", t=msg["t"]))
             elif msg["type"] == "start":
                 self._start()
+            elif msg["type"] == "begin":
+                session.begin()
+            elif msg["type"] == "pause":
+                await session.pause()
             elif msg["type"] == "resume":
                 await self._resume(session, msg["episode"])
         except p.ProtocolError as exc:

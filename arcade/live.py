@@ -33,8 +33,10 @@ from . import protocol as p
 log = logging.getLogger(__name__)
 
 PROBE_EVERY = 30  # dropped frames between keyframes sent to a client that stopped acking
+MAX_PAUSES = 1000  # pauses one episode records; a page toggling its tab for ever plays on
 
-EndReason = Literal["terminated", "truncated", "abandoned"]
+EndReason = Literal["terminated", "truncated", "abandoned", "restarted"]
+PauseWhy = Literal["hidden", "reconnect"]
 
 
 class FrameStats:
@@ -56,7 +58,14 @@ class EpisodeStore(Protocol):
     async def create(self, *, seed: int, frame_shape: list[int], pixel_format: str) -> str: ...
     async def ship(self, *, episode: str, index: int, blob: bytes) -> None: ...
     async def close(
-        self, *, episode: str, reason: EndReason, steps: int, chunks: int, total: float
+        self,
+        *,
+        episode: str,
+        reason: EndReason,
+        steps: int,
+        chunks: int,
+        total: float,
+        pauses: list[dict[str, Any]],
     ) -> None: ...
     async def discard(self, *, episode: str) -> None:
         """The episode ended before its first step: it leaves no record."""
@@ -72,6 +81,9 @@ class LiveSettings:
     window: int = 40
     ack_every: int = 12
     reconnect_grace: int = 20  # seconds; 0: a dropped socket ends its episode at once
+    # Seconds a game waits for its player (not begun yet, or paused with the tab hidden)
+    # before it ends as abandoned: an idle tab must not hold a seat for ever.
+    wait_for_player: float = 600.0
 
 
 class Episode:
@@ -86,6 +98,12 @@ class Episode:
         self.stamp = InputStamp()
         self.lives = 0
         self.over = False
+        # The game waits for the player: nothing is stepped until ``begin`` (docs/protocol.md).
+        self.begun = False
+        self.paused_at: float | None = None  # wall clock, s: when play stopped, while it is
+        self.paused_why: PauseWhy = "hidden"
+        self.pauses: list[dict[str, Any]] = []  # {"step", "seconds", "why"}: docs/recording.md
+        self.points = [0.0, 0.0]  # rewards won and lost: both sides of a two-sided score
         self.chunk_started = time.monotonic()
         self.ship_queue: asyncio.Queue[ChunkData | None] = asyncio.Queue()
 
@@ -115,6 +133,8 @@ class LiveSession:
         self._shipper: asyncio.Task[None] | None = None
         self._turn = asyncio.Event()
         self._hurry: Callable[[], None] | None = None
+        self._waiting: asyncio.TimerHandle | None = None  # ends a game nobody comes back to
+        self._give_up: asyncio.Task[None] | None = None
         self._held: list[str] = []
         self._last_seq = -1
         # flow control
@@ -140,6 +160,8 @@ class LiveSession:
                 palette=None,
                 keys=self.keymap.codes,
                 max_steps=self.game.max_steps,
+                pauses_when_hidden=self.game.pauses_when_hidden,
+                two_sided_score=self.game.two_sided_score,
             ),
             ack_every=self.settings.ack_every,
             window=self.settings.window,
@@ -185,15 +207,86 @@ class LiveSession:
         self._need_keyframe = True
         self._last_acked = self._last_sent
 
+    def begin(self) -> None:
+        """The player is ready (a key, Start, or back to a hidden tab): play from here on.
+
+        The first begin takes the episode's first step; after a pause it records how long
+        play stood still. Play starts afresh on the clock: the ticker has no missed ticks of
+        this session to catch up.
+        """
+        episode = self.episode
+        if episode is None or episode.over:
+            raise p.ProtocolError("not_started", "No game is running; send start first.")
+        if self.playing:
+            return  # a repeated begin (two keys at once) changes nothing
+        if episode.paused_at is not None:
+            episode.pauses.append(
+                {
+                    "step": episode.recorder.steps,
+                    "seconds": round(max(0.0, time.time() - episode.paused_at), 3),
+                    "why": episode.paused_why,
+                }
+            )
+            episode.paused_at = None
+        episode.begun = True
+        episode.chunk_started = time.monotonic()
+        self._stop_waiting()
+        self._turn.clear()  # the key that began is not a move
+        self._loop_task = asyncio.create_task(self._run(episode))
+
+    async def pause(self) -> None:
+        """The player's tab is hidden: stop stepping until ``begin``; what was played leaves
+        for storage now."""
+        if not self.game.pauses_when_hidden:
+            raise p.ProtocolError(
+                "no_pause", "This game does not pause: it goes on while the tab is hidden."
+            )
+        episode = self.episode
+        if episode is None or episode.over or not self.playing:
+            return  # not started, not begun or paused already: nothing is moving
+        if len(episode.pauses) >= MAX_PAUSES:
+            raise p.ProtocolError(
+                "no_pause", f"This game has paused {MAX_PAUSES} times; it goes on now."
+            )
+        await self._stop_loop(episode)
+        self._loop_task = None
+        episode.paused_at = time.time()
+        episode.paused_why = "hidden"
+        self._maybe_cut(episode, now=True)
+        self._wait_for_player(episode)
+
+    def _wait_for_player(self, episode: Episode) -> None:
+        """Give the player ``wait_for_player`` seconds to begin (or go on), then end the game."""
+        self._stop_waiting()
+        self._waiting = asyncio.get_running_loop().call_later(
+            self.settings.wait_for_player, self._waited_in_vain, episode
+        )
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
+
+    def _waited_in_vain(self, episode: Episode) -> None:
+        self._waiting = None
+        if self.episode is episode and not self.playing:
+            self._give_up = asyncio.create_task(self.stop("abandoned", notify=True))
+
+    @property
+    def playing(self) -> bool:
+        """The loop is stepping the episode (begun, and not paused)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
     # --- starting and ending episodes --------------------------------------------------------
 
     async def start(self) -> bool:
-        """End any running episode as abandoned and start a new one.
+        """End any running episode as restarted (New game) and start a new one.
 
-        False when the socket went while the machine was being made ready: then no episode
-        was created (a start nobody saw leaves no record).
+        The new episode shows its first frame and waits for ``begin``. False when the socket
+        went while the machine was being made ready: then no episode was created (a start
+        nobody saw leaves no record).
         """
-        await self.stop("abandoned", notify=True)
+        await self.stop("restarted", notify=True)
         machine, seed, colours = await self.pool.acquire(self.game)
         if not self.transport.attached:
             self.pool.release(self.game, machine)
@@ -226,7 +319,8 @@ class LiveSession:
         await self.transport.send_json(self._episode_message(episode))
         await self._send_frame(episode, 0, Outcome(0.0, False, False, 0), score=0.0)
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
-        self._loop_task = asyncio.create_task(self._run(episode))
+        self._loop_task = None
+        self._wait_for_player(episode)
         return True
 
     def _episode_message(self, episode: Episode, *, resumed: bool = False) -> p.EpisodeMessage:
@@ -244,6 +338,7 @@ class LiveSession:
             message["resumed"] = True
             message["steps"] = episode.recorder.steps
             message["score"] = episode.recorder.total_return
+            message["points"] = list(episode.points)
         return message
 
     # --- pausing for a reconnect ----------------------------------------------------------
@@ -257,7 +352,12 @@ class LiveSession:
         episode = self.episode
         if episode is None or episode.over:
             return False
+        if self.playing:
+            episode.paused_at = time.time()
+            episode.paused_why = "reconnect"
         await self._stop_loop(episode)
+        self._loop_task = None
+        self._stop_waiting()  # the grace period decides now
         # The keys the player held went with the socket.
         episode.action = self.game.default_action
         episode.stamp = InputStamp()
@@ -283,6 +383,11 @@ class LiveSession:
             "lives": episode.lives,
             "machine": machine.freeze(),
             "recorder": episode.recorder.state(),
+            "begun": episode.begun,
+            "paused_at": episode.paused_at,
+            "paused_why": episode.paused_why,
+            "pauses": episode.pauses,
+            "points": episode.points,
         }
         self.episode = None
         episode.over = True
@@ -321,6 +426,11 @@ class LiveSession:
         )
         episode.action = self.game.default_action
         episode.lives = snapshot["lives"]
+        episode.begun = snapshot.get("begun", True)
+        episode.paused_at = snapshot.get("paused_at")
+        episode.paused_why = snapshot.get("paused_why", "reconnect")
+        episode.pauses = list(snapshot.get("pauses", []))
+        episode.points = list(snapshot.get("points", [0.0, 0.0]))
         self.episode = episode
         self.store.hosted(episode.id, here=True)
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
@@ -337,14 +447,24 @@ class LiveSession:
         self._need_keyframe = True
         self._dropped_in_row = 0
         episode.chunk_started = time.monotonic()
-        await transport.send_json(self._episode_message(episode, resumed=True))
+        # A game that was being played when the socket dropped goes on at once; one waiting
+        # for the player (not begun, or paused with its tab hidden) waits on.
+        going_on = episode.begun and (
+            episode.paused_at is None or episode.paused_why == "reconnect"
+        )
+        message = self._episode_message(episode, resumed=True)
+        message["paused"] = not going_on
+        await transport.send_json(message)
         await self._send_frame(
             episode,
             number,
             Outcome(0.0, False, False, episode.lives),
             score=episode.recorder.total_return,
         )
-        self._loop_task = asyncio.create_task(self._run(episode))
+        if going_on:  # after its keyframe: the frames that follow are deltas against it
+            self.begin()
+        else:
+            self._wait_for_player(episode)
 
     async def stop(self, reason: EndReason, *, notify: bool = False) -> None:
         """End the running episode (if any) and wait until all its chunks are handed over."""
@@ -352,6 +472,7 @@ class LiveSession:
         if episode is None:
             return
         self.episode = None
+        self._stop_waiting()
         await self._stop_loop(episode)
         await self._finish(episode, reason)
         if notify:
@@ -370,8 +491,10 @@ class LiveSession:
 
     async def _finish(self, episode: Episode, reason: EndReason) -> None:
         episode.over = True
+        # A pause still open now (New game while paused, a player who never came back) is
+        # not recorded: no step follows it, and the episode's end says how it ended.
         recorder = episode.recorder
-        unplayed = recorder.steps == 0 and reason == "abandoned"
+        unplayed = recorder.steps == 0 and reason in ("abandoned", "restarted")
         if not unplayed:
             episode.ship_queue.put_nowait(recorder.cut(final=True))
         episode.ship_queue.put_nowait(None)
@@ -390,6 +513,7 @@ class LiveSession:
             steps=recorder.steps,
             chunks=recorder.chunks_cut,
             total=recorder.total_return,
+            pauses=episode.pauses,
         )
 
     # --- the loop ------------------------------------------------------------------------
@@ -407,10 +531,12 @@ class LiveSession:
             try:
                 reason = await self._step(episode)
             except Exception as exc:  # this session ends; the others on the ticker go on
-                over.set_exception(exc)
+                if not over.done():  # not paused meanwhile
+                    over.set_exception(exc)
                 return False
             if reason is not None:
-                over.set_result(reason)
+                if not over.done():
+                    over.set_result(reason)
                 return False
             return True
 
@@ -476,6 +602,18 @@ class LiveSession:
         )
         if entries:
             await self.transport.send_json({"type": "palette", "entries": entries})
+        if outcome.reward:
+            episode.points[0 if outcome.reward > 0 else 1] += abs(outcome.reward)
+            if self.game.two_sided_score:
+                await self.transport.send_json(
+                    p.PointsMessage(type="points", points=list(episode.points))
+                )
+        if self.game.turn_based:
+            # Turn-based games say what the move did (Tower of Hanoi: moves, illegal drops):
+            # one small message a key press.
+            await self.transport.send_json(
+                p.TurnMessage(type="turn", frame=recorder.steps, info=_plain_info(outcome.info))
+            )
         episode.lives = outcome.lives
         outcome.truncated = truncated
         if await self._send_frame(
@@ -579,6 +717,15 @@ class _Gone:
 
     async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None:
         pass
+
+
+def _plain_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The step's info as the page may show it: its numbers, flags and short texts."""
+    return {
+        str(key): value
+        for key, value in info.items()
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 64)
+    }
 
 
 def _palette_b64(machine: Machine) -> str | None:

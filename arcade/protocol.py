@@ -70,9 +70,22 @@ class FrameHeader:
 
 
 class StartMessage(TypedDict):
-    """Start a new episode; an active one is ended as abandoned first."""
+    """Start a new episode; an active one is ended as restarted first. The new episode shows
+    its first frame and waits for ``begin``."""
 
     type: Literal["start"]
+
+
+class BeginMessage(TypedDict):
+    """The player is ready: step the episode from here (its first step, or after a pause)."""
+
+    type: Literal["begin"]
+
+
+class PauseMessage(TypedDict):
+    """The player's tab is hidden: stop stepping until the next ``begin``."""
+
+    type: Literal["pause"]
 
 
 class InputMessage(TypedDict):
@@ -113,7 +126,14 @@ class ResumeMessage(TypedDict):
 
 
 ClientMessage = (
-    StartMessage | InputMessage | AckMessage | KeyframeRequestMessage | PingMessage | ResumeMessage
+    StartMessage
+    | BeginMessage
+    | PauseMessage
+    | InputMessage
+    | AckMessage
+    | KeyframeRequestMessage
+    | PingMessage
+    | ResumeMessage
 )
 
 # --- text messages, server -> client ---------------------------------------------------
@@ -132,6 +152,8 @@ class GameInfo(TypedDict):
     palette: str | None
     keys: list[str]  # the key codes this game listens to
     max_steps: int
+    pauses_when_hidden: bool  # the page sends ``pause`` while its tab is hidden
+    two_sided_score: bool  # ``points`` messages carry both sides' points
 
 
 class HelloMessage(TypedDict):
@@ -154,6 +176,8 @@ class EpisodeMessage(TypedDict):
     resumed: NotRequired[bool]  # a paused episode going on: frames continue from ``steps``
     steps: NotRequired[int]
     score: NotRequired[float]
+    points: NotRequired[list[float]]  # [won, lost]: the rewards' two sides so far
+    paused: NotRequired[bool]  # the resumed episode waits for ``begin``
 
 
 class PaletteMessage(TypedDict):
@@ -163,10 +187,25 @@ class PaletteMessage(TypedDict):
     entries: list[list[int]]  # [index, r, g, b]
 
 
+class PointsMessage(TypedDict):
+    """Both sides' points of a two-sided score (Pong), sent before the frame that changed them."""
+
+    type: Literal["points"]
+    points: list[float]  # [the player's, the opponent's]: sums of positive, negative rewards
+
+
+class TurnMessage(TypedDict):
+    """What a turn-based game's step did (its info's scalars), sent before its frame."""
+
+    type: Literal["turn"]
+    frame: int
+    info: dict[str, int | float | bool | str]
+
+
 class EpisodeEndMessage(TypedDict):
     type: Literal["episode_end"]
     episode: str
-    reason: Literal["terminated", "truncated", "abandoned"]
+    reason: Literal["terminated", "truncated", "abandoned", "restarted"]
     steps: int
     score: float
 
@@ -198,6 +237,8 @@ ServerMessage = (
     HelloMessage
     | EpisodeMessage
     | PaletteMessage
+    | PointsMessage
+    | TurnMessage
     | EpisodeEndMessage
     | EpisodeSavedMessage
     | PongMessage
@@ -305,6 +346,10 @@ def parse_client_message(text: str | None) -> ClientMessage:
         return AckMessage(type="ack", frame=_int(msg, "frame"))
     if kind == "start":
         return StartMessage(type="start")
+    if kind == "begin":
+        return BeginMessage(type="begin")
+    if kind == "pause":
+        return PauseMessage(type="pause")
     if kind == "keyframe":
         return KeyframeRequestMessage(type="keyframe")
     if kind == "ping":
@@ -314,5 +359,5 @@ def parse_client_message(text: str | None) -> ClientMessage:
     raise ProtocolError(
         "unknown_type",
         f"Unknown message type {str(kind)[:40]!r}; "
-        "expected start, resume, input, ack, keyframe or ping.",
+        "expected start, begin, pause, resume, input, ack, keyframe or ping.",
     )

@@ -98,6 +98,7 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
                     kind = data["type"]
                     if kind == "episode":
                         stats.episode = data["episode"]
+                        await ws.send('{"type":"begin"}')  # the game waits for the player
                         continue
                     if kind == "error":
                         stats.errors.append(data["code"])

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import models
 
-from .engine.keymap import KeyMap
+from .engine.keymap import Control, KeyMap, combines, describe
 from .engine.machines import GameConfig
 from .engine.registry import is_atari
 
@@ -21,7 +21,11 @@ class Game(models.Model):
     title = models.CharField(max_length=100)
     short_description = models.CharField(max_length=200, blank=True)
     instructions = models.TextField(blank=True, help_text="Shown before play.")
-    controls = models.TextField(blank=True, help_text="Which keys do what, shown before play.")
+    controls = models.TextField(
+        blank=True,
+        help_text="Notes on the controls, shown under the keys. The keys themselves are "
+        "listed from the key map, so leave them out of this text.",
+    )
     env_id = models.CharField(
         max_length=200, help_text="A registered Gymnasium id, e.g. ALE/Pong-v5."
     )
@@ -35,6 +39,16 @@ class Game(models.Model):
         blank=True,
         help_text='{"keys": {code: name}, "combos": {"NAME+NAME": action}}. '
         "Left empty, it is derived from the env's action meanings.",
+    )
+    pauses_when_hidden = models.BooleanField(
+        default=True,
+        help_text="A real-time game pauses while the player's tab is hidden (the recording "
+        "marks each pause). Turn-based games wait for the player anyway.",
+    )
+    two_sided_score = models.BooleanField(
+        default=False,
+        help_text="The return is the player's points minus the opponent's (Pong): the page "
+        "shows both sides' points, as the screen does, with the return beside them.",
     )
     default_action = models.PositiveSmallIntegerField(
         default=0, help_text="Played while no key is held."
@@ -74,6 +88,25 @@ class Game(models.Model):
             n_actions=max(len(self.action_meanings), 1),
         )
 
+    def controls_list(self) -> list[Control]:
+        """What each key does, from the key map in force (derived on save when left empty)."""
+        return describe(self.key_map, self.action_meanings)
+
+    @property
+    def keys_combine(self) -> bool:
+        return combines(self.key_map)
+
+    def touch_controls(self) -> list[Control]:
+        """The on-screen buttons of touch screens; none means the game needs a keyboard."""
+        by_symbol = {control.symbol: control for control in self.controls_list()}
+        touch = self.key_map.get("touch") or []
+        return [by_symbol[symbol] for symbol in touch if symbol in by_symbol]
+
+    @property
+    def pauses(self) -> bool:
+        """Whether play pauses while the tab is hidden: only a game on the clock has to."""
+        return self.pauses_when_hidden and not self.turn_based
+
     def config(self) -> GameConfig:
         """What the live engine needs, as a plain value."""
         return GameConfig(
@@ -87,6 +120,8 @@ class Game(models.Model):
             default_action=self.default_action,
             max_steps=self.max_steps,
             n_actions=len(self.action_meanings),
+            pauses_when_hidden=self.pauses,
+            two_sided_score=self.two_sided_score,
         )
 
     def env_spec(self) -> dict[str, Any]:

@@ -114,3 +114,25 @@ def catalogue_load(*, dry_run: bool = False) -> list[str]:
             game.save()
         created.append(game.slug)
     return created
+
+
+def catalogue_update_keys(*, dry_run: bool = False) -> list[str]:
+    """Give installed default games the catalogue's key maps where nobody chose their keys.
+
+    A game whose key map is the one derived from its actions (as installed before the
+    catalogue named keys, Pong's paddle on Left and Right), or the catalogue's own without
+    what its keys do, gets the catalogue's. A key map an admin wrote is kept.
+    """
+    updated: list[str] = []
+    for entry in DEFAULT_GAMES:
+        game = Game.objects.filter(slug=entry["slug"]).first()
+        if game is None or game.key_map == entry["key_map"]:
+            continue
+        derived = atari_key_map(game.action_meanings) if game.is_atari else None
+        bare = {"keys": entry["key_map"]["keys"], "combos": entry["key_map"]["combos"]}
+        if game.key_map not in (derived, bare):
+            continue
+        updated.append(game.slug)
+        if not dry_run:
+            Game.objects.filter(pk=game.pk).update(key_map=entry["key_map"])
+    return updated

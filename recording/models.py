@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 class EpisodeQuerySet(models.QuerySet["Episode"]):
     def for_player(self, user: User | AnonymousUser) -> EpisodeQuerySet:
         return self.filter(user=user).select_related("game").order_by("-started_at")
+
+    def with_stored_steps(self) -> EpisodeQuerySet:
+        """Each episode with ``stored_steps``: the steps in its stored chunks, which count an
+        active episode's play so far (its ``steps`` is written when it ends)."""
+        return self.annotate(stored_steps=models.Sum("chunks__n_steps"))
 
     def lost(self, *, silent_since: datetime) -> EpisodeQuerySet:
         """Active episodes whose live session has not beaten since then (or never did)."""
@@ -38,6 +44,7 @@ class Episode(models.Model):
         TERMINATED = "terminated", "Terminated (game over)"
         TRUNCATED = "truncated", "Truncated (step limit)"
         ABANDONED = "abandoned", "Abandoned (player left)"
+        RESTARTED = "restarted", "Restarted (New game)"
         # The live session died (web process crash, lost worker): found by the watchdog.
         INTERRUPTED = "interrupted", "Interrupted (live session lost)"
 
@@ -61,6 +68,9 @@ class Episode(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
     steps = models.PositiveIntegerField(default=0)
+    # When play stood still: [{"step": n, "seconds": s, "why": "hidden" | "reconnect"}], each
+    # a pause between step n - 1 and step n (docs/recording.md#pauses).
+    pauses = models.JSONField(default=list, blank=True)
     total_return = models.FloatField(null=True, blank=True)
     chunks_expected = models.PositiveIntegerField(null=True, blank=True)
     integrity_error = models.TextField(blank=True)
@@ -91,6 +101,18 @@ class Episode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.game} episode {str(self.uuid)[:8]}"
+
+    @property
+    def duration(self) -> timedelta:
+        """Started to ended, or to now while it is played."""
+        return (self.ended_at or timezone.now()) - self.started_at
+
+    @property
+    def steps_so_far(self) -> int:
+        """The steps played: ``steps`` once ended; while active, the steps stored so far."""
+        if self.status == Episode.Status.ACTIVE:
+            return int(getattr(self, "stored_steps", None) or 0)
+        return self.steps
 
     @property
     def frames(self) -> int:

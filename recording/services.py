@@ -74,8 +74,18 @@ def chunks_enqueue(*, items: list[tuple[str, int, bytes]]) -> None:
     metrics.count("chunks_queued", len(items))
 
 
-def episode_end(*, episode_id: str, reason: str, steps: int, chunks: int) -> None:
-    """The live session is over; the workers take it from here."""
+def episode_end(
+    *,
+    episode_id: str,
+    reason: str,
+    steps: int,
+    chunks: int,
+    pauses: list[dict[str, Any]] | None = None,
+) -> None:
+    """The live session is over; the workers take it from here.
+
+    ``pauses`` are the times play stood still (docs/recording.md#pauses).
+    """
     from .tasks import finalise_episode
 
     with transaction.atomic():
@@ -84,6 +94,7 @@ def episode_end(*, episode_id: str, reason: str, steps: int, chunks: int) -> Non
             end_reason=reason,
             steps=steps,
             chunks_expected=chunks,
+            pauses=pauses or [],
             ended_at=timezone.now(),
         )
         if updated == 1:

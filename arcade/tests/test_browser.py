@@ -59,6 +59,34 @@ def canvas_pixels(page: Page) -> str:
     return str(page.evaluate("document.getElementById('screen').toDataURL()"))
 
 
+# The top row of the green paddle on the right of Pong's screen, read off the canvas.
+PADDLE_TOP = """() => {
+  const canvas = document.getElementById("screen");
+  const column = canvas.getContext("2d").getImageData(140, 34, 1, 160).data;
+  for (let y = 0; y < 160; y++) {
+    const [r, g, b] = column.slice(y * 4, y * 4 + 3);
+    if (r === 92 && g === 186 && b === 92) return 34 + y;
+  }
+  return null;
+}"""
+
+
+def begin(page: Page, *, frames: int = 0) -> None:
+    """The play page waits with its first frame up; a key begins, after 3-2-1."""
+    state = page.locator("#episode-state")
+    expect(state).to_have_attribute("data-state", "standby", timeout=20_000)
+    expect(page.locator("#begin-text")).to_contain_text("Press any key (or Start) to begin")
+    assert page.evaluate("window.arcadeState.frame") == 0  # nothing stepped yet
+    page.locator("#screen").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#countdown")).to_have_text("3")
+    expect(page.locator("#begin-text")).to_have_text("Get ready")
+    page.wait_for_function(
+        f"window.arcadeState.state === 'playing' && window.arcadeState.frame > {frames}",
+        timeout=20_000,
+    )
+
+
 def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     live_stack: Stack, pong: Any, page: Page, django_db_blocker: Any
 ) -> None:
@@ -72,24 +100,22 @@ def test_it_lets_a_new_player_sign_up_play_pong_and_find_the_episode(
     page.locator("#signup-submit").click()
     page.wait_for_url("**/games/pong/play/")
 
-    page.wait_for_function(
-        "window.arcadeState && window.arcadeState.framesDrawn > 30", timeout=20_000
-    )
+    begin(page, frames=30)
     before = canvas_pixels(page)
     page.locator("#screen").focus()
-    page.keyboard.down("ArrowRight")
+    page.keyboard.down("ArrowUp")
     page.wait_for_timeout(700)
-    page.keyboard.down("Space")
+    page.keyboard.down("ArrowDown")
     page.wait_for_timeout(300)
-    page.keyboard.up("Space")
-    page.keyboard.up("ArrowRight")
+    page.keyboard.up("ArrowDown")
+    page.keyboard.up("ArrowUp")
     page.wait_for_function("window.arcadeState.seq >= 4", timeout=5_000)
     page.wait_for_timeout(300)
     after = canvas_pixels(page)
     assert before != after
     # Keys held when the window loses focus are released: the game must not run on alone.
     held_seq = page.evaluate("window.arcadeState.seq") + 1
-    page.keyboard.down("ArrowLeft")
+    page.keyboard.down("ArrowDown")
     page.wait_for_function(f"window.arcadeState.seq >= {held_seq}", timeout=5_000)
     page.wait_for_timeout(200)
     page.evaluate("window.dispatchEvent(new Event('blur'))")
@@ -131,9 +157,26 @@ def play_pong_as(user: Any, live_stack: Stack, page: Page, blocker: Any, *, fram
         cookie = live_stack.session_cookie(user)
     page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
     page.goto(live_stack.url + "/games/pong/play/")
-    page.wait_for_function(
-        f"window.arcadeState && window.arcadeState.framesDrawn > {frames}", timeout=20_000
-    )
+    begin(page, frames=frames)
+
+
+def test_it_moves_pongs_paddle_up_and_down_with_the_up_and_down_keys(
+    live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    play_pong_as(alice, live_stack, page, django_db_blocker, frames=30)
+    start = page.evaluate(PADDLE_TOP)
+    assert start is not None and start > 60  # the paddle starts mid-court
+    page.keyboard.down("ArrowUp")
+    page.wait_for_function(f"({PADDLE_TOP})() < {start - 20}", timeout=5_000)
+    page.keyboard.up("ArrowUp")
+    top = page.evaluate(PADDLE_TOP)
+    page.keyboard.down("ArrowDown")
+    page.wait_for_function(f"({PADDLE_TOP})() > {top + 40}", timeout=5_000)
+    page.keyboard.up("ArrowDown")
+    page.keyboard.down("KeyW")
+    low = page.evaluate(PADDLE_TOP)
+    page.wait_for_function(f"({PADDLE_TOP})() < {low - 20}", timeout=5_000)
+    page.keyboard.up("KeyW")
 
 
 @pytest.mark.stack_env(ARCADE_RECONNECT_GRACE_SECONDS="20")
@@ -169,3 +212,169 @@ def test_it_shows_the_player_that_the_game_they_left_is_saved_and_verified(
     expect(saved).to_contain_text("is saved; the replay matches every frame")
     expect(saved.get_by_role("link", name="My episodes")).to_have_attribute("href", "/me/episodes/")
     assert page.evaluate("window.arcadeState.episode") != first  # playing the new one meanwhile
+
+
+def open_play_page(user: Any, live_stack: Stack, page: Page, blocker: Any, slug: str) -> None:
+    with blocker.unblock():
+        cookie = live_stack.session_cookie(user)
+    page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
+    page.goto(live_stack.url + f"/games/{slug}/play/")
+
+
+def test_it_keeps_the_keys_until_the_game_over_screen_is_up(
+    live_stack: Stack, make_game: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("breakout", max_steps=90)
+    open_play_page(alice, live_stack, page, django_db_blocker, "breakout")
+    # The moment the last frame says "over", before the summary comes: would Space scroll?
+    page.evaluate(
+        """() => {
+          window.spaceAtGameOver = null;
+          new MutationObserver(() => {
+            if (window.arcadeState.state !== "over" || window.spaceAtGameOver) return;
+            const space = new KeyboardEvent("keydown", {code: "Space", key: " ", cancelable: true});
+            window.dispatchEvent(space);
+            window.spaceAtGameOver = {
+              captured: space.defaultPrevented,
+              summaryUp: !document.getElementById("summary").hidden,
+            };
+          }).observe(document.getElementById("episode-state"), {attributes: true});
+        }"""
+    )
+    begin(page)
+    expect(page.locator("#summary")).to_contain_text("Time's up", timeout=20_000)
+    assert page.evaluate("window.spaceAtGameOver") == {"captured": True, "summaryUp": False}
+    expect(page.locator("#episode-state")).to_have_text("time's up")
+    expect(page.locator("#new-game")).to_be_focused()
+
+
+def set_visibility(page: Page, state: str) -> None:
+    """As when the player switches tabs: headless Chromium's one tab never is hidden."""
+    page.evaluate(
+        """(state) => {
+          Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
+
+
+def test_it_pauses_while_the_tab_is_hidden_and_records_the_pause(
+    live_stack: Stack, pong: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    play_pong_as(alice, live_stack, page, django_db_blocker, frames=30)
+    set_visibility(page, "hidden")
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "paused")
+    expect(page.locator("#begin-text")).to_contain_text("Paused while this tab was hidden")
+    page.wait_for_timeout(300)  # frames in flight when the tab was hidden are drawn
+    paused_at = page.evaluate("window.arcadeState.frame")
+    page.wait_for_timeout(700)
+    assert page.evaluate("window.arcadeState.frame") == paused_at  # the game stood still
+    set_visibility(page, "visible")
+    page.keyboard.press("Enter")
+    expect(page.locator("#countdown")).to_have_text("3")
+    page.wait_for_function(f"window.arcadeState.frame > {paused_at + 10}", timeout=20_000)
+    episode_id = page.evaluate("window.arcadeState.episode")
+    page.goto(live_stack.url + "/me/episodes/")  # leaving ends the game
+    with django_db_blocker.unblock():
+        episode = wait_finalised(episode_id)
+    [pause] = episode.pauses
+    assert pause["why"] == "hidden" and pause["step"] <= paused_at
+    assert pause["seconds"] >= 1.0  # hidden, then 3-2-1
+
+
+def hanoi_keys(moves: list[tuple[int, int]]) -> list[str]:
+    """The key presses that make these (from peg, to peg) moves, the cursor starting on peg 0."""
+    keys, cursor = [], 0
+    for start, end in moves:
+        for peg in (start, end):
+            keys += ["ArrowRight"] * ((peg - cursor) % 3)
+            keys.append("Space")
+            cursor = peg
+    return keys
+
+
+def test_it_counts_the_moves_of_the_tower_of_hanoi_and_says_how_well_it_was_solved(
+    live_stack: Stack, hanoi: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    open_play_page(alice, live_stack, page, django_db_blocker, "tower-of-hanoi")
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "playing")
+    for hidden in ("#lives", "#fps", "#latency"):  # nothing they could mean in a puzzle
+        expect(page.locator(hidden)).to_have_count(0)
+    page.locator("#screen").focus()
+    # An illegal drop first: disk 1 to peg 1, then disk 2 onto it.
+    for key in [*hanoi_keys([(0, 1)]), "ArrowLeft", "Space", "ArrowRight", "Space"]:
+        page.keyboard.press(key)
+    expect(page.locator("#error")).to_contain_text("not allowed")
+    expect(page.locator("#moves")).to_have_text("1")
+    # Disk 2 back where it came from (free), disk 1 back to peg 0: two moves, then the 7.
+    for key in ["ArrowLeft", "Space", "ArrowRight", "Space", "ArrowLeft", "Space"]:
+        page.keyboard.press(key)
+    expect(page.locator("#moves")).to_have_text("2")
+    solution = [(0, 2), (0, 1), (2, 1), (0, 2), (1, 0), (1, 2), (0, 2)]
+    for key in hanoi_keys(solution):
+        page.keyboard.press(key)
+    expect(page.locator("#summary")).to_have_text(
+        "Solved in 9 moves (best possible 7).", timeout=10_000
+    )
+    expect(page.locator("#episode-state")).to_have_text("game over")
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A phone: a narrow touch screen and no keyboard or mouse."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def touch_hold(page: Page, selector: str) -> Any:
+    """Put a finger on the element, as a touch screen does; returns the finger's CDP session."""
+    page.locator(selector).scroll_into_view_if_needed()
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+    return cdp
+
+
+def test_it_plays_pong_on_a_phone_with_on_screen_buttons_on_a_screen_wide_canvas(
+    live_stack: Stack, pong: Any, alice: Any, phone: Page, django_db_blocker: Any
+) -> None:
+    open_play_page(alice, live_stack, phone, django_db_blocker, "pong")
+    expect(phone.locator("#episode-state")).to_have_attribute("data-state", "standby")
+    expect(phone.locator("#begin-text")).to_have_text("Press Start to begin")
+    expect(phone.locator("#pad")).to_be_visible()
+    canvas = phone.locator("#screen").bounding_box()
+    stage = phone.locator("#stage").bounding_box()
+    assert canvas is not None and stage is not None
+    assert canvas["width"] >= stage["width"] - 1 and canvas["width"] > 300  # the screen's width
+
+    phone.locator("#begin-button").tap()
+    phone.wait_for_function("window.arcadeState.state === 'playing'", timeout=10_000)
+    phone.wait_for_function("window.arcadeState.frame > 30", timeout=10_000)
+    start = phone.evaluate(PADDLE_TOP)
+    finger = touch_hold(phone, ".pad-up")
+    phone.wait_for_function(f"({PADDLE_TOP})() < {start - 20}", timeout=5_000)
+    finger.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    with django_db_blocker.unblock():
+        assert Episode.objects.filter(user=alice).count() == 1
+
+
+def test_it_says_a_keyboard_is_needed_on_a_phone_and_records_nothing_there(
+    live_stack: Stack, make_game: Any, alice: Any, phone: Page, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("breakout", key_map={})  # an admin's game: derived keys, no on-screen ones
+    open_play_page(alice, live_stack, phone, django_db_blocker, "breakout")
+    expect(phone.locator("#episode-state")).to_have_attribute("data-state", "keyboard")
+    expect(phone.locator("#keyboard-needed")).to_contain_text("played with a keyboard")
+    expect(phone.locator("#new-game")).to_be_disabled()
+    expect(phone.locator("#pad")).to_have_count(0)
+    with django_db_blocker.unblock():
+        assert not Episode.objects.filter(user=alice).exists()

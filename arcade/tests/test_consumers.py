@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from arcade import engine, live
 from arcade import protocol as p
 from games.engine.codec import FrameDecoder
 from recording import chunkfile
@@ -42,10 +44,13 @@ class Player:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_to(text_data=json.dumps(message))
 
-    async def start(self) -> None:
+    async def start(self, *, begin: bool = True) -> None:
+        """New game; ``begin`` as the page does once the player is ready (else it waits)."""
         await self.send({"type": "start"})
         msg = await self.next_text("episode")
         self.episode = msg["episode"]
+        if begin:
+            await self.send({"type": "begin"})
 
     async def press(self, *keys: str) -> None:
         self.seq += 1
@@ -115,7 +120,7 @@ async def test_it_greets_with_the_game_its_keys_and_flow_control(pong: Any, alic
     assert (game["slug"], game["fps"], game["turn_based"]) == ("pong", 60, False)
     assert (game["width"], game["height"], game["pixel_format"]) == (160, 210, "indexed")
     assert game["palette"] is None  # docs/protocol.md: the episode message carries it
-    assert "Space" in game["keys"] and "ArrowRight" in game["keys"]
+    assert game["keys"] == ["ArrowDown", "ArrowUp", "KeyS", "KeyW"]  # the paddle: up, down
     assert player.hello["window"] > player.hello["ack_every"] > 0
     await player.ws.disconnect()
 
@@ -187,7 +192,7 @@ async def test_it_records_every_step_and_frame_of_a_played_episode(pong: Any, al
     await player.open()
     await player.start()
     await player.play(frames=40)
-    await player.press("ArrowRight", "Space")  # RIGHTFIRE in Pong's minimal action set
+    await player.press("ArrowUp")  # Pong's paddle up: RIGHT in its minimal action set
     await player.play(frames=120)
     await player.press()
     await player.play(frames=150)
@@ -201,7 +206,7 @@ async def test_it_records_every_step_and_frame_of_a_played_episode(pong: Any, al
     assert [t.step for t in transitions] == list(range(episode.steps))
     meanings = pong.action_meanings
     applied = {meanings[t.action] for t in transitions if t.input_seq == 1}
-    assert applied == {"RIGHTFIRE"}
+    assert applied == {"RIGHT"}
     assert {meanings[t.action] for t in transitions if t.input_seq in (0, 2)} == {"NOOP"}
     pressed = next(t for t in transitions if t.input_seq == 1)
     assert (pressed.t_shown, pressed.t_key) == (1000.0, 1001.5)
@@ -266,7 +271,9 @@ async def test_it_ends_an_episode_at_the_step_limit_as_truncated(
     assert await episode.transitions.acount() == 50
 
 
-async def test_it_abandons_the_running_episode_on_new_game(pong: Any, alice: Any) -> None:
+async def test_it_records_new_game_as_restarted_not_as_the_player_leaving(
+    pong: Any, alice: Any
+) -> None:
     player = Player(await connect("pong", alice))
     await player.open()
     await player.start()
@@ -274,16 +281,17 @@ async def test_it_abandons_the_running_episode_on_new_game(pong: Any, alice: Any
     await player.play(frames=20)
     await player.start()
     ended = next(t for t in player.texts if t["type"] == "episode_end")
-    assert (ended["episode"], ended["reason"]) == (first, "abandoned")
+    assert (ended["episode"], ended["reason"]) == (first, "restarted")
     assert player.episode != first
     await player.play(frames=10)
     await player.ws.disconnect()
     old = await Episode.objects.aget(pk=first)
-    assert (old.status, old.end_reason) == ("complete", "abandoned")
+    assert (old.status, old.end_reason) == ("complete", "restarted")
+    new = await Episode.objects.aget(pk=player.episode)
+    assert new.end_reason == "abandoned"  # the player left it (closed the socket)
     assert await old.transitions.acount() == old.steps >= 20
     # The new episode played on the machine the old one gave back: its recording still names
     # every colour it shows (the machine learns each episode's palette afresh).
-    new = await Episode.objects.aget(pk=player.episode)
     previous = None
     async for chunk in Chunk.objects.filter(episode=new).order_by("index"):
         with chunk.file.open("rb") as handle:
@@ -311,6 +319,153 @@ async def test_it_steps_a_turn_based_game_only_on_key_presses(hanoi: Any, alice:
     assert episode.steps == 3
     actions = [t.action async for t in episode.transitions.order_by("step")]
     assert actions == [3, 2, 3]  # pick up, move right, drop
+
+
+async def test_it_shows_the_first_frame_and_waits_for_the_player_to_begin(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.send({"type": "begin"})
+    assert (await player.next_text("error"))["code"] == "not_started"
+    await player.start(begin=False)
+    what, first = await player.receive()
+    assert what == "frame" and first.frame == 0
+    assert await player.ws.receive_nothing(timeout=0.5)  # no step before the player is ready
+    await player.send({"type": "begin"})
+    await player.send({"type": "begin"})  # a second begin (two keys at once) changes nothing
+    header = await player.play(frames=30)
+    assert header.frame == 30
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert episode.steps >= 30 and episode.pauses == []
+
+
+async def test_it_stores_a_game_left_before_it_began_as_its_first_frame_only(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start(begin=False)
+    await player.play(frames=0)
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert (episode.status, episode.end_reason, episode.steps) == ("complete", "abandoned", 0)
+    assert episode.pauses == []  # waiting to begin is not a pause
+
+
+async def test_it_stops_stepping_while_the_tab_is_hidden_and_records_the_pause(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=20)
+    await player.send({"type": "pause"})
+    await player.send({"type": "ping", "t": 1.0})
+    while (await player.receive())[0] != "text" or player.texts[-1]["type"] != "pong":
+        pass  # frames stepped before the pause arrived
+    paused_at = player.decoder.number
+    assert await player.ws.receive_nothing(timeout=0.5)
+    await player.send({"type": "begin"})
+    what, header = await player.receive()
+    assert what == "frame" and header.frame == paused_at + 1  # on from where it stopped
+    await player.play(frames=paused_at + 20)
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    [pause] = episode.pauses
+    assert (pause["step"], pause["why"]) == (paused_at, "hidden")
+    assert pause["seconds"] >= 0.5
+    assert await episode.transitions.acount() == episode.steps
+
+
+async def test_it_ends_a_game_whose_player_never_begins_so_it_holds_no_seat_for_ever(
+    pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = dataclasses.replace(engine.live_settings(), wait_for_player=0.3)
+    monkeypatch.setattr(engine, "live_settings", lambda: waiting)
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start(begin=False)
+    end = await player.next_text("episode_end")
+    assert (end["episode"], end["reason"], end["steps"]) == (player.episode, "abandoned", 0)
+    assert player.episode not in engine.heartbeat().live  # its seat is free
+    await player.ws.disconnect()
+
+
+async def test_it_ends_a_game_paused_too_long_with_every_step_played(
+    pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = dataclasses.replace(engine.live_settings(), wait_for_player=0.5)
+    monkeypatch.setattr(engine, "live_settings", lambda: waiting)
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=20)
+    await player.send({"type": "pause"})
+    end = await player.next_text("episode_end")
+    assert end["reason"] == "abandoned" and end["steps"] >= 20
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert await episode.transitions.acount() == episode.steps == end["steps"]
+
+
+async def test_it_caps_the_pauses_one_episode_records(
+    pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "MAX_PAUSES", 2)
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    for _ in range(2):
+        await player.send({"type": "pause"})
+        await player.send({"type": "begin"})
+    await player.send({"type": "pause"})
+    assert (await player.next_text("error"))["code"] == "no_pause"
+    header = await player.play(frames=player.decoder.number + 10)  # and the game goes on
+    assert not header.flags & p.FLAG_EPISODE_OVER
+    await player.ws.disconnect()
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert len(episode.pauses) == 2
+
+
+async def test_it_refuses_to_pause_a_game_that_goes_on_while_hidden(hanoi: Any, alice: Any) -> None:
+    player = Player(await connect("tower-of-hanoi", alice))
+    await player.open()
+    assert player.hello["game"]["pauses_when_hidden"] is False  # turn-based: it waits anyway
+    await player.start()
+    await player.send({"type": "pause"})
+    assert (await player.next_text("error"))["code"] == "no_pause"
+    await player.ws.disconnect()
+
+
+async def test_it_tells_a_two_sided_game_both_sides_points(pong: Any, alice: Any) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    assert player.hello["game"]["two_sided_score"] is True
+    await player.start()
+    points = await player.next_text("points")  # the computer scores while nobody plays
+    assert points["points"] == [0.0, 1.0]
+    what, header = await player.receive()
+    assert what == "frame" and header.score == -1.0  # the return: 0 points minus 1
+    await player.ws.disconnect()
+
+
+async def test_it_says_what_each_turn_did_in_a_turn_based_game(hanoi: Any, alice: Any) -> None:
+    player = Player(await connect("tower-of-hanoi", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=0)
+    # Disk 1 to the middle peg, then disk 2 on top of it: not allowed.
+    for keys in (["Space"], [], ["ArrowRight"], [], ["Space"], []):
+        await player.press(*keys)
+    for keys in (["ArrowLeft"], [], ["Space"], [], ["ArrowRight"], [], ["Space"], []):
+        await player.press(*keys)
+    turns = [await player.next_text("turn") for _ in range(7)]
+    assert [t["info"]["moves"] for t in turns] == [0, 0, 1, 1, 1, 1, 1]
+    assert [t["info"]["illegal"] for t in turns] == [False] * 6 + [True]
+    assert [t["frame"] for t in turns] == list(range(1, 8))
+    await player.ws.disconnect()
 
 
 async def test_it_refuses_a_flood_politely_without_ending_the_game(

@@ -36,6 +36,7 @@ async def play_over_websocket(stack: Stack, cookie: str, slug: str, frames: int)
     async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
         hello = json.loads(await ws.recv())
         await ws.send(json.dumps({"type": "start"}))
+        await ws.send(json.dumps({"type": "begin"}))  # the player is ready at once
         seq = 0
         plan = [["ArrowRight"], [], ["ArrowLeft", "Space"], ["Space"], []]
         while True:
@@ -158,6 +159,7 @@ def test_it_ends_live_games_cleanly_when_the_web_role_shuts_down(
         async with websockets.connect(url, additional_headers=headers) as ws:
             await ws.recv()  # hello
             await ws.send(json.dumps({"type": "start"}))
+            await ws.send(json.dumps({"type": "begin"}))
             with contextlib.suppress(websockets.ConnectionClosed):
                 while True:
                     message = await asyncio.wait_for(ws.recv(), 10)
@@ -247,6 +249,7 @@ def test_it_tells_the_players_page_on_the_other_web_process_that_its_episode_is_
             assert len(pages) == 2, "every socket landed on one web process"
             (here, player), (there, other_page) = pages.items()
             await player.send(json.dumps({"type": "start"}))
+            await player.send(json.dumps({"type": "begin"}))
             first, saved = "", None
             while saved is None:
                 message = await asyncio.wait_for(player.recv(), 30)
@@ -256,6 +259,7 @@ def test_it_tells_the_players_page_on_the_other_web_process_that_its_episode_is_
                         await player.send(json.dumps({"type": "ack", "frame": frame}))
                     if frame == 120 and first:
                         await player.send(json.dumps({"type": "start"}))  # ends the first
+                        await player.send(json.dumps({"type": "begin"}))
                     continue
                 data = json.loads(message)
                 if data["type"] == "episode" and not first:

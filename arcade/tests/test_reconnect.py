@@ -81,6 +81,47 @@ async def test_it_resumes_a_dropped_game_where_it_paused(pong: Any, alice: Any) 
     await second.ws.disconnect()
 
 
+async def test_it_records_the_drop_as_a_pause_of_the_resumed_episode(pong: Any, alice: Any) -> None:
+    first = Player(await connect("pong", alice))
+    await first.open()
+    await first.start()
+    await first.play(frames=30)
+    await drop(first)
+    await asyncio.sleep(0.3)
+    second = await rejoin("pong", alice)
+    await second.send({"type": "resume", "episode": first.episode})
+    resumed = await second.next_text("episode")
+    assert resumed["paused"] is False  # it was being played: it goes on at once
+    await second.play(frames=resumed["steps"] + 10)
+    await second.ws.disconnect()
+    episode = await ended(first.episode)
+    [pause] = episode.pauses
+    assert (pause["step"], pause["why"]) == (resumed["steps"], "reconnect")
+    assert pause["seconds"] >= 0.3
+
+
+async def test_it_keeps_a_game_that_had_not_begun_waiting_after_a_resume(
+    pong: Any, alice: Any
+) -> None:
+    first = Player(await connect("pong", alice))
+    await first.open()
+    await first.start(begin=False)
+    await first.play(frames=0)
+    await drop(first)
+    second = await rejoin("pong", alice)
+    await second.send({"type": "resume", "episode": first.episode})
+    resumed = await second.next_text("episode")
+    assert (resumed["steps"], resumed["paused"]) == (0, True)
+    header = await second.play(frames=0)
+    assert header.kind == p.KIND_KEYFRAME and header.frame == 0
+    assert await second.ws.receive_nothing(timeout=0.3)  # still waiting for the player
+    await second.send({"type": "begin"})
+    assert (await second.play(frames=5)).frame == 5
+    await second.ws.disconnect()
+    episode = await ended(first.episode)
+    assert episode.pauses == []  # it had not begun: nothing was paused
+
+
 async def test_it_records_a_resumed_episode_as_one_episode_with_every_step(
     pong: Any, alice: Any
 ) -> None:

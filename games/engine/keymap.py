@@ -8,12 +8,18 @@ A key map is JSON the admin can edit::
 ``keys`` names what each ``KeyboardEvent.code`` means; ``combos`` maps each set of meanings
 (sorted, joined by ``+``) to an action. Held keys whose combination has no action fall back to
 the largest combination that is held (Pong has no UP, so UP+FIRE plays FIRE).
+
+Two optional entries are for people, not for the engine: ``labels`` says what each meaning
+does in this game (``{"UP": "paddle up"}``: Pong's paddle goes up on Atari's RIGHT), and
+``touch`` lists the meanings that get an on-screen button on touch screens. The controls text
+of every page is generated from the map (``describe``), so it cannot disagree with it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 ATARI_KEYS: dict[str, str] = {
@@ -66,6 +72,108 @@ def digit_key_map(n_actions: int) -> dict[str, Any]:
     return {"keys": keys, "combos": combos}
 
 
+# How a KeyboardEvent.code is written for people: the key's legend.
+KEY_NAMES: dict[str, str] = {
+    "ArrowUp": "↑",
+    "ArrowDown": "↓",
+    "ArrowLeft": "←",
+    "ArrowRight": "→",
+    "Space": "Space",
+    "Enter": "Enter",
+    "ShiftLeft": "Left Shift",
+    "ShiftRight": "Right Shift",
+    "ControlLeft": "Left Ctrl",
+    "ControlRight": "Right Ctrl",
+}
+
+
+_MEANING_ORDER = ("UP", "DOWN", "LEFT", "RIGHT", "FIRE")
+_ARROWS = {"UP": "▲", "DOWN": "▼", "LEFT": "◀", "RIGHT": "▶"}
+_CODE_ORDER = tuple(KEY_NAMES)  # arrows before letters: ↑ or W
+
+
+def key_name(code: str) -> str:
+    """KeyW -> W, Digit1 -> 1, Numpad4 -> Numpad 4, ArrowUp -> ↑."""
+    if code in KEY_NAMES:
+        return KEY_NAMES[code]
+    for prefix in ("Key", "Digit"):
+        if code.startswith(prefix) and len(code) > len(prefix):
+            return code[len(prefix) :]
+    if code.startswith("Numpad") and len(code) > len("Numpad"):
+        return f"Numpad {code[len('Numpad') :]}"
+    return code
+
+
+def meaning_words(meaning: str) -> str:
+    """UPRIGHTFIRE -> "up + right + fire"; PICK_DROP -> "pick drop"; 3 -> "action 3"."""
+    if meaning.isdigit():  # an env without action names (digit_key_map)
+        return f"action {meaning}"
+    parts = _ATARI_PARTS.findall(meaning)
+    if parts and "".join(parts) == meaning:
+        return " + ".join(part.lower() for part in parts)
+    return meaning.replace("_", " ").lower()
+
+
+@dataclass(frozen=True)
+class Control:
+    """One line of a game's controls: the keys that mean ``symbol``, and what it does."""
+
+    symbol: str
+    codes: tuple[str, ...]
+    does: str
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key_name(code) for code in self.codes)
+
+    @property
+    def glyph(self) -> str:
+        """What an on-screen button shows: an arrow for a direction, else what it does."""
+        return _ARROWS.get(self.symbol, self.does)
+
+
+def describe(spec: Mapping[str, Any], action_meanings: Sequence[str]) -> list[Control]:
+    """What each key does, from the key map itself, in the map's order of meanings.
+
+    A meaning without a label is described by the action it plays alone (Atari's names, as
+    a derived key map has them), so an admin's game with an empty key map still lists its
+    keys.
+    """
+    keys = spec.get("keys") or {}
+    combos = spec.get("combos") or {}
+    labels = spec.get("labels") or {}
+    codes: dict[str, list[str]] = {}
+    for code, symbol in keys.items():
+        codes.setdefault(symbol, []).append(code)
+    # In a fixed order: PostgreSQL's jsonb keeps no key order.
+    touch = [t for t in spec.get("touch") or [] if isinstance(t, str)]
+    order = [*touch, *(m for m in _MEANING_ORDER if m not in touch)]
+
+    def symbol_rank(symbol: str) -> tuple[int, str]:
+        return (order.index(symbol) if symbol in order else len(order), symbol)
+
+    def code_rank(code: str) -> tuple[int, str]:
+        return (_CODE_ORDER.index(code) if code in _CODE_ORDER else len(_CODE_ORDER), code)
+
+    controls = []
+    for symbol in sorted(codes, key=symbol_rank):
+        symbol_codes = sorted(codes[symbol], key=code_rank)
+        does = labels.get(symbol)
+        if not does:
+            action = combos.get(symbol)
+            if isinstance(action, int) and 0 <= action < len(action_meanings):
+                does = meaning_words(action_meanings[action])
+            else:
+                does = meaning_words(symbol)
+        controls.append(Control(symbol=symbol, codes=tuple(symbol_codes), does=does))
+    return controls
+
+
+def combines(spec: Mapping[str, Any]) -> bool:
+    """Whether some action needs two meanings held at once (UP+FIRE, say)."""
+    return any("+" in name for name in (spec.get("combos") or {}))
+
+
 class KeyMapError(ValueError):
     pass
 
@@ -95,6 +203,15 @@ class KeyMap:
             self.combos[frozenset(p for p in name.split("+") if p)] = action
         if not 0 <= default_action < n_actions:
             raise KeyMapError(f"The default action must be from 0 to {n_actions - 1}.")
+        labels = spec.get("labels", {})
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
+            raise KeyMapError('"labels" must map meanings to what they do, as text.')
+        touch = spec.get("touch", [])
+        meanings = set(keys.values())
+        if not isinstance(touch, list) or not all(t in meanings for t in touch):
+            raise KeyMapError('"touch" must list meanings of "keys", one on-screen button each.')
         self.keys: dict[str, str] = dict(keys)
         self.default_action = default_action
         self._cache: dict[frozenset[str], int] = {}

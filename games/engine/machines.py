@@ -48,6 +48,8 @@ class GameConfig:
     default_action: int
     max_steps: int
     n_actions: int
+    pauses_when_hidden: bool = False  # the player may pause play while the tab is hidden
+    two_sided_score: bool = False  # the return is the player's points minus the opponent's
 
     @property
     def pool_key(self) -> str:

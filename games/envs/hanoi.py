@@ -20,6 +20,8 @@ Disks are numbered by size, 1 (smallest) to ``n_disks`` (largest). The observati
 Rewards: +1 for the drop that solves the puzzle (every disk on peg 2, nothing held),
 -0.1 for a refused drop, 0 for everything else. A refused drop changes nothing and sets
 ``info["illegal"]``; picking from an empty peg is a harmless no-op, not an illegal move.
+The solving step's info also says the fewest moves possible, ``info["best_moves"]``
+(2^n - 1), so a page can tell the player how well they did.
 
 A *move* is a disk dropped on a different peg from the one it was picked up from; putting a
 disk back where it came from is free. ``info["moves"]`` counts moves, and ``max_moves`` caps
@@ -186,7 +188,10 @@ class TowerOfHanoiEnv(gym.Env[npt.NDArray[np.int64], np.int64]):
                     reward = REWARD_SOLVED
 
         truncated = not terminated and self.max_moves is not None and self._moves >= self.max_moves
-        return self._observation(), reward, terminated, truncated, self._info(illegal=illegal)
+        info = self._info(illegal=illegal)
+        if terminated:
+            info["best_moves"] = 2**self.n_disks - 1
+        return self._observation(), reward, terminated, truncated, info
 
     def render(self) -> npt.NDArray[np.uint8] | None:
         if self.render_mode is None:

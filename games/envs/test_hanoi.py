@@ -81,6 +81,7 @@ def test_it_solves_in_2_to_the_n_minus_1_moves_and_terminates_with_the_reward(
             assert not truncated
         assert info["moves"] == i + 1
     assert info["moves"] == 2**n_disks - 1
+    assert info["best_moves"] == 2**n_disks - 1  # said on the solving step, for the page
     assert terminated
     assert reward == REWARD_SOLVED
     assert sum(rewards) == REWARD_SOLVED

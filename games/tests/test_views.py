@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
+
+
+def squash(page: str) -> str:
+    """The page with each run of white space as one space, as a browser shows it."""
+    return re.sub(r"\s+", " ", page)
 
 
 def test_it_shows_the_library_to_everyone(client: Client, pong: Any, hanoi: Any) -> None:
@@ -72,3 +78,23 @@ def test_it_refuses_a_second_account_for_one_email(client: Client, alice: Any) -
     )
     assert response.status_code == 200
     assert "log in instead" in response.content.decode()
+
+
+def test_it_lists_the_controls_of_the_key_map_in_force(
+    client: Client, pong: Any, alice: Any
+) -> None:
+    client.force_login(alice)
+    for url in ("/games/pong/", "/games/pong/play/"):
+        page = squash(client.get(url).content.decode())
+        assert "<kbd>↑</kbd> or <kbd>W</kbd></dt> <dd>paddle up</dd>" in page, url
+        assert "<kbd>↓</kbd> or <kbd>S</kbd></dt> <dd>paddle down</dd>" in page, url
+        assert "Arrow keys or W A S D" not in page
+
+
+def test_it_shows_the_derived_controls_of_a_game_added_with_an_empty_key_map(
+    client: Client, make_game: Any
+) -> None:
+    make_game("breakout", key_map={}, controls="")
+    page = squash(client.get("/games/breakout/").content.decode())
+    assert "<kbd>Space</kbd></dt> <dd>fire</dd>" in page
+    assert "<kbd>←</kbd> or <kbd>A</kbd></dt> <dd>left</dd>" in page

@@ -291,7 +291,11 @@ def test_it_records_rewards_and_the_end_of_a_solved_tower(hanoi: Recording) -> N
 
     assert rewards[-1] == 1.0
     assert terminated == [False] * (len(hanoi.steps) - 1) + [True]
-    assert [i for h in headers for i in h["steps"]["info"]][-1] == {"moves": 15, "illegal": False}
+    assert [i for h in headers for i in h["steps"]["info"]][-1] == {
+        "moves": 15,
+        "illegal": False,
+        "best_moves": 15,  # the solving step says the fewest moves possible
+    }
 
 
 def test_it_cuts_a_final_chunk_holding_only_the_terminal_frame() -> None:

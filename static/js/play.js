@@ -5,6 +5,10 @@
  * keys whenever it changes, acknowledges frames so the server knows how far ahead it may run,
  * and measures what the player sees (frames drawn per second, key-to-frame latency).
  * Pure frame decoding lives in frame-decoder.js (window.ArcadeFrames), loaded first.
+ *
+ * The game waits for the player: a new episode shows its first frame and "press any key (or
+ * Start) to begin", counts down 3-2-1 and only then sends `begin`, the server's cue to step.
+ * A real-time game pauses (`pause`) while its tab is hidden and counts down again after.
  */
 (() => {
   "use strict";
@@ -21,6 +25,17 @@
   const MAX_PENDING_INPUTS = 64; // inputs whose latency we are still waiting to measure
   const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 3000]; // then every 3 s, within the grace
   const SEAT_RETRY_MS = 3000; // how often a player waiting for a seat asks again
+  const COUNTDOWN_FROM = 3; // seconds of 3-2-1 before play begins
+  const TURN_BASED = root.dataset.turnBased === "true";
+  const TWO_SIDED = root.dataset.twoSided === "true"; // score as both sides' points (Pong)
+  // A phone or tablet: no keyboard to count on. On-screen buttons, where the game has them.
+  const TOUCH_ONLY =
+    window.matchMedia("(pointer: coarse)").matches &&
+    !window.matchMedia("(any-pointer: fine)").matches;
+  const KEYBOARD_NEEDED = TOUCH_ONLY && root.dataset.touchControls !== "true";
+  // Keys that mean something to the browser or the page, never "any key" to begin.
+  const NOT_ANY_KEY = new Set(["Tab", "Escape", "ShiftLeft", "ShiftRight", "ControlLeft",
+    "ControlRight", "AltLeft", "AltRight", "MetaLeft", "MetaRight", "CapsLock", "F5"]);
   // Close codes that refuse this page; reconnecting would be refused again.
   const REFUSED = new Set([4401, 4403, 4404, 4429]);
   // The episode to resume after a dropped socket or a reload (per tab, per game).
@@ -30,6 +45,8 @@
     stage: document.getElementById("stage"),
     screen: document.getElementById("screen"),
     score: document.getElementById("score"),
+    ret: document.getElementById("return"), // two-sided games: the return beside the points
+    moves: document.getElementById("moves"), // turn-based games
     lives: document.getElementById("lives"),
     fps: document.getElementById("fps"),
     latency: document.getElementById("latency"),
@@ -39,6 +56,12 @@
     error: document.getElementById("error"),
     reconnect: document.getElementById("reconnect"),
     saved: document.getElementById("saved"),
+    begin: document.getElementById("begin"),
+    beginText: document.getElementById("begin-text"),
+    beginButton: document.getElementById("begin-button"),
+    countdown: document.getElementById("countdown"),
+    keyboardNeeded: document.getElementById("keyboard-needed"),
+    pad: document.getElementById("pad"),
   };
   const ctx = el.screen.getContext("2d", { alpha: false });
 
@@ -47,7 +70,15 @@
     ws: null,
     opened: false, // the handshake succeeded (a refused one closes with 1006 and no code)
     helloSeen: false,
-    state: "connecting", // connecting | ready | playing | over | error
+    // connecting | ready | standby (first frame, waiting for the player) | countdown |
+    // playing | paused (tab hidden) | over | error | keyboard (touch-only, no on-screen keys)
+    state: "connecting",
+    countdownTimer: null,
+    pausesWhenHidden: false, // hello.game.pauses_when_hidden: send `pause` while hidden
+    steps: 0, // steps of this episode so far (the newest frame's number)
+    points: [0, 0], // two-sided games: the player's and the opponent's points
+    moves: null, // turn-based games that count moves (info.moves)
+    bestMoves: null, // the fewest moves possible, once the game says (info.best_moves)
     episode: null, // uuid of the current episode
     startPending: false, // we sent `start` and have not seen its `episode` yet
     gameKeys: new Set(), // codes the game listens to (hello.game.keys)
@@ -117,6 +148,8 @@
     get latency() { return s.latencyMs; },
     get rtt() { return s.rttMs; },
     get saved() { return s.saved; },
+    get points() { return [...s.points]; },
+    get moves() { return s.moves; },
   });
 
   // --- the socket ----------------------------------------------------------------------------
@@ -162,6 +195,8 @@
         break;
       case "episode":
       case "palette":
+      case "points":
+      case "turn":
       case "episode_end":
         // These belong between the frames around them: queue them behind frames still decoding.
         enqueue({ kind: "event", msg });
@@ -190,6 +225,7 @@
     }
     const game = msg.game;
     s.gameKeys = new Set(game.keys);
+    s.pausesWhenHidden = Boolean(game.pauses_when_hidden); // else the game goes on, hidden
     s.ackEvery = Math.max(1, Math.floor(msg.ack_every) || 1);
     if (msg.window > 0 && s.ackEvery >= msg.window) {
       // Acking only after the server has stopped for want of an ack would stall the stream.
@@ -207,7 +243,12 @@
     setState("ready");
     startPinging();
     const paused = savedEpisode();
-    if (paused) {
+    if (KEYBOARD_NEEDED) {
+      // No episode is started, so nothing is recorded on a device that cannot play it.
+      el.newGame.disabled = true;
+      el.keyboardNeeded.hidden = false;
+      setState("keyboard", "needs a keyboard");
+    } else if (paused) {
       // Our game is paused on the server, waiting for us: go on with it.
       send({ type: "resume", episode: paused });
       s.startPending = true;
@@ -234,7 +275,7 @@
 
   function saveEpisode(droppedAt = Date.now()) {
     try {
-      if (s.episode && s.state === "playing") {
+      if (s.episode && inGame()) {
         sessionStorage.setItem(RESUME_KEY, JSON.stringify({ episode: s.episode, droppedAt }));
       }
     } catch {
@@ -291,7 +332,7 @@
 
   function onPong(msg) {
     s.rttMs = performance.now() - msg.t;
-    el.latency.title = `Round trip to the server: ${Math.round(s.rttMs)} ms`;
+    if (el.latency) el.latency.title = `Round trip to the server: ${Math.round(s.rttMs)} ms`;
   }
 
   function onServerError(msg) {
@@ -338,7 +379,7 @@
       return;
     }
     const dropped = s.opened && !s.fatalMessage && !REFUSED.has(event.code);
-    const wasPlaying = s.state === "playing" || (s.state === "connecting" && s.reconnectUntil);
+    const wasPlaying = inGame() || (s.state === "connecting" && s.reconnectUntil);
     if (dropped && wasPlaying && s.reconnectGraceMs > 0) {
       if (s.reconnectUntil === null) saveEpisode();
       scheduleReconnect();
@@ -380,10 +421,80 @@
   }
 
   function startGame() {
+    if (KEYBOARD_NEEDED) return;
+    cancelCountdown();
     send({ type: "start" });
     s.startPending = true;
     setState("ready", "starting");
     el.summary.hidden = true;
+  }
+
+  // --- waiting for the player ----------------------------------------------------------------
+
+  /** The episode's first frame (or a paused one) is up; nothing moves until the player says. */
+  function standBy(paused) {
+    cancelCountdown();
+    if (TURN_BASED) {
+      // A turn-based game moves only on key presses anyway: every key is a move from here.
+      beginNow();
+      return;
+    }
+    setState(paused ? "paused" : "standby", paused ? "paused" : TOUCH_ONLY ? "press Start" : "press any key");
+    el.beginText.textContent = paused
+      ? "Paused while this tab was hidden. Press any key (or Start) to go on"
+      : TOUCH_ONLY
+        ? "Press Start to begin"
+        : "Press any key (or Start) to begin";
+    el.beginButton.textContent = paused ? "Go on" : "Start";
+    el.countdown.hidden = true;
+    el.beginButton.hidden = false;
+    el.begin.hidden = false;
+    el.screen.focus({ preventScroll: true });
+  }
+
+  /** 3-2-1, then play. Keys held meanwhile are sent as they change: they count from step 1. */
+  function startCountdown() {
+    if (s.state !== "standby" && s.state !== "paused") return;
+    setState("countdown", "get ready");
+    el.beginText.textContent = "Get ready";
+    el.beginButton.hidden = true;
+    el.countdown.hidden = false;
+    let left = COUNTDOWN_FROM;
+    const tick = () => {
+      if (left === 0) {
+        beginNow();
+        return;
+      }
+      el.countdown.textContent = String(left);
+      left--;
+      s.countdownTimer = setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
+  function cancelCountdown() {
+    clearTimeout(s.countdownTimer);
+    s.countdownTimer = null;
+    el.begin.hidden = true;
+  }
+
+  function beginNow() {
+    cancelCountdown();
+    send({ type: "begin" });
+    setState("playing");
+    el.screen.focus({ preventScroll: true });
+  }
+
+  /** The tab is hidden: a real-time game stops, so the player misses nothing. */
+  function onHidden() {
+    releaseAllKeys();
+    if (!s.pausesWhenHidden) return;
+    if (s.state === "playing") {
+      send({ type: "pause" });
+      standBy(true);
+    } else if (s.state === "countdown") {
+      standBy(s.steps > 0); // not begun yet, or paused before: wait for the player again
+    }
   }
 
   function startPinging() {
@@ -536,22 +647,78 @@
       s.keyframeRequestedAt = null;
       s.pendingInputs.clear();
       s.sawLives = false;
+      s.steps = msg.resumed ? msg.steps || 0 : 0;
+      s.points = msg.resumed && Array.isArray(msg.points) ? msg.points.map(Number) : [0, 0];
+      s.moves = null;
+      s.bestMoves = null;
+      if (el.moves) show(el.moves, "0");
       el.summary.hidden = true;
-      setState("playing");
       forgetEpisode(); // saved again only if this socket drops
-      if (msg.resumed) showError("Reconnected: the game goes on where it paused.");
+      if (msg.resumed && !msg.paused) {
+        setState("playing");
+        showError("Reconnected: the game goes on where it paused.");
+      } else {
+        standBy(Boolean(msg.resumed) && s.steps > 0);
+      }
       // Keys already held when the episode began count from its first step.
       if (s.heldKeys.size > 0) sendInput(performance.now());
+    } else if (msg.type === "points") {
+      s.points = msg.points.map(Number);
+    } else if (msg.type === "turn") {
+      onTurn(msg.info || {});
     } else if (msg.type === "episode_end") {
-      if (s.startPending && msg.reason === "abandoned") {
+      if (s.startPending && msg.reason === "restarted") {
         return; // the end of the game our own New game replaced; the new one is on its way
       }
       forgetEpisode();
-      setState("over", `game over: ${msg.reason}`);
-      el.summary.textContent = `Final score ${formatScore(msg.score)} after ${msg.steps} steps.`;
-      el.summary.hidden = false;
-      el.newGame.focus();
+      // Ended while it waited for the player: the server gave up on an idle tab.
+      const waited = s.state === "standby" || s.state === "paused";
+      cancelCountdown();
+      setState("over", OVER_STATE[msg.reason] || "game over");
+      el.summary.textContent = waited
+        ? "The game waited a long time for you, so it was ended. Press New game to play."
+        : summaryText(msg);
+      el.summary.hidden = false; // the game-over screen is up: keys are the page's again
+      el.newGame.focus({ preventScroll: true });
     }
+  }
+
+  // What the state line says when an episode ends, in plain words.
+  const OVER_STATE = {
+    terminated: "game over",
+    truncated: "time's up",
+    abandoned: "ended",
+    restarted: "ended",
+  };
+
+  /** The end of the game as a sentence: the score as the screen shows it, and why it ended. */
+  function summaryText(msg) {
+    const steps = `${msg.steps} steps`;
+    if (s.moves !== null && s.bestMoves !== null && msg.reason === "terminated") {
+      return `Solved in ${s.moves} moves (best possible ${s.bestMoves}).`;
+    }
+    const score = TWO_SIDED
+      ? `Final score ${formatScore(s.points[0])} : ${formatScore(s.points[1])} ` +
+        `(return ${formatScore(msg.score)})`
+      : `Final score ${formatScore(msg.score)}`;
+    const why = {
+      terminated: "Game over",
+      truncated: "Time's up: the game stopped at its step limit",
+      abandoned: "This game was ended",
+      restarted: "This game was ended",
+    }[msg.reason] || "Game over";
+    const moves = s.moves !== null ? `, ${s.moves} moves` : "";
+    return `${why}. ${score} after ${steps}${moves}.`;
+  }
+
+  /** A turn-based game's step: count the moves, say when one was not allowed. */
+  function onTurn(info) {
+    if (typeof info.moves === "number") {
+      s.moves = info.moves;
+      if (el.moves) show(el.moves, String(info.moves));
+    }
+    if (typeof info.best_moves === "number") s.bestMoves = info.best_moves;
+    if (info.illegal === true) showError("That move is not allowed, so nothing changed.");
   }
 
   /** A frame was decoded or skipped: acknowledge every ack_every of them, and every keyframe. */
@@ -592,13 +759,20 @@
     fitCanvas();
   }
 
-  /** Scale the canvas by the largest whole factor that fits the viewport: crisp, even pixels. */
+  /**
+   * Scale the canvas by the largest whole factor that fits the viewport: crisp, even pixels.
+   * On a narrow screen (a phone) it fills the screen's width instead, whatever the factor.
+   */
   function fitCanvas() {
     const { width, height } = el.screen;
     const top = el.stage.getBoundingClientRect().top + window.scrollY;
     const roomX = el.stage.clientWidth;
     const roomY = window.innerHeight - top - 16;
-    const scale = Math.max(1, Math.floor(Math.min(roomX / width, roomY / height)));
+    let scale = Math.max(1, Math.floor(Math.min(roomX / width, roomY / height)));
+    if (TOUCH_ONLY || roomX < 2 * width || window.innerWidth < 700) {
+      // Below the page's own controls there is room to scroll; keep the whole screen in view.
+      scale = Math.min(roomX / width, (window.innerHeight * 0.8) / height);
+    }
     el.screen.style.width = `${width * scale}px`;
     el.screen.style.height = `${height * scale}px`;
     root.dataset.scale = String(scale);
@@ -630,16 +804,23 @@
     }
     if (tKey === null) return;
     s.latencyMs = now - tKey;
-    show(el.latency, String(Math.round(s.latencyMs)));
+    if (el.latency) show(el.latency, String(Math.round(s.latencyMs)));
   }
 
   /** Score, lives and the end of the episode, which every frame's header carries. */
   function showHeader(header) {
-    show(el.score, formatScore(header.score));
+    s.steps = header.frame;
+    if (TWO_SIDED) {
+      show(el.score, `${formatScore(s.points[0])} : ${formatScore(s.points[1])}`);
+      show(el.ret, formatScore(header.score));
+    } else {
+      show(el.score, formatScore(header.score));
+    }
     if (header.lives !== 0) s.sawLives = true;
-    show(el.lives, s.sawLives ? String(header.lives) : "–");
+    if (el.lives) show(el.lives, s.sawLives ? String(header.lives) : "–");
     const reason = Frames.endReason(header.flags);
-    if (reason && s.state === "playing") setState("over", `game over: ${reason}`);
+    // The game-over screen (episode_end's summary) follows; keys stay captured until then.
+    if (reason && s.state === "playing") setState("over", OVER_STATE[reason] || "game over");
   }
 
   function formatScore(score) {
@@ -647,9 +828,11 @@
   }
 
   function updateFps() {
+    if (!el.fps) return;
     const now = performance.now();
     const fps = (s.fpsCount * 1000) / (now - s.fpsSince);
-    show(el.fps, String(Math.round(fps)));
+    // Frames come only while the game is played: before it begins a rate would mean nothing.
+    show(el.fps, s.state === "playing" ? String(Math.round(fps)) : "–");
     s.fpsCount = 0;
     s.fpsSince = now;
   }
@@ -692,26 +875,55 @@
     return event.timeStamp > 0 && event.timeStamp <= now ? event.timeStamp : now;
   }
 
+  /** An episode is up on the page: waiting for the player, counting down, played or paused. */
+  function inGame() {
+    return ["standby", "countdown", "playing", "paused"].includes(s.state);
+  }
+
+  /** The game's keys belong to the game from its first frame until the game-over screen. */
+  function capturing() {
+    return inGame() || (s.state === "over" && el.summary.hidden);
+  }
+
+  /** Input is sent while the game can use it: held during the countdown, or in play. */
+  function sending() {
+    return s.state === "playing" || s.state === "countdown";
+  }
+
   function onKeyDown(event) {
-    if (!s.gameKeys.has(event.code) || isTyping(event.target)) return;
+    if (isTyping(event.target)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return; // leave browser shortcuts alone
-    const playing = s.state === "playing";
-    // While playing, arrows must not scroll and Space must not press a focused button. Between
-    // games they keep their usual meaning, so Space or Enter on New game starts the next one.
-    if (playing) event.preventDefault();
-    if (event.repeat || s.heldKeys.has(event.code)) return;
-    s.heldKeys.add(event.code);
-    if (playing) {
-      s.capturedKeys.add(event.code);
-      sendInput(keyTime(event));
+    if ((s.state === "standby" || s.state === "paused") && !NOT_ANY_KEY.has(event.code)) {
+      // Any key begins; Space and Enter must not also press the button under the focus.
+      event.preventDefault();
+      startCountdown();
     }
+    if (!s.gameKeys.has(event.code)) return;
+    // While the game is up, arrows must not scroll and Space must not press a focused button
+    // (not even in the moment between the last frame and the game-over screen). Between
+    // games they keep their usual meaning, so Space or Enter on New game starts the next one.
+    const captured = capturing();
+    if (captured) event.preventDefault();
+    pressKey(event.code, keyTime(event), captured);
+  }
+
+  function pressKey(code, tKey, captured = true) {
+    if (s.heldKeys.has(code)) return; // a key's auto-repeat, or a second finger on a button
+    s.heldKeys.add(code);
+    if (captured) s.capturedKeys.add(code);
+    if (sending()) sendInput(tKey);
   }
 
   function onKeyUp(event) {
-    if (!s.heldKeys.has(event.code)) return;
-    s.heldKeys.delete(event.code);
-    if (s.capturedKeys.delete(event.code)) event.preventDefault();
-    if (s.state === "playing") sendInput(keyTime(event));
+    if (s.capturedKeys.has(event.code)) event.preventDefault();
+    releaseKey(event.code, keyTime(event));
+  }
+
+  function releaseKey(code, tKey) {
+    if (!s.heldKeys.has(code)) return;
+    s.heldKeys.delete(code);
+    s.capturedKeys.delete(code);
+    if (sending()) sendInput(tKey);
   }
 
   /** Focus left the page: the keyups will never come, so let go of everything. */
@@ -719,7 +931,7 @@
     if (s.heldKeys.size === 0) return;
     s.heldKeys.clear();
     s.capturedKeys.clear();
-    if (s.state === "playing") sendInput(performance.now());
+    if (sending()) sendInput(performance.now());
   }
 
   function sendInput(tKey) {
@@ -749,12 +961,35 @@
     el.screen.focus({ preventScroll: true });
   });
   el.reconnect.addEventListener("click", () => location.reload());
+  el.beginButton.addEventListener("click", startCountdown);
+  if (el.pad && TOUCH_ONLY) {
+    // On-screen buttons hold their key while a finger is on them; several fingers, several keys.
+    el.pad.hidden = false;
+    for (const button of el.pad.querySelectorAll("[data-code]")) {
+      const code = button.dataset.code;
+      const up = (event) => releaseKey(code, keyTime(event));
+      button.addEventListener("pointerdown", (event) => {
+        event.preventDefault(); // no focus change, no text selection, no emulated mouse
+        try {
+          button.setPointerCapture(event.pointerId); // the finger may slide off and still hold
+        } catch {
+          // not a live pointer (a synthetic event): the button's own pointerup releases it
+        }
+        if (s.state === "standby" || s.state === "paused") startCountdown();
+        pressKey(code, keyTime(event));
+      });
+      button.addEventListener("pointerup", up);
+      button.addEventListener("pointercancel", up);
+      button.addEventListener("lostpointercapture", up);
+      button.addEventListener("contextmenu", (event) => event.preventDefault());
+    }
+  }
 
   window.addEventListener("keydown", onKeyDown);
   window.addEventListener("keyup", onKeyUp);
   window.addEventListener("blur", releaseAllKeys);
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") releaseAllKeys();
+    if (document.visibilityState === "hidden") onHidden();
   });
   window.addEventListener("resize", fitCanvas);
   window.addEventListener("pagehide", () => {

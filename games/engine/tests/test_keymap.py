@@ -12,7 +12,9 @@ from games.engine.keymap import (
     KeyMap,
     KeyMapError,
     atari_key_map,
+    describe,
     digit_key_map,
+    key_name,
     split_atari_meaning,
 )
 from games.engine.machines import AtariMachine
@@ -309,3 +311,42 @@ def test_it_gives_every_one_of_ales_games_a_map_that_reaches_all_its_actions() -
             assert parts is not None, (env_id, meaning)
             held = [first_code[part] for part in parts]
             assert keymap.action_for(held) == action, (env_id, meaning)
+
+
+def test_it_describes_a_derived_key_map_by_the_actions_its_keys_play() -> None:
+    names = meanings("Breakout")
+    controls = {c.symbol: c for c in describe(atari_key_map(names), names)}
+    assert controls["RIGHT"].keys == ("→", "D")
+    assert controls["RIGHT"].does == "right"
+    assert controls["FIRE"].keys == ("Space",)
+
+
+def test_it_describes_a_meaning_by_its_label_when_the_map_gives_one() -> None:
+    spec = {
+        "keys": {"ArrowUp": "UP", "KeyW": "UP"},
+        "combos": {"": 0, "UP": 2},
+        "labels": {"UP": "paddle up"},
+    }
+    [control] = describe(spec, meanings("Pong"))
+    assert (control.keys, control.does) == (("↑", "W"), "paddle up")
+
+
+def test_it_names_keys_by_their_legends() -> None:
+    assert [key_name(c) for c in ("KeyQ", "Digit3", "Numpad4", "Enter", "F1")] == [
+        "Q",
+        "3",
+        "Numpad 4",
+        "Enter",
+        "F1",
+    ]
+
+
+def test_it_refuses_on_screen_buttons_for_meanings_no_key_has() -> None:
+    spec = {"keys": {"Space": "FIRE"}, "combos": {"": 0, "FIRE": 1}, "touch": ["JUMP"]}
+    with pytest.raises(KeyMapError, match="touch"):
+        KeyMap(spec, default_action=0, n_actions=2)
+
+
+def test_it_describes_an_env_without_action_names_by_its_action_numbers() -> None:
+    controls = describe(digit_key_map(3), ["0", "1", "2"])
+    assert [(c.keys, c.does) for c in controls] == [(("1",), "action 1"), (("2",), "action 2")]

@@ -2,11 +2,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from games.services import catalogue_load
+from games.services import catalogue_load, catalogue_update_keys
 
 
 class Command(BaseCommand):
-    """Install the default catalogue (nine Atari games and Tower of Hanoi); keeps existing games."""
+    """Install the default catalogue (nine Atari games and Tower of Hanoi); keeps existing games.
+
+    Installed default games whose keys nobody chose get the catalogue's key maps.
+    """
 
     help = __doc__
 
@@ -15,9 +18,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
         created = catalogue_load(dry_run=dry_run)
+        updated = catalogue_update_keys(dry_run=dry_run)
         verb = "Would create" if dry_run else "Created"
         if options["verbosity"] >= 1:
             if created:
                 self.stdout.write(f"{verb} {len(created)} game(s): {', '.join(created)}")
-            else:
+            if updated:
+                verb = "Would give" if dry_run else "Gave"
+                self.stdout.write(
+                    f"{verb} {len(updated)} game(s) the catalogue's keys: {', '.join(updated)}"
+                )
+            if not created and not updated:
                 self.stdout.write("The catalogue is already installed.")

@@ -1,0 +1,100 @@
+"""The default catalogue: keys a person would reach for, on each game's real actions."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import pytest
+
+from games.catalogue import DEFAULT_GAMES, MEANINGS
+from games.engine.keymap import KeyMap, describe
+from games.engine.machines import AtariMachine
+
+ATARI = [entry for entry in DEFAULT_GAMES if entry["env_id"].startswith("ALE/")]
+BY_SLUG = {entry["slug"]: entry for entry in DEFAULT_GAMES}
+
+
+@functools.cache
+def ale_meanings(env_id: str) -> tuple[str, ...]:
+    machine = AtariMachine(env_id, {"frameskip": 1, "repeat_action_probability": 0.0})
+    try:
+        return tuple(machine.action_meanings)
+    finally:
+        machine.close()
+
+
+def plays(slug: str, *keys: str) -> str:
+    """The action meaning (as ale-py names it) that holding ``keys`` plays in ``slug``."""
+    entry = BY_SLUG[slug]
+    meanings = MEANINGS[entry["env_id"].removeprefix("ALE/").removesuffix("-v5")]
+    keymap = KeyMap(entry["key_map"], default_action=0, n_actions=len(meanings))
+    return meanings[keymap.action_for(keys)]
+
+
+@pytest.mark.parametrize("entry", ATARI, ids=[e["slug"] for e in ATARI])
+def test_it_writes_each_key_map_against_the_games_real_actions(entry: dict[str, Any]) -> None:
+    env = entry["env_id"].removeprefix("ALE/").removesuffix("-v5")
+    assert tuple(MEANINGS[env]) == ale_meanings(entry["env_id"])
+    KeyMap(entry["key_map"], default_action=0, n_actions=len(MEANINGS[env]))
+
+
+def test_it_moves_pongs_paddle_with_up_and_down_as_its_manual_does() -> None:
+    # On Pong's joystick actions RIGHT moves the paddle up and LEFT moves it down.
+    assert plays("pong", "ArrowUp") == plays("pong", "KeyW") == "RIGHT"
+    assert plays("pong", "ArrowDown") == plays("pong", "KeyS") == "LEFT"
+    assert plays("pong", "ArrowUp", "ArrowDown") == "NOOP"
+
+
+def test_it_accelerates_enduro_with_up_and_brakes_with_down() -> None:
+    assert plays("enduro", "ArrowUp") == plays("enduro", "Space") == "FIRE"
+    assert plays("enduro", "ArrowUp", "ArrowRight") == "RIGHTFIRE"
+    assert plays("enduro", "ArrowDown") == "DOWN"
+
+
+def test_it_hops_qbert_diagonally_with_the_arrows() -> None:
+    assert [plays("qbert", key) for key in ("ArrowUp", "ArrowRight", "ArrowDown")] == [
+        "UP",
+        "RIGHT",
+        "DOWN",
+    ]
+    assert "Space" not in BY_SLUG["qbert"]["key_map"]["keys"]  # fire does nothing in Q*bert
+
+
+@pytest.mark.parametrize("entry", DEFAULT_GAMES, ids=[e["slug"] for e in DEFAULT_GAMES])
+def test_it_says_what_every_key_does_in_each_default_game(entry: dict[str, Any]) -> None:
+    controls = describe(entry["key_map"], [])
+    assert {code for control in controls for code in control.codes} == set(entry["key_map"]["keys"])
+    assert all(control.does == entry["key_map"]["labels"][control.symbol] for control in controls)
+    assert entry["key_map"]["touch"]  # on-screen buttons for touch screens
+
+
+@pytest.mark.django_db
+def test_it_gives_installed_games_the_catalogues_keys_unless_an_admin_chose_them(
+    make_game: Any,
+) -> None:
+    from django.core.management import call_command
+
+    from games.engine.keymap import atari_key_map
+    from games.models import Game
+
+    old = make_game("pong", key_map={})  # installed before the catalogue named keys
+    assert old.key_map == atari_key_map(old.action_meanings)  # Left and Right moved the paddle
+    own = {"keys": {"KeyI": "UP", "KeyK": "DOWN"}, "combos": {"": 0, "UP": 2, "DOWN": 3}}
+    make_game("breakout", key_map=own)
+    call_command("load_catalogue", "--dry-run", verbosity=0)
+    assert Game.objects.get(slug="pong").key_map == old.key_map
+
+    call_command("load_catalogue", verbosity=0)
+    assert Game.objects.get(slug="pong").key_map == BY_SLUG["pong"]["key_map"]
+    assert Game.objects.get(slug="breakout").key_map == own
+
+
+@pytest.mark.parametrize("entry", DEFAULT_GAMES, ids=[e["slug"] for e in DEFAULT_GAMES])
+def test_it_leaves_the_keys_out_of_each_games_instructions(entry: dict[str, Any]) -> None:
+    # The controls are listed from the key map; prose naming keys could disagree with it.
+    named = re.findall(
+        r"\b(Space|Enter|Arrow\w*|Up|Down|Left|Right|W A S D)\b", entry["instructions"]
+    )
+    assert named == []
