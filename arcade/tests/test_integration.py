@@ -186,9 +186,7 @@ def test_it_records_six_players_at_once_with_any_worker_taking_any_task(
     live_stack: Stack, pong: Any
 ) -> None:
     # Six people: one person's second tab would take over their first tab's game.
-    players = [
-        User.objects.create_user(f"player{n}@example.org", "a-password-1") for n in range(6)
-    ]
+    players = [User.objects.create_user(f"player{n}@example.org", "a-password-1") for n in range(6)]
     cookies = [live_stack.session_cookie(user) for user in players]
 
     async def many() -> list[dict[str, Any]]:

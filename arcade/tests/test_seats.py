@@ -106,6 +106,7 @@ async def test_it_refuses_a_second_start_while_the_first_is_being_prepared(
     busy = await player.next_text("error")
     assert (busy["code"], busy["message"]) == ("busy", "Your game is starting; wait for it.")
     await player.text("episode")
+    await player.send({"type": "begin"})
     await player.play(frames=5)
     assert await Episode.objects.acount() == 1
     await player.ws.disconnect()

@@ -37,7 +37,8 @@
   const NOT_ANY_KEY = new Set(["Tab", "Escape", "ShiftLeft", "ShiftRight", "ControlLeft",
     "ControlRight", "AltLeft", "AltRight", "MetaLeft", "MetaRight", "CapsLock", "F5"]);
   // Close codes that refuse this page; reconnecting would be refused again.
-  const REFUSED = new Set([4401, 4403, 4404, 4429]);
+  // 4409: the player's newer tab took the game over; reconnecting would take it back.
+  const REFUSED = new Set([4401, 4403, 4404, 4409, 4429]);
   // The episode to resume after a dropped socket or a reload (per tab, per game).
   const RESUME_KEY = `arcade:resume:${root.dataset.wsPath}`;
 
@@ -341,7 +342,16 @@
       console.debug(`Input arrived after the episode ended (${msg.code}):`, msg.message);
       return;
     }
-    if (msg.code === "start_failed") {
+    if (msg.code === "taken_over") {
+      forgetEpisode(); // the game goes on in the newer tab, not after a reload of this one
+    }
+    if (msg.code === "server_error") {
+      // The server paused the game as for a dropped socket: reconnecting resumes it.
+      showError(msg.message);
+      return;
+    }
+    if (msg.code === "busy") return; // the start already under way answers for both
+    if (msg.code === "start_failed" || msg.code === "too_many_starts") {
       s.startPending = false;
       setState("ready");
     }
@@ -403,6 +413,8 @@
         return "Your account may not play this game.";
       case 4404:
         return "This game is not available any more. Pick another from the library.";
+      case 4409:
+        return "This game moved to your newer tab or window. Reconnect here to take it back.";
       case 4429:
         return "The page sent too many messages, so the server closed it. Reconnect to play on.";
       case 1001:
