@@ -115,6 +115,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self._writer = FrameWriter({})
         self._tasks: set[asyncio.Future[None]] = set()
         self._starting: asyncio.Task[None] | None = None
+        self._begin_when_started = False
         self._torn_down = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -222,7 +223,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             elif msg["type"] == "start":
                 self._start()
             elif msg["type"] == "begin":
-                session.begin()
+                self._begin()
             elif msg["type"] == "pause":
                 await session.pause()
             elif msg["type"] == "resume":
@@ -244,6 +245,15 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self._teardown()
             await self.close(code=p.CLOSE_SERVER_ERROR)
 
+    def _begin(self) -> None:
+        """The player is ready. A page may say so before the game it started is ready (the
+        start is answered beside the socket's other messages): it then begins once it is."""
+        if self._starting is not None and not self._starting.done():
+            self._begin_when_started = True
+            return
+        assert self.session is not None
+        self.session.begin()
+
     def _start(self) -> None:
         """Refused or begun at once: a flood of starts is never queued behind a slow one."""
         if self._starting is not None and not self._starting.done():
@@ -253,6 +263,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 "too_many_starts",
                 "You started many games in the last minute; wait a moment, then press New game.",
             )
+        self._begin_when_started = False
         self._starting = asyncio.create_task(self._start_game())
 
     async def _start_game(self) -> None:
@@ -262,9 +273,12 @@ class PlayConsumer(AsyncWebsocketConsumer):
             async with _start_lock(self.scope["user"].pk):
                 if not self.attached:
                     return
-                if session.episode is None and await self._take_over(session):
-                    return
-                await self._start_new(session)
+                if not (session.episode is None and await self._take_over(session)):
+                    await self._start_new(session)
+            if self._begin_when_started and self.session is not None and self.attached:
+                self._begin_when_started = False
+                if self.session.episode is not None:
+                    self.session.begin()
         except p.ProtocolError as exc:
             await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
         except Exception:

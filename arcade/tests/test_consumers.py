@@ -18,7 +18,7 @@ from games.engine.codec import FrameDecoder
 from recording import chunkfile
 from recording.models import Chunk, Episode
 
-from .sockets import closed_with, connect
+from .sockets import closed_with, connect, end_every_game
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
@@ -341,17 +341,27 @@ async def test_it_shows_the_first_frame_and_waits_for_the_player_to_begin(
     assert episode.steps >= 30 and episode.pauses == []
 
 
-async def test_it_stores_a_game_left_before_it_began_as_its_first_frame_only(
-    pong: Any, alice: Any
-) -> None:
+async def test_it_keeps_no_record_of_a_game_left_before_it_began(pong: Any, alice: Any) -> None:
     player = Player(await connect("pong", alice))
     await player.open()
     await player.start(begin=False)
     await player.play(frames=0)
     await player.ws.disconnect()
-    episode = await Episode.objects.aget(pk=player.episode)
-    assert (episode.status, episode.end_reason, episode.steps) == ("complete", "abandoned", 0)
-    assert episode.pauses == []  # waiting to begin is not a pause
+    await end_every_game()
+    # Nothing was played: a 0-step episode is nothing to study (recording.services).
+    assert not await Episode.objects.filter(pk=player.episode).aexists()
+
+
+async def test_it_begins_a_game_the_page_was_ready_for_before_it_had_started(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.send({"type": "start"})
+    await player.send({"type": "begin"})  # before the start is answered
+    header = await player.play(frames=30)
+    assert header.frame >= 30
+    await player.ws.disconnect()
 
 
 async def test_it_stops_stepping_while_the_tab_is_hidden_and_records_the_pause(

@@ -301,6 +301,7 @@ def test_it_logs_no_traceback_for_what_clients_do_wrong(
         ws = await websockets.connect(base + "/ws/play/pong/", additional_headers=headers)
         await ws.recv()  # hello
         await ws.send(json.dumps({"type": "start"}))
+        await ws.send(json.dumps({"type": "begin"}))
         for bad in ("[" * 3000 + "]" * 1000, json.dumps({"type": "resume", "episode": "a b/é"})):
             await ws.send(bad)
         frames = 0

@@ -166,6 +166,7 @@ async def play_until_ctrl_c(run: Run, session_key: str, frames: int, *, ctrl_c: 
     async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
         hello = json.loads(await ws.recv())
         await ws.send(json.dumps({"type": "start"}))
+        await ws.send(json.dumps({"type": "begin"}))  # the player is ready at once
         while seen < frames:
             message = await asyncio.wait_for(ws.recv(), 20)
             if isinstance(message, bytes):
