@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 @functools.cache
 def pool() -> MachinePool:
     return MachinePool(
-        use_helper=bool(settings.ARCADE["SEED_IN_HELPER"]), stock=settings.ARCADE["START_STOCK"]
+        use_helper=bool(settings.ARCADE["SEED_IN_HELPER"]),
+        stock=settings.ARCADE["START_STOCK"],
+        host_cold_starts=bool(settings.ARCADE["HOST_COLD_STARTS"]),
+        max_idle_hosted=settings.ARCADE["MAX_IDLE_HOSTED"],
     )
 
 

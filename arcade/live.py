@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 PROBE_EVERY = 30  # dropped frames between keyframes sent to a client that stopped acking
 MAX_PAUSES = 1000  # pauses one episode records; a page toggling its tab for ever plays on
 
-EndReason = Literal["terminated", "truncated", "abandoned", "restarted"]
+EndReason = Literal["terminated", "truncated", "abandoned", "restarted", "error"]
 PauseWhy = Literal["hidden", "reconnect"]
 
 
@@ -519,10 +519,17 @@ class LiveSession:
     # --- the loop ------------------------------------------------------------------------
 
     async def _run(self, episode: Episode) -> None:
-        if self.game.turn_based:
-            await self._run_turns(episode)
-        else:
-            await self._run_clock(episode)
+        try:
+            if self.game.turn_based:
+                await self._run_turns(episode)
+            else:
+                await self._run_clock(episode)
+        except Exception:
+            # The machine failed (a hosted emulator's process died, an env raised): the game
+            # cannot go on, but every step played is kept, and the player is told and may
+            # start a new game.
+            log.exception("game loop of %s failed; its episode ends as error", episode.id)
+            await self._end_from_loop(episode, "error")
 
     async def _run_clock(self, episode: Episode) -> None:
         over: asyncio.Future[EndReason] = asyncio.get_running_loop().create_future()

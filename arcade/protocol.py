@@ -205,7 +205,7 @@ class TurnMessage(TypedDict):
 class EpisodeEndMessage(TypedDict):
     type: Literal["episode_end"]
     episode: str
-    reason: Literal["terminated", "truncated", "abandoned", "restarted"]
+    reason: Literal["terminated", "truncated", "abandoned", "restarted", "error"]
     steps: int
     score: float
 

@@ -288,6 +288,10 @@ ARCADE: dict[str, Any] = {
     "SEED_IN_HELPER": envbool("ARCADE_SEED_IN_HELPER", True),
     # seeded start states kept ready per game in each web process, so New game need not wait
     "START_STOCK": envint("ARCADE_START_STOCK", 8),
+    # an ALE game with no idle machine while others play gets an emulator in a process of its
+    # own (a build here would stall them); idle hosted machines kept per game
+    "HOST_COLD_STARTS": envbool("ARCADE_HOST_COLD_STARTS", True),
+    "MAX_IDLE_HOSTED": envint("ARCADE_MAX_IDLE_HOSTED", 2, minimum=0),
     "CHUNK_TTL_SECONDS": envint("ARCADE_CHUNK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
     # each web process marks its live episodes alive this often; the watchdog ends as
     # interrupted an active episode not marked for LOST_AFTER seconds (its process died)

@@ -1,10 +1,12 @@
 """Cold starts beside a running game: how long the running game's steps wait.
 
 A 60 Hz game (Pong) steps on an event loop, as one web process's live loop does, while a
-burst of cold starts builds machines for a game the pool holds none of. Two designs, side by
+burst of cold starts makes machines for a game the pool holds none of. Three designs, side by
 side in one run on the same machine: builds on the loop (what ``MachinePool.acquire`` did for
-ALE games until issue 11) and the pool's builder thread (what it does now). Reported: the
-running game's step intervals (p50, p99, max) and how long the burst took to be built.
+ALE games until issue 11), on the pool's builder thread (its first fix: ale-py holds the GIL
+while it loads a ROM, so each build is still a hitch), and hosted machines, each built in a
+process of its own (what the pool does now while a game is being played). Reported: the
+running game's step intervals (p50, p99, max) and how long the burst took to be ready.
 
 `python -m bench coldstart --starts 12`
 """
@@ -17,6 +19,7 @@ import time
 from typing import Any
 
 from games.catalogue import ATARI_KWARGS
+from games.engine.hosted import start_fork_server
 from games.engine.machines import GameConfig, build_machine
 from games.engine.pool import MachinePool
 from games.engine.registry import register_all
@@ -40,9 +43,13 @@ def _config(env: str, **kwargs: Any) -> GameConfig:
 async def _measure(design: str, starts: int, round_: int) -> dict[str, Any]:
     running = build_machine(_config("Pong"))
     running.start(1, None)
-    pool = MachinePool(use_helper=False)
+    pool = MachinePool(use_helper=False, host_cold_starts=design == "hosted")
+    if design == "hosted":
+        start_fork_server()  # as prewarm does
+        pool._hand_out(running)  # the game being played, which a build here would stall
     cold = _config("Seaquest", mode=0, difficulty=round_ % 2)  # a pool key nobody built
     intervals: list[float] = []
+    machines: list[Any] = []
     stop = asyncio.Event()
 
     async def play() -> None:
@@ -61,7 +68,8 @@ async def _measure(design: str, starts: int, round_: int) -> dict[str, Any]:
             machine = pool._take(cold) or build_machine(cold)
         else:
             machine = await pool._off_loop(cold)
-        machine.close()
+        await asyncio.to_thread(machine.start, 7, None)
+        machines.append(machine)
 
     game = asyncio.create_task(play())
     await asyncio.sleep(1.0)
@@ -72,6 +80,8 @@ async def _measure(design: str, starts: int, round_: int) -> dict[str, Any]:
     await asyncio.sleep(0.5)
     stop.set()
     await game
+    for machine in machines:
+        machine.close()
     pool.shutdown()
     during = sorted(intervals[quiet:])
     return {
@@ -88,7 +98,7 @@ def run(*, starts: int = 12, rounds: int = 2) -> list[dict[str, Any]]:
     register_all()
     results = []
     for round_ in range(rounds):  # interleaved, so both designs see the same machine
-        for design in ("on the loop", "builder thread"):
+        for design in ("on the loop", "builder thread", "hosted"):
             results.append(asyncio.run(_measure(design, starts, round_)))
     return results
 

@@ -47,6 +47,8 @@ class Episode(models.Model):
         RESTARTED = "restarted", "Restarted (New game)"
         # The live session died (web process crash, lost worker): found by the watchdog.
         INTERRUPTED = "interrupted", "Interrupted (live session lost)"
+        # The game's emulator failed while its session lived: every step played is stored.
+        ERROR = "error", "Error (the game's emulator failed)"
 
     class Verification(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -1,10 +1,13 @@
 """No player freezes another: a burst of cold starts (no idle machine, no seeded start state)
-is built off the event loop while another player's game keeps its clock."""
+is built outside the web process while another player's game keeps its clock."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from asgiref.sync import sync_to_async
 
 from accounts.models import User
 from arcade import engine
+from games.engine.hosted import HostedMachine
 from recording.models import Episode
 
 from .sockets import connect, end_every_game
@@ -47,6 +51,7 @@ async def test_it_builds_a_burst_of_cold_starts_without_freezing_another_players
         await starter.open()
     loop = asyncio.get_running_loop()
     began = loop.time()
+    began_wall = time.time()
 
     async def start(starter: Player) -> None:
         await starter.start()
@@ -57,6 +62,7 @@ async def test_it_builds_a_burst_of_cold_starts_without_freezing_another_players
     await asyncio.sleep(0.5)
     playing.cancel()
     burst_seconds = loop.time() - began
+    burst_wall = (began_wall, time.time())
     for starter in [*starters, victim]:
         await starter.ws.disconnect()
     await end_every_game()
@@ -64,16 +70,18 @@ async def test_it_builds_a_burst_of_cold_starts_without_freezing_another_players
     episode = await ended(victim.episode, timeout=10)
     times = [
         t
-        async for t in episode.transitions.filter(step__gte=60)
+        async for t in episode.transitions.filter(t_step__range=burst_wall)
         .order_by("step")
         .values_list("t_step", flat=True)
     ]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     # One frame is 16.7 ms. Built on the loop, the burst froze this game for BURST builds in
-    # a row (0.8 s and more); built off it, a build costs it a hitch (ale-py holds the GIL
-    # while it loads a ROM), never the burst.
+    # a row (0.8 s and more); built on a thread of this process, each build still stopped it
+    # for the length of a ROM load (ale-py holds the GIL: 70-100 ms, a dozen hitches). Built
+    # in processes of their own, the builds cost it nothing but a share of the cores.
     assert len(times) > 30 * burst_seconds
-    assert max(gaps) < 0.5, f"{max(gaps):.3f} s"
+    late = [round(gap, 3) for gap in gaps if gap > 0.05]
+    assert len(late) <= 1, f"{len(late)} steps came late: {late}"
     assert await Episode.objects.filter(game=cold).acount() == BURST
 
 
@@ -81,3 +89,41 @@ def _kwargs() -> dict[str, Any]:
     from games.catalogue import ATARI_KWARGS
 
     return dict(ATARI_KWARGS)
+
+
+async def test_a_game_whose_hosted_emulator_dies_ends_with_every_step_kept(
+    pong: Any, alice: Any, bob: Any
+) -> None:
+    first = Player(await connect("pong", alice))
+    await first.open()
+    await first.start()
+    await first.play(frames=30)
+    # Alice's game is being played, so Bob's machine is hosted in a process of its own.
+    second = Player(await connect("pong", bob))
+    await second.open()
+    await second.start()
+    await second.play(frames=30)
+    session = next(s for s in engine._sessions if s.episode and s.episode.id == second.episode)
+    hosted = session.episode.machine  # type: ignore[union-attr]
+    assert isinstance(hosted, HostedMachine)
+    assert hosted._process.pid is not None
+    os.kill(hosted._process.pid, signal.SIGKILL)
+
+    end = await second.next_text("episode_end")
+    assert end["reason"] == "error"
+    assert end["steps"] >= 30
+    # Alice plays on, and Bob can start a new game (its machine is not the dead one).
+    alice_frame = (await first.play(frames=0)).frame
+    assert (await first.play(frames=alice_frame + 30)).frame >= alice_frame + 30
+    lost = second.episode
+    await second.start()
+    await second.play(frames=5)
+    for player in (first, second):
+        await player.ws.disconnect()
+    await end_every_game()
+
+    episode = await ended(lost, timeout=10)
+    assert episode.end_reason == "error"
+    assert episode.steps == end["steps"]
+    assert episode.status == "complete"
+    assert episode.verification == "verified", episode.integrity_error

@@ -104,6 +104,12 @@ class Palette:
             self._unknown[indices.reshape(-1).view(np.uint64)[changed].view(np.uint8)].any()
         )
 
+    def add(self, entries: list[list[int]]) -> None:
+        """Learn colours another palette learned (``entries``' ``[index, r, g, b]`` rows)."""
+        for index, *rgb in entries:
+            self.rgb[index] = rgb
+            self._unknown[index] = False
+
     def entries(self, indices: list[int] | None = None) -> list[list[int]]:
         known = np.flatnonzero(~self._unknown) if indices is None else indices
         return [[int(i), *(int(c) for c in self.rgb[i])] for i in known]

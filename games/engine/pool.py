@@ -9,10 +9,12 @@ import multiprocessing
 import secrets
 import threading
 import time
+import weakref
 from collections import defaultdict, deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from .hosted import HostedMachine, start_fork_server
 from .machines import GameConfig, Machine, atari_start_state, build_machine
 from .registry import is_atari, register_all
 
@@ -29,12 +31,15 @@ class MachinePool:
     again, in a helper process; a few seeded start states per game are kept in stock there,
     so New game restores one (~0.1 ms) instead of waiting.
 
-    Nothing here builds, loads or resets an emulator on the event loop: that happens on one
-    builder thread, one machine at a time. ale-py holds the GIL while it loads a ROM (two
-    thirds of it in Stella's colour-averaging table, ``PhosphorBlend::makeAveragePalette``),
-    so a build still stops the loop's thread for its length; one at a time, with a rest of
-    ``build_rest`` seconds after each, a burst of cold starts costs other players a short
-    hitch now and then instead of freezing them until the burst is built.
+    Nothing here builds, loads or resets an emulator on the event loop. ale-py holds the GIL
+    while it loads a ROM (two thirds of it in Stella's colour-averaging table,
+    ``PhosphorBlend::makeAveragePalette``), so a build on a thread of this process would still
+    stop every game it plays for that long. So a machine is built here (on one builder thread)
+    only while no game of this process is being played, when there is nobody to stall;
+    otherwise an ALE game with no idle machine gets one hosted in a process of its own
+    (``HostedMachine``, with ``host_cold_starts``), and other players see no hitch at all.
+    A hosted machine costs a round trip a step, so idle in-process machines are handed out
+    first, and only ``max_idle_hosted`` idle hosted ones per game are kept.
     """
 
     def __init__(
@@ -44,6 +49,8 @@ class MachinePool:
         use_helper: bool = True,
         stock: int = 3,
         build_rest: float = 0.05,
+        host_cold_starts: bool = True,
+        max_idle_hosted: int = 2,
     ) -> None:
         self._idle: dict[str, list[Machine]] = defaultdict(list)
         self._stock: dict[str, deque[StartState]] = defaultdict(deque)
@@ -54,28 +61,68 @@ class MachinePool:
         self._helper: ProcessPoolExecutor | None = None
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arcade-build")
         self._build_rest = build_rest
+        self._host_cold_starts = host_cold_starts
+        self._max_idle_hosted = max_idle_hosted
+        # Machines handed out and not yet given back: the games this process is playing.
+        self._in_play: weakref.WeakSet[Machine] = weakref.WeakSet()
+
+    @property
+    def in_play(self) -> int:
+        return len(self._in_play)
 
     def _take(self, config: GameConfig) -> Machine | None:
         with self._lock:
             idle = self._idle.get(config.pool_key)
-            return idle.pop() if idle else None
+            if not idle:
+                return None
+            # An in-process machine steps without a round trip: those go first.
+            for index in range(len(idle) - 1, -1, -1):
+                if not isinstance(idle[index], HostedMachine):
+                    return self._hand_out(idle.pop(index))
+            while idle:
+                hosted = idle.pop()
+                assert isinstance(hosted, HostedMachine)
+                if hosted.alive:
+                    return self._hand_out(hosted)
+                hosted.close()
+            return None
+
+    def _hand_out(self, machine: Machine) -> Machine:
+        self._in_play.add(machine)
+        return machine
 
     def _build(self, config: GameConfig) -> Machine:
         return build_machine(config)
 
-    def _build_and_rest(self, config: GameConfig) -> Machine:
+    def _build_if_quiet(self, config: GameConfig) -> Machine | None:
+        """On the builder thread: a machine built here, or None when it should be hosted.
+
+        Decided here, one build at a time, so that a burst of starts on a quiet process builds
+        its first machine here and hosts the rest (that first game is being played by then).
+        """
+        if self._host_cold_starts and is_atari(config.env_id):
+            with self._lock:
+                if self._in_play:
+                    return None
         try:
-            return self._build(config)
+            return self._hand_out(self._build(config))
         finally:
             time.sleep(self._build_rest)  # the loop's thread has the GIL to itself meanwhile
 
+    def _host(self, config: GameConfig) -> Machine:
+        return self._hand_out(HostedMachine(config.env_id, config.env_kwargs))
+
     async def _off_loop(self, config: GameConfig) -> Machine:
-        """An idle machine, or one built on the builder thread."""
+        """An idle machine, or a new one: built on the builder thread, or hosted."""
         taken = self._take(config)
         if taken is not None:
             return taken
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._builder, self._build_and_rest, config)
+        built = await loop.run_in_executor(self._builder, self._build_if_quiet, config)
+        if built is not None:
+            return built
+        # Hosts are built in parallel, each in its own process, with this process waiting.
+        return await asyncio.to_thread(self._host, config)
 
     def helper(self) -> ProcessPoolExecutor:
         if self._helper is None:
@@ -135,6 +182,7 @@ class MachinePool:
         try:
             return built, seed, await asyncio.to_thread(built.start, seed, None)
         except BaseException:
+            self._in_play.discard(built)
             built.close()
             raise
 
@@ -144,14 +192,22 @@ class MachinePool:
 
     def release(self, config: GameConfig, machine: Machine) -> None:
         with self._lock:
+            self._in_play.discard(machine)
             idle = self._idle[config.pool_key]
-            if len(idle) < self._max_idle:
+            if isinstance(machine, HostedMachine):
+                hosted = sum(isinstance(m, HostedMachine) for m in idle)
+                keep = machine.alive and hosted < self._max_idle_hosted
+            else:
+                keep = len(idle) < self._max_idle
+            if keep:
                 idle.append(machine)
                 return
         machine.close()
 
     def prewarm(self, configs: list[GameConfig], per_game: int) -> None:
         """Build idle machines and seeded start states ahead of players (blocking)."""
+        if self._host_cold_starts and any(is_atari(c.env_id) for c in configs):
+            start_fork_server()  # ~1 s of imports, paid here rather than by a first host
         for config in configs:
             for _ in range(per_game):
                 try:
@@ -168,6 +224,11 @@ class MachinePool:
 
     def shutdown(self) -> None:
         self._builder.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for idle in self._idle.values():
+                for machine in [m for m in idle if isinstance(m, HostedMachine)]:
+                    idle.remove(machine)
+                    machine.close()
         if self._helper is not None:
             self._helper.shutdown(wait=False, cancel_futures=True)
             self._helper = None

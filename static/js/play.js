@@ -701,6 +701,7 @@
     truncated: "time's up",
     abandoned: "ended",
     restarted: "ended",
+    error: "stopped",
   };
 
   /** The end of the game as a sentence: the score as the screen shows it, and why it ended. */
@@ -718,6 +719,7 @@
       truncated: "Time's up: the game stopped at its step limit",
       abandoned: "This game was ended",
       restarted: "This game was ended",
+      error: "The game's emulator stopped, so this game ended (what you played is saved)",
     }[msg.reason] || "Game over";
     const moves = s.moves !== null ? `, ${s.moves} moves` : "";
     return `${why}. ${score} after ${steps}${moves}.`;
