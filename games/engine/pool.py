@@ -161,9 +161,9 @@ class MachinePool:
 
     async def acquire(self, config: GameConfig) -> tuple[Machine, int, list[int]]:
         """A machine at the start of a freshly seeded episode: machine, seed, first colours."""
-        if is_atari(config.env_id) and self._use_helper:
+        machine = await self._off_loop(config)
+        if is_atari(config.env_id) and self._use_helper and not isinstance(machine, HostedMachine):
             seed, future = self._next_start(config)
-            machine = await self._off_loop(config)
             try:
                 state = await asyncio.wrap_future(future)
                 return machine, seed, await asyncio.to_thread(machine.start, seed, state)
@@ -177,13 +177,14 @@ class MachinePool:
             except BaseException:
                 self.release(config, machine)
                 raise
+        # Seeded here: a game that needs no helper, or a hosted machine, which resets in its
+        # own process (nothing here waits for it, nor for the helper's queue).
         seed = secrets.randbits(31)
-        built = await self._off_loop(config)
         try:
-            return built, seed, await asyncio.to_thread(built.start, seed, None)
+            return machine, seed, await asyncio.to_thread(machine.start, seed, None)
         except BaseException:
-            self._in_play.discard(built)
-            built.close()
+            self._in_play.discard(machine)
+            machine.close()
             raise
 
     async def acquire_idle(self, config: GameConfig) -> Machine:

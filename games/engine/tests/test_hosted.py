@@ -213,3 +213,21 @@ def test_build_machine_still_builds_here() -> None:
     machine = build_machine(config())
     assert isinstance(machine, AtariMachine)
     machine.close()
+
+
+async def test_a_hosted_machine_seeds_its_episode_itself_not_through_the_helper() -> None:
+    pool = MachinePool(use_helper=True, stock=1)
+    try:
+        first, _, _ = await pool.acquire(config())  # in-process, its start state from the helper
+        ordered = list(pool._stock[config().pool_key])
+        hosted, seed, _ = await pool.acquire(config())
+        assert isinstance(hosted, HostedMachine)
+        assert list(pool._stock[config().pool_key]) == ordered  # nothing taken, nothing ordered
+        reference = AtariMachine(PONG, dict(ATARI_KWARGS))
+        reference.start(seed, None)
+        assert_same(hosted, reference)
+        reference.close()
+        for machine in (first, hosted):
+            pool.release(config(), machine)
+    finally:
+        pool.shutdown()
