@@ -13,16 +13,16 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from . import engine  # noqa: E402
-from .origins import SameOriginValidator  # noqa: E402
-from .routing import websocket_urlpatterns  # noqa: E402
-from .wire import ExposeRawSend  # noqa: E402
+from play import engine  # noqa: E402
+from play.origins import SameOriginValidator  # noqa: E402
+from play.routing import websocket_urlpatterns  # noqa: E402
+from play.wire import ExposeRawSend  # noqa: E402
 
 application = ExposeRawSend(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            # Scheme, host and port of the Origin, not the host alone (arcade/origins.py).
+            # Scheme, host and port of the Origin, not the host alone (play/origins.py).
             "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )

@@ -14,6 +14,6 @@ app.autodiscover_tasks()
 @task_failure.connect
 def _count_failure(sender: Task | None = None, **_: Any) -> None:
     """A task failed for good (retries spent, or an error it does not retry): count it."""
-    from arcade.metrics import count
+    from recording.counters import count
 
     count("task_failures", label=sender.name if sender is not None else "unknown")

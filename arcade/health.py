@@ -15,7 +15,6 @@ Served by a middleware placed first, so a probe needs no session or CSRF token, 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from django.core.exceptions import DisallowedHost
@@ -24,13 +23,6 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 Check = Callable[[], None]
-
-_prewarmed = threading.Event()
-
-
-def mark_prewarmed() -> None:
-    """Start-up has built this process's machines and start states (arcade.engine)."""
-    _prewarmed.set()
 
 
 def _database() -> None:
@@ -56,7 +48,9 @@ def _workers() -> None:
 
 
 def _prewarm() -> None:
-    if not _prewarmed.is_set():
+    from play.engine import prewarmed
+
+    if not prewarmed.is_set():
         raise RuntimeError("still building emulators and start states")
 
 

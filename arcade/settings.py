@@ -21,6 +21,8 @@ from django.core.exceptions import ImproperlyConfigured
 django_stubs_ext.monkeypatch()  # lets admin and form classes be subscripted for type checking
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Recorded with every episode (recording.services.library_versions).
+ARCADE_VERSION = "0.1.0"
 VAR_DIR = Path(os.environ.get("ARCADE_VAR_DIR", BASE_DIR / "var"))
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import websockets
 
-from arcade.protocol import FRAME_HEADER
 from games.engine.codec import FrameDecoder
+from play.protocol import FRAME_HEADER
 
 SAMPLED_FRAMES = (60, 120, 240, 480)
 

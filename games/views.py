@@ -20,5 +20,5 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
 def play(request: HttpRequest, slug: str) -> HttpResponse:
     """The play view: the canvas and the socket that drives it."""
     game = get_object_or_404(Game.objects.playable(), slug=slug)
-    ws_path = f"/ws/play/{game.slug}/"  # routed by arcade.routing, not urls.py
+    ws_path = f"/ws/play/{game.slug}/"  # routed by play.routing, not urls.py
     return render(request, "games/play.html", {"game": game, "ws_path": ws_path})

@@ -76,7 +76,6 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
     raw_id_fields = ("user",)
     readonly_fields = [f.name for f in Episode._meta.fields] + ["transitions_link", "frames_link"]
     inlines = (ChunkInline,)
-    actions = ("export_minari", "export_parquet")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -98,32 +97,6 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
             ),
             *super().get_urls(),
         ]
-
-    def _export(self, request: HttpRequest, episodes: QuerySet[Episode], format: str) -> None:
-        from exports.services import admin_export_start
-
-        export = admin_export_start(
-            episode_ids=episodes.values_list("pk", flat=True), format=format, user=request.user
-        )
-        url = reverse("admin:exports_adminexport_change", args=[export.pk])
-        self.message_user(
-            request,
-            format_html(
-                "Exporting {} episodes as {} (RGB); a worker writes it in the background. "
-                '<a href="{}">Follow its progress and download it</a>.',
-                export.episodes_total,
-                format,
-                url,
-            ),
-        )
-
-    @admin.action(description="Export selected episodes (Minari)")
-    def export_minari(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
-        self._export(request, queryset, "minari")
-
-    @admin.action(description="Export selected episodes (Parquet)")
-    def export_parquet(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
-        self._export(request, queryset, "parquet")
 
     @admin.display(description="Frames")
     def frames_link(self, episode: Episode) -> str:

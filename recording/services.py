@@ -10,19 +10,18 @@ from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
-import arcade
 from accounts.models import User
-from arcade import metrics, notices
 from games.engine.machines import STICKY_ACTIONS
 from games.models import Game
 
-from . import chunkfile, transfer, verification
+from . import chunkfile, counters, notices, transfer, verification
 from .frames import episode_frame_rgb as episode_frame_rgb  # where callers found it
 from .models import Chunk, Episode, Transition
 
@@ -40,7 +39,7 @@ class ChunksPending(Exception):
 def library_versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
-        "arcade": arcade.__version__,
+        "arcade": settings.ARCADE_VERSION,
         **{name: version(name) for name in ("ale-py", "gymnasium", "numpy")},
         # Who draws sticky actions (games/engine/machines.py); episodes recorded while ALE
         # drew them lack this and cannot be replayed (recording/verification.py).
@@ -71,7 +70,7 @@ def chunks_enqueue(*, items: list[tuple[str, int, bytes]]) -> None:
 
     transfer.put_many(items)
     store_chunks.delay([[episode_id, index] for episode_id, index, _ in items])
-    metrics.count("chunks_queued", len(items))
+    counters.count("chunks_queued", len(items))
 
 
 def episode_end(
@@ -303,7 +302,7 @@ def chunks_store(*, refs: list[ChunkRef]) -> None:
                 for row in _transition_rows(episode_id, chunk.pk, header)
             ]
             _insert_transitions(rows)
-        metrics.count("chunks_written", len(chunks))
+        counters.count("chunks_written", len(chunks))
     except IntegrityError:
         for episode_id, index in todo:
             if (episode_id, index) not in missing:
@@ -334,7 +333,7 @@ def chunk_store(*, episode_id: str, index: int) -> None:
             chunk = _chunk_row(episode_id, index, header, name, len(blob))
             chunk.save(force_insert=True)
             _insert_transitions(_transition_rows(episode_id, chunk.pk, header))
-        metrics.count("chunks_written")
+        counters.count("chunks_written")
     except IntegrityError:
         # Another worker stored this chunk between our check and our insert.
         log.info("chunk %s of %s was stored concurrently", index, episode_id)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from arcade import health
+from play import engine
 
 
 @pytest.fixture
@@ -27,10 +28,10 @@ def test_it_answers_alive_without_touching_anything(client: Client) -> None:
 def test_it_is_ready_once_the_database_and_redis_answer_and_games_are_prewarmed(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(health, "_prewarmed", type(health._prewarmed)())
+    monkeypatch.setattr(engine, "prewarmed", threading.Event())
 
     waiting = client.get("/readyz")
-    health.mark_prewarmed()
+    engine.prewarmed.set()
     ready = client.get("/readyz")
 
     assert waiting.status_code == 503

@@ -16,8 +16,8 @@ import pytest
 import websockets
 
 from accounts.models import User
-from arcade import protocol as p
 from games.engine.codec import FrameDecoder
+from play import protocol as p
 from recording import chunkfile
 from recording.models import Episode
 

@@ -9,8 +9,9 @@ from django.conf import LazySettings
 from django.test import Client
 
 from arcade import metrics
-from arcade.live import FrameStats
 from games.engine.clock import TickStats
+from play.live import FrameStats
+from play.metrics import Flusher
 from recording import transfer
 from recording.tests.helpers import record_episode
 
@@ -36,7 +37,7 @@ def no_counts_from_earlier_tests() -> None:
 
 @pytest.mark.django_db
 def test_it_reports_the_live_loop_folded_in_from_its_hot_path_counts() -> None:
-    flusher = metrics.Flusher(lambda: (7, 2))
+    flusher = Flusher(lambda: (7, 2))
     flusher.flush()
     before = scrape(Client())
     FrameStats.sent += 120

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import LazySettings
 
-from arcade.notices import EpisodeFinalised, notify_player, player_group
+from recording.notices import EpisodeFinalised, notify_player, player_group
 
 NOTICE = EpisodeFinalised(
     type="episode.finalised",
@@ -54,7 +54,7 @@ def test_it_only_logs_when_the_channel_layer_is_unreachable(
             "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},  # the discard port: refused
         }
     }
-    with caplog.at_level(logging.WARNING, logger="arcade.notices"):
+    with caplog.at_level(logging.WARNING, logger="play.notices"):
         notify_player(user_id=1_000_009, notice=NOTICE)
 
     assert f"could not tell player 1000009 about {NOTICE['episode']}" in caplog.text

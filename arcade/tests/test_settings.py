@@ -115,7 +115,7 @@ def test_it_writes_one_json_object_a_line_with_log_format_json() -> None:
             sys.executable,
             "-c",
             "import django, logging; django.setup(); "
-            "logging.getLogger('arcade.live').warning('episode ended', extra={'episode': 'e-1'})",
+            "logging.getLogger('play.live').warning('episode ended', extra={'episode': 'e-1'})",
         ],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "arcade.settings", "LOG_FORMAT": "json"},
@@ -127,7 +127,7 @@ def test_it_writes_one_json_object_a_line_with_log_format_json() -> None:
     line = json.loads(result.stderr.strip().splitlines()[-1])
     assert line["severity"] == "WARNING"
     assert (line["logger"], line["message"], line["episode"]) == (
-        "arcade.live",
+        "play.live",
         "episode ended",
         "e-1",
     )

@@ -17,7 +17,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from arcade.consumers import PlayConsumer  # noqa: E402
+from play.consumers import PlayConsumer  # noqa: E402
 
 from .naive import NaiveConsumer  # noqa: E402
 

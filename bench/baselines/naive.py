@@ -12,7 +12,7 @@ writes it without measuring first. It is the reference point, so do not optimise
 - every step is stored as its own objects, a lossless PNG and a JSON step record, by one
   ``sync_to_async`` call per frame (Django's default thread-sensitive mode), awaited in the loop.
 
-It speaks docs/protocol.md like ``arcade.consumers.PlayConsumer`` except that frames are JSON
+It speaks docs/protocol.md like ``play.consumers.PlayConsumer`` except that frames are JSON
 (``pixel_format`` "jpeg"), ``ack`` and ``keyframe`` are ignored, there is no rate limit, and
 every game is stepped on the clock (it is meant for the Atari games).
 """
@@ -38,10 +38,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from arcade import protocol as p
 from games.engine.keymap import KeyMap
 from games.engine.registry import register_all
 from games.models import Game
+from play import protocol as p
 
 log = logging.getLogger(__name__)
 

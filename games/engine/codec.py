@@ -14,13 +14,7 @@ import zlib
 
 import numpy as np
 
-from arcade.protocol import (
-    KIND_DELTA,
-    KIND_KEYFRAME,
-    PIXELS_INDEXED,
-    PIXELS_RGB,
-    FrameHeader,
-)
+from .frameformat import KIND_DELTA, KIND_KEYFRAME, PIXELS_INDEXED, PIXELS_RGB, FrameHeader
 
 LEVEL = 1
 KEYFRAME_LEVEL = 6  # keyframes are rare (start, recovery): spend time on size

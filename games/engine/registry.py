@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+ARCADE_ENVS = {"arcade/TowerOfHanoi-v0": "games.envs.hanoi:TowerOfHanoiEnv"}
+
 
 def register_all() -> None:
     import ale_py
 
-    import games.envs  # noqa: F401  registers arcade/TowerOfHanoi-v0 on import
-
+    # Arcade's own envs, by entry point: Gymnasium imports games/envs when one is made, so
+    # the engine itself imports nothing of the project's.
+    for env_id, entry_point in ARCADE_ENVS.items():
+        if env_id not in gym.envs.registry:
+            gym.register(id=env_id, entry_point=entry_point)
     gym.register_envs(ale_py)
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
 

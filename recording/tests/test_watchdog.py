@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from arcade.heartbeat import Heartbeat
+from play.heartbeat import Heartbeat
 from recording import services, transfer
 from recording.models import Episode
 

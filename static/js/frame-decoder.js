@@ -16,7 +16,7 @@
 })(typeof self !== "undefined" ? self : globalThis, function () {
   "use strict";
 
-  // The same constants as arcade/protocol.py.
+  // The same constants as games/engine/frameformat.py (the frame format).
   const HEADER_BYTES = 32;
   const KIND_KEYFRAME = 1;
   const KIND_DELTA = 2;

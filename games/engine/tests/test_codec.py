@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from arcade.protocol import (
+from games.engine import codec
+from games.engine.codec import FrameDecoder
+from games.engine.machines import AtariMachine, GymMachine
+from play.protocol import (
     FLAG_EPISODE_OVER,
     FLAG_TERMINATED,
     FLAG_TRUNCATED,
@@ -19,9 +22,6 @@ from arcade.protocol import (
     PIXELS_RGB,
     FrameHeader,
 )
-from games.engine import codec
-from games.engine.codec import FrameDecoder
-from games.engine.machines import AtariMachine, GymMachine
 
 ATARI_KWARGS = {"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False}
 ATARI_GAMES = [

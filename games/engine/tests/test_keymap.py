@@ -258,7 +258,7 @@ def test_it_refuses_a_combination_whose_action_is_not_a_whole_number(action: Any
 
 def test_it_refuses_true_as_an_action() -> None:
     # An admin typing {"FIRE": true} means something, but not action 1; JSON booleans are
-    # not action numbers (arcade.protocol refuses them as integers for the same reason).
+    # not action numbers (play.protocol refuses them as integers for the same reason).
     spec = {"keys": {"Space": "FIRE"}, "combos": {"FIRE": True}}
 
     with pytest.raises(KeyMapError, match="not an action from 0 to 5"):

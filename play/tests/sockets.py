@@ -53,7 +53,7 @@ async def end_every_game() -> None:
     the consumer's let-go goes on, shielded, and may park the game a moment later. So this
     looks again until nothing has been left for a while.
     """
-    from arcade import engine
+    from play import engine
 
     quiet_since = asyncio.get_running_loop().time()
     while asyncio.get_running_loop().time() - quiet_since < 0.3:

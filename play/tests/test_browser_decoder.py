@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arcade.protocol import KIND_DELTA, KIND_KEYFRAME, PIXELS_INDEXED, PIXELS_RGB, FrameHeader
 from games.catalogue import ATARI_KWARGS
 from games.engine import codec
 from games.engine.machines import AtariMachine, GymMachine, Machine
+from play.protocol import KIND_DELTA, KIND_KEYFRAME, PIXELS_INDEXED, PIXELS_RGB, FrameHeader
 
 ROOT = Path(__file__).resolve().parents[2]
 DECODE = """

@@ -16,7 +16,6 @@ from django.db import close_old_connections
 
 from games.engine.pool import MachinePool
 
-from .health import mark_prewarmed
 from .heartbeat import Heartbeat
 from .live import LiveSession, LiveSettings
 from .metrics import Flusher
@@ -24,6 +23,9 @@ from .parking import ParkedSessions
 from .shipping import ChunkShipper
 
 log = logging.getLogger(__name__)
+
+# Set once start-up has built this process's machines and start states (/readyz asks).
+prewarmed = threading.Event()
 
 
 @functools.cache
@@ -268,7 +270,7 @@ def prewarm_in_background() -> None:
     """Build idle machines for every enabled game before players arrive."""
     per_game = settings.ARCADE["PREWARM"]
     if per_game <= 0:
-        mark_prewarmed()
+        prewarmed.set()
         return
 
     def work() -> None:
@@ -281,11 +283,11 @@ def prewarm_in_background() -> None:
             configs = [g.config() for g in games]
         except Exception:  # no tables yet (before migrate): nothing to warm
             log.info("no catalogue to prewarm")
-            mark_prewarmed()
+            prewarmed.set()
             return
         pool().prewarm(configs, per_game)
         settle_heap()
-        mark_prewarmed()
+        prewarmed.set()
         log.info("prewarmed %d machine(s) for %d game(s)", per_game, len(configs))
 
     threading.Thread(target=work, name="arcade-prewarm", daemon=True).start()

@@ -1,5 +1,7 @@
 """Notices from the workers to the players' open pages, on whichever web process hosts them.
 
+Recording sends them; the play socket (``play/consumers.py``) passes them on to its page.
+
 A worker finalises an episode; the page that played it may be on any web process, or on none.
 Every play socket joins its player's group ``player.<user id>`` on the channel layer (Redis),
 so one group send from any process reaches all of that player's open pages, and none when
@@ -30,20 +32,6 @@ class EpisodeFinalised(TypedDict):
     status: str
     verification: str
     steps: int
-
-
-class GameRelease(TypedDict):
-    """A newer tab of the player takes over this game: its socket lets go of it (parks it for
-    the hand-over) and says so on ``reply``, or stays silent if it does not hold it."""
-
-    type: Literal["game.release"]
-    episode: str
-    reply: str
-
-
-class GameReleased(TypedDict):
-    type: Literal["game.released"]
-    episode: str
 
 
 def player_group(user_id: int) -> str:

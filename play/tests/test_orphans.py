@@ -11,10 +11,10 @@ import pytest
 from channels.layers import get_channel_layer
 from django.conf import LazySettings
 
-from arcade import engine
-from arcade import protocol as p
-from arcade.consumers import PlayConsumer
-from arcade.live import LiveSession
+from play import engine
+from play import protocol as p
+from play.consumers import PlayConsumer
+from play.live import LiveSession
 from recording.models import Episode
 
 from .sockets import connect, end_every_game

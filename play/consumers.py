@@ -17,11 +17,12 @@ from django.conf import settings
 
 from games.models import Game
 from recording import services
+from recording.notices import EpisodeFinalised, player_group
 
 from . import engine
 from . import protocol as p
 from .live import EndReason, LiveSession
-from .notices import EpisodeFinalised, GameRelease, GameReleased, player_group
+from .notices import GameRelease, GameReleased
 from .wire import FrameWriter
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
     """ws/play/<slug>/: one player's live game."""
 
     session: LiveSession | None = None
-    notices: str | None = None  # the player's group for workers' notices (arcade.notices)
+    notices: str | None = None  # the player's group for workers' notices (recording.notices)
     # Transport: True from the greeting until the socket ends; a game is stepped only then.
     attached = False
 
@@ -343,7 +344,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         return True
 
     async def game_release(self, message: GameRelease) -> None:
-        """A newer tab of this player wants the game this socket plays (arcade.notices)."""
+        """A newer tab of this player wants the game this socket plays (play.notices)."""
         session = self.session
         if session is None or session.episode is None or session.episode.id != message["episode"]:
             return
@@ -409,7 +410,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         return True
 
     async def episode_finalised(self, notice: EpisodeFinalised) -> None:
-        """A worker stored and checked one of this player's episodes (arcade.notices)."""
+        """A worker stored and checked one of this player's episodes (recording.notices)."""
         await self.send_json(
             p.EpisodeSavedMessage(
                 type="episode_saved",

@@ -13,8 +13,8 @@ from asgiref.sync import sync_to_async
 from django.conf import LazySettings
 
 from accounts.models import User
-from arcade import engine
-from arcade import protocol as p
+from play import engine
+from play import protocol as p
 from recording.models import Episode
 
 from .sockets import connect, end_every_game

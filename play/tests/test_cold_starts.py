@@ -14,8 +14,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from accounts.models import User
-from arcade import engine
 from games.engine.hosted import HostedMachine
+from play import engine
 from recording.models import Episode
 
 from .sockets import connect, end_every_game

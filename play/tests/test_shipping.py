@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from arcade.shipping import ChunkShipper, Item
+from play.shipping import ChunkShipper, Item
 
 
 async def test_it_hands_over_chunks_of_many_sessions_in_one_batch() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from arcade.wire import RAW_SEND, FrameWriter, binary_frame_header
+from play.wire import RAW_SEND, FrameWriter, binary_frame_header
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import LazySettings
 
-from arcade import engine
-from arcade import protocol as p
-from arcade.parking import ParkedSessions
 from games.engine.machines import AtariMachine
+from play import engine
+from play import protocol as p
+from play.parking import ParkedSessions
 from recording import chunkfile
 from recording.models import Chunk, Episode
 

@@ -12,9 +12,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from arcade import engine, live
-from arcade import protocol as p
 from games.engine.codec import FrameDecoder
+from play import engine, live
+from play import protocol as p
 from recording import chunkfile
 from recording.models import Chunk, Episode
 
