@@ -276,6 +276,8 @@ class MultiAtariMachine:
         self._joint_pointer = as_ctypes(self._joint)
         self._rewards_pointer = as_ctypes(self._frame_rewards)
         self._screen_pointers = tuple(as_ctypes(screen.reshape(-1)) for screen in self._screens)
+        self._lives = np.zeros(ale_lib.livesSize(self.ale.obj), np.intc)
+        self._lives_pointer = as_ctypes(self._lives)
 
     def _load(self, seed: int) -> None:
         """Load the ROM in the game's mode with ALE seeded, as PettingZoo's ``_seed`` does."""
@@ -311,12 +313,17 @@ class MultiAtariMachine:
     def restore(self, snapshot: MultiSnapshot) -> list[int]:
         """Continue from ``snapshot`` (a start state has no sticky actions' state: ``start``
         has seeded them); return the palette indices of its frame, which the palette now
-        knows alone (``thaw`` then restores the episode's)."""
+        knows alone."""
+        self._go_to(snapshot)
+        self.palette = Palette()
+        return self.palette.learn(self.frame, snapshot.rgb)
+
+    def _go_to(self, snapshot: MultiSnapshot) -> None:
+        """The emulator, screen, sticky actions and step count of ``snapshot``; not colours."""
         if snapshot.game != self.game.name:
             raise ValueError(f"a state of {snapshot.game} cannot go on in {self.game.name}")
         if snapshot.repeats and self.repeats is None:
             raise ValueError("the state has sticky actions and this machine has none")
-        self.palette = Palette()
         self.diff = self.changed = None
         state = self.ale.decodeState(np.frombuffer(snapshot.state, np.uint8).copy())
         try:
@@ -328,7 +335,6 @@ class MultiAtariMachine:
             for repeats, saved in zip(self.repeats, snapshot.repeats, strict=True):
                 repeats.set_state(saved)
         self.steps = snapshot.steps
-        return self.palette.learn(self.frame, snapshot.rgb)
 
     def snapshot(self) -> MultiSnapshot:
         """The machine now, for ``restore``."""
@@ -399,7 +405,8 @@ class MultiAtariMachine:
         ale_lib.getScreen(ale.obj, self._screen_pointer())
         self.diff = self.changed = None
         self.steps += 1
-        lives = [int(life) for life in ale.allLives()]
+        ale_lib.lives(ale.obj, self._lives_pointer)
+        lives = self._lives.tolist()
         info: dict[str, Any] = {"lives": lives}
         if applied is not None:
             info["applied"] = applied  # per frame, each seat's applied action index
@@ -434,7 +441,12 @@ class MultiAtariMachine:
     def thaw(self, frozen: bytes) -> None:
         """Continue the episode ``frozen`` was taken of, exactly where it was."""
         snapshot, palette = pickle.loads(frozen)
-        self.restore(snapshot)
+        if bool(snapshot.repeats) != (self.repeats is not None):
+            raise ValueError(
+                "the game was frozen with other sticky actions than this machine's: "
+                "thaw it in a machine made with the episode's repeat_action_probability"
+            )
+        self._go_to(snapshot)  # (restore would learn a palette only to drop it: ~0.5 ms)
         self.palette = palette  # every colour the episode has shown, as the recording has them
 
     def close(self) -> None:

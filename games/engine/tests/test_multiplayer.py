@@ -196,6 +196,13 @@ def test_it_refuses_to_thaw_another_games_state() -> None:
         MultiAtariMachine("tennis").thaw(frozen)
 
 
+def test_it_refuses_to_thaw_a_game_frozen_with_other_sticky_actions() -> None:
+    frozen = started("pong", repeat_action_probability=0.25).freeze()
+
+    with pytest.raises(ValueError, match="frozen with other sticky actions than this machine"):
+        MultiAtariMachine("pong").thaw(frozen)
+
+
 def test_it_starts_from_a_helper_processes_state_as_from_the_seed() -> None:
     game = multi_seat_game("pong")
     actions = joint_actions(game, 300, seed=5)
