@@ -74,6 +74,9 @@ class MultiSeatGame:
     actions: tuple[int, ...]  # ALE action ids each seat chooses from, by action index
     reference: str  # the PettingZoo env this game is checked against in the tests: its id
     reference_kwargs: tuple[tuple[str, Any], ...] = ()  # that env's arguments for this mode
+    # Who each seat is on the screen, for per-seat instructions; empty until someone has looked
+    # (test_multiplayer.py checks each against the colour of what that seat moves).
+    roles: tuple[str, ...] = ()
 
     @property
     def action_meanings(self) -> list[str]:
@@ -83,6 +86,18 @@ class MultiSeatGame:
     def seat_names(self) -> list[str]:
         """Who is which player, as PettingZoo names them: seat 0 is ``first_0``."""
         return list(SEAT_NAMES[: self.seats])
+
+
+# Who each seat is, as a player sees the screen at the start (seat 0 first).
+ROLES: dict[str, tuple[str, ...]] = {
+    "boxing": ("the white boxer", "the black boxer"),
+    "pong": ("the green paddle, on the right", "the orange paddle, on the left"),
+    "space_invaders": ("the green cannon, on the left", "the yellow cannon, on the right"),
+    "tennis": (
+        "the pink player, who starts at the far end",
+        "the blue player, who starts at the near end",
+    ),
+}
 
 
 def _game(
@@ -97,7 +112,8 @@ def _game(
     """A row of the table below; ``reference`` as PettingZoo's module is named ("pong_v3")."""
     env, version = reference.rsplit("_v", 1)
     kwargs = tuple(sorted(reference_kwargs.items()))
-    return MultiSeatGame(name, rom, seats, mode, actions, f"atari/{env}-v{version}", kwargs)
+    roles = ROLES.get(name, ())
+    return MultiSeatGame(name, rom, seats, mode, actions, f"atari/{env}-v{version}", kwargs, roles)
 
 
 # Every mode PettingZoo's atari envs offer by default (pong also with four players), with

@@ -128,6 +128,53 @@ def test_it_lists_the_games_the_catalogue_will_offer_first() -> None:
     assert seats["pong_4p"] == seats["warlords"] == 4
 
 
+@pytest.mark.parametrize(
+    ("name", "seat", "move", "colour", "side"),
+    [
+        ("pong", 0, "LEFT", (92, 186, 92), "right"),
+        ("pong", 1, "LEFT", (213, 130, 74), "left"),
+        ("boxing", 0, "RIGHT", (214, 214, 214), "top"),
+        ("boxing", 1, "LEFT", (0, 0, 0), "bottom"),
+        ("tennis", 0, "LEFT", (240, 128, 128), "top"),
+        ("tennis", 1, "LEFT", (117, 128, 240), "bottom"),
+        ("space_invaders", 0, "RIGHT", (50, 132, 50), "left"),
+        ("space_invaders", 1, "LEFT", (162, 134, 56), "right"),
+    ],
+)
+def test_it_gives_each_seat_the_part_its_role_names(
+    name: str, seat: int, move: str, colour: tuple[int, int, int], side: str
+) -> None:
+    game = multi_seat_game(name)
+    joint = [0] * game.seats
+    joint[seat] = game.action_meanings.index(move)
+    moving, still = started(name), started(name)
+    for _ in range(150):
+        moving.step(joint)
+        still.step([0] * game.seats)
+        moving.new_colours()
+
+    moved = moving.frame != still.frame
+    background = np.bincount(moving.frame.ravel()).argmax()
+    rows, columns = np.nonzero(moved & (moving.frame != background))
+    mostly = np.bincount(moving.frame[rows, columns]).argmax()  # the colour of most of it
+    height, width = moving.frame.shape
+    sides = {
+        "left": columns.mean() < width / 2,
+        "right": columns.mean() > width / 2,
+        "top": rows.mean() < height / 2,
+        "bottom": rows.mean() > height / 2,
+    }
+
+    assert rows.size > 0, f"{name}'s seat {seat} moved nothing"
+    assert moving.palette is not None
+    assert tuple(moving.palette.rgb[mostly]) == colour
+    assert sides[side]
+    words = {(92, 186, 92): "green", (213, 130, 74): "orange", (214, 214, 214): "white"}
+    words |= {(0, 0, 0): "black", (240, 128, 128): "pink", (117, 128, 240): "blue"}
+    words |= {(50, 132, 50): "green", (162, 134, 56): "yellow"}
+    assert words[colour] in game.roles[seat]
+
+
 def test_it_names_the_known_games_when_asked_for_an_unknown_one() -> None:
     with pytest.raises(ValueError, match=r"no multi-seat game 'pacman'; the known ones are .*pong"):
         multi_seat_game("pacman")
