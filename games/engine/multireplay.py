@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ReplayError
 from .multiplayer import MultiAtariMachine, MultiOutcome, MultiSnapshot
-from .replay import ReplayError
 
 
 @dataclass(frozen=True, slots=True)
