@@ -251,6 +251,7 @@ class MultiAtariMachine:
         frameskip: int = 1,
         repeat_action_probability: float = 0.0,
         max_steps: int = 100_000,
+        full_action_space: bool = False,
     ) -> None:
         self.game = multi_seat_game(game)
         if not isinstance(frameskip, int) or isinstance(frameskip, bool) or frameskip < 1:
@@ -267,9 +268,13 @@ class MultiAtariMachine:
         self.sticky = float(repeat_action_probability)
         self.max_steps = max_steps
         self.seats = self.game.seats
-        self.action_meanings = [self.game.action_meanings for _ in range(self.seats)]
-        self._n_actions = len(self.game.actions)
-        self._ale_actions = np.array(self.game.actions, np.intc)
+        # ALE action ids by action index: the game's minimal set, or all 18 (PettingZoo's
+        # full_action_space; for a policy trained on every action).
+        self.actions = JOYSTICK if full_action_space else self.game.actions
+        meanings = [ACTION_NAMES[action] for action in self.actions]
+        self.action_meanings = [list(meanings) for _ in range(self.seats)]
+        self._n_actions = len(self.actions)
+        self._ale_actions = np.array(self.actions, np.intc)
         # Sticky actions are ours (ALE's are off, see the module's docstring).
         self.repeats = [Repeats(self.sticky) for _ in range(self.seats)] if self.sticky else None
         multi_agent_ale_py.ALEInterface.setLoggerMode("error")  # before ALE prints its banner

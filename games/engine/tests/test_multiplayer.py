@@ -20,8 +20,10 @@ import numpy as np
 import pettingzoo
 import pytest
 
+from games.catalogue import ATARI_KWARGS
 from games.engine.errors import ReplayError
 from games.engine.multiplayer import (
+    ACTION_NAMES,
     ROMS,
     MultiAtariMachine,
     MultiSeatGame,
@@ -209,6 +211,30 @@ def test_it_plays_frame_for_frame_and_point_for_point_as_pettingzoo(name: str, s
             break
     env.close()
     assert points > 0, "no seat scored: the comparison of rewards proved nothing"
+
+
+def test_it_offers_all_18_actions_to_each_seat_as_pettingzoos_full_action_space() -> None:
+    game = multi_seat_game("pong")
+    env = pettingzoo.make(
+        "parallel", game.reference, auto_rom_install_path=str(ROMS), full_action_space=True
+    )
+    env.reset(seed=SEED)
+    machine = started("pong", full_action_space=True)
+    actions = np.random.default_rng(14).integers(18, size=(300, 2)).tolist()
+
+    assert machine.action_meanings == [list(ACTION_NAMES)] * 2
+    for joint in actions:
+        machine.step(joint)
+        env.step(dict(zip(game.seat_names, joint, strict=True)))
+        screen = env.unwrapped.ale.getScreen().reshape(machine.frame.shape)
+        assert np.array_equal(machine.frame, screen)
+    env.close()
+
+
+def test_it_takes_the_catalogues_atari_kwargs_as_they_are() -> None:
+    machine = MultiAtariMachine("pong", **ATARI_KWARGS)
+
+    assert (machine.frameskip, machine.sticky, machine.action_meanings[1][2]) == (1, 0.0, "RIGHT")
 
 
 # --- moving, starting and replaying ---------------------------------------------------------
