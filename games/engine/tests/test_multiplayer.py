@@ -183,34 +183,58 @@ def test_it_names_the_known_games_when_asked_for_an_unknown_one() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "steps"), [("pong", 2500), ("boxing", 2000), ("tennis", 400), ("space_invaders", 600)]
+    ("name", "steps", "seats_out"),
+    [
+        ("pong", 2500, 0),
+        ("boxing", 2000, 0),
+        ("tennis", 400, 0),
+        ("space_invaders", 600, 0),
+        ("pong_4p", 600, 0),
+        ("warlords", 3000, 1),  # a seat is out at step 2,560, and the others play on
+    ],
 )
-def test_it_plays_frame_for_frame_and_point_for_point_as_pettingzoo(name: str, steps: int) -> None:
+def test_it_plays_frame_for_frame_and_point_for_point_as_pettingzoo(
+    name: str, steps: int, seats_out: int
+) -> None:
     game = multi_seat_game(name)
     env = reference(game)
     observations, _ = env.reset(seed=SEED)
     theirs = env.unwrapped.ale
     machine = started(name)
+    playing = list(game.seat_names)  # PettingZoo's agents still in the game
     points = 0
     assert np.array_equal(rgb(machine), observations["first_0"])
-    for number, joint in enumerate(joint_actions(game, steps, seed=1)):
+    for number, planned in enumerate(joint_actions(game, steps, seed=1)):
+        # PettingZoo steps a seat that is out of the game with action 0; so does the test.
+        joint = [
+            a if agent in playing else 0 for a, agent in zip(planned, game.seat_names, strict=True)
+        ]
         outcome = machine.step(joint)
         machine.new_colours()
         observations, rewards, terminations, _, _ = env.step(
-            {agent: joint[seat] for seat, agent in enumerate(game.seat_names)}
+            {agent: joint[seat] for seat, agent in enumerate(game.seat_names) if agent in playing}
         )
 
         screen = theirs.getScreen().reshape(machine.frame.shape)
         assert np.array_equal(machine.frame, screen), f"frame {number + 1} differs"
-        assert np.array_equal(rgb(machine), observations["first_0"])
-        assert outcome.rewards == [float(rewards[agent]) for agent in game.seat_names]
-        out = [outcome.terminated or life < 0 for life in outcome.lives]
-        assert out == [bool(terminations[agent]) for agent in game.seat_names]
+        assert np.array_equal(rgb(machine), next(iter(observations.values())))
+        ours = {agent: outcome.rewards[seat] for seat, agent in enumerate(game.seat_names)}
+        assert {agent: ours[agent] for agent in playing} == {
+            agent: float(reward) for agent, reward in rewards.items()
+        }
+        out = {
+            agent: outcome.terminated or outcome.lives[seat] < 0
+            for seat, agent in enumerate(game.seat_names)
+            if agent in playing
+        }
+        assert out == {agent: bool(ended) for agent, ended in terminations.items()}
         points += sum(reward != 0 for reward in outcome.rewards)
+        playing = [agent for agent in playing if not out[agent]]
         if outcome.terminated:
             break
     env.close()
     assert points > 0, "no seat scored: the comparison of rewards proved nothing"
+    assert game.seats - len(playing) == seats_out
 
 
 def test_it_offers_all_18_actions_to_each_seat_as_pettingzoos_full_action_space() -> None:
