@@ -36,7 +36,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ale_py.roms
 import multi_agent_ale_py
@@ -169,6 +169,31 @@ class MultiOutcome:
     truncated: bool  # max_steps reached
     lives: list[int]  # one per seat; below 0 when that seat is out of the game
     info: dict[str, Any] = field(default_factory=dict)
+
+
+class MultiMachine(Protocol):
+    """What a match steps when its game has several seats (``machines.Machine``'s shape, with
+    a joint action and one reward per seat); ``MultiAtariMachine`` is one."""
+
+    pixel_format: str
+    seats: int
+    frame: np.ndarray  # the current frame; overwritten by the next step, copy it to keep it
+    diff: np.ndarray | None  # frame XOR the frame before; None right after start
+    changed: np.ndarray | None  # indices of the 8-byte words of diff that are not 0
+    palette: Palette | None
+    action_meanings: list[list[str]]  # per seat
+
+    def start(self, seed: int, state: bytes | None) -> list[int]: ...
+
+    def step(self, joint_actions: Sequence[int]) -> MultiOutcome: ...
+
+    def new_colours(self) -> list[int]: ...
+
+    def freeze(self) -> bytes: ...
+
+    def thaw(self, frozen: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from games.engine.multiplayer import (
     ACTION_NAMES,
     ROMS,
     MultiAtariMachine,
+    MultiMachine,
     MultiSeatGame,
     MultiSnapshot,
     multi_seat_game,
@@ -253,6 +254,14 @@ def test_it_offers_all_18_actions_to_each_seat_as_pettingzoos_full_action_space(
         screen = env.unwrapped.ale.getScreen().reshape(machine.frame.shape)
         assert np.array_equal(machine.frame, screen)
     env.close()
+
+
+def test_it_is_a_multi_seat_machine_a_match_can_step() -> None:
+    machine: MultiMachine = started("pong")  # mypy checks the shape; this, that it runs
+
+    outcome = machine.step([0] * machine.seats)
+
+    assert len(outcome.rewards) == len(machine.action_meanings) == machine.seats == 2
 
 
 def test_it_takes_the_catalogues_atari_kwargs_as_they_are() -> None:
