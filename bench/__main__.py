@@ -3,6 +3,7 @@
 `python -m bench finalise --minutes 10`: finalisation, replay check included, of a long episode.
 `python -m bench export`: dataset export speed from stored chunks on one core.
 `python -m bench coldstart`: a running game's step intervals during a burst of cold starts.
+`python -m bench multiplayer`: two-player Pong steps per CPU second, ours beside PettingZoo's.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     coldstart.add_argument("--starts", type=int, default=12)
     coldstart.add_argument("--rounds", type=int, default=2)
+    multiplayer = commands.add_parser(
+        "multiplayer", help="two-player Pong steps per CPU second, ours beside PettingZoo's"
+    )
+    multiplayer.add_argument("--steps", type=int, default=5000)
+    multiplayer.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -87,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         results = cold.run(starts=args.starts, rounds=args.rounds)
         print(cold.render(results))
         print(json.dumps(results))
+        return 0
+    if args.command == "multiplayer":
+        from . import multiplayer as multi
+
+        result = multi.run(steps=args.steps, rounds=args.rounds)
+        print(multi.render(result))
+        print(json.dumps(result))
         return 0
     from .suite import run_all
 

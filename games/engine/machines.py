@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import pickle
-import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,7 +27,12 @@ import gymnasium as gym
 import numpy as np
 
 from . import codec
+
+# Palette and Repeats live in modules of their own (the multi-seat machine shares them); they
+# stay importable from here, and pickles that name them here still load.
+from .palette import Palette
 from .registry import is_atari, register_all
+from .sticky import Repeats
 
 PIXELS_INDEXED = "indexed"
 # Recorded in each episode's versions: who draws its sticky actions (the module's docstring).
@@ -63,56 +67,6 @@ class Outcome:
     truncated: bool
     lives: int
     info: dict[str, Any] = field(default_factory=dict)
-
-
-class Palette:
-    """Index -> RGB for indexed frames, learned from the emulator as colours first appear.
-
-    ALE games do not share one palette (PAL games and colour-averaged games differ), so each
-    session asks its own emulator. Only pixels that changed since the last frame can bring a
-    new colour, so a frame is checked through its difference from the last one (which the
-    machine computes for the codec anyway), eight bytes at a time: a few microseconds a frame.
-    """
-
-    def __init__(self) -> None:
-        self.rgb = np.zeros((256, 3), np.uint8)
-        self._unknown = np.ones(256, bool)
-
-    def learn(self, indices: np.ndarray, rgb: np.ndarray) -> list[int]:
-        """Record every colour in this frame; return the indices that were new."""
-        flat = indices.reshape(-1)
-        seen, first = np.unique(flat, return_index=True)
-        new = [int(i) for i in seen if self._unknown[i]]
-        if new:
-            colours = rgb.reshape(-1, 3)[first]
-            self.rgb[seen] = colours
-            self._unknown[seen] = False
-        return new
-
-    def has_unknown(
-        self, indices: np.ndarray, diff: np.ndarray, changed: np.ndarray | None = None
-    ) -> bool:
-        """Whether this frame (``diff`` = it XOR the frame before) shows an unlearned colour.
-
-        ``changed`` (the 8-byte words of ``diff`` that are not 0) is computed when not given.
-        """
-        if changed is None:
-            changed = codec.changed_words(diff)
-        if changed.size == 0:
-            return False
-        return bool(
-            self._unknown[indices.reshape(-1).view(np.uint64)[changed].view(np.uint8)].any()
-        )
-
-    def add(self, entries: list[list[int]]) -> None:
-        """Learn colours another palette learned (``entries``' ``[index, r, g, b]`` rows)."""
-        for index, *rgb in entries:
-            self.rgb[index] = rgb
-            self._unknown[index] = False
-
-    def entries(self, indices: list[int] | None = None) -> list[list[int]]:
-        known = np.flatnonzero(~self._unknown) if indices is None else indices
-        return [[int(i), *(int(c) for c in self.rgb[i])] for i in known]
 
 
 class Machine(Protocol):
@@ -188,39 +142,6 @@ def ale_snapshot(ale: Any, screen: np.ndarray) -> tuple[Any, np.ndarray, np.ndar
     actions repeat the same way), palette-index screen and RGB screen, which ``restoreState``
     does not restore."""
     return ale.cloneState(include_rng=True), screen.copy(), ale.getScreenRGB()
-
-
-@dataclass(slots=True)
-class Repeats:
-    """Sticky actions as ALE applies them: each frame, with probability ``p``, the action of the
-    frame before is applied again instead of the new one."""
-
-    p: float
-    rng: random.Random = field(default_factory=random.Random)
-    held: int = 0  # the action index the last frame applied; NOOP after reset, as in ALE
-
-    def start(self, seed: int) -> None:
-        self.rng.seed(seed)
-        self.held = 0
-
-    def applied(self, action: int) -> int:
-        """The action this frame applies."""
-        if self.rng.random() >= self.p:
-            self.held = action
-        return self.held
-
-    def state(self) -> bytes:
-        """The last action and the RNG (Mersenne Twister: 624 words and a position), as bytes."""
-        version, words, gauss = self.rng.getstate()
-        assert version == 3 and gauss is None  # only random() is drawn
-        return np.array([self.held, *words], np.uint32).tobytes()
-
-    def set_state(self, state: bytes) -> None:
-        values = np.frombuffer(state, np.uint32)
-        if values.size != 626:
-            raise ValueError("not a sticky-actions state")
-        self.held = int(values[0])
-        self.rng.setstate((3, tuple(values[1:].tolist()), None))
 
 
 _helper_envs: dict[tuple[str, str], gym.Env[Any, Any]] = {}

@@ -33,14 +33,11 @@ from typing import Any
 import numpy as np
 import zstandard
 
+from .errors import ReplayError
 from .machines import AtariMachine, GymMachine, Machine, Outcome
 from .registry import is_atari
 
 _CACHE_PER_ENV = 2  # idle machines kept per env spec in each process (~85 ms to build one)
-
-
-class ReplayError(Exception):
-    """The episode cannot be replayed (unknown env, bad action, unreadable checkpoint)."""
 
 
 @dataclass(frozen=True, slots=True)
