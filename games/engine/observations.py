@@ -60,7 +60,7 @@ def gray_lut(palette: np.ndarray) -> np.ndarray:
 def to_grayscale(frames: np.ndarray, palette: np.ndarray | None) -> np.ndarray:
     """Grayscale of palette-index frames (with their 256 x 3 palette) or of RGB frames (None)."""
     if palette is not None:
-        return gray_lut(palette)[frames]
+        return np.take(gray_lut(palette), frames)  # (a few times faster than lut[frames])
     weighted = frames.astype(np.int32) @ np.asarray(_LUMA, np.int32)
     return ((weighted + 5000) // 10000).astype(np.uint8)
 
@@ -152,10 +152,18 @@ class MaxPool:
         self.position = 0
         return self.newest.copy()
 
-    def push(self, gray: np.ndarray, *, ended: bool = False) -> np.ndarray | None:
+    @property
+    def needs_frame(self) -> bool:
+        """Whether the next step's frame is read (only the last two of a group are): a frame
+        the pool will not read may be pushed as None, and need not be made at all."""
+        return self.position >= self.frame_skip - 2
+
+    def push(self, gray: np.ndarray | None, *, ended: bool = False) -> np.ndarray | None:
         """The frame after one more step; the pooled frame (a new array) when it ends a group."""
         position = self.position
-        if not ended:
+        if not ended and self.needs_frame:
+            if gray is None:
+                raise ValueError("this step's frame is pooled: push it")
             if position == self.frame_skip - 2:
                 self.older = gray.copy()
             elif position == self.frame_skip - 1:
@@ -183,8 +191,9 @@ class AtariFrames:
         """The episode's first frame: the stack is padded with it (padding_type="reset")."""
         self.stack[:] = self._small(self.pool.reset(gray))
 
-    def push(self, gray: np.ndarray, *, ended: bool = False) -> bool:
-        """The frame after one more step; whether it made a new observation."""
+    def push(self, gray: np.ndarray | None, *, ended: bool = False) -> bool:
+        """The frame after one more step (None when ``pool.needs_frame`` is false); whether
+        it made a new observation."""
         pooled = self.pool.push(gray, ended=ended)
         if pooled is None:
             return False
@@ -255,11 +264,11 @@ class Observer:
 
     def see(self, screen: Screen) -> None:
         if self.atari is not None:
-            gray = screen_grayscale(screen)
-            if self.started:
-                self.atari.push(gray)
-            else:
-                self.atari.reset(gray)
+            if not self.started:
+                self.atari.reset(screen_grayscale(screen))
+            else:  # half the frames are never pooled: no grayscale made of them
+                pooled = self.atari.pool.needs_frame
+                self.atari.push(screen_grayscale(screen) if pooled else None)
         self.started = True
 
     def observation(self, screen: Screen) -> np.ndarray:

@@ -74,3 +74,17 @@ def test_it_observes_rgb_games_but_not_their_ram() -> None:
     assert Observer("rgb").observation(RgbScreen()).shape == (4, 6, 3)
     with pytest.raises(ObservationUnavailable, match="RAM observations need an Atari"):
         Observer("ram").observation(RgbScreen())
+
+
+def test_it_reads_only_the_last_two_frames_of_a_group() -> None:
+    pool = MaxPool()
+    pool.reset(np.zeros((2, 2), np.uint8))
+    needed = []
+    for _ in range(4):
+        needed.append(pool.needs_frame)
+        pool.push(np.ones((2, 2), np.uint8) if pool.needs_frame else None)
+    assert needed == [False, False, True, True]
+    pool.push(None)
+    pool.push(None)
+    with pytest.raises(ValueError, match="pooled: push it"):
+        pool.push(None)
