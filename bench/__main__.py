@@ -3,6 +3,7 @@
 `python -m bench finalise --minutes 10`: finalisation, replay check included, of a long episode.
 `python -m bench export`: dataset export speed from stored chunks on one core.
 `python -m bench coldstart`: a running game's step intervals during a burst of cold starts.
+`python -m bench policies`: an AI policy's inference latency (Nature-DQN-sized CNN, one core).
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     coldstart.add_argument("--starts", type=int, default=12)
     coldstart.add_argument("--rounds", type=int, default=2)
+    policies = commands.add_parser(
+        "policies", help="ONNX inference latency of a Nature-DQN-sized CNN on one core"
+    )
+    policies.add_argument("--decisions", type=int, default=2000)
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -87,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         results = cold.run(starts=args.starts, rounds=args.rounds)
         print(cold.render(results))
         print(json.dumps(results))
+        return 0
+    if args.command == "policies":
+        from . import policies as policy_bench
+
+        result = policy_bench.run(decisions=args.decisions)
+        print(policy_bench.render(result))
+        print(json.dumps(result))
         return 0
     from .suite import run_all
 
