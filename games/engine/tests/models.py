@@ -108,3 +108,31 @@ def failing_on_run(shape: Dims) -> bytes:
         helper.make_tensor_value_info("q", UINT8, ["n", 3]),
         [rows],
     )
+
+
+def slow_ram(n_actions: int, *, layers: int = 20) -> bytes:
+    """A RAM model that computes for a while (about 1 ms a layer): 128 x 512 activations
+    through ``layers`` 512 x 512 matrix products."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Cast", ["obs"], ["x"], to=FLOAT),
+        helper.make_node("Transpose", ["x"], ["column"]),  # 128 x 1
+        helper.make_node("MatMul", ["column", "spread"], ["h0"]),  # 128 x 512
+    ]
+    for i in range(layers):
+        nodes.append(helper.make_node("MatMul", [f"h{i}", "w"], [f"m{i}"]))
+        nodes.append(helper.make_node("Tanh", [f"m{i}"], [f"h{i + 1}"]))
+    nodes.append(helper.make_node("ReduceMean", [f"h{layers}"], ["pooled"], axes=[0]))
+    nodes.append(helper.make_node("Gemm", ["pooled", "out", "b"], ["q"], transB=1))
+    weights = [
+        numpy_helper.from_array(np.full((1, 512), 1 / 255, np.float32), "spread"),
+        _weight(rng, "w", 512, 512),
+        _weight(rng, "out", n_actions, 512),
+        _weight(rng, "b", n_actions),
+    ]
+    return _serialise(
+        nodes,
+        [helper.make_tensor_value_info("obs", UINT8, [1, 128])],
+        helper.make_tensor_value_info("q", FLOAT, [1, n_actions]),
+        weights,
+    )

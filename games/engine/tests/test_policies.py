@@ -5,6 +5,9 @@ Models are built here with onnx.helper (games/engine/tests/models.py); nothing i
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,6 +133,29 @@ def test_it_runs_on_one_intra_op_thread_by_default() -> None:
     policy = OnnxPolicy(models.linear(6, [1, 128]), observation="ram", n_actions=6)
     options = policy.session.get_session_options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+
+
+def test_it_lets_other_threads_run_python_while_it_infers() -> None:
+    policy = OnnxPolicy(models.slow_ram(6, layers=80), observation="ram", n_actions=6)
+    window: list[float] = []
+
+    def infer() -> None:
+        window.append(time.perf_counter())
+        policy.decide(np.zeros(128, np.uint8))
+        window.append(time.perf_counter())
+
+    beside = threading.Thread(target=infer)
+    ticks = []
+    beside.start()
+    while beside.is_alive():
+        ticks.append(time.perf_counter())
+    beside.join()
+    began, ended = window
+    assert ended - began > 0.02, "the model should compute for some milliseconds"
+    # Holding the GIL, inference would stop this thread for all of it: one gap as long.
+    inside = [began, *(t for t in ticks if began < t < ended), ended]
+    longest_gap = max(b - a for a, b in itertools.pairwise(inside))
+    assert longest_gap < (ended - began) / 2
 
 
 # --- deciding --------------------------------------------------------------------------------
