@@ -16,8 +16,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .machines import Palette
-
 POLICY_OBSERVATIONS = ("rgb", "grayscale", "ram", "atari")
 
 FRAME_SKIP = 4
@@ -213,14 +211,23 @@ class AtariFrames:
 # --- observing a running machine -------------------------------------------------------------
 
 
+class Colours(Protocol):
+    """A machine's palette (machines.Palette; not imported: that module brings the codec)."""
+
+    @property
+    def rgb(self) -> np.ndarray: ...  # 256 x 3, index -> RGB
+
+
 class Screen(Protocol):
     """What a live observation is made of: a machine (AtariMachine, GymMachine) after a step,
     once its ``new_colours()`` has been called (the palette then names every pixel's colour).
     RAM comes from its ``ale`` (ale-py's or multi-agent-ale-py's interface), when it has one."""
 
-    pixel_format: str
-    frame: np.ndarray  # palette indices (H, W), or RGB (H, W, 3)
-    palette: Palette | None
+    @property
+    def frame(self) -> np.ndarray: ...  # palette indices (H, W), or RGB (H, W, 3)
+
+    @property
+    def palette(self) -> Colours | None: ...
 
 
 def _palette(screen: Screen) -> np.ndarray | None:

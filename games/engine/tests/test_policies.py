@@ -6,6 +6,8 @@ Models are built here with onnx.helper (games/engine/tests/models.py); nothing i
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -232,6 +234,42 @@ def test_it_starts_counting_frames_again_at_reset() -> None:
 def test_it_refuses_every_k_below_one() -> None:
     with pytest.raises(ValueError, match="every_k must be 1 or more"):
         RandomPolicy(n_actions=6, every_k=0)
+
+
+def test_it_decides_every_4_frames_on_what_gymnasiums_atari_wrappers_show() -> None:
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    from games.engine.machines import make_env
+
+    wrapped = FrameStackObservation(
+        AtariPreprocessing(make_env(PONG, ATARI), noop_max=0, screen_size=84), stack_size=4
+    )
+    expected, _ = wrapped.reset(seed=3)
+    machine = AtariMachine(PONG, ATARI)
+    machine.start(3, None)
+    policy = OnnxPolicy(models.nature_dqn(6), observation="atari", n_actions=6, every_k=4)
+    policy.reset(3)
+    for frame in range(4 * 100):
+        observation = policy.observe(machine)
+        if frame % 4 == 0:
+            assert observation is not None and np.array_equal(observation, expected), frame
+            policy.action = policy.decide(observation)
+            expected, *_ = wrapped.step(policy.action)
+        machine.step(policy.action)
+        machine.new_colours()
+
+
+def test_it_imports_nothing_from_django_or_outside_the_engine() -> None:
+    code = (
+        "import sys, games.engine.policies, games.engine.observations\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
+        "('django', 'celery', 'arcade', 'recording', 'exports', 'accounts', 'play')))"
+    )
+    root = Path(__file__).parents[3]
+    imported = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.split() == []
 
 
 # --- random and scripted ---------------------------------------------------------------------
