@@ -299,3 +299,24 @@ def _load(model: bytes | str | Path, threads: int) -> ort.InferenceSession:
         )
     except _ORT_ERRORS as error:
         raise ValueError(f"onnxruntime cannot load this file as an ONNX model: {error}") from error
+
+
+# --- by name ---------------------------------------------------------------------------------
+
+BUILT_IN = ("random", "pong-tracker")
+
+
+def built_in(
+    name: str, *, action_meanings: Sequence[str], seat: int = 0, every_k: int = 1
+) -> Policy:
+    """A policy that needs no weights, for a seat of a game. ``seat`` is the player index:
+    in Pong, seat 0 holds the right paddle (the single player, two-player Pong's first_0)
+    and seat 1 the left."""
+    if name == "random":
+        return RandomPolicy(n_actions=len(action_meanings), every_k=every_k)
+    if name == "pong-tracker":
+        if seat not in (0, 1):
+            raise ValueError(f"Pong's tracker plays seat 0 or 1, not {seat}")
+        side = "right" if seat == 0 else "left"
+        return PongTracker(side=side, action_meanings=action_meanings, every_k=every_k)
+    raise ValueError(f"unknown built-in policy {name!r}: use one of {BUILT_IN}")
