@@ -4,9 +4,10 @@ The model (1.69 M parameters, 4 x 84 x 84 uint8 in, 6 Q-values out) is built on 
 onnx.helper (games/engine/tests/models.py): random weights, so it times the arithmetic, not
 play. Reported, in milliseconds: inference alone (``OnnxPolicy.decide``, one intra-op thread),
 the same through a one-thread pool as a live loop would hand it off (submit to result), the
-Atari preprocessing a policy does on the tick (``Observer.see`` of each Pong frame), and how
+Atari preprocessing a policy does on the tick (``Observer.see`` of each Pong frame), how
 much of a Python thread's speed is left while inference runs beside it (1.0: onnxruntime
-released the GIL throughout).
+released the GIL throughout), and Pong's emulation speed on one core alone, with the
+scripted tracker, and with the CNN deciding every 4 frames (the cost of an AI seat).
 
 `python -m bench policies --decisions 2000`
 """
@@ -26,7 +27,7 @@ import onnx
 
 from games.engine.machines import AtariMachine
 from games.engine.observations import Observer
-from games.engine.policies import OnnxPolicy
+from games.engine.policies import OnnxPolicy, Policy, PongTracker
 from games.engine.tests import models
 
 ATARI = {"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False}
@@ -63,6 +64,23 @@ def _python_speed(seconds: float) -> float:
 def _infer_until(policy: OnnxPolicy, observation: np.ndarray, stop: threading.Event) -> None:
     while not stop.is_set():
         policy.decide(observation)
+
+
+def _frames_per_second(machine: AtariMachine, policy: Policy | None, frames: int) -> float:
+    """Pong stepped as fast as it goes, the action from ``policy`` (or a fixed pattern)."""
+    machine.start(0, None)
+    if policy is not None:
+        policy.reset(0)
+    began = time.process_time()  # this process's CPU: what a seat costs a core
+    for frame in range(frames):
+        action = policy.act(machine) if policy is not None else frame // 30 % 3
+        outcome = machine.step(action)
+        machine.new_colours()
+        if outcome.terminated or outcome.truncated:  # ALE skips emulation after game over
+            machine.start(frame, None)
+            if policy is not None:
+                policy.reset(frame)
+    return frames / (time.process_time() - began)
 
 
 def run(decisions: int = 2000) -> dict[str, Any]:
@@ -105,6 +123,11 @@ def run(decisions: int = 2000) -> dict[str, Any]:
         shared.append(_python_speed(0.1))
         stop.set()
         beside.join()
+    frames = 10 * decisions
+    alone_fps = _frames_per_second(machine, None, frames)
+    tracker_fps = _frames_per_second(machine, PongTracker(), frames)
+    dqn = OnnxPolicy(model, observation="atari", n_actions=6, every_k=4)
+    dqn_fps = _frames_per_second(machine, dqn, frames)
     return {
         "model_parameters": parameters,
         "intra_op_threads": 1,
@@ -113,6 +136,11 @@ def run(decisions: int = 2000) -> dict[str, Any]:
         "inference_via_thread": _percentiles(handed),
         "atari_preprocessing_per_frame": _percentiles(preprocessing),
         "python_speed_beside_inference": round(sum(shared) / sum(alone), 3),
+        "pong_frames_per_cpu_second": {
+            "alone": round(alone_fps),
+            "pong_tracker": round(tracker_fps),
+            "cnn_every_4_frames": round(dqn_fps),
+        },
     }
 
 
@@ -131,5 +159,10 @@ def render(result: dict[str, Any]) -> str:
     lines.append(
         f"  a Python thread beside inference runs at {result['python_speed_beside_inference']:.0%}"
         " of its speed alone"
+    )
+    fps = result["pong_frames_per_cpu_second"]
+    lines.append(
+        f"Pong frames per CPU second: alone {fps['alone']}, with the tracker "
+        f"{fps['pong_tracker']}, with the CNN every 4 frames {fps['cnn_every_4_frames']}"
     )
     return "\n".join(lines)
