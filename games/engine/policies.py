@@ -116,9 +116,10 @@ PONG_ACTIONS = ("NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE")  # min
 
 
 class PongTracker(HeldPolicy):
-    """Moves its paddle toward the ball, aiming a little above its centre so that the ball
-    comes off the paddle's edge at an angle (square hits rally forever against Pong's CPU;
-    measured: 21-0 against the CPU with this aim, 21-2 aiming straight at the ball).
+    """Moves its paddle toward the ball, keeping it 4 lines above the ball (RAM scale) so that
+    the ball meets it off-centre and leaves at an angle. Measured against Pong's CPU over a
+    whole game: 21-0 with this aim, 21-2 aiming straight at the ball, and 8 lines above, rallies
+    that do not end (2-0 after 20,000 frames).
 
     It reads its paddle's and the ball's positions from the RAM. On Pong's knob the joystick's
     RIGHT moves a paddle up (to smaller y) and LEFT down, for either paddle. With no ball in
@@ -126,7 +127,7 @@ class PongTracker(HeldPolicy):
     and counts it a point lost after two seconds.
     """
 
-    AIM = -4  # paddle y minus ball y when the ball meets the paddle's upper part
+    AIM = -4  # the paddle's y minus the ball's that it steers for
     DEAD_BAND = 2  # no move within this many lines of the aim: no jitter
 
     def __init__(
@@ -187,6 +188,8 @@ _TYPE_NAMES = {"tensor(uint8)": "uint8", "tensor(float)": "float32"}
 
 
 def _dims(shape: Sequence[Any]) -> str:
+    if len(shape) == 0:
+        return "a scalar"
     return "x".join(str(d) if isinstance(d, int) else f"{d or '?'}" for d in shape)
 
 
