@@ -4,6 +4,7 @@
 `python -m bench export`: dataset export speed from stored chunks on one core.
 `python -m bench coldstart`: a running game's step intervals during a burst of cold starts.
 `python -m bench multiplayer`: two-player Pong steps per CPU second, ours beside PettingZoo's.
+`python -m bench policies`: an AI policy's inference latency (Nature-DQN-sized CNN, one core).
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     multiplayer.add_argument("--steps", type=int, default=5000)
     multiplayer.add_argument("--rounds", type=int, default=5)
+    policies = commands.add_parser(
+        "policies", help="ONNX inference latency of a Nature-DQN-sized CNN on one core"
+    )
+    policies.add_argument("--decisions", type=int, default=2000)
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -99,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
 
         result = multi.run(steps=args.steps, rounds=args.rounds)
         print(multi.render(result))
+        print(json.dumps(result))
+        return 0
+    if args.command == "policies":
+        from . import policies as policy_bench
+
+        result = policy_bench.run(decisions=args.decisions)
+        print(policy_bench.render(result))
         print(json.dumps(result))
         return 0
     from .suite import run_all

@@ -10,7 +10,6 @@ screen_size=84, grayscale, terminal_on_life_loss=False) followed by
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,21 +17,43 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from games.engine.observations import (
+    FRAME_SKIP,
+    RAM_BYTES,
+    SCREEN_SIZE,
+    STACK,
+    MaxPool,
+    ObservationUnavailable,
+    area_resize,
+    gray_lut,
+    observation_shape,
+    to_grayscale,
+)
 from recording.frames import EpisodeData
 
+# Where the transforms live now (the live policies share them); the names exports used stay.
+__all__ = [
+    "FRAME_SKIP",
+    "OBSERVATIONS",
+    "RAM_BYTES",
+    "SCREEN_SIZE",
+    "STACK",
+    "ObservationUnavailable",
+    "RamSource",
+    "Trajectory",
+    "area_resize",
+    "atari_preprocess",
+    "check_available",
+    "gray_lut",
+    "grayscale",
+    "indices",
+    "observation_space",
+    "rgb",
+    "trajectory_steps",
+    "transform",
+]
+
 OBSERVATIONS = ("rgb", "grayscale", "indices", "ram", "atari")
-
-FRAME_SKIP = 4
-SCREEN_SIZE = 84
-STACK = 4
-RAM_BYTES = 128
-
-# ALE's grayscale screen (getScreenGrayscale) is round(0.2989 R + 0.5870 G + 0.1140 B).
-_LUMA = (2989, 5870, 1140)
-
-
-class ObservationUnavailable(ValueError):
-    """This observation cannot be made for this game (e.g. RAM of a non-Atari env)."""
 
 
 @dataclass
@@ -80,15 +101,7 @@ def trajectory_steps(data: EpisodeData) -> Trajectory:
 def observation_space(name: str, frame_shape: list[int], pixel_format: str) -> gym.spaces.Box:
     """The Gymnasium space of one observation, for the dataset's metadata."""
     check_available(name, pixel_format)
-    height, width = frame_shape[:2]
-    shape: tuple[int, ...] = {
-        "rgb": (height, width, 3),
-        "grayscale": (height, width),
-        "indices": (height, width),
-        "ram": (RAM_BYTES,),
-        "atari": (STACK, SCREEN_SIZE, SCREEN_SIZE),
-    }[name]
-    return gym.spaces.Box(0, 255, shape, np.uint8)
+    return gym.spaces.Box(0, 255, observation_shape(name, tuple(frame_shape)), np.uint8)
 
 
 def check_available(name: str, pixel_format: str) -> None:
@@ -107,77 +120,12 @@ def rgb(data: EpisodeData) -> np.ndarray:
     return data.rgb()
 
 
-def gray_lut(palette: np.ndarray) -> np.ndarray:
-    """Palette index -> ALE grayscale value."""
-    weighted = palette.astype(np.int64) @ np.asarray(_LUMA, np.int64)
-    return ((weighted + 5000) // 10000).astype(np.uint8)
-
-
 def grayscale(data: EpisodeData) -> np.ndarray:
-    if data.palette is not None:
-        return gray_lut(data.palette)[data.frames]
-    weighted = data.frames.astype(np.int32) @ np.asarray(_LUMA, np.int32)
-    return ((weighted + 5000) // 10000).astype(np.uint8)
+    return to_grayscale(data.frames, data.palette)
 
 
 def indices(data: EpisodeData) -> np.ndarray:
     return data.frames
-
-
-# --- OpenCV's INTER_AREA, exactly ------------------------------------------------------------
-
-
-def _area_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source indices and weights of each destination pixel, as OpenCV's computeResizeAreaTab.
-
-    Gymnasium resizes with ``cv2.resize(..., interpolation=cv2.INTER_AREA)``; OpenCV is not a
-    dependency of Arcade (only of its tests), so its area weights and its float32 accumulation
-    order are reproduced; exports/tests/test_observations.py checks them against OpenCV.
-    """
-    scale = src / dst
-    rows: list[list[tuple[int, float]]] = []
-    for d in range(dst):
-        lo, hi = d * scale, d * scale + scale
-        first, last = math.ceil(lo), math.floor(hi)
-        cell = min(scale, src - lo)
-        taps: list[tuple[int, float]] = []
-        if first - lo > 1e-3:
-            taps.append((first - 1, (first - lo) / cell))
-        taps.extend((s, 1 / cell) for s in range(first, min(last, src)))
-        if hi - last > 1e-3 and last < src:
-            taps.append((last, min(min(hi - last, 1.0), cell) / cell))
-        rows.append(taps)
-    width = max(len(taps) for taps in rows)
-    index = np.zeros((dst, width), np.intp)
-    weight = np.zeros((dst, width), np.float32)
-    for d, taps in enumerate(rows):
-        for j, (s, w) in enumerate(taps):
-            index[d, j], weight[d, j] = s, w
-    return index, weight
-
-
-_TAPS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
-    if (src, dst) not in _TAPS:
-        _TAPS[src, dst] = _area_taps(src, dst)
-    return _TAPS[src, dst]
-
-
-def area_resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize (N, H, W) uint8 images to (N, height, width) as cv2.INTER_AREA does."""
-    height, width = size
-    x_index, x_weight = _taps(images.shape[2], width)
-    y_index, y_weight = _taps(images.shape[1], height)
-    source = images.astype(np.float32)
-    across = np.zeros((images.shape[0], images.shape[1], width), np.float32)
-    for j in range(x_index.shape[1]):  # horizontal pass first, taps in order, as OpenCV
-        across += source[:, :, x_index[:, j]] * x_weight[:, j]
-    out = np.zeros((images.shape[0], height, width), np.float32)
-    for j in range(y_index.shape[1]):
-        out += across[:, y_index[:, j], :] * y_weight[:, j, None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def atari_preprocess(gray: np.ndarray, steps: Trajectory) -> Trajectory:
@@ -193,40 +141,29 @@ def atari_preprocess(gray: np.ndarray, steps: Trajectory) -> Trajectory:
     the last four preprocessed frames, padded at the start with the first.
     """
     total = len(steps.actions)
-    newest = gray[0].copy()  # the wrapper's obs_buffer[0], pooled in place
-    older = np.zeros_like(newest)  # obs_buffer[1]
-    pooled = [newest.copy()]
+    pool = MaxPool(FRAME_SKIP)  # the wrapper's screen buffers, as the live policies keep them
+    pooled = [pool.reset(gray[0])]
     starts: list[int] = []
     rewards: list[float] = []
     terminations: list[bool] = []
     truncations: list[bool] = []
-    start = 0
-    while start < total:
-        reward, terminated, truncated = 0.0, False, False
-        for t in range(FRAME_SKIP):
-            step = start + t
-            if step >= total:
-                break
-            reward += float(steps.rewards[step])
-            terminated = bool(steps.terminations[step])
-            truncated = bool(steps.truncations[step])
-            if terminated or truncated:
-                break
-            if t == FRAME_SKIP - 2:
-                older = gray[step + 1]
-            elif t == FRAME_SKIP - 1:
-                newest = gray[step + 1].copy()
-        if step >= total:
-            break  # cut short by the end of the recording: no wrapper step to match
-        np.maximum(newest, older, out=newest)
-        pooled.append(newest.copy())
+    start, reward = 0, 0.0
+    for step in range(total):
+        reward += float(steps.rewards[step])
+        terminated = bool(steps.terminations[step])
+        truncated = bool(steps.truncations[step])
+        frame = pool.push(gray[step + 1], ended=terminated or truncated)
+        if frame is None:
+            continue  # a group cut short by the end of the recording makes no wrapper step
+        pooled.append(frame)
         starts.append(start)
         rewards.append(reward)
         terminations.append(terminated)
         truncations.append(truncated)
         if terminated or truncated:
             break
-        start += FRAME_SKIP
+        start, reward = step + 1, 0.0
+    # Resized all at once (AtariFrames resizes one at a time, for play): the same pixels.
     small = area_resize(np.stack(pooled), (SCREEN_SIZE, SCREEN_SIZE))
     picks = np.arange(len(small))[:, None] + np.arange(-STACK + 1, 1)[None, :]
     first = np.asarray(starts, np.int64)

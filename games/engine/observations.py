@@ -1,0 +1,288 @@
+"""What a policy (or a dataset) sees of a game: RGB, grayscale, RAM, or Atari-preprocessed.
+
+One implementation serves both the live policies (games/engine/policies.py, frame by frame)
+and the dataset exports (exports/observations.py, over a recorded episode). The Atari
+preprocessing is Gymnasium's ``AtariPreprocessing`` (noop_max=0, frame_skip=4, screen_size=84,
+grayscale, terminal_on_life_loss=False) followed by ``FrameStackObservation(stack_size=4,
+padding_type="reset")``: ``MaxPool`` holds the wrapper's two screen buffers, ``AtariFrames``
+adds the resize and the stack. exports/tests/test_observations.py and
+games/engine/tests/test_observations.py hold them to the wrappers (with OpenCV) frame for frame.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import numpy as np
+
+POLICY_OBSERVATIONS = ("rgb", "grayscale", "ram", "atari")
+
+FRAME_SKIP = 4
+SCREEN_SIZE = 84
+STACK = 4
+RAM_BYTES = 128
+
+# ALE's grayscale screen (getScreenGrayscale) is round(0.2989 R + 0.5870 G + 0.1140 B).
+_LUMA = (2989, 5870, 1140)
+
+
+class ObservationUnavailable(ValueError):
+    """This observation cannot be made for this game (e.g. RAM of a non-Atari env)."""
+
+
+def observation_shape(name: str, frame_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of one ``name`` observation (all are uint8) of a game with these frames."""
+    height, width = frame_shape[:2]
+    shapes: dict[str, tuple[int, ...]] = {
+        "rgb": (height, width, 3),
+        "grayscale": (height, width),
+        "indices": (height, width),
+        "ram": (RAM_BYTES,),
+        "atari": (STACK, SCREEN_SIZE, SCREEN_SIZE),
+    }
+    if name not in shapes:
+        raise ObservationUnavailable(f"unknown observation {name!r}: use one of {tuple(shapes)}")
+    return shapes[name]
+
+
+# --- colour ----------------------------------------------------------------------------------
+
+
+def gray_lut(palette: np.ndarray) -> np.ndarray:
+    """Palette index -> ALE grayscale value."""
+    weighted = palette.astype(np.int64) @ np.asarray(_LUMA, np.int64)
+    return ((weighted + 5000) // 10000).astype(np.uint8)
+
+
+def to_grayscale(frames: np.ndarray, palette: np.ndarray | None) -> np.ndarray:
+    """Grayscale of palette-index frames (with their 256 x 3 palette) or of RGB frames (None)."""
+    if palette is not None:
+        return np.take(gray_lut(palette), frames)  # (a few times faster than lut[frames])
+    weighted = frames.astype(np.int32) @ np.asarray(_LUMA, np.int32)
+    return ((weighted + 5000) // 10000).astype(np.uint8)
+
+
+def to_rgb(frames: np.ndarray, palette: np.ndarray | None) -> np.ndarray:
+    """RGB of palette-index frames (with their palette), or a copy of RGB frames (None)."""
+    if palette is not None:
+        return np.take(palette, frames, axis=0)
+    return frames.copy()
+
+
+# --- OpenCV's INTER_AREA, exactly ------------------------------------------------------------
+
+
+def _area_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices and weights of each destination pixel, as OpenCV's computeResizeAreaTab.
+
+    Gymnasium resizes with ``cv2.resize(..., interpolation=cv2.INTER_AREA)``; OpenCV is not a
+    dependency of Arcade (only of its tests), so its area weights and its float32 accumulation
+    order are reproduced; exports/tests/test_observations.py checks them against OpenCV.
+    """
+    scale = src / dst
+    rows: list[list[tuple[int, float]]] = []
+    for d in range(dst):
+        lo, hi = d * scale, d * scale + scale
+        first, last = math.ceil(lo), math.floor(hi)
+        cell = min(scale, src - lo)
+        taps: list[tuple[int, float]] = []
+        if first - lo > 1e-3:
+            taps.append((first - 1, (first - lo) / cell))
+        taps.extend((s, 1 / cell) for s in range(first, min(last, src)))
+        if hi - last > 1e-3 and last < src:
+            taps.append((last, min(min(hi - last, 1.0), cell) / cell))
+        rows.append(taps)
+    width = max(len(taps) for taps in rows)
+    index = np.zeros((dst, width), np.intp)
+    weight = np.zeros((dst, width), np.float32)
+    for d, taps in enumerate(rows):
+        for j, (s, w) in enumerate(taps):
+            index[d, j], weight[d, j] = s, w
+    return index, weight
+
+
+_TAPS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+    if (src, dst) not in _TAPS:
+        _TAPS[src, dst] = _area_taps(src, dst)
+    return _TAPS[src, dst]
+
+
+def area_resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (N, H, W) uint8 images to (N, height, width) as cv2.INTER_AREA does."""
+    height, width = size
+    x_index, x_weight = _taps(images.shape[2], width)
+    y_index, y_weight = _taps(images.shape[1], height)
+    source = images.astype(np.float32)
+    across = np.zeros((images.shape[0], images.shape[1], width), np.float32)
+    for j in range(x_index.shape[1]):  # horizontal pass first, taps in order, as OpenCV
+        across += source[:, :, x_index[:, j]] * x_weight[:, j]
+    out = np.zeros((images.shape[0], height, width), np.float32)
+    for j in range(y_index.shape[1]):
+        out += across[:, y_index[:, j], :] * y_weight[:, j, None]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+# --- the Atari preprocessing ---------------------------------------------------------------
+
+
+class MaxPool:
+    """AtariPreprocessing's two screen buffers, fed one grayscale frame per emulator step.
+
+    A group of ``frame_skip`` steps ends with the max of the frames after its last two steps
+    (the wrapper's ``obs_buffer``, pooled in place into the newer one). A step that ends the
+    episode ends its group early, and then the buffers keep what they held, as in the wrapper.
+    """
+
+    def __init__(self, frame_skip: int = FRAME_SKIP) -> None:
+        self.frame_skip = frame_skip
+        self.newest = np.zeros(0, np.uint8)  # obs_buffer[0]
+        self.older = np.zeros(0, np.uint8)  # obs_buffer[1]
+        self.position = 0  # steps taken in the current group
+
+    def reset(self, gray: np.ndarray) -> np.ndarray:
+        """The episode's first frame; returns the reset observation's pooled frame."""
+        self.newest = gray.copy()
+        self.older = np.zeros_like(self.newest)
+        self.position = 0
+        return self.newest.copy()
+
+    @property
+    def needs_frame(self) -> bool:
+        """Whether the next step's frame is read (only the last two of a group are): a frame
+        the pool will not read may be pushed as None, and need not be made at all."""
+        return self.position >= self.frame_skip - 2
+
+    def push(self, gray: np.ndarray | None, *, ended: bool = False) -> np.ndarray | None:
+        """The frame after one more step; the pooled frame (a new array) when it ends a group."""
+        position = self.position
+        if not ended and self.needs_frame:
+            if gray is None:
+                raise ValueError("this step's frame is pooled: push it")
+            if position == self.frame_skip - 2:
+                self.older = gray.copy()
+            elif position == self.frame_skip - 1:
+                np.copyto(self.newest, gray)
+        if not ended and position < self.frame_skip - 1:
+            self.position += 1
+            return None
+        self.position = 0
+        np.maximum(self.newest, self.older, out=self.newest)
+        return self.newest.copy()
+
+
+class AtariFrames:
+    """The standard Atari observation, made frame by frame: ``MaxPool``, 84 x 84, stack of 4.
+
+    ``observation`` changes once every ``frame_skip`` frames (when a group ends); a policy that
+    acts every 4 frames from the episode's start sees exactly what the wrappers would give it.
+    """
+
+    def __init__(self, frame_skip: int = FRAME_SKIP) -> None:
+        self.pool = MaxPool(frame_skip)
+        self.stack = np.zeros((STACK, SCREEN_SIZE, SCREEN_SIZE), np.uint8)
+
+    def reset(self, gray: np.ndarray) -> None:
+        """The episode's first frame: the stack is padded with it (padding_type="reset")."""
+        self.stack[:] = self._small(self.pool.reset(gray))
+
+    def push(self, gray: np.ndarray | None, *, ended: bool = False) -> bool:
+        """The frame after one more step (None when ``pool.needs_frame`` is false); whether
+        it made a new observation."""
+        pooled = self.pool.push(gray, ended=ended)
+        if pooled is None:
+            return False
+        self.stack[:-1] = self.stack[1:]
+        self.stack[-1] = self._small(pooled)
+        return True
+
+    @property
+    def observation(self) -> np.ndarray:
+        return self.stack.copy()
+
+    @staticmethod
+    def _small(gray: np.ndarray) -> np.ndarray:
+        return area_resize(gray[None], (SCREEN_SIZE, SCREEN_SIZE))[0]
+
+
+# --- observing a running machine -------------------------------------------------------------
+
+
+class Colours(Protocol):
+    """A machine's palette (machines.Palette; not imported: that module brings the codec)."""
+
+    @property
+    def rgb(self) -> np.ndarray: ...  # 256 x 3, index -> RGB
+
+
+class Screen(Protocol):
+    """What a live observation is made of: a machine (AtariMachine, GymMachine) after a step,
+    once its ``new_colours()`` has been called (the palette then names every pixel's colour).
+    RAM comes from its ``ale`` (ale-py's or multi-agent-ale-py's interface), when it has one."""
+
+    @property
+    def frame(self) -> np.ndarray: ...  # palette indices (H, W), or RGB (H, W, 3)
+
+    @property
+    def palette(self) -> Colours | None: ...
+
+
+def _palette(screen: Screen) -> np.ndarray | None:
+    return screen.palette.rgb if screen.palette is not None else None
+
+
+def screen_rgb(screen: Screen) -> np.ndarray:
+    return to_rgb(screen.frame, _palette(screen))
+
+
+def screen_grayscale(screen: Screen) -> np.ndarray:
+    return to_grayscale(screen.frame, _palette(screen))
+
+
+def screen_ram(screen: Screen) -> np.ndarray:
+    ale: Any = getattr(screen, "ale", None)
+    if ale is None:
+        raise ObservationUnavailable("RAM observations need an Atari (ALE) game")
+    ram = np.asarray(ale.getRAM(), np.uint8)
+    return ram.copy()
+
+
+class Observer:
+    """Makes one kind of observation of a running game. ``see`` every frame (the Atari
+    preprocessing pools and stacks them; the other kinds need only the frame they are made
+    of), ``observation`` when a decision is due: a new array, safe to hand to another thread.
+    """
+
+    def __init__(self, name: str) -> None:
+        if name not in POLICY_OBSERVATIONS:
+            raise ObservationUnavailable(
+                f"unknown observation {name!r}: a policy observes one of {POLICY_OBSERVATIONS}"
+            )
+        self.name = name
+        self.atari = AtariFrames() if name == "atari" else None
+        self.started = False
+
+    def reset(self) -> None:
+        """A new episode: the next frame seen is its first."""
+        self.started = False
+
+    def see(self, screen: Screen) -> None:
+        if self.atari is not None:
+            if not self.started:
+                self.atari.reset(screen_grayscale(screen))
+            else:  # half the frames are never pooled: no grayscale made of them
+                pooled = self.atari.pool.needs_frame
+                self.atari.push(screen_grayscale(screen) if pooled else None)
+        self.started = True
+
+    def observation(self, screen: Screen) -> np.ndarray:
+        if self.atari is not None:
+            return self.atari.observation
+        if self.name == "ram":
+            return screen_ram(screen)
+        if self.name == "grayscale":
+            return screen_grayscale(screen)
+        return screen_rgb(screen)
