@@ -19,9 +19,11 @@ The messages across the pipe are the typed structures below; a request gets exac
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import signal
 import threading
+import weakref
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -161,6 +163,19 @@ def start_fork_server() -> None:
     forkserver.ensure_running()
 
 
+# Every host this process made and has not closed.
+_open: weakref.WeakSet[HostedMachine] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close every host's pipe as this process exits, before multiprocessing's own exit
+    handler (registered earlier, so run later) joins its children: a host ignores SIGTERM
+    (it must outlive a draining web process) and exits only when its pipe closes."""
+    for machine in list(_open):
+        machine.close()
+
+
 class HostedMachine:
     """A ``Machine`` whose ALE runs in a child process; see the module's docstring.
 
@@ -180,6 +195,7 @@ class HostedMachine:
             target=_serve, args=(theirs, env_id, env_kwargs), daemon=True, name="arcade-host"
         )
         self._process.start()
+        _open.add(self)
         theirs.close()
         try:
             ready = self._receive()

@@ -7,6 +7,10 @@ import asyncio
 import os
 import random
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -231,3 +235,32 @@ async def test_a_hosted_machine_seeds_its_episode_itself_not_through_the_helper(
             pool.release(config(), machine)
     finally:
         pool.shutdown()
+
+
+def test_a_process_with_open_hosts_exits_and_takes_them_with_it(tmp_path: Path) -> None:
+    # A host ignores SIGTERM (it outlives a draining web process), so an exit that left its
+    # pipe open would wait for it for ever in multiprocessing's exit handler.
+    script = tmp_path / "leaves_hosts_open.py"
+    script.write_text(
+        "from games.catalogue import ATARI_KWARGS\n"
+        "from games.engine.hosted import HostedMachine\n"
+        "if __name__ == '__main__':\n"
+        "    hosts = [HostedMachine('ALE/Pong-v5', dict(ATARI_KWARGS)) for _ in range(2)]\n"
+        "    hosts[0].start(1, None)\n"
+        "    print(*(h._process.pid for h in hosts), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=Path(__file__).resolve().parents[3],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    for pid in map(int, done.stdout.split()):
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists(), f"host {pid} outlived its web process"
