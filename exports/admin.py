@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
@@ -68,10 +69,11 @@ class AdminExportAdmin(admin.ModelAdmin[AdminExport]):
     @admin.display(description="Progress")
     def progress(self, export: AdminExport) -> str:
         return format_html(
-            '<progress max="100" value="{}"></progress> {} of {} episodes',
+            '<progress max="100" value="{}"></progress> {} of {} episode{}',
             export.percent,
             export.episodes_done,
             export.episodes_total,
+            pluralize(export.episodes_total),
         )
 
     @admin.display(description="Download")
@@ -99,10 +101,11 @@ class ExportableEpisodeAdmin(EpisodeAdmin):
         self.message_user(
             request,
             format_html(
-                "Exporting {} episodes as {} (RGB); a worker writes it in the background. "
+                "Exporting {} episode{} as {} (RGB); a worker writes it in the background. "
                 '<a href="{}">Follow its progress and download it</a>.',
                 export.episodes_total,
-                format,
+                pluralize(export.episodes_total),
+                format.capitalize(),
                 url,
             ),
         )

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from arcade.tests.sockets import closed_with
-from arcade.tests.sockets import connect as connect_to
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.storage import default_storage
 from PIL import Image
 
 from play import protocol as p
+from play.tests.sockets import closed_with
+from play.tests.sockets import connect as connect_to
 
 from .asgi import application
 from .naive import count_recorded
