@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from .models import Game
-from .services import game_prepare
+from .models import Game, Policy
+from .services import game_prepare, policy_check
 
 
 class GameForm(forms.ModelForm[Game]):
@@ -104,3 +104,45 @@ class GameAdmin(admin.ModelAdmin[Game]):
             messages.WARNING,
         )
         return super().response_add(request, obj, post_url_continue)
+
+
+class PolicyForm(forms.ModelForm[Policy]):
+    class Meta:
+        model = Policy
+        fields = ("game", "name", "kind", "model", "observation", "every_k", "enabled", "notes")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        # Load the model and run it once now, so a bad one is a form error, never a crash
+        # when a match seats it.
+        policy: Policy = self.instance
+        for name, value in cleaned.items():
+            if name != "model":
+                setattr(policy, name, value)
+        upload = self.files.get("model")
+        if cleaned.get("model") is False:  # "clear" ticked
+            policy.model = None  # type: ignore[assignment]
+        try:
+            policy_check(policy, model=upload.read() if upload is not None else None)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        finally:
+            if upload is not None:
+                upload.seek(0)
+        return cleaned
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin[Policy]):
+    form = PolicyForm
+    list_display = ("name", "game", "kind", "observation", "every_k", "enabled", "updated_at")
+    list_filter = ("kind", "enabled", "game")
+    search_fields = ("name", "game__title", "notes")
+    readonly_fields = ("model_sha256", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("game", "name", "kind", "enabled", "notes")}),
+        ("Model", {"fields": ("model", "model_sha256", "observation", "every_k")}),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )

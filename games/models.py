@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from .engine.keymap import Control, KeyMap, combines, describe
@@ -137,3 +138,68 @@ class Game(models.Model):
             "action_meanings": self.action_meanings,
             "frame_shape": self.frame_shape,
         }
+
+
+class PolicyQuerySet(models.QuerySet["Policy"]):
+    def for_game(self, game: Game) -> PolicyQuerySet:
+        return self.filter(game=game, enabled=True).order_by("name")
+
+
+class Policy(models.Model):
+    """An AI player for a game's seats: built in (no weights) or a researcher's ONNX model.
+
+    The model file is checked when the policy is saved (``games.services.policy_check``), so a
+    bad model is a form error, never a crash at play time. It is stored privately (never served
+    as a public file), with its SHA-256, which episodes played by it record.
+    """
+
+    class Kind(models.TextChoices):
+        RANDOM = "random", "Random (built in: a uniformly random action)"
+        PONG_TRACKER = "pong-tracker", "Pong tracker (built in: follows the ball, read from RAM)"
+        ONNX = "onnx", "ONNX model (uploaded)"
+
+    class Observation(models.TextChoices):
+        RGB = "rgb", "RGB screen (H x W x 3 uint8)"
+        GRAYSCALE = "grayscale", "Grayscale screen (H x W uint8)"
+        RAM = "ram", "RAM (128 uint8, Atari only)"
+        ATARI = "atari", "Atari preprocessing (4 x 84 x 84: grayscale, max of two, stack of 4)"
+
+    game = models.ForeignKey(Game, on_delete=models.PROTECT, related_name="policies")
+    name = models.CharField(max_length=100, help_text="How researchers and players see it.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ONNX)
+    model = models.FileField(
+        upload_to="policies/",
+        blank=True,
+        help_text="An ONNX file: one input, the observation (with or without a batch of 1, "
+        "uint8 or float32 of 0..255), and one score per action of the game as its first "
+        "output. Checked on save.",
+    )
+    model_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    observation = models.CharField(
+        max_length=16,
+        choices=Observation.choices,
+        blank=True,
+        help_text="What the model sees (ONNX models only).",
+    )
+    every_k = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1)],
+        help_text="It decides every k frames and holds its action between (4: as the "
+        "standard Atari agents).",
+    )
+    enabled = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PolicyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ("game", "name")
+        constraints = [
+            models.UniqueConstraint(fields=("game", "name"), name="policy_unique_name_per_game")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.game})"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -17,7 +18,10 @@ from .catalogue import ATARI_KWARGS, DEFAULT_GAMES
 from .engine.keymap import KeyMap, KeyMapError, atari_key_map, digit_key_map
 from .engine.machines import make_env
 from .engine.registry import is_atari
-from .models import Game
+from .models import Game, Policy
+
+if TYPE_CHECKING:
+    from .engine import policies as engine_policies
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +140,57 @@ def catalogue_update_keys(*, dry_run: bool = False) -> list[str]:
         if not dry_run:
             Game.objects.filter(pk=game.pk).update(key_map=entry["key_map"])
     return updated
+
+
+def policy_build(
+    policy: Policy, *, seat: int = 0, model: bytes | None = None
+) -> engine_policies.Policy:
+    """The engine's policy for ``policy`` (``games.engine.policies``), ready to ``act``.
+
+    ``model``: the ONNX file's bytes when they are at hand (a form being checked); else the
+    stored file is read. Raises ValueError with a message a researcher can act on.
+    """
+    from .engine import policies as engine_policies  # onnxruntime: loaded when first needed
+
+    game = policy.game
+    if policy.kind == Policy.Kind.ONNX:
+        if model is None:
+            with policy.model.open("rb") as stored:
+                model = stored.read()
+        if not policy.observation:
+            raise ValueError("an ONNX policy needs the observation its model takes")
+        if policy.observation == Policy.Observation.RAM and not game.is_atari:
+            raise ValueError("only Atari games have a RAM to observe")
+        frame_shape = tuple(game.frame_shape[:2]) if game.frame_shape else (210, 160)
+        return engine_policies.OnnxPolicy(
+            model,
+            observation=policy.observation,
+            n_actions=len(game.action_meanings),
+            frame_shape=(int(frame_shape[0]), int(frame_shape[1])),
+            every_k=policy.every_k,
+        )
+    if policy.kind == Policy.Kind.PONG_TRACKER and "Pong" not in game.env_id:
+        raise ValueError(f"the Pong tracker plays Pong; {game} is {game.env_id}")
+    return engine_policies.built_in(
+        policy.kind, action_meanings=game.action_meanings, seat=seat, every_k=policy.every_k
+    )
+
+
+def policy_check(policy: Policy, *, model: bytes | None) -> None:
+    """Check a policy before it is saved (raises ValidationError naming the field at fault);
+    records the model's SHA-256."""
+    if policy.kind == Policy.Kind.ONNX and model is None and not policy.model:
+        raise ValidationError({"model": "Upload the ONNX model of this policy."})
+    if policy.kind != Policy.Kind.ONNX and (model is not None or policy.model):
+        raise ValidationError({"model": "A built-in policy has no model file: leave it empty."})
+    if policy.kind != Policy.Kind.ONNX and policy.observation:
+        raise ValidationError({"observation": "Built-in policies read what they need."})
+    try:
+        policy_build(policy, model=model)
+    except ValueError as exc:
+        field = "model" if policy.kind == Policy.Kind.ONNX else "kind"
+        if "observation" in str(exc) or "RAM" in str(exc):
+            field = "observation"
+        raise ValidationError({field: f"This policy cannot play {policy.game}: {exc}."}) from exc
+    if model is not None:
+        policy.model_sha256 = hashlib.sha256(model).hexdigest()
