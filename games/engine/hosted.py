@@ -176,6 +176,9 @@ def _close_all() -> None:
         machine.close()
 
 
+STEP_TIMEOUT = 1.0  # seconds; a step takes well under a millisecond
+
+
 class HostedMachine:
     """A ``Machine`` whose ALE runs in a child process; see the module's docstring.
 
@@ -218,8 +221,8 @@ class HostedMachine:
     def alive(self) -> bool:
         return not self._conn.closed and self._process.is_alive()
 
-    def _receive(self) -> Reply:
-        if not self._conn.poll(self._timeout):
+    def _receive(self, timeout: float | None = None) -> Reply:
+        if not self._conn.poll(self._timeout if timeout is None else timeout):
             self.close()
             raise HostError("the hosted machine did not answer in time")
         try:
@@ -231,7 +234,7 @@ class HostedMachine:
             raise HostError(reply.error)
         return reply
 
-    def _call(self, request: Request) -> Reply:
+    def _call(self, request: Request, timeout: float | None = None) -> Reply:
         with self._lock:
             if self._conn.closed:
                 raise HostError("the hosted machine is closed")
@@ -240,7 +243,7 @@ class HostedMachine:
             except (BrokenPipeError, OSError) as exc:
                 self.close()
                 raise HostError("the hosted machine's process is gone") from exc
-            return self._receive()
+            return self._receive(timeout)
 
     def _show(self, shown: Shown, *, fresh: bool) -> list[int]:
         """Put the host's frame on this side; ``fresh``: a new episode (no frame before)."""
@@ -264,7 +267,9 @@ class HostedMachine:
         return self._show(shown, fresh=True)
 
     def step(self, action: int) -> Outcome:
-        shown = self._call(Step(action))
+        # A step blocks the event loop for its round trip: a host that does not answer within
+        # STEP_TIMEOUT is given up (its game ends as an error) rather than waited for.
+        shown = self._call(Step(action), STEP_TIMEOUT)
         assert isinstance(shown, Shown) and shown.outcome is not None
         self._show(shown, fresh=False)
         return shown.outcome

@@ -116,6 +116,22 @@ def test_it_says_so_when_its_process_dies() -> None:
         hosted.step(0)
 
 
+def test_it_gives_up_on_a_host_that_stops_answering_instead_of_stalling_the_loop() -> None:
+    hosted = HostedMachine(PONG, dict(ATARI_KWARGS))
+    hosted.start(1, None)
+    pid = hosted._process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        with pytest.raises(HostError, match="did not answer in time"):
+            hosted.step(0)
+        assert time.monotonic() - began < 5
+        assert not hosted.alive
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def test_it_refuses_a_game_it_cannot_build_with_the_reason() -> None:
     with pytest.raises(HostError, match="could not build ALE/Pong-v5"):
         HostedMachine(PONG, {**ATARI_KWARGS, "mode": 99})
