@@ -20,38 +20,24 @@ import numpy as np
 
 from games.engine import codec
 from games.engine.clock import shared_ticker
-from games.engine.codec import PIXEL_CODES
 from games.engine.keymap import KeyMap
 from games.engine.machines import GameConfig, Machine, Outcome
 from games.engine.pool import MachinePool
 from recording.chunkfile import ChunkData
 from recording.chunkfile import encode as encode_chunk
-from recording.recorder import InputStamp, Recorder, record_step
+from recording.recorder import Recorder, record_step
 
 from . import protocol as p
+from .seats import HumanSeat
+from .viewers import FrameStats as FrameStats
+from .viewers import Gone, Transport, Viewer
 
 log = logging.getLogger(__name__)
 
-PROBE_EVERY = 30  # dropped frames between keyframes sent to a client that stopped acking
 MAX_PAUSES = 1000  # pauses one episode records; a page toggling its tab for ever plays on
 
 EndReason = Literal["terminated", "truncated", "abandoned", "restarted", "error"]
 PauseWhy = Literal["hidden", "reconnect"]
-
-
-class FrameStats:
-    """Process-wide counts for monitoring: plain integers, cheap to bump every frame."""
-
-    sent = 0
-    dropped = 0  # not sent: the player's client was too far behind
-
-
-class Transport(Protocol):
-    # False once the socket is gone, whatever the reason: nothing is stepped for nobody.
-    attached: bool
-
-    async def send_bytes(self, data: bytes) -> None: ...
-    async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None: ...
 
 
 class EpisodeStore(Protocol):
@@ -87,15 +73,13 @@ class LiveSettings:
 
 
 class Episode:
-    """What one running episode holds: its machine, recorder and the player's input."""
+    """What one running episode holds: its machine, its recorder and its lifecycle."""
 
     def __init__(self, *, episode_id: str, seed: int, machine: Machine, recorder: Recorder) -> None:
         self.id = episode_id
         self.seed = seed
         self.machine = machine
         self.recorder = recorder
-        self.action = 0
-        self.stamp = InputStamp()
         self.lives = 0
         self.over = False
         # The game waits for the player: nothing is stepped until ``begin`` (docs/protocol.md).
@@ -121,10 +105,12 @@ class LiveSession:
         settings: LiveSettings,
     ) -> None:
         self.game = game
-        self.keymap = KeyMap(
-            game.key_map, default_action=game.default_action, n_actions=game.n_actions
+        # One seat, the socket's player; one viewer, the player's own screen.
+        self.seat = HumanSeat(
+            KeyMap(game.key_map, default_action=game.default_action, n_actions=game.n_actions),
+            default_action=game.default_action,
         )
-        self.transport = transport
+        self.viewer = Viewer(transport, window=settings.window)
         self.store = store
         self.pool = pool
         self.settings = settings
@@ -135,13 +121,10 @@ class LiveSession:
         self._hurry: Callable[[], None] | None = None
         self._waiting: asyncio.TimerHandle | None = None  # ends a game nobody comes back to
         self._give_up: asyncio.Task[None] | None = None
-        self._held: list[str] = []
-        self._last_seq = -1
-        # flow control
-        self._last_sent = -1
-        self._last_acked = -1
-        self._need_keyframe = True
-        self._dropped_in_row = 0
+
+    @property
+    def transport(self) -> Transport:
+        return self.viewer.transport
 
     # --- messages from the client ---------------------------------------------------------
 
@@ -158,7 +141,7 @@ class LiveSession:
                 height=height,
                 pixel_format="indexed" if pixel_format == "indexed" else "rgb",
                 palette=None,
-                keys=self.keymap.codes,
+                keys=self.seat.keymap.codes,
                 max_steps=self.game.max_steps,
                 pauses_when_hidden=self.game.pauses_when_hidden,
                 two_sided_score=self.game.two_sided_score,
@@ -177,35 +160,17 @@ class LiveSession:
             raise p.ProtocolError(
                 "wrong_episode", "That is not this socket's running episode; input ignored."
             )
-        if msg["seq"] <= self._last_seq:
-            raise p.ProtocolError("bad_field", "'seq' must increase with every input message.")
-        self._last_seq = msg["seq"]
-        previous = episode.action
-        episode.action = self.keymap.action_for(msg["keys"])
-        episode.stamp = InputStamp(
-            seq=msg["seq"],
-            client_frame=msg["frame"],
-            t_shown=msg["t_shown"],
-            t_key=msg["t_key"],
-            t_received=time.time(),
-            keys=tuple(msg["keys"]),
-        )
-        if episode.action != previous and self._hurry is not None:
+        took = self.seat.on_input(msg)
+        if took.changed and self._hurry is not None:
             self._hurry()
-        pressed = episode.action != previous or set(msg["keys"]) != set(self._held)
-        if self.game.turn_based and episode.action != self.game.default_action and pressed:
+        if self.game.turn_based and self.seat.action != self.game.default_action and took.pressed:
             self._turn.set()
-        self._held = list(msg["keys"])
 
     def on_ack(self, frame: int) -> None:
-        # An ack past the last frame sent is left over from the previous episode: ignore it.
-        if frame <= self._last_sent:
-            self._last_acked = max(self._last_acked, frame)
+        self.viewer.on_ack(frame)
 
     def on_keyframe_request(self) -> None:
-        # The client holds nothing to ack against until the keyframe comes: reopen the window.
-        self._need_keyframe = True
-        self._last_acked = self._last_sent
+        self.viewer.on_keyframe_request()
 
     def begin(self) -> None:
         """The player is ready (a key, Start, or back to a hidden tab): play from here on.
@@ -305,13 +270,9 @@ class LiveSession:
             chunk_steps=self.settings.chunk_steps,
         )
         episode = Episode(episode_id=episode_id, seed=seed, machine=machine, recorder=recorder)
-        episode.action = self.game.default_action
         self.episode = episode
-        self._last_seq = -1
-        self._held = []
-        self._last_sent = -1
-        self._last_acked = -1
-        self._need_keyframe = True
+        self.seat.reset()
+        self.viewer.from_frame(0)
         recorder.reset(frame)
         palette = machine.palette
         if palette is not None:
@@ -358,12 +319,9 @@ class LiveSession:
         await self._stop_loop(episode)
         self._loop_task = None
         self._stop_waiting()  # the grace period decides now
-        # The keys the player held went with the socket.
-        episode.action = self.game.default_action
-        episode.stamp = InputStamp()
-        self._held = []
+        self.seat.reset()  # the keys the player held went with the socket
         self._maybe_cut(episode, now=True)
-        self.transport = _Gone()
+        self.viewer.transport = Gone()
         return True
 
     async def hand_over(self) -> dict[str, Any]:
@@ -424,7 +382,7 @@ class LiveSession:
             machine=machine,
             recorder=recorder,
         )
-        episode.action = self.game.default_action
+        self.seat.reset()
         episode.lives = snapshot["lives"]
         episode.begun = snapshot.get("begun", True)
         episode.paused_at = snapshot.get("paused_at")
@@ -440,12 +398,10 @@ class LiveSession:
         episode = self.episode
         if episode is None:
             raise p.ProtocolError("resume_failed", "That game has ended; press New game.")
-        self.transport = transport
+        self.viewer.transport = transport
         number = episode.recorder.steps
-        self._last_seq = -1
-        self._last_sent = self._last_acked = number - 1
-        self._need_keyframe = True
-        self._dropped_in_row = 0
+        self.seat.reset()
+        self.viewer.from_frame(number)
         episode.chunk_started = time.monotonic()
         # A game that was being played when the socket dropped goes on at once; one waiting
         # for the player (not begun, or paused with its tab hidden) waits on.
@@ -595,7 +551,7 @@ class LiveSession:
             return None
         machine = episode.machine
         recorder = episode.recorder
-        action = episode.action
+        action = self.seat.action
         outcome = machine.step(action)
         truncated = outcome.truncated or recorder.steps + 1 >= self.game.max_steps
         entries, words = record_step(
@@ -603,7 +559,7 @@ class LiveSession:
             machine,
             action=action,
             outcome=outcome,
-            stamp=episode.stamp,
+            stamp=self.seat.stamp,
             t_step=time.time(),
             truncated=truncated,
         )
@@ -655,48 +611,17 @@ class LiveSession:
         score: float,
         words: codec.Sparse | None = None,
     ) -> bool:
-        """Send frame ``number``; False when flow control dropped it."""
-        frame = episode.machine.frame
-        over = outcome.terminated or outcome.truncated
-        if not over and number - self._last_acked > self.settings.window:
-            # The client is behind: drop this frame rather than queue it; the game keeps time.
-            # Every PROBE_EVERY dropped frames a keyframe goes anyway, which the client acks:
-            # without it, one lost ack would stall the stream for good.
-            self._dropped_in_row += 1
-            if self._dropped_in_row % PROBE_EVERY:
-                self._need_keyframe = True
-                FrameStats.dropped += 1
-                return False
-        else:
-            self._dropped_in_row = 0
-        if self._need_keyframe or self._last_sent != number - 1 or words is None:
-            kind, payload = p.KIND_KEYFRAME, codec.keyframe(frame)
-            base = number
-            self._need_keyframe = False
-        else:
-            kind, payload = p.KIND_DELTA, codec.delta_of(words)
-            base = number - 1
-        flags = (
-            (p.FLAG_TERMINATED if outcome.terminated else 0)
-            | (p.FLAG_TRUNCATED if outcome.truncated else 0)
-            | (p.FLAG_EPISODE_OVER if over else 0)
-        )
-        header = p.FrameHeader(
-            kind=kind,
-            pixel_format=PIXEL_CODES[episode.machine.pixel_format],
-            width=frame.shape[1],
-            height=frame.shape[0],
-            flags=flags,
-            frame=number,
-            input_seq=episode.stamp.seq,
-            base_frame=base,
+        """Send frame ``number`` to the player's screen; False when flow control dropped it."""
+        return await self.viewer.send_frame(
+            number=number,
+            frame=episode.machine.frame,
+            pixel_format=episode.machine.pixel_format,
+            outcome=outcome,
             score=score,
-            lives=max(-32768, min(32767, episode.lives)),
+            lives=episode.lives,
+            input_seq=self.seat.stamp.seq,
+            words=words,
         )
-        self._last_sent = number
-        FrameStats.sent += 1
-        await self.transport.send_bytes(header.pack() + payload)
-        return True
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -712,18 +637,6 @@ class LiveSession:
                 return
             blob = encode_chunk(chunk)
             await self.store.ship(episode=episode.id, index=chunk.header["index"], blob=blob)
-
-
-class _Gone:
-    """The transport of a paused session: its socket is gone, so nothing can be sent."""
-
-    attached = False
-
-    async def send_bytes(self, data: bytes) -> None:
-        pass
-
-    async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None:
-        pass
 
 
 def _plain_info(info: dict[str, Any]) -> dict[str, Any]:

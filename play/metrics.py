@@ -13,7 +13,7 @@ from prometheus_client import Counter, Gauge
 
 from games.engine.clock import TickStats
 
-from .live import FrameStats
+from .viewers import FrameStats
 
 FRAMES_SENT = Counter("arcade_frames_sent", "Frames sent to players.")
 FRAMES_DROPPED = Counter(

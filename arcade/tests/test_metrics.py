@@ -10,8 +10,8 @@ from django.test import Client
 
 from arcade import metrics
 from games.engine.clock import TickStats
-from play.live import FrameStats
 from play.metrics import Flusher
+from play.viewers import FrameStats
 from recording import transfer
 from recording.tests.helpers import record_episode
 

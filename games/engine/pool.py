@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import secrets
 import threading
 import time
@@ -60,6 +61,11 @@ class MachinePool:
         self._stock_size = stock
         self._helper: ProcessPoolExecutor | None = None
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arcade-build")
+        # Hosts build on the other cores, as many at once as there are cores besides this
+        # process's: a burst of a dozen builds at once would take the running games' CPU.
+        self._hoster = ThreadPoolExecutor(
+            max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="arcade-host"
+        )
         self._build_rest = build_rest
         self._host_cold_starts = host_cold_starts
         self._max_idle_hosted = max_idle_hosted
@@ -121,8 +127,7 @@ class MachinePool:
         built = await loop.run_in_executor(self._builder, self._build_if_quiet, config)
         if built is not None:
             return built
-        # Hosts are built in parallel, each in its own process, with this process waiting.
-        return await asyncio.to_thread(self._host, config)
+        return await loop.run_in_executor(self._hoster, self._host, config)
 
     def helper(self) -> ProcessPoolExecutor:
         if self._helper is None:
@@ -225,6 +230,7 @@ class MachinePool:
 
     def shutdown(self) -> None:
         self._builder.shutdown(wait=False, cancel_futures=True)
+        self._hoster.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             for idle in self._idle.values():
                 for machine in [m for m in idle if isinstance(m, HostedMachine)]:
