@@ -294,6 +294,8 @@ ARCADE: dict[str, Any] = {
     # own (a build here would stall them); idle hosted machines kept per game
     "HOST_COLD_STARTS": envbool("ARCADE_HOST_COLD_STARTS", True),
     "MAX_IDLE_HOSTED": envint("ARCADE_MAX_IDLE_HOSTED", 2, minimum=0),
+    # hosts a web process may have open; past it a new machine is built in-process (a hitch)
+    "MAX_HOSTED": envint("ARCADE_MAX_HOSTED", 16, minimum=0),
     "CHUNK_TTL_SECONDS": envint("ARCADE_CHUNK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
     # each web process marks its live episodes alive this often; the watchdog ends as
     # interrupted an active episode not marked for LOST_AFTER seconds (its process died)

@@ -35,6 +35,7 @@ def pool() -> MachinePool:
         stock=settings.ARCADE["START_STOCK"],
         host_cold_starts=bool(settings.ARCADE["HOST_COLD_STARTS"]),
         max_idle_hosted=settings.ARCADE["MAX_IDLE_HOSTED"],
+        max_hosted=settings.ARCADE["MAX_HOSTED"],
     )
 
 

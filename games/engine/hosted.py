@@ -155,6 +155,11 @@ def _context() -> Any:
     return context
 
 
+def open_hosts() -> int:
+    """How many hosts this process has open (built and not closed)."""
+    return sum(1 for machine in list(_open) if not machine._conn.closed)
+
+
 def start_fork_server() -> None:
     """Start the fork server now (it is otherwise started by the first host, which waits)."""
     _context()

@@ -15,7 +15,7 @@ from collections import defaultdict, deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from .hosted import HostedMachine, start_fork_server
+from .hosted import HostedMachine, open_hosts, start_fork_server
 from .machines import GameConfig, Machine, atari_start_state, build_machine
 from .registry import is_atari, register_all
 
@@ -39,8 +39,10 @@ class MachinePool:
     only while no game of this process is being played, when there is nobody to stall;
     otherwise an ALE game with no idle machine gets one hosted in a process of its own
     (``HostedMachine``, with ``host_cold_starts``), and other players see no hitch at all.
-    A hosted machine costs a round trip a step, so idle in-process machines are handed out
-    first, and only ``max_idle_hosted`` idle hosted ones per game are kept.
+    A hosted machine costs a round trip a step and a process, so idle in-process machines are
+    handed out first, only ``max_idle_hosted`` idle hosted ones per game are kept, and past
+    ``max_hosted`` hosts a new machine is built here again (a hitch, not unbounded memory):
+    ``ARCADE_PREWARM`` is what sizes a process for its players.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class MachinePool:
         build_rest: float = 0.05,
         host_cold_starts: bool = True,
         max_idle_hosted: int = 2,
+        max_hosted: int = 16,
     ) -> None:
         self._idle: dict[str, list[Machine]] = defaultdict(list)
         self._stock: dict[str, deque[StartState]] = defaultdict(deque)
@@ -69,6 +72,7 @@ class MachinePool:
         self._build_rest = build_rest
         self._host_cold_starts = host_cold_starts
         self._max_idle_hosted = max_idle_hosted
+        self._max_hosted = max_hosted
         # Machines handed out and not yet given back: the games this process is playing.
         self._in_play: weakref.WeakSet[Machine] = weakref.WeakSet()
 
@@ -108,7 +112,8 @@ class MachinePool:
         """
         if self._host_cold_starts and is_atari(config.env_id):
             with self._lock:
-                if self._in_play:
+                # Past max_hosted the memory of more hosts (37 MB each) outweighs a hitch.
+                if self._in_play and open_hosts() < self._max_hosted:
                     return None
         try:
             return self._hand_out(self._build(config))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from games.catalogue import ATARI_KWARGS
-from games.engine.hosted import HostedMachine, HostError
+from games.engine.hosted import HostedMachine, HostError, open_hosts
 from games.engine.machines import AtariMachine, GameConfig, GymMachine, build_machine
 from games.engine.pool import MachinePool
 from games.engine.registry import register_all
@@ -200,6 +200,18 @@ async def test_a_dead_host_is_never_handed_out_again() -> None:
         assert taken[0][0] is local
         assert taken[1][0] is not hosted
         for machine, _, _ in taken:
+            pool.release(config(), machine)
+    finally:
+        pool.shutdown()
+
+
+async def test_past_its_cap_of_hosts_a_busy_process_builds_here_again() -> None:
+    pool = MachinePool(use_helper=False, max_hosted=open_hosts() + 1)
+    try:
+        machines = [machine for machine, _, _ in [await pool.acquire(config()) for _ in range(3)]]
+        kinds = [type(machine).__name__ for machine in machines]
+        assert kinds == ["AtariMachine", "HostedMachine", "AtariMachine"]
+        for machine in machines:
             pool.release(config(), machine)
     finally:
         pool.shutdown()
