@@ -10,7 +10,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from .admin_views import episode_frame_png, episode_frames, episode_playback, episode_strip_png
-from .models import Chunk, Episode, Transition
+from .models import Chunk, Episode, EpisodeSeat, Transition
 
 
 class EstimatedCountPaginator(Paginator):
@@ -47,6 +47,18 @@ class ChunkInline(admin.TabularInline[Chunk, Episode]):
         return str(chunk.file.name)
 
 
+class EpisodeSeatInline(admin.TabularInline[EpisodeSeat, Episode]):
+    model = EpisodeSeat
+    extra = 0
+    can_delete = False
+    fields = ("index", "role", "kind", "user", "policy", "from_step")
+    readonly_fields = fields
+    verbose_name = "seat holder"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Episode)
 class EpisodeAdmin(admin.ModelAdmin[Episode]):
     list_display = (
@@ -67,6 +79,7 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         "verification",
         "end_reason",
         "game",
+        ("seats__kind", admin.ChoicesFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
         "started_at",
     )
@@ -75,7 +88,7 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
     list_select_related = ("game", "user")
     raw_id_fields = ("user",)
     readonly_fields = [f.name for f in Episode._meta.fields] + ["transitions_link", "frames_link"]
-    inlines = (ChunkInline,)
+    inlines = (EpisodeSeatInline, ChunkInline)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

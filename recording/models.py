@@ -125,6 +125,61 @@ class Episode(models.Model):
         return self.steps + 1
 
 
+class EpisodeSeat(models.Model):
+    """Who held one seat of an episode, from which step on: a person, an AI policy, nobody.
+
+    A seat is a player slot of the game (index 0: the first player). One row per holder: a seat
+    that changes hands mid-episode (a person leaves, an AI takes over) has a row from the step
+    its new holder took it, so every step's holder is the row with the largest ``from_step``
+    not after it. The steps themselves (actions, input stamps) are the chunks'.
+    """
+
+    class Kind(models.TextChoices):
+        HUMAN = "human", "Person"
+        POLICY = "policy", "AI policy"
+        VACANT = "vacant", "Nobody (the default action)"
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="seats")
+    index = models.PositiveSmallIntegerField()
+    role = models.CharField(max_length=64, blank=True, help_text="e.g. 'the right paddle'")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="episode_seats",
+    )
+    policy = models.ForeignKey(
+        "games.Policy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="episode_seats",
+    )
+    from_step = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("episode", "index", "from_step")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("episode", "index", "from_step"), name="episode_seat_one_holder_a_step"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="human", user__isnull=False, policy__isnull=True)
+                    | models.Q(kind="policy", policy__isnull=False, user__isnull=True)
+                    | models.Q(kind="vacant", user__isnull=True, policy__isnull=True)
+                ),
+                name="episode_seat_holder_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        holder = self.user or self.policy or "nobody"
+        return f"seat {self.index} from step {self.from_step}: {holder}"
+
+
 class Chunk(models.Model):
     """One stored object of consecutive frames and steps (format: docs/recording.md)."""
 

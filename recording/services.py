@@ -23,7 +23,7 @@ from games.models import Game
 
 from . import chunkfile, counters, notices, transfer, verification
 from .frames import episode_frame_rgb as episode_frame_rgb  # where callers found it
-from .models import Chunk, Episode, Transition
+from .models import Chunk, Episode, EpisodeSeat, Transition
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +50,21 @@ def library_versions() -> dict[str, str]:
 def episode_start(
     *, user: User, game: Game, seed: int, frame_shape: list[int], pixel_format: str
 ) -> Episode:
-    return Episode.objects.create(
-        user=user,
-        game=game,
-        seed=seed,
-        env_spec=game.env_spec(),
-        versions=library_versions(),
-        frame_shape=frame_shape,
-        pixel_format=pixel_format,
-    )
+    with transaction.atomic():
+        episode = Episode.objects.create(
+            user=user,
+            game=game,
+            seed=seed,
+            env_spec=game.env_spec(),
+            versions=library_versions(),
+            frame_shape=frame_shape,
+            pixel_format=pixel_format,
+        )
+        # A one-player game's one seat: the player, from its first step.
+        EpisodeSeat.objects.create(
+            episode=episode, index=0, kind=EpisodeSeat.Kind.HUMAN, user=user, from_step=0
+        )
+    return episode
 
 
 def chunks_enqueue(*, items: list[tuple[str, int, bytes]]) -> None:
