@@ -42,6 +42,7 @@ from games.engine.registry import is_atari
 from games.engine.replay import Checkpoint, Replayer, ReplayError
 
 from . import chunkfile, transfer
+from .chunkfile import ChunkHeader
 from .models import Chunk, Episode, Transition
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def _refuse_sticky_by_ale(episode: Episode, env_id: str, kwargs: dict[str, Any])
         )
 
 
-def _read_chunk(chunk: Chunk, previous: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
+def _read_chunk(chunk: Chunk, previous: np.ndarray | None) -> tuple[ChunkHeader, np.ndarray]:
     try:
         with default_storage.open(str(chunk.file.name), "rb") as handle:
             blob = handle.read()
@@ -188,13 +189,13 @@ def _shown(frames: np.ndarray) -> np.ndarray:
     return np.bincount(values.view(np.uint8), minlength=256) > 0
 
 
-def _palette_finding(header: dict[str, Any], frames: np.ndarray) -> _Finding | None:
+def _palette_finding(header: ChunkHeader, frames: np.ndarray) -> _Finding | None:
     """The first frame showing a palette index the chunk's palette does not name (indexed
     frames): its RGB could not be rebuilt."""
-    if header.get("pixel_format") != "indexed":
+    if header["pixel_format"] != "indexed":
         return None
     named = np.zeros(256, bool)
-    named[[int(entry[0]) for entry in header.get("palette") or []]] = True
+    named[[int(entry[0]) for entry in header["palette"] or []]] = True
     unnamed = np.flatnonzero(_shown(frames) & ~named)
     if unnamed.size == 0:
         return None
@@ -208,7 +209,7 @@ def _palette_finding(header: dict[str, Any], frames: np.ndarray) -> _Finding | N
 
 
 def _check_chunk(
-    replayer: Replayer, header: dict[str, Any], frames: np.ndarray, steps: list[Any]
+    replayer: Replayer, header: ChunkHeader, frames: np.ndarray, steps: list[Any]
 ) -> _Finding | None:
     """Step through one chunk's steps, comparing frames, rewards and ends of episode."""
     first = int(header["first_frame"])

@@ -99,7 +99,7 @@ def test_it_finds_a_colour_the_palette_does_not_name(alice: Any, pong: Any) -> N
         header, frames = chunkfile.decode(blob, previous)
         if index == 1:
             shown = set(np.unique(frames).tolist())
-            header["palette"] = [e for e in header["palette"] if e[0] != max(shown)]
+            header["palette"] = [e for e in header["palette"] or [] if e[0] != max(shown)]
             rewritten = chunkfile.chunk_of(header, frames, None if header["keyframe"] else previous)
             transfer.put(episode_id, index, chunkfile.encode(rewritten))
         previous = frames[-1]
