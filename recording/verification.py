@@ -66,6 +66,7 @@ class _Finding:
 
     step: int  # steps [0, step) matched
     detail: str
+    by_replay: bool = True  # False: the stored rows disagree, whatever the library versions
 
 
 def checkpoint_key(episode_id: str, number: int) -> str:
@@ -127,15 +128,15 @@ def _transition_finding(header: ChunkHeader, rows: dict[int, Row]) -> _Finding |
         step = first + i
         row = rows.get(step)
         if row is None:
-            return _Finding(
-                step, f"step {step} is in chunk {header['index']} but has no transition row"
-            )
+            detail = f"step {step} is in chunk {header['index']} but has no transition row"
+            return _Finding(step, detail, by_replay=False)
         for name, stored, copied in zip(_ROW_FIELDS, chunk_row, row, strict=True):
             if stored != copied:
                 return _Finding(
                     step,
                     f"the transition row of step {step} differs from its chunk: {name} "
                     f"{copied!r} in the row, {stored!r} in chunk {header['index']}",
+                    by_replay=False,
                 )
     return None
 
@@ -396,7 +397,8 @@ def _replay_chunks(episode: Episode, start: int, run: list[Chunk]) -> _Reached:
                 header, frames = _read_chunk(chunk, reached.previous)
                 finding = _check_chunk(replayer, header, frames, rows)
                 if finding is not None:
-                    detail = finding.detail + _versions_note(episode)
+                    note = _versions_note(episode) if finding.by_replay else ""
+                    detail = finding.detail + note
                     reached.verdict = (_V.MISMATCH, finding.step, detail)
                     return reached
                 reached.end, reached.previous = chunk.first_frame + chunk.n_steps, frames[-1]
