@@ -129,6 +129,8 @@ def encode(chunk: ChunkData) -> bytes:
     parts.extend(w.tobytes() for _, w in chunk.deltas)
     body = _compressor(BODY_LEVEL).compress(b"".join(parts))
     given = chunk.header
+    if stepcolumns.n_steps(given["steps"]) != given["n_steps"]:
+        raise ValueError(f"the chunk's step columns do not hold its {given['n_steps']} steps")
     steps = stepcolumns.encode(given["steps"])
     palette = given["palette"]
     colours = _encode_palette(palette) if palette is not None else b""

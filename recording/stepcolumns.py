@@ -117,6 +117,9 @@ def encode(steps: StepColumns) -> bytes:
     if tuple(steps) != tuple(TYPES):
         raise ValueError(f"step columns must be {tuple(TYPES)}, not {tuple(steps)}")
     columns = by_name(steps)
+    if len({len(values) for values in columns.values()}) > 1:
+        lengths = {name: len(values) for name, values in columns.items()}
+        raise ValueError(f"step columns must be as long as each other, not {lengths}")
     directory: list[bytes] = []
     parts: list[bytes] = []
     for name, kind in TYPES.items():

@@ -396,6 +396,17 @@ def test_it_refuses_a_body_that_does_not_match_its_header(seaquest: Recording) -
         chunkfile.decode(cut_short)
 
 
+def test_it_refuses_to_write_a_header_whose_columns_do_not_hold_its_steps() -> None:
+    recorder = Recorder(episode="e", pixel_format="indexed", chunk_steps=10)
+    recorder.reset(np.zeros((2, 8), np.uint8))
+    chunk = recorder.cut(final=True)
+    assert chunk is not None
+    chunk.header["n_steps"] = 1
+
+    with pytest.raises(ValueError, match="do not hold its 1 steps"):
+        chunkfile.encode(chunk)
+
+
 def test_it_stores_the_palette_as_a_mask_and_colours() -> None:
     entries = [[0, 0, 0, 0], [14, 236, 236, 236], [255, 1, 2, 3]]
     recorder = Recorder(episode="e", pixel_format="indexed", chunk_steps=10, palette=entries)

@@ -123,6 +123,14 @@ def test_it_refuses_columns_it_does_not_know() -> None:
         stepcolumns.encode(steps)
 
 
+def test_it_refuses_columns_of_different_lengths() -> None:
+    steps = steps_of(4)
+    steps["reward"].pop()
+
+    with pytest.raises(ValueError, match="as long as each other"):
+        stepcolumns.encode(steps)
+
+
 def test_it_refuses_packed_columns_that_are_cut_short_or_too_long() -> None:
     packed = stepcolumns.encode(steps_of(30))
 
