@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from recording.stepcolumns import StepColumns
+
 # (name, Arrow type, meaning): the columns ``input_columns`` returns, for the dataset card.
 COLUMNS: list[tuple[str, str, str]] = [
     (
@@ -64,7 +66,7 @@ def _ms(later: float | None, earlier: float | None, scale: float = 1000.0) -> fl
     return (later - earlier) * scale
 
 
-def input_columns(steps: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def input_columns(steps: StepColumns) -> dict[str, list[Any]]:
     """The COLUMNS for every recorded step of one episode (``steps``: the recorder's columns)."""
     seqs, received = steps["input_seq"], steps["t_received"]
     stepped, sent = steps["t_step"], steps["t_sent"]

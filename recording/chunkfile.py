@@ -24,7 +24,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import zstandard
@@ -32,6 +32,7 @@ import zstandard
 from games.engine import codec
 
 from . import stepcolumns
+from .stepcolumns import StepColumns
 
 MAGIC = b"ARCADECH"
 FORMAT = 5  # 5: format 4 and two step columns, the held keys and when each frame was sent
@@ -44,6 +45,44 @@ KEYFRAME_EVERY = 10  # chunks; bounds how far back a random read must decode
 GAPS_CODEC = "sparse-gaps-xor-zstd"  # format 4; format 3 stored the indices ("sparse-xor-zstd")
 
 
+class ChunkFields(TypedDict):
+    """What the recorder puts in a chunk's header; ``encode`` adds the rest (ChunkHeader)."""
+
+    episode: str  # the episode's uuid
+    index: int  # the chunk's position in the episode: 0, 1, …
+    first_frame: int  # the number of the chunk's first frame
+    first_step: int  # and of its first step: the same
+    n_steps: int
+    final: bool  # the episode's last chunk, which also holds frame T
+    pixel_format: str  # "indexed" (palette indices) or "rgb"
+    palette: list[list[int]] | None  # [index, r, g, b] of every colour seen so far (indexed)
+    steps: StepColumns
+
+
+class Body(TypedDict):
+    """How the chunk's frames are coded."""
+
+    codec: str  # "sparse-gaps-xor-zstd" (format 4, 5), "sparse-xor-zstd" (3), "xor-zstd" (2)
+    bytes: int  # the body's length
+    index_dtype: str  # the changed words' index type, "uint16" or "uint32"; format 2: ""
+
+
+class ChunkHeader(ChunkFields):
+    """A chunk's header as ``read_header`` and ``decode`` give it (docs/recording.md)."""
+
+    keyframe: bool  # the first frame is stored whole, not against the chunk before
+    n_frames: int  # n_steps, and one more in the final chunk
+    shape: list[int]  # one frame's shape: [210, 160] or [H, W, 3]
+    dtype: str  # "uint8"
+    body: Body
+
+
+# Every format from 2 on wrote all these keys. A reader fills only what an older format lacks
+# (docs/recording.md): the body's ``index_dtype`` (format 2 stored whole frames: "") and the
+# step columns ``keys`` and ``t_sent`` (before format 5: null, in ``stepcolumns``).
+HEADER_KEYS = tuple(ChunkHeader.__annotations__)
+
+
 def _compressor(level: int = ZSTD_LEVEL) -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(level=level)
 
@@ -52,7 +91,7 @@ def _compressor(level: int = ZSTD_LEVEL) -> zstandard.ZstdCompressor:
 class ChunkData:
     """A chunk before encoding: header fields and its frames, as the recorder keeps them."""
 
-    header: dict[str, Any]
+    header: ChunkFields
     shape: tuple[int, ...]
     first: np.ndarray | None  # the first frame whole (a keyframe chunk), else None
     deltas: list[codec.Sparse]  # every other frame's changed words against the frame before
@@ -63,7 +102,7 @@ class ChunkData:
 
 
 def chunk_of(
-    header: dict[str, Any], frames: np.ndarray, previous_frame: np.ndarray | None
+    header: ChunkFields, frames: np.ndarray, previous_frame: np.ndarray | None
 ) -> ChunkData:
     """A chunk of whole frames (a keyframe chunk when ``previous_frame`` is None), for tools
     that rewrite stored chunks; the live recorder builds its chunks from changed words."""
@@ -89,23 +128,29 @@ def encode(chunk: ChunkData) -> bytes:
     parts.append(_gaps(chunk.deltas, counts, index_dtype).tobytes())
     parts.extend(w.tobytes() for _, w in chunk.deltas)
     body = _compressor(BODY_LEVEL).compress(b"".join(parts))
-    header = dict(chunk.header)
-    steps = stepcolumns.encode(header.pop("steps"))
-    palette = header.pop("palette")
+    given = chunk.header
+    if stepcolumns.n_steps(given["steps"]) != given["n_steps"]:
+        raise ValueError(f"the chunk's step columns do not hold its {given['n_steps']} steps")
+    steps = stepcolumns.encode(given["steps"])
+    palette = given["palette"]
     colours = _encode_palette(palette) if palette is not None else b""
-    header.update(
-        palette=palette is not None,
-        keyframe=chunk.first is not None,
-        n_frames=chunk.n_frames,
-        shape=list(chunk.shape),
-        dtype="uint8",
-        body={
-            "codec": GAPS_CODEC,
-            "bytes": len(body),
-            "index_dtype": np.dtype(index_dtype).name,
-        },
-    )
-    fields = json.dumps(header, separators=(",", ":")).encode()
+    # The JSON fields: ChunkHeader's keys but the steps, and the palette as "is there one".
+    stored: dict[str, Any] = {
+        "episode": given["episode"],
+        "index": given["index"],
+        "first_frame": given["first_frame"],
+        "first_step": given["first_step"],
+        "n_steps": given["n_steps"],
+        "final": given["final"],
+        "pixel_format": given["pixel_format"],
+        "palette": palette is not None,
+        "keyframe": chunk.first is not None,
+        "n_frames": chunk.n_frames,
+        "shape": list(chunk.shape),
+        "dtype": "uint8",
+        "body": Body(codec=GAPS_CODEC, bytes=len(body), index_dtype=np.dtype(index_dtype).name),
+    }
+    fields = json.dumps(stored, separators=(",", ":")).encode()
     binary = _BINARY_LENGTHS.pack(len(fields), len(colours))
     raw = _compressor().compress(binary + fields + colours + steps)
     return _PREFIX.pack(MAGIC, FORMAT, len(raw)) + raw + body
@@ -153,7 +198,8 @@ def _decode_palette(data: bytes) -> list[list[int]]:
     return [[int(i), *map(int, rgb)] for i, rgb in zip(indices, colours, strict=True)]
 
 
-def read_header(blob: bytes) -> dict[str, Any]:
+def read_header(blob: bytes) -> ChunkHeader:
+    """The header of a chunk of any format this reader knows, with every key of ChunkHeader."""
     magic, version, length = _PREFIX.unpack_from(blob)
     if magic != MAGIC:
         raise ValueError("not an Arcade chunk (bad magic)")
@@ -163,21 +209,62 @@ def read_header(blob: bytes) -> dict[str, Any]:
         raw = zstandard.ZstdDecompressor().decompress(blob[_PREFIX.size : _PREFIX.size + length])
     except zstandard.ZstdError as exc:
         raise ValueError(f"the chunk header does not decompress: {exc}") from exc
-    if version < 4:
-        header: dict[str, Any] = json.loads(raw)
-        if "steps" in header:  # format 2 headers had none
-            header["steps"] = stepcolumns.with_missing_columns(header["steps"], header["n_steps"])
-        return header
+    if version < 4:  # JSON: the palette as a list, the steps as lists
+        fields = _fields(raw, binary_steps=False)
+        if not isinstance(fields["steps"], dict):
+            raise ValueError("the chunk header's steps are not a JSON object")
+        steps = stepcolumns.with_missing_columns(fields["steps"], fields["n_steps"])
+        return _header(fields, fields["palette"], steps)
     if len(raw) < _BINARY_LENGTHS.size:
         raise ValueError("the chunk header is too short")
     n_fields, n_palette = _BINARY_LENGTHS.unpack_from(raw)
     at = _BINARY_LENGTHS.size
-    header = json.loads(raw[at : at + n_fields])
+    fields = _fields(raw[at : at + n_fields], binary_steps=True)
     at += n_fields
     colours = raw[at : at + n_palette]
-    header["palette"] = _decode_palette(colours) if header["palette"] else None
-    header["steps"] = stepcolumns.decode(raw[at + n_palette :], header["n_steps"], version=version)
-    return header
+    palette = _decode_palette(colours) if fields["palette"] else None
+    steps = stepcolumns.decode(raw[at + n_palette :], fields["n_steps"], version=version)
+    return _header(fields, palette, steps)
+
+
+def _fields(raw: bytes, *, binary_steps: bool) -> dict[str, Any]:
+    """The header's JSON fields: every key of ChunkHeader (but ``steps`` when they follow as
+    binary columns) must be there, as every format wrote them all: a broken header is
+    refused, not guessed at."""
+    try:
+        fields = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"the chunk header's fields are not JSON: {exc}") from exc
+    if not isinstance(fields, dict):
+        raise ValueError("the chunk header's fields are not a JSON object")
+    missing = [k for k in HEADER_KEYS if k not in fields and not (binary_steps and k == "steps")]
+    if missing:
+        raise ValueError(f"the chunk header lacks {', '.join(missing)}")
+    return fields
+
+
+def _header(fields: dict[str, Any], palette: Any, steps: StepColumns) -> ChunkHeader:
+    body = fields["body"]
+    return ChunkHeader(
+        episode=fields["episode"],
+        index=fields["index"],
+        first_frame=fields["first_frame"],
+        first_step=fields["first_step"],
+        n_steps=fields["n_steps"],
+        final=fields["final"],
+        pixel_format=fields["pixel_format"],
+        palette=palette,
+        steps=steps,
+        keyframe=fields["keyframe"],
+        n_frames=fields["n_frames"],
+        shape=fields["shape"],
+        dtype=fields["dtype"],
+        body=Body(
+            codec=body["codec"],
+            bytes=body["bytes"],
+            index_dtype=body.get("index_dtype", ""),  # format 2 stored no indices
+        ),
+    )
 
 
 def header_bytes(blob: bytes) -> int:
@@ -185,9 +272,7 @@ def header_bytes(blob: bytes) -> int:
     return _PREFIX.size + int(_PREFIX.unpack_from(blob)[2])
 
 
-def decode(
-    blob: bytes, previous_frame: np.ndarray | None = None
-) -> tuple[dict[str, Any], np.ndarray]:
+def decode(blob: bytes, previous_frame: np.ndarray | None = None) -> tuple[ChunkHeader, np.ndarray]:
     """Header and frames; a non-keyframe chunk needs the last frame of the chunk before."""
     header = read_header(blob)
     _, version, length = _PREFIX.unpack_from(blob)
@@ -200,7 +285,7 @@ def decode(
 
 
 def _decode_sparse(
-    header: dict[str, Any], data: bytes, previous_frame: np.ndarray | None
+    header: ChunkHeader, data: bytes, previous_frame: np.ndarray | None
 ) -> np.ndarray:
     shape = tuple(header["shape"])
     n_frames = header["n_frames"]
@@ -249,7 +334,7 @@ def _decode_sparse(
 
 
 def _decode_whole_frames(
-    header: dict[str, Any], data: bytes, previous_frame: np.ndarray | None
+    header: ChunkHeader, data: bytes, previous_frame: np.ndarray | None
 ) -> np.ndarray:
     """Format 2: every frame whole, XOR-ed against the frame before."""
     frames = np.frombuffer(data, np.uint8).reshape(header["n_frames"], *header["shape"]).copy()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from . import chunkfile
+from . import chunkfile, stepcolumns
+from .chunkfile import ChunkHeader
 from .models import Chunk, Episode
-from .recorder import STEP_FIELDS
+from .stepcolumns import StepColumns
 
 
 def palette_array(entries: list[list[int]] | None) -> np.ndarray:
@@ -34,7 +34,7 @@ class EpisodeData:
     frames: np.ndarray  # (T + 1, *frame shape) uint8: palette indices or RGB
     pixel_format: str  # "indexed" or "rgb"
     palette: np.ndarray | None  # 256 x 3 for indexed frames (every colour the episode showed)
-    steps: dict[str, list[Any]]  # STEP_FIELDS, each T values
+    steps: StepColumns  # T values each
     # Why the episode ends before its recording does, or "": an interrupted episode's last
     # stored step has no stored frame after it, so it is left out and the step before it is
     # marked truncated (``episode_data``).
@@ -74,8 +74,7 @@ def episode_data(episode: Episode) -> EpisodeData:
         raise ValueError(f"episode {episode.pk} has no stored chunks")
     n_frames = chunks[-1].first_frame + chunks[-1].n_frames
     frames = np.empty((n_frames, *episode.frame_shape), np.uint8)
-    steps: dict[str, list[Any]] = {name: [] for name in STEP_FIELDS}
-    header: dict[str, Any] = {}
+    steps = stepcolumns.empty()
     previous = None
     expected = 0
     for chunk in chunks:
@@ -85,13 +84,12 @@ def episode_data(episode: Episode) -> EpisodeData:
         header, decoded = chunkfile.decode(_read(chunk), previous)
         view[:] = decoded
         previous = view[-1]
-        for name in STEP_FIELDS:
-            steps[name].extend(header["steps"][name])
+        stepcolumns.extend(steps, header["steps"])
         expected += chunk.n_steps
     cut_short = ""
-    if not header.get("final") and episode.end_reason == Episode.EndReason.INTERRUPTED:
+    if not header["final"] and episode.end_reason == Episode.EndReason.INTERRUPTED:
         frames, steps, cut_short = _cut_short(episode, frames, steps)
-    elif not header.get("final") or len(steps["action"]) != n_frames - 1:
+    elif not header["final"] or stepcolumns.n_steps(steps) != n_frames - 1:
         raise ValueError(f"episode {episode.pk}: the stored chunks do not end the episode")
     indexed = header["pixel_format"] == "indexed"
     return EpisodeData(
@@ -104,14 +102,14 @@ def episode_data(episode: Episode) -> EpisodeData:
 
 
 def _cut_short(
-    episode: Episode, frames: np.ndarray, steps: dict[str, list[Any]]
-) -> tuple[np.ndarray, dict[str, list[Any]], str]:
+    episode: Episode, frames: np.ndarray, steps: StepColumns
+) -> tuple[np.ndarray, StepColumns, str]:
     """An interrupted episode's N stored steps and frames 0 .. N - 1 as N - 1 steps: step N - 1
     produced frame N, which was never stored."""
-    stored = len(steps["action"])
+    stored = stepcolumns.n_steps(steps)
     if stored != len(frames) or stored < 2:
         raise ValueError(f"episode {episode.pk}: too little of the interrupted episode is stored")
-    kept = {name: values[: stored - 1] for name, values in steps.items()}
+    kept = stepcolumns.sliced(steps, 0, stored - 1)
     kept["truncated"][-1] = True
     reason = (
         f"interrupted: the live session was lost after {stored} stored steps; the last of "
@@ -133,7 +131,7 @@ def iter_frames(episode: Episode) -> Iterator[np.ndarray]:
             yield from frames
 
 
-def _decoded_chunk(episode: Episode, index: int) -> tuple[dict[str, Any], np.ndarray]:
+def _decoded_chunk(episode: Episode, index: int) -> tuple[ChunkHeader, np.ndarray]:
     """Chunk ``index``'s header and frames, decoded forward from the keyframe chunk before it."""
     chunks = list(
         episode.chunks.filter(index__lte=index)
@@ -146,15 +144,12 @@ def _decoded_chunk(episode: Episode, index: int) -> tuple[dict[str, Any], np.nda
         raise Chunk.DoesNotExist(f"chunk {index} is not stored")
     start = next(i for i, chunk in enumerate(chunks) if chunk.keyframe)
     previous = None
-    header: dict[str, Any] = {}
-    frames = np.empty(0, np.uint8)
-    for chunk in reversed(chunks[: start + 1]):
-        header, frames = chunkfile.decode(_read(chunk), previous)
-        previous = frames[-1]
-    return header, frames
+    for chunk in reversed(chunks[1 : start + 1]):  # from the keyframe chunk, forward
+        previous = chunkfile.decode(_read(chunk), previous)[1][-1]
+    return chunkfile.decode(_read(chunks[0]), previous)
 
 
-def _as_rgb(header: dict[str, Any], frames: np.ndarray) -> np.ndarray:
+def _as_rgb(header: ChunkHeader, frames: np.ndarray) -> np.ndarray:
     if header["pixel_format"] == "indexed":
         return palette_array(header["palette"])[frames]
     return frames

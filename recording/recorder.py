@@ -21,9 +21,10 @@ from games.engine import codec
 from games.engine.machines import Machine, Outcome
 
 from . import stepcolumns
-from .chunkfile import KEYFRAME_EVERY, ChunkData
+from .chunkfile import KEYFRAME_EVERY, ChunkData, ChunkFields
+from .stepcolumns import StepColumns
 
-STEP_FIELDS = tuple(stepcolumns.TYPES)  # action, reward, …, t_step: docs/recording.md
+STEP_FIELDS = tuple(stepcolumns.TYPES)  # StepColumns' names: action, reward, …, t_sent
 
 
 @dataclass(slots=True)
@@ -52,14 +53,11 @@ class Recorder:
     _deltas: list[codec.Sparse] = field(default_factory=list)
     _latest: np.ndarray | None = None  # the newest frame as given (the caller's buffer)
     _previous: np.ndarray | None = None  # a copy of it, kept only when steps come without words
-    _steps: dict[str, list[Any]] = field(default_factory=dict)
+    _steps: StepColumns = field(default_factory=stepcolumns.empty)
     _first_frame: int = 0
     _index: int = 0
     steps: int = 0
     total_return: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._steps = {name: [] for name in STEP_FIELDS}
 
     def reset(self, frame: np.ndarray) -> None:
         self._first = frame.copy()
@@ -181,23 +179,23 @@ class Recorder:
         first = self._first
         n_deltas = n_frames - (first is not None)
         chunk = ChunkData(
-            header={
-                "episode": self.episode,
-                "index": self._index,
-                "first_frame": self._first_frame,
-                "first_step": self._first_frame,
-                "n_steps": n_steps,
-                "final": final,
-                "pixel_format": self.pixel_format,
-                "palette": sorted(self.palette) if self.palette else None,
-                "steps": self._steps,
-            },
+            header=ChunkFields(
+                episode=self.episode,
+                index=self._index,
+                first_frame=self._first_frame,
+                first_step=self._first_frame,
+                n_steps=n_steps,
+                final=final,
+                pixel_format=self.pixel_format,
+                palette=sorted(self.palette) if self.palette else None,
+                steps=self._steps,
+            ),
             shape=tuple(self._latest.shape),
             first=first,
             deltas=self._deltas[:n_deltas],
         )
         self._deltas = self._deltas[n_deltas:]  # the next chunk's first frame, when not final
-        self._steps = {name: [] for name in STEP_FIELDS}
+        self._steps = stepcolumns.empty()
         self._first_frame += n_steps
         self._index += 1
         self._first = None

@@ -22,6 +22,7 @@ from games.engine.machines import STICKY_ACTIONS
 from games.models import Game
 
 from . import chunkfile, counters, notices, transfer, verification
+from .chunkfile import ChunkHeader
 from .frames import episode_frame_rgb as episode_frame_rgb  # where callers found it
 from .models import Chunk, Episode, EpisodeSeat, Transition
 
@@ -206,10 +207,8 @@ TRANSITION_COLUMNS = (
 )
 
 
-def _transition_rows(
-    episode_id: str, chunk_id: int, header: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    steps: dict[str, list[Any]] = header["steps"]
+def _transition_rows(episode_id: str, chunk_id: int, header: ChunkHeader) -> list[tuple[Any, ...]]:
+    steps = header["steps"]
     first = header["first_step"]
     return [
         (
@@ -252,7 +251,7 @@ def _insert_transitions(rows: list[tuple[Any, ...]]) -> None:
     )
 
 
-def _chunk_row(episode_id: str, index: int, header: dict[str, Any], name: str, size: int) -> Chunk:
+def _chunk_row(episode_id: str, index: int, header: ChunkHeader, name: str, size: int) -> Chunk:
     return Chunk(
         episode_id=episode_id,
         index=index,

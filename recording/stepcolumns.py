@@ -24,9 +24,31 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypedDict, cast
 
 import numpy as np
+
+
+class StepColumns(TypedDict):
+    """A chunk's steps (or a whole episode's), column by column: each list has one value a
+    step. What the recorder writes, the workers copy into Transition rows, and the exports and
+    the replay verification read (docs/recording.md, "Step columns")."""
+
+    action: list[int]  # the action the player chose (index into the game's action set)
+    reward: list[float]
+    terminated: list[bool]
+    truncated: list[bool]  # the env's, or the game's step limit
+    info: list[dict[str, Any]]  # the env's info: ALE adds ``lives`` and, sticky, ``applied``
+    input_seq: list[int]  # the input message in effect (0: none yet)
+    client_frame: list[int | None]  # the frame the client had drawn when it sent that message
+    t_shown: list[float | None]  # client clock, ms: that frame drawn
+    t_key: list[float | None]  # client clock, ms: the key event
+    t_received: list[float | None]  # server wall clock, s: the message received
+    t_step: list[float]  # server wall clock, s: the step taken
+    keys: list[Sequence[str] | None]  # the key codes held (format 5; older formats: null)
+    t_sent: list[float | None]  # server wall clock, s: the frame sent (format 5; else null)
+
 
 INT = "int"
 FLOAT = "float"
@@ -34,7 +56,7 @@ BOOL = "bool"
 JSON = "json"
 KEYS = "keys"  # a list of key codes per step: a per-chunk list of the distinct sets, an index
 
-# The type each recorder column is stored as (recording.recorder.STEP_FIELDS).
+# How each column of StepColumns is stored, in StepColumns' order (a test holds them equal).
 TYPES: dict[str, str] = {
     "action": INT,
     "reward": FLOAT,
@@ -60,7 +82,33 @@ _DIRECTORY = struct.Struct("<BI")  # per column, in TYPES order: how it is store
 _TYPED, _TYPED_WITH_GAPS, _AS_JSON = 0, 1, 2
 
 
-def encode(steps: dict[str, list[Any]]) -> bytes:
+def empty() -> StepColumns:
+    """Columns without steps, to append to."""
+    return cast(StepColumns, {name: [] for name in TYPES})
+
+
+def extend(columns: StepColumns, more: StepColumns) -> None:
+    """Append ``more``'s steps to ``columns``, column by column."""
+    into, tail = by_name(columns), by_name(more)
+    for name in TYPES:
+        into[name].extend(tail[name])
+
+
+def sliced(columns: StepColumns, start: int, stop: int) -> StepColumns:
+    """The steps [start, stop) of ``columns``."""
+    return cast(StepColumns, {name: v[start:stop] for name, v in by_name(columns).items()})
+
+
+def n_steps(columns: StepColumns) -> int:
+    return len(columns["action"])
+
+
+def by_name(columns: StepColumns) -> dict[str, list[Any]]:
+    """The columns looked up by a name only known at run time (TypedDicts take literals)."""
+    return cast(dict[str, list[Any]], columns)
+
+
+def encode(steps: StepColumns) -> bytes:
     """Every column of ``steps`` (the keys of TYPES, in order), packed; ``decode`` undoes it.
 
     A directory leads: for each column a byte saying how it is stored and its length, so the
@@ -68,12 +116,16 @@ def encode(steps: dict[str, list[Any]]) -> bytes:
     """
     if tuple(steps) != tuple(TYPES):
         raise ValueError(f"step columns must be {tuple(TYPES)}, not {tuple(steps)}")
+    columns = by_name(steps)
+    if len({len(values) for values in columns.values()}) > 1:
+        lengths = {name: len(values) for name, values in columns.items()}
+        raise ValueError(f"step columns must be as long as each other, not {lengths}")
     directory: list[bytes] = []
     parts: list[bytes] = []
     for name, kind in TYPES.items():
-        packed = _pack(kind, steps[name]) if kind != JSON else None
+        packed = _pack(kind, columns[name]) if kind != JSON else None
         if packed is None:
-            how, data = _AS_JSON, _json(steps[name])
+            how, data = _AS_JSON, _json(columns[name])
         else:
             gaps, data = packed
             how = _TYPED_WITH_GAPS if gaps else _TYPED
@@ -82,7 +134,7 @@ def encode(steps: dict[str, list[Any]]) -> bytes:
     return b"".join(directory) + b"".join(parts)
 
 
-def decode(data: bytes, n_steps: int, *, version: int = 5) -> dict[str, list[Any]]:
+def decode(data: bytes, n_steps: int, *, version: int = 5) -> StepColumns:
     """The columns of a chunk of format ``version``; columns it predates are null."""
     stored = FORMAT_COLUMNS[version]
     at = _DIRECTORY.size * len(stored)
@@ -106,9 +158,14 @@ def decode(data: bytes, n_steps: int, *, version: int = 5) -> dict[str, list[Any
     return with_missing_columns(steps, n_steps)
 
 
-def with_missing_columns(steps: dict[str, list[Any]], n_steps: int) -> dict[str, list[Any]]:
-    """``steps`` with every column of TYPES, in order: those an older chunk lacks are null."""
-    return {name: steps.get(name, [None] * n_steps) for name in TYPES}
+def with_missing_columns(steps: dict[str, Any], n_steps: int) -> StepColumns:
+    """``steps`` as read (JSON in formats 2 and 3) with every column, in order: those an older
+    chunk lacks are null. Every column must hold ``n_steps`` values."""
+    columns = {name: steps.get(name, [None] * n_steps) for name in TYPES}
+    for name, values in columns.items():
+        if not isinstance(values, list) or len(values) != n_steps:
+            raise ValueError(f"the step column {name!r} does not hold {n_steps} values")
+    return cast(StepColumns, columns)
 
 
 def _json(values: list[Any]) -> bytes:

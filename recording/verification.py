@@ -1,11 +1,15 @@
 """Replay verification: each episode replayed from its seed and actions, every frame compared.
 
-The replay (games/engine/replay.py) steps the same machine the live loop stepped, from the
-episode's env spec and seed, with the actions of its Transition rows (what a dataset
-publishes). Every replayed frame must equal the stored one, and every step's reward and
-``terminated`` the stored ones; the first difference makes the episode a ``mismatch``, with the
-frame or step named. An episode whose replay cannot run (unknown env, chunk or transition not
-stored, unreadable object) is ``failed`` with the reason: nothing passes unchecked.
+The chunk is the one source of truth for each step's data, and what the exports publish
+(``recording.frames``). So the replay (games/engine/replay.py) steps the same machine the live
+loop stepped, from the episode's env spec and seed, with the actions of the chunks' step
+columns; every replayed frame must equal the stored one, and every step's reward,
+``terminated`` and the ``info`` the exports read (``lives``, sticky actions' ``applied``) the
+stored ones. The Transition rows, which the workers copied from the chunks, must agree with
+them: one a step, with the same action, reward, ``terminated`` and ``truncated``. The first
+difference makes the episode a ``mismatch``, with the step (or frame) and the field named. An
+episode whose replay cannot run (unknown env, chunk not stored, unreadable object) is
+``failed`` with the reason: nothing passes unchecked.
 
 ALE episodes are verified while they are played: every ``VERIFY_EVERY_CHUNKS`` stored chunks a
 task on the ``verify`` queue replays the new chunks and leaves a checkpoint (the emulator state
@@ -37,11 +41,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from games.engine import replay
-from games.engine.machines import STICKY_ACTIONS, sticky_probability
+from games.engine.machines import STICKY_ACTIONS, Outcome, sticky_probability
 from games.engine.registry import is_atari
 from games.engine.replay import Checkpoint, Replayer, ReplayError
 
 from . import chunkfile, transfer
+from .chunkfile import ChunkHeader
 from .models import Chunk, Episode, Transition
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,7 @@ class _Finding:
 
     step: int  # steps [0, step) matched
     detail: str
+    by_replay: bool = True  # False: the stored rows disagree, whatever the library versions
 
 
 def checkpoint_key(episode_id: str, number: int) -> str:
@@ -91,19 +97,48 @@ def _discard_checkpoints(episode_id: str, *numbers: int) -> None:
         transfer.client().delete(*keys)
 
 
-def _steps(episode_id: str, start: int, end: int) -> list[tuple[int, int, float, bool]]:
-    """(step, action, reward, terminated) for the steps [start, end), every one present."""
-    rows = list(
-        Transition.objects.filter(episode_id=episode_id, step__gte=start, step__lt=end)
+# A Transition row's copy of the chunk's columns: (action, reward, terminated, truncated).
+Row = tuple[int, float, bool, bool]
+_ROW_FIELDS = ("action", "reward", "terminated", "truncated")
+# What the exports publish from ``info`` (docs/datasets.md), held to the replay's.
+INFO_CHECKED = ("lives", "applied")
+
+
+def _transitions(episode_id: str, start: int) -> dict[int, Row]:
+    """The episode's Transition rows from step ``start`` on, by step."""
+    rows = (
+        Transition.objects.filter(episode_id=episode_id, step__gte=start)
         .order_by("step")
-        .values_list("step", "action", "reward", "terminated")
+        .values_list("step", *_ROW_FIELDS)
     )
-    for expected, row in enumerate(rows, start):
-        if row[0] != expected:
-            raise _Failed(f"the transition of step {expected} is not stored")
-    if len(rows) != end - start:
-        raise _Failed(f"the transition of step {start + len(rows)} is not stored")
-    return rows
+    return {
+        step: (action, reward, terminated, truncated)
+        for step, action, reward, terminated, truncated in rows
+    }
+
+
+def _transition_finding(header: ChunkHeader, rows: dict[int, Row]) -> _Finding | None:
+    """The first step of the chunk whose Transition row is missing or differs from the
+    chunk's columns, naming the field."""
+    steps = header["steps"]
+    first = header["first_step"]
+    for i, chunk_row in enumerate(
+        zip(steps["action"], steps["reward"], steps["terminated"], steps["truncated"], strict=True)
+    ):
+        step = first + i
+        row = rows.get(step)
+        if row is None:
+            detail = f"step {step} is in chunk {header['index']} but has no transition row"
+            return _Finding(step, detail, by_replay=False)
+        for name, stored, copied in zip(_ROW_FIELDS, chunk_row, row, strict=True):
+            if stored != copied:
+                return _Finding(
+                    step,
+                    f"the transition row of step {step} differs from its chunk: {name} "
+                    f"{copied!r} in the row, {stored!r} in chunk {header['index']}",
+                    by_replay=False,
+                )
+    return None
 
 
 def _resumable(episode: Episode) -> bool:
@@ -129,16 +164,29 @@ def _resume(episode: Episode, start: int) -> tuple[Replayer, np.ndarray | None]:
     if saved is not None:
         return Replayer(env_id, kwargs, episode.seed, resume=saved[0]), saved[1]
     # No checkpoint (expired, or an env that cannot make one): replay the verified steps again.
+    actions = _actions_before(episode, start)
     replayer = Replayer(env_id, kwargs, episode.seed)
     previous = None
     try:
-        for _, action, _, _ in _steps(str(episode.pk), 0, start):
+        for action in actions:
             previous = replayer.frame.copy()
             replayer.step(action)
     except BaseException:
         replayer.close()
         raise
     return replayer, previous
+
+
+def _actions_before(episode: Episode, start: int) -> list[int]:
+    """The actions of steps [0, start), from the chunks' step columns (headers only)."""
+    actions: list[int] = []
+    for chunk in episode.chunks.filter(first_frame__lt=start).order_by("index"):
+        if chunk.first_frame != len(actions):
+            raise _Failed(f"no stored chunk starts at frame {len(actions)}")
+        actions.extend(_read_header(chunk)["steps"]["action"])
+    if len(actions) < start:
+        raise _Failed(f"no stored chunk starts at frame {len(actions)}")
+    return actions[:start]
 
 
 def _refuse_sticky_by_ale(episode: Episode, env_id: str, kwargs: dict[str, Any]) -> None:
@@ -157,11 +205,22 @@ def _refuse_sticky_by_ale(episode: Episode, env_id: str, kwargs: dict[str, Any])
         )
 
 
-def _read_chunk(chunk: Chunk, previous: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
+def _read_chunk(chunk: Chunk, previous: np.ndarray | None) -> tuple[ChunkHeader, np.ndarray]:
     try:
         with default_storage.open(str(chunk.file.name), "rb") as handle:
             blob = handle.read()
-        return chunkfile.decode(blob, previous)
+        header, frames = chunkfile.decode(blob, previous)
+    except (OSError, ValueError, zstandard.ZstdError) as exc:
+        raise _Failed(f"chunk {chunk.index} cannot be read: {exc}") from exc
+    if header["n_steps"] != chunk.n_steps or header["first_step"] != chunk.first_frame:
+        raise _Failed(f"chunk {chunk.index}'s header does not match its row")
+    return header, frames
+
+
+def _read_header(chunk: Chunk) -> ChunkHeader:
+    try:
+        with default_storage.open(str(chunk.file.name), "rb") as handle:
+            return chunkfile.read_header(handle.read())
     except (OSError, ValueError, zstandard.ZstdError) as exc:
         raise _Failed(f"chunk {chunk.index} cannot be read: {exc}") from exc
 
@@ -188,13 +247,13 @@ def _shown(frames: np.ndarray) -> np.ndarray:
     return np.bincount(values.view(np.uint8), minlength=256) > 0
 
 
-def _palette_finding(header: dict[str, Any], frames: np.ndarray) -> _Finding | None:
+def _palette_finding(header: ChunkHeader, frames: np.ndarray) -> _Finding | None:
     """The first frame showing a palette index the chunk's palette does not name (indexed
     frames): its RGB could not be rebuilt."""
-    if header.get("pixel_format") != "indexed":
+    if header["pixel_format"] != "indexed":
         return None
     named = np.zeros(256, bool)
-    named[[int(entry[0]) for entry in header.get("palette") or []]] = True
+    named[[int(entry[0]) for entry in header["palette"] or []]] = True
     unnamed = np.flatnonzero(_shown(frames) & ~named)
     if unnamed.size == 0:
         return None
@@ -208,9 +267,10 @@ def _palette_finding(header: dict[str, Any], frames: np.ndarray) -> _Finding | N
 
 
 def _check_chunk(
-    replayer: Replayer, header: dict[str, Any], frames: np.ndarray, steps: list[Any]
+    replayer: Replayer, header: ChunkHeader, frames: np.ndarray, rows: dict[int, Row]
 ) -> _Finding | None:
-    """Step through one chunk's steps, comparing frames, rewards and ends of episode."""
+    """Step through one chunk's steps with its actions, comparing frames, rewards, ends of
+    episode and the info the exports read; and its Transition rows with its columns."""
     first = int(header["first_frame"])
     if frames.shape[1:] != replayer.frame.shape:
         return _Finding(
@@ -218,19 +278,18 @@ def _check_chunk(
             f"frame {first} has shape {list(frames.shape[1:])}, the replay "
             f"{list(replayer.frame.shape)}",
         )
+    steps = header["steps"]
     replayed = np.empty_like(frames)
     replayed[0] = replayer.frame
     step_finding = None
-    for i, (step, action, reward, terminated) in enumerate(steps):
+    for i, (action, reward, terminated, info) in enumerate(
+        zip(steps["action"], steps["reward"], steps["terminated"], steps["info"], strict=True)
+    ):
         outcome = replayer.step(action)
         if i + 1 < len(frames):
             replayed[i + 1] = replayer.frame
-        if step_finding is None and (outcome.reward, outcome.terminated) != (reward, terminated):
-            step_finding = _Finding(
-                step,
-                f"step {step} differs from the replay: stored reward {reward} and terminated "
-                f"{terminated}, replayed {outcome.reward} and {outcome.terminated}",
-            )
+        if step_finding is None:
+            step_finding = _step_finding(first + i, reward, terminated, info, outcome)
     difference = _first_difference(frames, replayed)
     frame_finding = None
     if difference is not None:
@@ -239,9 +298,36 @@ def _check_chunk(
             max(number - 1, 0), f"frame {number} differs from the replay ({difference[1]})"
         )
     found = [
-        f for f in (frame_finding, step_finding, _palette_finding(header, frames)) if f is not None
+        f
+        for f in (
+            frame_finding,
+            step_finding,
+            _palette_finding(header, frames),
+            _transition_finding(header, rows),
+        )
+        if f is not None
     ]
     return min(found, key=lambda f: f.step) if found else None
+
+
+def _step_finding(
+    step: int, reward: float, terminated: bool, info: dict[str, Any], outcome: Outcome
+) -> _Finding | None:
+    if (outcome.reward, outcome.terminated) != (reward, terminated):
+        return _Finding(
+            step,
+            f"step {step} differs from the replay: stored reward {reward} and terminated "
+            f"{terminated}, replayed {outcome.reward} and {outcome.terminated}",
+        )
+    stored = info if isinstance(info, dict) else {}
+    for name in INFO_CHECKED:
+        if name in outcome.info and stored.get(name) != outcome.info[name]:
+            return _Finding(
+                step,
+                f"step {step} differs from the replay: stored {name} {stored.get(name)!r}, "
+                f"replayed {outcome.info[name]!r}",
+            )
+    return None
 
 
 def _count(n: int, noun: str) -> str:
@@ -306,18 +392,26 @@ def _replay_chunks(episode: Episode, start: int, run: list[Chunk]) -> _Reached:
     try:
         replayer, reached.previous = _resume(episode, start)
         try:
-            steps = _steps(str(episode.pk), start, start + sum(c.n_steps for c in run))
+            rows = _transitions(str(episode.pk), start)
             for chunk in run:
                 header, frames = _read_chunk(chunk, reached.previous)
-                chunk_steps, steps = steps[: chunk.n_steps], steps[chunk.n_steps :]
-                finding = _check_chunk(replayer, header, frames, chunk_steps)
+                finding = _check_chunk(replayer, header, frames, rows)
                 if finding is not None:
-                    detail = finding.detail + _versions_note(episode)
+                    note = _versions_note(episode) if finding.by_replay else ""
+                    detail = finding.detail + note
                     reached.verdict = (_V.MISMATCH, finding.step, detail)
                     return reached
                 reached.end, reached.previous = chunk.first_frame + chunk.n_steps, frames[-1]
                 if header["final"]:
                     end = reached.end
+                    beyond = [step for step in rows if step >= end]
+                    if beyond:
+                        detail = (
+                            f"step {min(beyond)} has a transition row, but the chunks end "
+                            f"the episode after {_count(end, 'step')}"
+                        )
+                        reached.verdict = (_V.MISMATCH, end, detail)
+                        return reached
                     detail = f"{_count(end, 'step')} and {_count(end + 1, 'frame')} replayed"
                     reached.verdict = (_V.VERIFIED, end, detail + " identically")
                     return reached

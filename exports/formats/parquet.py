@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recording import stepcolumns
 from recording.models import Episode
 
 from ..card import dataset_card
@@ -85,9 +86,8 @@ class Writer:
         slug = episode.game.slug
         n = len(trajectory.actions)
         raw = trajectory.raw_steps
-        column = data.steps
-
-        inputs = input_columns(column)
+        column = stepcolumns.by_name(data.steps)
+        inputs = input_columns(data.steps)
 
         def pick(name: str) -> list[Any]:
             values = column[name] if name in column else inputs[name]

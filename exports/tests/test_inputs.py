@@ -8,6 +8,7 @@ import pytest
 
 from exports.card import EXAMPLE, dataset_card
 from exports.inputs import input_columns
+from recording import stepcolumns
 from recording.recorder import STEP_FIELDS
 
 
@@ -25,7 +26,7 @@ def test_it_derives_the_cards_worked_example() -> None:
     steps["client_frame"] = [int(v) for v in column["client_frame"]]
     for name in ("t_shown", "t_key", "t_received", "t_step", "t_sent"):
         steps[name] = [None if v is None else float(v) for v in column[name]]
-    derived = input_columns(steps)
+    derived = input_columns(stepcolumns.with_missing_columns(steps, len(rows)))
     first = int(column["step"][0])
     # Given only these rows, step 40 looks like the first to apply seq 6; the example has it
     # held since before: compare from step 41 on, and step 40's ms_since_input.

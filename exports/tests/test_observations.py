@@ -12,6 +12,7 @@ from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 from exports import observations
 from exports.replay import ReplayMismatch, ale_ram
 from games.engine.machines import Palette, make_env
+from recording import stepcolumns
 from recording.frames import EpisodeData, episode_data
 from recording.recorder import STEP_FIELDS
 
@@ -59,8 +60,9 @@ def play(env_id: str, seed: int, blocks: int) -> tuple[EpisodeData, list[Any], l
                 break
         if terminated or truncated:
             break
+    columns = stepcolumns.with_missing_columns(steps, len(steps["action"]))
     data = EpisodeData(
-        frames=np.stack(frames), pixel_format="indexed", palette=palette.rgb, steps=steps
+        frames=np.stack(frames), pixel_format="indexed", palette=palette.rgb, steps=columns
     )
     return data, wrapped_obs, wrapped_rewards
 
@@ -92,7 +94,7 @@ def test_it_preprocesses_like_gymnasiums_atari_wrappers_to_the_end_of_a_game() -
 def test_it_drops_a_last_group_cut_short_by_the_recording() -> None:
     data, _, _ = play("ALE/Pong-v5", seed=1, blocks=5)
     for name in STEP_FIELDS:
-        del data.steps[name][-2:]
+        del stepcolumns.by_name(data.steps)[name][-2:]
     data.frames = data.frames[:-2]
     trajectory = observations.transform("atari", data)
     assert len(trajectory.actions) == 4 and len(trajectory.observations) == 5
@@ -122,7 +124,7 @@ def test_it_refuses_atari_only_observations_for_rgb_games() -> None:
         frames=np.zeros((2, 4, 4, 3), np.uint8),
         pixel_format="rgb",
         palette=None,
-        steps={name: [0] for name in STEP_FIELDS},
+        steps=stepcolumns.with_missing_columns({name: [0] for name in STEP_FIELDS}, 1),
     )
     for name in ("indices", "ram", "atari"):
         with pytest.raises(observations.ObservationUnavailable, match="Atari"):

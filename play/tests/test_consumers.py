@@ -15,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 from games.engine.codec import FrameDecoder
 from play import engine, live
 from play import protocol as p
-from recording import chunkfile
+from recording import chunkfile, stepcolumns
 from recording.models import Chunk, Episode
 
 from .sockets import closed_with, connect, end_every_game
@@ -246,7 +246,7 @@ async def test_it_records_the_keys_held_as_given_and_when_each_frame_was_sent(
             header, frames = chunkfile.decode(handle.read(), previous)
         previous = frames[-1]
         for name, values in steps.items():
-            values.extend(header["steps"][name])
+            values.extend(stepcolumns.by_name(header["steps"])[name])
     held = {seq: keys for seq, keys in zip(steps["input_seq"], steps["keys"], strict=True)}
     assert held == {0: [], 1: ["ArrowLeft", "ArrowRight", "NoSuchKey"], 2: []}
     sent = [(s, t) for s, t in zip(steps["t_step"], steps["t_sent"], strict=True) if t]

@@ -15,8 +15,8 @@ import zstandard
 
 from games.engine import codec
 from games.engine.machines import AtariMachine, GymMachine, Machine
-from recording import chunkfile
-from recording.chunkfile import ChunkData
+from recording import chunkfile, stepcolumns
+from recording.chunkfile import ChunkData, ChunkHeader
 from recording.recorder import STEP_FIELDS, InputStamp, Recorder
 
 ATARI_KWARGS = {"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False}
@@ -110,7 +110,7 @@ def record(
     return played
 
 
-def decode_all(blobs: list[bytes]) -> tuple[list[dict[str, Any]], np.ndarray]:
+def decode_all(blobs: list[bytes]) -> tuple[list[ChunkHeader], np.ndarray]:
     """Every chunk in order, each continuing from the last frame of the one before."""
     headers, frames = [], []
     previous = None
@@ -227,7 +227,7 @@ def test_it_has_a_colour_for_every_pixel_of_a_chunk(seaquest: Recording) -> None
     for blob in seaquest.blobs:
         header, frames = chunkfile.decode(blob, previous)
         previous = frames[-1]
-        known = {index for index, *_ in header["palette"]}
+        known = {index for index, *_ in header["palette"] or []}
         assert set(np.unique(frames).tolist()) <= known, header["index"]
 
 
@@ -266,7 +266,10 @@ def test_it_decodes_a_continuing_chunk_from_the_previous_last_frame(seaquest: Re
 
 def test_it_keeps_every_step_field_in_the_header(seaquest: Recording) -> None:
     headers, _ = decode_all(seaquest.blobs)
-    stored = {name: [v for h in headers for v in h["steps"][name]] for name in STEP_FIELDS}
+    steps = stepcolumns.empty()
+    for header in headers:
+        stepcolumns.extend(steps, header["steps"])
+    stored = stepcolumns.by_name(steps)
 
     stamps = [s["stamp"] for s in seaquest.steps]
     assert stored["action"] == [s["action"] for s in seaquest.steps]
@@ -367,6 +370,14 @@ def test_it_copies_frames_so_a_reused_buffer_cannot_change_the_recording() -> No
 # --- the file format -------------------------------------------------------------------------
 
 
+def test_it_reads_every_key_of_the_typed_header(seaquest: Recording) -> None:
+    header = chunkfile.read_header(seaquest.blobs[0])
+
+    assert tuple(header) == chunkfile.HEADER_KEYS
+    assert tuple(header["body"]) == tuple(chunkfile.Body.__annotations__)
+    assert tuple(header["steps"]) == STEP_FIELDS
+
+
 def test_it_refuses_a_blob_that_is_not_a_chunk(seaquest: Recording) -> None:
     blob = b"NOTCHUNK" + seaquest.blobs[0][8:]
 
@@ -385,6 +396,17 @@ def test_it_refuses_a_body_that_does_not_match_its_header(seaquest: Recording) -
         chunkfile.decode(cut_short)
 
 
+def test_it_refuses_to_write_a_header_whose_columns_do_not_hold_its_steps() -> None:
+    recorder = Recorder(episode="e", pixel_format="indexed", chunk_steps=10)
+    recorder.reset(np.zeros((2, 8), np.uint8))
+    chunk = recorder.cut(final=True)
+    assert chunk is not None
+    chunk.header["n_steps"] = 1
+
+    with pytest.raises(ValueError, match="do not hold its 1 steps"):
+        chunkfile.encode(chunk)
+
+
 def test_it_stores_the_palette_as_a_mask_and_colours() -> None:
     entries = [[0, 0, 0, 0], [14, 236, 236, 236], [255, 1, 2, 3]]
     recorder = Recorder(episode="e", pixel_format="indexed", chunk_steps=10, palette=entries)
@@ -401,38 +423,49 @@ def test_it_stores_the_palette_as_a_mask_and_colours() -> None:
     assert chunkfile.read_header(without)["palette"] is None
 
 
+def old_header(n_steps: int, n_frames: int, shape: list[int], body: dict[str, Any]) -> Any:
+    """A header as formats 2 and 3 wrote it: every field, the steps' 11 columns as JSON lists."""
+    steps: dict[str, list[Any]] = {name: [None] * n_steps for name in STEP_FIELDS[:11]}
+    steps |= {"action": list(range(n_steps)), "reward": [0.5] * n_steps}
+    return {
+        "episode": "e",
+        "index": 0,
+        "first_frame": 0,
+        "first_step": 0,
+        "n_steps": n_steps,
+        "final": n_frames > n_steps,
+        "pixel_format": "indexed",
+        "palette": [[1, 2, 3, 4]],
+        "steps": steps,
+        "keyframe": True,
+        "n_frames": n_frames,
+        "shape": shape,
+        "dtype": "uint8",
+        "body": body,
+    }
+
+
 def test_it_still_reads_format_2_chunks() -> None:
     frames = np.random.default_rng(3).integers(0, 4, (5, 6, 8), dtype=np.uint8)
     deltas = frames.copy()
     np.bitwise_xor(deltas[1:], frames[:-1], out=deltas[1:])
-    header = {"keyframe": True, "n_frames": 5, "shape": [6, 8], "dtype": "uint8"}
+    body = zstandard.ZstdCompressor().compress(deltas.tobytes())
+    header = old_header(4, 5, [6, 8], {"codec": "xor-zstd", "bytes": len(body)})
     raw = zstandard.ZstdCompressor().compress(json.dumps(header).encode())
-    blob = (
-        struct.pack("<8sII", b"ARCADECH", 2, len(raw))
-        + raw
-        + zstandard.ZstdCompressor().compress(deltas.tobytes())
-    )
+    blob = struct.pack("<8sII", b"ARCADECH", 2, len(raw)) + raw + body
 
-    _, decoded = chunkfile.decode(blob)
+    read, decoded = chunkfile.decode(blob)
 
     assert np.array_equal(decoded, frames)
+    assert read["steps"]["action"] == [0, 1, 2, 3]
+    assert read["steps"]["keys"] == [None] * 4  # format 5's columns read as null
+    assert read["body"] == {"codec": "xor-zstd", "bytes": len(body), "index_dtype": ""}
 
 
 def test_it_still_reads_format_3_chunks() -> None:
     """Format 3 kept the step columns as JSON in the header and the word indices as they are."""
     frames = np.random.default_rng(4).integers(0, 4, (3, 4, 8), dtype=np.uint8)
     deltas = [codec.sparse(np.bitwise_xor(b, a)) for a, b in itertools.pairwise(frames)]
-    steps = {name: [None] * 2 for name in STEP_FIELDS} | {"action": [1, 2], "reward": [0.5, 0.0]}
-    header = {
-        "keyframe": True,
-        "n_frames": 3,
-        "n_steps": 2,
-        "shape": [4, 8],
-        "dtype": "uint8",
-        "palette": [[1, 2, 3, 4]],
-        "steps": steps,
-        "body": {"codec": "sparse-xor-zstd", "index_dtype": "uint16"},
-    }
     body = b"".join(
         [
             frames[0].tobytes(),
@@ -441,18 +474,38 @@ def test_it_still_reads_format_3_chunks() -> None:
             *(w.tobytes() for _, w in deltas),
         ]
     )
+    packed = zstandard.ZstdCompressor().compress(body)
+    codec_ = {"codec": "sparse-xor-zstd", "bytes": len(packed), "index_dtype": "uint16"}
+    header = old_header(2, 3, [4, 8], codec_)
     raw = zstandard.ZstdCompressor().compress(json.dumps(header).encode())
-    blob = (
-        struct.pack("<8sII", b"ARCADECH", 3, len(raw))
-        + raw
-        + zstandard.ZstdCompressor().compress(body)
-    )
+    blob = struct.pack("<8sII", b"ARCADECH", 3, len(raw)) + raw + packed
 
     read, decoded = chunkfile.decode(blob)
 
     assert np.array_equal(decoded, frames)
-    assert read["steps"] == steps
+    assert read["steps"] == {**header["steps"], "keys": [None] * 2, "t_sent": [None] * 2}
     assert read["palette"] == [[1, 2, 3, 4]]
+
+
+@pytest.mark.parametrize("key", ["episode", "n_steps", "steps", "body"])
+def test_it_refuses_a_json_header_that_lacks_a_field(key: str) -> None:
+    header = old_header(1, 2, [1, 8], {"codec": "xor-zstd", "bytes": 0})
+    del header[key]
+    raw = zstandard.ZstdCompressor().compress(json.dumps(header).encode())
+    blob = struct.pack("<8sII", b"ARCADECH", 3, len(raw)) + raw
+
+    with pytest.raises(ValueError, match=f"the chunk header lacks {key}"):
+        chunkfile.read_header(blob)
+
+
+def test_it_refuses_old_step_columns_of_the_wrong_length() -> None:
+    header = old_header(3, 4, [1, 8], {"codec": "xor-zstd", "bytes": 0})
+    header["steps"]["reward"].pop()
+    raw = zstandard.ZstdCompressor().compress(json.dumps(header).encode())
+    blob = struct.pack("<8sII", b"ARCADECH", 3, len(raw)) + raw
+
+    with pytest.raises(ValueError, match="'reward' does not hold 3 values"):
+        chunkfile.read_header(blob)
 
 
 def test_it_refuses_a_chunk_format_it_does_not_know(seaquest: Recording) -> None:
@@ -483,5 +536,6 @@ def test_it_still_reads_format_4_chunks(seaquest: Recording) -> None:
     assert np.array_equal(frames, newer_frames)
     assert header["steps"]["keys"] == [None] * header["n_steps"]
     assert header["steps"]["t_sent"] == [None] * header["n_steps"]
+    older, newest = stepcolumns.by_name(header["steps"]), stepcolumns.by_name(newer["steps"])
     for name in STEP_FIELDS[:11]:
-        assert header["steps"][name] == newer["steps"][name], name
+        assert older[name] == newest[name], name

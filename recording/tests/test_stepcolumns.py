@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -13,13 +13,14 @@ import zstandard
 
 from recording import stepcolumns
 from recording.recorder import STEP_FIELDS
+from recording.stepcolumns import StepColumns
 
 
-def steps_of(n: int, *, seed: int = 0, first_input: int = 3) -> dict[str, list[Any]]:
+def steps_of(n: int, *, seed: int = 0, first_input: int = 3) -> StepColumns:
     """``n`` steps as a live session records them: no input stamp before ``first_input``,
     then a key press every few steps, and step times with jitter."""
     rng = np.random.default_rng(seed)
-    steps: dict[str, list[Any]] = {name: [] for name in STEP_FIELDS}
+    steps = stepcolumns.empty()
     seq, frame, shown, key, received, action = 0, None, None, None, None, 0
     keys: list[str] = []
     for step in range(n):
@@ -47,7 +48,7 @@ def steps_of(n: int, *, seed: int = 0, first_input: int = 3) -> dict[str, list[A
     return steps
 
 
-def round_trip(steps: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def round_trip(steps: StepColumns) -> StepColumns:
     return stepcolumns.decode(stepcolumns.encode(steps), len(steps["action"]))
 
 
@@ -62,9 +63,10 @@ def test_it_gives_back_every_value_bit_for_bit() -> None:
     back = round_trip(steps)
 
     assert back == steps
-    for name in STEP_FIELDS:
-        assert bits(back[name]) == bits(steps[name]), name
-        assert [type(v) for v in back[name]] == [type(v) for v in steps[name]], name
+    read = stepcolumns.by_name(back)
+    for name, values in stepcolumns.by_name(steps).items():
+        assert bits(read[name]) == bits(values), name
+        assert [type(v) for v in read[name]] == [type(v) for v in values], name
 
 
 def test_it_keeps_the_gaps_before_the_first_key_press() -> None:
@@ -91,9 +93,10 @@ def test_it_keeps_extreme_floats_exactly() -> None:
 
 def test_it_stores_a_value_its_type_cannot_hold_as_json_rather_than_refuse_it() -> None:
     steps = steps_of(10)
-    steps["input_seq"][4] = 2**70  # past int64
-    steps["client_frame"][5] = "7"  # not an int
-    steps["t_key"][6] = True  # a bool is not a time
+    columns = stepcolumns.by_name(steps)  # values of the wrong type, on purpose
+    columns["input_seq"][4] = 2**70  # past int64
+    columns["client_frame"][5] = "7"  # not an int
+    columns["t_key"][6] = True  # a bool is not a time
 
     back = round_trip(steps)
 
@@ -114,10 +117,17 @@ def test_it_costs_less_than_json_once_compressed() -> None:
 
 
 def test_it_refuses_columns_it_does_not_know() -> None:
-    steps = steps_of(4)
-    steps["mood"] = ["calm"] * 4
+    steps = cast(StepColumns, {**steps_of(4), "mood": ["calm"] * 4})
 
     with pytest.raises(ValueError, match="step columns must be"):
+        stepcolumns.encode(steps)
+
+
+def test_it_refuses_columns_of_different_lengths() -> None:
+    steps = steps_of(4)
+    steps["reward"].pop()
+
+    with pytest.raises(ValueError, match="as long as each other"):
         stepcolumns.encode(steps)
 
 
@@ -160,6 +170,12 @@ def test_it_reads_the_columns_of_a_format_4_chunk_and_the_newer_ones_as_null() -
     assert list(back) == list(STEP_FIELDS)
     assert back["keys"] == [None] * 30
     assert back["t_sent"] == [None] * 30
-    assert {name: back[name] for name in STEP_FIELDS[:11]} == {
-        name: steps[name] for name in STEP_FIELDS[:11]
+    older, newer = stepcolumns.by_name(back), stepcolumns.by_name(steps)
+    assert {name: older[name] for name in STEP_FIELDS[:11]} == {
+        name: newer[name] for name in STEP_FIELDS[:11]
     }
+
+
+def test_it_stores_every_column_of_the_typed_step_columns_in_their_order() -> None:
+    assert tuple(StepColumns.__annotations__) == tuple(stepcolumns.TYPES) == STEP_FIELDS
+    assert stepcolumns.FORMAT_COLUMNS[5] == STEP_FIELDS

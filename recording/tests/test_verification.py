@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 
-from recording import chunkfile, services, transfer, verification
+from recording import chunkfile, services, stepcolumns, transfer, verification
 from recording.models import Chunk, Episode, Transition
 from recording.tasks import verify_episodes
 
@@ -46,9 +47,11 @@ def end(episode: Episode) -> Episode:
     return episode
 
 
-def tamper_frame(episode: Episode, number: int) -> None:
-    """Change one pixel of frame ``number`` in the chunk waiting in Redis (chunks of 25)."""
-    episode_id, index = str(episode.pk), number // 25
+def rewrite_chunk(
+    episode: Episode, index: int, change: Callable[[chunkfile.ChunkHeader, np.ndarray], None]
+) -> None:
+    """Decode chunk ``index`` waiting in Redis, ``change`` its header or frames, put it back."""
+    episode_id = str(episode.pk)
     previous = None
     for earlier in range(index):  # the chunk's first frame is coded against the one before
         blob = transfer.get(episode_id, earlier)
@@ -57,10 +60,30 @@ def tamper_frame(episode: Episode, number: int) -> None:
     blob = transfer.get(episode_id, index)
     assert blob is not None
     header, frames = chunkfile.decode(blob, previous)
-    if header["keyframe"]:
-        previous = None
-    frames[number % 25, 100, 30] ^= 0x0E
-    transfer.put(episode_id, index, chunkfile.encode(chunkfile.chunk_of(header, frames, previous)))
+    change(header, frames)
+    base = None if header["keyframe"] else previous
+    transfer.put(episode_id, index, chunkfile.encode(chunkfile.chunk_of(header, frames, base)))
+
+
+def tamper_frame(episode: Episode, number: int) -> None:
+    """Change one pixel of frame ``number`` in the chunk waiting in Redis (chunks of 25)."""
+
+    def change(header: chunkfile.ChunkHeader, frames: np.ndarray) -> None:
+        frames[number % 25, 100, 30] ^= 0x0E
+
+    rewrite_chunk(episode, number // 25, change)
+
+
+def tamper_step(episode: Episode, step: int, **values: Any) -> None:
+    """Change step ``step``'s columns in the chunk waiting in Redis (chunks of 25), so its
+    Transition rows, copied from the chunk when it is stored, say the same."""
+
+    def change(header: chunkfile.ChunkHeader, frames: np.ndarray) -> None:
+        columns = stepcolumns.by_name(header["steps"])
+        for name, value in values.items():
+            columns[name][step % 25] = value
+
+    rewrite_chunk(episode, step // 25, change)
 
 
 def test_it_verifies_a_recorded_episode_when_it_is_finalised(alice: Any, pong: Any) -> None:
@@ -99,7 +122,7 @@ def test_it_finds_a_colour_the_palette_does_not_name(alice: Any, pong: Any) -> N
         header, frames = chunkfile.decode(blob, previous)
         if index == 1:
             shown = set(np.unique(frames).tolist())
-            header["palette"] = [e for e in header["palette"] if e[0] != max(shown)]
+            header["palette"] = [e for e in header["palette"] or [] if e[0] != max(shown)]
             rewritten = chunkfile.chunk_of(header, frames, None if header["keyframe"] else previous)
             transfer.put(episode_id, index, chunkfile.encode(rewritten))
         previous = frames[-1]
@@ -114,8 +137,8 @@ def test_it_finds_a_colour_the_palette_does_not_name(alice: Any, pong: Any) -> N
 
 def test_it_finds_a_tampered_action_where_the_game_shows_it(alice: Any, pong: Any) -> None:
     episode = handed_over(alice, pong, steps=120)
+    tamper_step(episode, 60, action=3)  # was NOOP
     store_all(episode)
-    Transition.objects.filter(episode=episode, step=60).update(action=3)  # was NOOP
 
     episode = end(episode)
 
@@ -127,8 +150,8 @@ def test_it_finds_a_tampered_action_where_the_game_shows_it(alice: Any, pong: An
 
 def test_it_finds_a_tampered_reward_at_its_step(alice: Any, pong: Any) -> None:
     episode = handed_over(alice, pong, steps=120)
+    tamper_step(episode, 77, reward=1.0)
     store_all(episode)
-    Transition.objects.filter(episode=episode, step=77).update(reward=1.0)
 
     episode = end(episode)
 
@@ -138,6 +161,107 @@ def test_it_finds_a_tampered_reward_at_its_step(alice: Any, pong: Any) -> None:
         "replayed 0.0 and False"
     )
     assert episode.verified_steps == 77
+
+
+def test_it_finds_tampered_lives_at_their_step(alice: Any, pong: Any) -> None:
+    episode = handed_over(alice, pong, steps=60)
+    tamper_step(episode, 30, info={"lives": 9})
+    store_all(episode)
+
+    episode = end(episode)
+
+    assert episode.verification == V.MISMATCH
+    assert episode.verification_detail == (
+        "step 30 differs from the replay: stored lives 9, replayed 0"
+    )
+    assert episode.verified_steps == 30
+
+
+# --- the Transition rows agree with the chunks ----------------------------------------------
+
+
+def test_it_verifies_transition_rows_that_agree_with_their_chunks(alice: Any, pong: Any) -> None:
+    episode = handed_over(alice, pong, steps=60)
+    store_all(episode)
+    rows = list(episode.transitions.order_by("step").values_list("step", "action", "reward"))
+
+    episode = end(episode)
+
+    assert episode.verification == V.VERIFIED
+    assert [step for step, _, _ in rows] == list(range(60))
+    assert [action for _, action, _ in rows] == [step // 10 % 6 for step in range(60)]
+
+
+def test_it_finds_a_transition_row_whose_reward_was_changed(alice: Any, pong: Any) -> None:
+    episode = handed_over(alice, pong, steps=120)
+    store_all(episode)
+    Transition.objects.filter(episode=episode, step=77).update(reward=1.0)
+
+    episode = end(episode)
+
+    assert episode.verification == V.MISMATCH
+    assert episode.verification_detail == (
+        "the transition row of step 77 differs from its chunk: reward 1.0 in the row, "
+        "0.0 in chunk 3"
+    )
+    assert episode.verified_steps == 77
+
+
+def test_it_finds_a_transition_row_whose_action_was_changed(alice: Any, pong: Any) -> None:
+    # What the exports publish is replayed (the chunk's action): the row alone differs.
+    episode = handed_over(alice, pong, steps=120)
+    store_all(episode)
+    Transition.objects.filter(episode=episode, step=60).update(action=3)
+
+    episode = end(episode)
+
+    assert episode.verification == V.MISMATCH
+    assert episode.verification_detail.startswith(
+        "the transition row of step 60 differs from its chunk: action 3 in the row, 0 in chunk 2"
+    )
+
+
+def test_it_finds_a_transition_row_marked_truncated(alice: Any, pong: Any) -> None:
+    episode = handed_over(alice, pong, steps=60)
+    store_all(episode)
+    Transition.objects.filter(episode=episode, step=12).update(truncated=True)
+
+    episode = end(episode)
+
+    assert episode.verification == V.MISMATCH
+    assert episode.verification_detail == (
+        "the transition row of step 12 differs from its chunk: truncated True in the row, "
+        "False in chunk 0"
+    )
+
+
+def test_it_finds_a_step_without_a_transition_row(alice: Any, pong: Any) -> None:
+    episode = handed_over(alice, pong, steps=60)
+    store_all(episode)
+    Transition.objects.filter(episode=episode, step=40).delete()
+
+    episode = end(episode)
+
+    assert episode.status == Episode.Status.INCOMPLETE  # the audit counts the rows too
+    assert episode.verification == V.MISMATCH
+    assert episode.verification_detail == "step 40 is in chunk 1 but has no transition row"
+    assert episode.verified_steps == 40
+
+
+def test_it_finds_a_transition_row_past_the_last_step(alice: Any, pong: Any) -> None:
+    episode = handed_over(alice, pong, steps=60)
+    store_all(episode)
+    last = Transition.objects.get(episode=episode, step=59)
+    last.pk, last.step = None, 60
+    last.save()
+
+    episode = end(episode)
+
+    assert episode.verification == V.MISMATCH
+    assert episode.verification_detail == (
+        "step 60 has a transition row, but the chunks end the episode after 60 steps"
+    )
+    assert episode.verified_steps == 60
 
 
 def test_it_fails_with_the_reason_when_a_chunk_never_arrived(alice: Any, pong: Any) -> None:
