@@ -111,7 +111,7 @@ def test_it_shows_the_exports_progress_and_links_its_files(
     assert change in response.content.decode()  # the message links to the export
     assert (export.status, export.episodes_done, export.episodes_total) == ("done", 1, 1)
     page = admin.get(reverse("admin:exports_adminexport_changelist")).content.decode()
-    assert '<progress max="100" value="100"></progress> 1 of 1 episodes' in page
+    assert '<progress max="100" value="100"></progress> 1 of 1 episode<' in page
     files_url = reverse("admin:exports_adminexport_files", args=[export.pk])
     assert files_url in page
     listing = admin.get(files_url).content.decode()
