@@ -150,6 +150,11 @@ def running_stack(
         # The sweep measures what the machine holds; the seat cap is a deployment's safety.
         ARCADE_MAX_SESSIONS_PER_PROCESS="10000",
         ARCADE_PREWARM_GAMES=prewarm_games,
+        # Production settings served over plain HTTP on this machine, as docker compose does.
+        ARCADE_SSL_REDIRECT="false",
+        ARCADE_SECURE_COOKIES="false",
+        ARCADE_HSTS_SECONDS="0",
+        ARCADE_METRICS_PUBLIC="true",
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),
     )
