@@ -32,6 +32,7 @@ import numpy as np
 
 from .machines import PIXELS_INDEXED, AtariMachine, Outcome, Palette
 from .registry import register_all
+from .screens import Screens
 
 # --- requests (web process -> host) -------------------------------------------------------
 
@@ -213,10 +214,8 @@ class HostedMachine:
         assert isinstance(ready, Ready)
         self.action_meanings = ready.action_meanings
         height, width = ready.shape
-        self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
-        self.frame = self._screens[0]
-        self._diff = np.zeros((height, width), np.uint8)
-        self._diff_words = self._diff.reshape(-1).view(np.uint64)
+        self._screens = Screens(height, width)
+        self.frame = self._screens.pair[0]
         self.diff: np.ndarray | None = None
         self.changed: np.ndarray | None = None
         self.palette: Palette | None = Palette()
@@ -253,7 +252,7 @@ class HostedMachine:
     def _show(self, shown: Shown, *, fresh: bool) -> list[int]:
         """Put the host's frame on this side; ``fresh``: a new episode (no frame before)."""
         previous = self.frame
-        self.frame = self._screens[1] if self.frame is self._screens[0] else self._screens[0]
+        self.frame = self._screens.other(self.frame)
         self.frame.reshape(-1)[:] = np.frombuffer(shown.frame, np.uint8)
         assert self.palette is not None
         self.palette.add(shown.colours)
@@ -261,8 +260,7 @@ class HostedMachine:
         if fresh:
             self.diff = self.changed = None
         else:
-            self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
-            self.changed = self._diff_words.nonzero()[0]
+            self.diff, self.changed = self._screens.difference(self.frame, previous)
         return self._new
 
     def start(self, seed: int, state: bytes | None) -> list[int]:

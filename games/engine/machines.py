@@ -32,6 +32,7 @@ from . import codec
 # stay importable from here, and pickles that name them here still load.
 from .palette import Palette
 from .registry import is_atari, register_all
+from .screens import Screens
 from .sticky import Repeats
 
 PIXELS_INDEXED = "indexed"
@@ -170,11 +171,8 @@ class AtariMachine:
         # Sticky actions are ours (make_env turned ALE's off); None when the game has none.
         self.repeats = Repeats(self.sticky) if self.sticky > 0 else None
         height, width = self.ale.getScreenDims()
-        # Two screens used in turn, so the previous frame is kept without a copy.
-        self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
-        self.frame = self._screens[0]
-        self._diff = np.zeros((height, width), np.uint8)
-        self._diff_words = self._diff.reshape(-1).view(np.uint64)
+        self._screens = Screens(height, width)
+        self.frame = self._screens.pair[0]
         self.diff: np.ndarray | None = None
         self.changed: np.ndarray | None = None
         self.palette: Palette | None = Palette()
@@ -215,8 +213,7 @@ class AtariMachine:
     def step(self, action: int) -> Outcome:
         previous = self.frame
         outcome = self.advance(action)
-        self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
-        self.changed = self._diff_words.nonzero()[0]  # (np.flatnonzero adds Python wrappers)
+        self.diff, self.changed = self._screens.difference(self.frame, previous)
         return outcome
 
     def advance(self, action: int) -> Outcome:
@@ -234,7 +231,7 @@ class AtariMachine:
             applied = [repeats.applied(action) for _ in range(self.frameskip)]
             for index in applied:
                 reward += ale.act(self.action_set[index], 1.0)
-        self.frame = self._screens[1] if self.frame is self._screens[0] else self._screens[0]
+        self.frame = self._screens.other(self.frame)
         ale.getScreen(self.frame)
         self.diff = self.changed = None
         lives = ale.lives()

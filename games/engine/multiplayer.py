@@ -45,6 +45,7 @@ import zstandard
 from multi_agent_ale_py.ale_python_interface import ale_lib, as_ctypes
 
 from .palette import Palette
+from .screens import Screens
 from .sticky import Repeats
 
 PIXELS_INDEXED = "indexed"  # as machines.PIXELS_INDEXED, which this module must not import
@@ -306,11 +307,8 @@ class MultiAtariMachine:
         self.ale = multi_agent_ale_py.ALEInterface()
         self._load(seed=0)
         width, height = self.ale.getScreenDims()
-        # Two screens used in turn, so the previous frame is kept without a copy.
-        self._screens = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
-        self.frame = self._screens[0]
-        self._diff = np.zeros((height, width), np.uint8)
-        self._diff_words = self._diff.reshape(-1).view(np.uint64)
+        self._screens = Screens(height, width)
+        self.frame = self._screens.pair[0]
         self.diff: np.ndarray | None = None
         self.changed: np.ndarray | None = None
         self.palette: Palette | None = Palette()
@@ -321,7 +319,7 @@ class MultiAtariMachine:
         self._frame_rewards = np.zeros(self.seats, np.intc)
         self._joint_pointer = as_ctypes(self._joint)
         self._rewards_pointer = as_ctypes(self._frame_rewards)
-        self._screen_pointers = tuple(as_ctypes(screen.reshape(-1)) for screen in self._screens)
+        self._screen_pointers = tuple(as_ctypes(s.reshape(-1)) for s in self._screens.pair)
         self._lives = np.zeros(ale_lib.livesSize(self.ale.obj), np.intc)
         self._lives_pointer = as_ctypes(self._lives)
 
@@ -399,7 +397,7 @@ class MultiAtariMachine:
         )
 
     def _screen_pointer(self) -> Any:
-        return self._screen_pointers[0 if self.frame is self._screens[0] else 1]
+        return self._screen_pointers[0 if self.frame is self._screens.pair[0] else 1]
 
     def check(self, joint_actions: Sequence[int]) -> None:
         """ValueError, saying what is wrong, unless ``joint_actions`` is one action index per
@@ -421,8 +419,7 @@ class MultiAtariMachine:
     def step(self, joint_actions: Sequence[int]) -> MultiOutcome:
         previous = self.frame
         outcome = self.advance(joint_actions)
-        self.diff = np.bitwise_xor(self.frame, previous, out=self._diff)
-        self.changed = self._diff_words.nonzero()[0]  # (np.flatnonzero adds Python wrappers)
+        self.diff, self.changed = self._screens.difference(self.frame, previous)
         return outcome
 
     def advance(self, joint_actions: Sequence[int]) -> MultiOutcome:
@@ -447,7 +444,7 @@ class MultiAtariMachine:
                 self._joint[:] = self._ale_actions[frame_actions]
                 ale_lib.actMulti(ale.obj, self._joint_pointer, self._rewards_pointer)
                 rewards += self._frame_rewards
-        self.frame = self._screens[1] if self.frame is self._screens[0] else self._screens[0]
+        self.frame = self._screens.other(self.frame)
         ale_lib.getScreen(ale.obj, self._screen_pointer())
         self.diff = self.changed = None
         self.steps += 1
