@@ -29,7 +29,6 @@ from recording.recorder import Recorder, record_step
 
 from . import protocol as p
 from .seats import HumanSeat
-from .viewers import FrameStats as FrameStats
 from .viewers import Gone, Transport, Viewer
 
 log = logging.getLogger(__name__)
@@ -82,6 +81,7 @@ class Episode:
         self.recorder = recorder
         self.lives = 0
         self.over = False
+        self.failed = False  # its machine raised: it goes back to no pool
         # The game waits for the player: nothing is stepped until ``begin`` (docs/protocol.md).
         self.begun = False
         self.paused_at: float | None = None  # wall clock, s: when play stopped, while it is
@@ -457,7 +457,10 @@ class LiveSession:
         if self._shipper is not None:
             await self._shipper
             self._shipper = None
-        self.pool.release(self.game, episode.machine)
+        if episode.failed:
+            self.pool.discard(episode.machine)
+        else:
+            self.pool.release(self.game, episode.machine)
         if unplayed:
             # Left before the first step (a closed tab, a refused takeover): nothing was
             # played, so nothing is kept; a dataset of 0-step "episodes" helps nobody.
@@ -485,6 +488,7 @@ class LiveSession:
             # cannot go on, but every step played is kept, and the player is told and may
             # start a new game.
             log.exception("game loop of %s failed; its episode ends as error", episode.id)
+            episode.failed = True
             await self._end_from_loop(episode, "error")
 
     async def _run_clock(self, episode: Episode) -> None:

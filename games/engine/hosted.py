@@ -20,6 +20,7 @@ The messages across the pipe are the typed structures below; a request gets exac
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing
 import signal
 import threading
@@ -146,6 +147,7 @@ def _answer(machine: AtariMachine, request: Request) -> Reply:
     raise TypeError(f"unknown request {request!r}")
 
 
+@functools.cache
 def _context() -> Any:
     context = multiprocessing.get_context("forkserver")
     # Only the first call before the server starts counts: the server imports this module
@@ -193,7 +195,6 @@ class HostedMachine:
     """
 
     pixel_format = PIXELS_INDEXED
-    hosted = True
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any], *, timeout: float = 60) -> None:
         self._timeout = timeout

@@ -201,6 +201,12 @@ class MachinePool:
         """A machine to restore a snapshot into: an idle one, or one built off the loop."""
         return await self._off_loop(config)
 
+    def discard(self, machine: Machine) -> None:
+        """A machine that failed: closed, never handed out again."""
+        with self._lock:
+            self._in_play.discard(machine)
+        machine.close()
+
     def release(self, config: GameConfig, machine: Machine) -> None:
         with self._lock:
             self._in_play.discard(machine)

@@ -127,3 +127,26 @@ async def test_a_game_whose_hosted_emulator_dies_ends_with_every_step_kept(
     assert episode.steps == end["steps"]
     assert episode.status == "complete"
     assert episode.verification == "verified", episode.integrity_error
+
+
+async def test_a_machine_that_raises_ends_its_game_and_is_never_reused(
+    pong: Any, alice: Any
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=20)
+    session = next(s for s in engine._sessions if s.episode and s.episode.id == player.episode)
+    machine = session.episode.machine  # type: ignore[union-attr]
+
+    def broken(action: int) -> Any:
+        raise RuntimeError("the emulator broke")
+
+    machine.step = broken  # type: ignore[method-assign]
+    end = await player.next_text("episode_end")
+    assert end["reason"] == "error"
+    assert machine not in engine.pool()._idle[pong.config().pool_key]
+    await player.ws.disconnect()
+    await end_every_game()
+    episode = await ended(end["episode"], timeout=10)
+    assert (episode.end_reason, episode.steps) == ("error", end["steps"])
