@@ -142,6 +142,14 @@ def catalogue_update_keys(*, dry_run: bool = False) -> list[str]:
     return updated
 
 
+class PolicyUnfit(ValueError):
+    """The policy's settings cannot play its game; ``field`` names the one at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def policy_build(
     policy: Policy, *, seat: int = 0, model: bytes | None = None
 ) -> engine_policies.Policy:
@@ -158,9 +166,9 @@ def policy_build(
             with policy.model.open("rb") as stored:
                 model = stored.read()
         if not policy.observation:
-            raise ValueError("an ONNX policy needs the observation its model takes")
+            raise PolicyUnfit("observation", "an ONNX policy needs the observation its model takes")
         if policy.observation == Policy.Observation.RAM and not game.is_atari:
-            raise ValueError("only Atari games have a RAM to observe")
+            raise PolicyUnfit("observation", "only Atari games have a RAM to observe")
         frame_shape = tuple(game.frame_shape[:2]) if game.frame_shape else (210, 160)
         return engine_policies.OnnxPolicy(
             model,
@@ -170,7 +178,7 @@ def policy_build(
             every_k=policy.every_k,
         )
     if policy.kind == Policy.Kind.PONG_TRACKER and "Pong" not in game.env_id:
-        raise ValueError(f"the Pong tracker plays Pong; {game} is {game.env_id}")
+        raise PolicyUnfit("kind", f"the Pong tracker plays Pong; {game} is {game.env_id}")
     return engine_policies.built_in(
         policy.kind, action_meanings=game.action_meanings, seat=seat, every_k=policy.every_k
     )
@@ -187,10 +195,8 @@ def policy_check(policy: Policy, *, model: bytes | None) -> None:
         raise ValidationError({"observation": "Built-in policies read what they need."})
     try:
         policy_build(policy, model=model)
-    except ValueError as exc:
-        field = "model" if policy.kind == Policy.Kind.ONNX else "kind"
-        if "observation" in str(exc) or "RAM" in str(exc):
-            field = "observation"
+    except ValueError as exc:  # the model's own problems are the model field's
+        field = exc.field if isinstance(exc, PolicyUnfit) else "model"
         raise ValidationError({field: f"This policy cannot play {policy.game}: {exc}."}) from exc
     if model is not None:
         policy.model_sha256 = hashlib.sha256(model).hexdigest()
