@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +41,23 @@ STICKY_ACTIONS = "arcade"
 PIXELS_RGB = "rgb"
 
 
+SeatFill = Literal["human", "policy", "human_or_policy"]
+OnLeave = Literal["ai", "abandon", "end"]
+
+
+@dataclass(frozen=True)
+class SeatConfig:
+    """Who may fill one player slot of a game, and how a person there plays it."""
+
+    index: int  # 0: the first player
+    role: str = ""  # who the seat is on the screen: "the orange paddle, on the left"
+    instructions: str = ""  # shown to the person in this seat
+    key_map: dict[str, Any] = field(default_factory=dict)  # empty: the game's key map
+    fill: SeatFill = "human"  # human_or_policy: a person, else the policy after human_timeout
+    policy_id: int | None = None  # games.Policy: the AI that fills (or takes over) the seat
+    human_timeout: float = 30.0  # s the waiting room waits for a person (human_or_policy)
+
+
 @dataclass(frozen=True)
 class GameConfig:
     slug: str
@@ -55,6 +72,11 @@ class GameConfig:
     n_actions: int
     pauses_when_hidden: bool = False  # the player may pause play while the tab is hidden
     two_sided_score: bool = False  # the return is the player's points minus the opponent's
+    # The player slots; empty: one seat, a person (every single-player game).
+    seats: tuple[SeatConfig, ...] = ()
+    # A person leaving mid-game: the seat's policy takes over after the reconnect grace (ai),
+    # the game ends abandoned after the grace (abandon), or it ends at once for all (end).
+    on_leave: OnLeave = "ai"
 
     @property
     def pool_key(self) -> str:

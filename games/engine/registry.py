@@ -21,3 +21,20 @@ def register_all() -> None:
 
 def is_atari(env_id: str) -> bool:
     return env_id.startswith("ALE/")
+
+
+# A multi-seat Atari game is named "multi/<name>" in the catalogue, <name> one of
+# ``multiplayer.multi_seat_games()`` ("multi/pong": two-player Pong). Not a Gymnasium id: the
+# engine builds it as a ``MultiAtariMachine``, driven directly.
+MULTI_SEAT_PREFIX = "multi/"
+
+
+def is_multi_seat(env_id: str) -> bool:
+    return env_id.startswith(MULTI_SEAT_PREFIX)
+
+
+def multi_seat_name(env_id: str) -> str:
+    """The ``MultiSeatGame`` name of a multi-seat game's env id ("multi/pong": "pong")."""
+    if not is_multi_seat(env_id):
+        raise ValueError(f"{env_id!r} is not a multi-seat game (they are named 'multi/<name>')")
+    return env_id[len(MULTI_SEAT_PREFIX) :]
