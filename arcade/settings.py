@@ -303,6 +303,9 @@ ARCADE: dict[str, Any] = {
     "LOST_AFTER_SECONDS": envint("ARCADE_LOST_AFTER_SECONDS", 60, minimum=2),
     # a player whose socket drops has this long to come back to the paused game
     "RECONNECT_GRACE_SECONDS": envint("ARCADE_RECONNECT_GRACE_SECONDS", 20, minimum=0),
+    # Seconds a multi-seat game's waiting room waits for its seats to fill; then it is
+    # cancelled (no episode) unless AI policies fill them.
+    "LOBBY_TIMEOUT_SECONDS": envint("ARCADE_LOBBY_TIMEOUT_SECONDS", 120, minimum=1),
     # games one web process hosts at most (running or paused); more players wait for a seat
     # rather than all getting a degraded game (docs/performance.md: ~30 per core here)
     "MAX_SESSIONS_PER_PROCESS": envint("ARCADE_MAX_SESSIONS_PER_PROCESS", 30, minimum=1),

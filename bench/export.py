@@ -47,7 +47,8 @@ def _record(*, episodes: int, steps: int, chunk_steps: int = 60) -> int:
     from games.catalogue import DEFAULT_GAMES
     from games.models import Game
     from games.services import game_prepare
-    from recording import chunkfile, scripted, services
+    from play import scripted
+    from recording import chunkfile, services
     from recording.models import Chunk, Episode
 
     entry = next(e for e in DEFAULT_GAMES if e["slug"] == "pong")

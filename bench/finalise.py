@@ -76,7 +76,7 @@ def _follow_the_ball(ram: np.ndarray, noise: int) -> int:
 def _record(user: Any, steps: int, seed: int, game: str) -> tuple[Any, list[Any], list[int]]:
     """Play and record an episode as a live session does; the episode row and its chunks."""
     from games.models import Game
-    from recording import scripted
+    from play import scripted
     from recording.recorder import InputStamp
 
     noise = np.random.default_rng(seed).integers(-6, 7, size=steps)

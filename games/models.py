@@ -7,7 +7,7 @@ from django.db import models
 
 from .engine.keymap import Control, KeyMap, combines, describe
 from .engine.machines import GameConfig
-from .engine.registry import is_atari
+from .engine.registry import is_atari, is_multi_seat
 
 
 class GameQuerySet(models.QuerySet["Game"]):
@@ -77,6 +77,10 @@ class Game(models.Model):
     @property
     def is_atari(self) -> bool:
         return is_atari(self.env_id)
+
+    @property
+    def is_multi_seat(self) -> bool:
+        return is_multi_seat(self.env_id)
 
     @property
     def thumbnail_url(self) -> str:

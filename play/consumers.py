@@ -21,8 +21,10 @@ from recording.notices import EpisodeFinalised, player_group
 
 from . import engine
 from . import protocol as p
-from .live import EndReason, LiveSession
+from .match import Match
 from .notices import GameRelease, GameReleased
+from .seats import Holder
+from .sink import DjangoSink
 from .wire import FrameWriter
 
 log = logging.getLogger(__name__)
@@ -41,59 +43,6 @@ def _start_lock(user_id: int) -> asyncio.Lock:
     return lock
 
 
-class DjangoEpisodeStore:
-    """The live session's link to the database and the workers."""
-
-    def __init__(self, *, user: Any, game: Game) -> None:
-        self.user = user
-        self.game = game
-
-    async def create(self, *, seed: int, frame_shape: list[int], pixel_format: str) -> str:
-        episode = await database_sync_to_async(services.episode_start)(
-            user=self.user,
-            game=self.game,
-            seed=seed,
-            frame_shape=frame_shape,
-            pixel_format=pixel_format,
-        )
-        self.hosted(str(episode.pk), here=True)
-        return str(episode.pk)
-
-    async def discard(self, *, episode: str) -> None:
-        try:
-            await database_sync_to_async(services.episode_discard)(episode_id=episode)
-        finally:
-            self.hosted(episode, here=False)
-
-    async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
-        await engine.shipper().ship(episode, index, blob)
-
-    def hosted(self, episode: str, *, here: bool) -> None:
-        # Beating keeps the watchdog off a live episode; the flusher reports it in /metrics.
-        if here:
-            engine.heartbeat().add(episode)
-            engine.metrics_flusher().ensure_running()
-        else:
-            engine.heartbeat().discard(episode)
-
-    async def close(
-        self,
-        *,
-        episode: str,
-        reason: EndReason,
-        steps: int,
-        chunks: int,
-        total: float,
-        pauses: list[dict[str, Any]],
-    ) -> None:
-        try:
-            await database_sync_to_async(services.episode_end)(
-                episode_id=episode, reason=reason, steps=steps, chunks=chunks, pauses=pauses
-            )
-        finally:
-            self.hosted(episode, here=False)
-
-
 class NoSuchSocket(AsyncWebsocketConsumer):
     """Any socket path that is not a game's: closed with 4404."""
 
@@ -106,7 +55,7 @@ class NoSuchSocket(AsyncWebsocketConsumer):
 class PlayConsumer(AsyncWebsocketConsumer):
     """ws/play/<slug>/: one player's live game."""
 
-    session: LiveSession | None = None
+    session: Match | None = None
     notices: str | None = None  # the player's group for workers' notices (recording.notices)
     # Transport: True from the greeting until the socket ends; a game is stepped only then.
     attached = False
@@ -142,12 +91,13 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.close(code=p.CLOSE_NOT_FOUND)
             return
         self.game = game
-        self.session = LiveSession(
+        self.session = Match.for_player(
             game=game.config(),
             transport=self,
-            store=DjangoEpisodeStore(user=user, game=game),
+            store=DjangoSink(user=user, game=game),
             pool=engine.pool(),
             settings=engine.live_settings(),
+            holder=Holder("human", user_id=user.pk, name=user.get_username()),
         )
         self.attached = True
         engine.hosting(self.session, user_id=user.pk)
@@ -292,7 +242,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 )
             )
 
-    async def _start_new(self, session: LiveSession) -> None:
+    async def _start_new(self, session: Match) -> None:
         # A New game keeps this socket's seat; a first game takes one, before anything is
         # built, so that concurrent starts cannot all pass the check.
         seated = session.episode is not None
@@ -307,7 +257,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             if not seated:
                 engine.seats().give_back()
 
-    async def _take_over(self, session: LiveSession) -> bool:
+    async def _take_over(self, session: Match) -> bool:
         """At the per-player cap, this newer tab takes over the player's game of this game
         (on this process or another) instead of adding one. True when it did."""
         user_id = self.scope["user"].pk
@@ -374,7 +324,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.attached = False
         await self.close(code=p.CLOSE_TAKEN_OVER)
 
-    async def _resume(self, session: LiveSession, episode_id: str) -> None:
+    async def _resume(self, session: Match, episode_id: str) -> None:
         if not await self._go_on(session, episode_id):
             raise p.ProtocolError(
                 "resume_failed",
@@ -382,7 +332,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 "long); press New game.",
             )
 
-    async def _go_on(self, session: LiveSession, episode_id: str) -> bool:
+    async def _go_on(self, session: Match, episode_id: str) -> bool:
         """Go on with the player's paused game on this socket; False when nobody holds it."""
         claimed = await engine.parked().claim(
             user_id=self.scope["user"].pk, episode_id=episode_id, slug=session.game.slug
@@ -390,7 +340,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if claimed is None:
             return False
         try:
-            if isinstance(claimed, LiveSession):
+            if isinstance(claimed, Match):
                 await session.stop("abandoned", notify=True)  # a game started here meanwhile
                 self.session = session = claimed
             else:  # handed over by the process that held it
@@ -449,7 +399,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # Transport for LiveSession. A socket that is closing drops what is sent to it: the page
+    # Transport for Match. A socket that is closing drops what is sent to it: the page
     # is gone, and Daphne would log a traceback for each message sent on a closed protocol.
     async def send_bytes(self, data: bytes) -> None:
         # Runs for every frame of every session: the fast path when Daphne serves the socket.

@@ -17,7 +17,7 @@ from django.db import close_old_connections
 from games.engine.pool import MachinePool
 
 from .heartbeat import Heartbeat
-from .live import LiveSession, LiveSettings
+from .match import LiveSettings, Match
 from .metrics import Flusher
 from .parking import ParkedSessions
 from .shipping import ChunkShipper
@@ -88,14 +88,14 @@ def attended() -> set[str]:
 
 # The sessions of this process's open sockets and their players, for a shutdown that ends none
 # of them abruptly.
-_sockets: weakref.WeakKeyDictionary[LiveSession, int] = weakref.WeakKeyDictionary()
+_sockets: weakref.WeakKeyDictionary[Match, int] = weakref.WeakKeyDictionary()
 # Every session that ever had a socket here and may still hold an episode: the sweeper's
 # round. Strong references: an orphaned game is exactly one nothing else points to any more.
-_sessions: set[LiveSession] = set()
-_detached_at: weakref.WeakKeyDictionary[LiveSession, float] = weakref.WeakKeyDictionary()
+_sessions: set[Match] = set()
+_detached_at: weakref.WeakKeyDictionary[Match, float] = weakref.WeakKeyDictionary()
 
 
-def hosting(session: LiveSession, *, user_id: int) -> None:
+def hosting(session: Match, *, user_id: int) -> None:
     """A socket of ``user_id`` opened on this process with ``session`` (``let_go`` undoes it)."""
     _sockets[session] = user_id
     _sessions.add(session)
@@ -103,7 +103,7 @@ def hosting(session: LiveSession, *, user_id: int) -> None:
     sweeper().ensure_running()
 
 
-def players_sessions(*, user_id: int, slug: str) -> list[LiveSession]:
+def players_sessions(*, user_id: int, slug: str) -> list[Match]:
     """This player's sessions of that game on this process with an episode on a socket."""
     return [
         session
@@ -112,7 +112,7 @@ def players_sessions(*, user_id: int, slug: str) -> list[LiveSession]:
     ]
 
 
-async def let_go(session: LiveSession) -> bool:
+async def let_go(session: Match) -> bool:
     """The session's socket is gone (dropped, or this process shuts down): pause its game for
     the player's return within the grace period, or end it. True when it was paused."""
     user_id = _sockets.pop(session, None)

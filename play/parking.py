@@ -7,7 +7,7 @@ up to the drop recorded.
 The new socket may land on another web process (they share one port). Each process that
 holds a paused game listens on a channel of its own and joins the channel-layer group
 ``parked.<episode>``; a process that does not hold the episode asks that group, and the
-holder hands the paused session over (``LiveSession.hand_over``): the emulator's state, the
+holder hands the paused session over (``Match.hand_over``): the emulator's state, the
 recording's position and the newest frame, from which the new process goes on bit-exactly.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from .live import LiveSession
+from .match import Match
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ HANDOVER_TIMEOUT = 3.0  # seconds a process waits for another to hand a paused g
 @dataclass
 class _Parked:
     user_id: int
-    session: LiveSession
+    session: Match
     expiry: asyncio.TimerHandle
 
 
@@ -52,7 +52,7 @@ class ParkedSessions:
     def holds(self, episode_id: str) -> bool:
         return episode_id in self._parked
 
-    async def keep(self, *, user_id: int, session: LiveSession) -> None:
+    async def keep(self, *, user_id: int, session: Match) -> None:
         """Hold a parked session until it is claimed or the grace period runs out."""
         assert session.episode is not None
         episode_id = session.episode.id
@@ -64,7 +64,7 @@ class ParkedSessions:
 
     async def claim(
         self, *, user_id: int, episode_id: str, slug: str
-    ) -> LiveSession | dict[str, Any] | None:
+    ) -> Match | dict[str, Any] | None:
         """The player's paused session of that episode and game: held here (a session), handed
         over by another process (its snapshot), or None when nobody holds it for this player.
         """
@@ -95,7 +95,7 @@ class ParkedSessions:
         snapshot: dict[str, Any] | None = message.get("snapshot")
         return snapshot
 
-    def _take(self, *, user_id: int, episode_id: str, slug: str) -> LiveSession | None:
+    def _take(self, *, user_id: int, episode_id: str, slug: str) -> Match | None:
         # Another player's episode is never handed out: it stays parked for its own player.
         parked = self._parked.get(episode_id)
         if parked is None or parked.user_id != user_id or parked.session.game.slug != slug:

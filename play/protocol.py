@@ -60,6 +60,7 @@ class InputMessage(TypedDict):
     t_shown: float  # performance.now() when that frame was drawn, ms
     t_key: float  # performance.now() of the key event, ms
     episode: NotRequired[str]  # when given, must be this socket's running episode
+    seat: NotRequired[int]  # when given, must be this socket's seat (multi-seat games)
 
 
 class AckMessage(TypedDict):
@@ -80,6 +81,12 @@ class PingMessage(TypedDict):
     t: float
 
 
+class LeaveMessage(TypedDict):
+    """Leave a multi-seat game's waiting room (the place is free for the next player)."""
+
+    type: Literal["leave"]
+
+
 class ResumeMessage(TypedDict):
     """Go on with an episode paused when this player's socket dropped (instead of ``start``)."""
 
@@ -96,6 +103,7 @@ ClientMessage = (
     | KeyframeRequestMessage
     | PingMessage
     | ResumeMessage
+    | LeaveMessage
 )
 
 # --- text messages, server -> client ---------------------------------------------------
@@ -127,6 +135,10 @@ class HelloMessage(TypedDict):
     reconnect_grace: int  # seconds a dropped socket's episode waits, paused, for a resume
 
 
+# Why an episode ended (docs/recording.md, "End reasons").
+EndReason = Literal["terminated", "truncated", "abandoned", "restarted", "error"]
+
+
 class EpisodeMessage(TypedDict):
     type: Literal["episode"]
     episode: str
@@ -140,6 +152,7 @@ class EpisodeMessage(TypedDict):
     score: NotRequired[float]
     points: NotRequired[list[float]]  # [won, lost]: the rewards' two sides so far
     paused: NotRequired[bool]  # the resumed episode waits for ``begin``
+    seat: NotRequired[int | None]  # a game of several seats: this socket's (None: a spectator)
 
 
 class PaletteMessage(TypedDict):
@@ -167,7 +180,7 @@ class TurnMessage(TypedDict):
 class EpisodeEndMessage(TypedDict):
     type: Literal["episode_end"]
     episode: str
-    reason: Literal["terminated", "truncated", "abandoned", "restarted", "error"]
+    reason: EndReason
     steps: int
     score: float
 
@@ -253,7 +266,7 @@ def _ms(msg: dict[str, object], field: str) -> float:
     return float(value)
 
 
-def _episode_id(value: object) -> str:
+def episode_id(value: object) -> str:
     """An episode id as the server writes them (a UUID's canonical form), or ProtocolError.
 
     Checked before the id goes anywhere: channel-layer group names, database lookups and log
@@ -302,7 +315,9 @@ def parse_client_message(text: str | None) -> ClientMessage:
             t_key=_ms(msg, "t_key"),
         )
         if "episode" in msg:
-            parsed["episode"] = _episode_id(msg["episode"])
+            parsed["episode"] = episode_id(msg["episode"])
+        if "seat" in msg:
+            parsed["seat"] = _int(msg, "seat")
         return parsed
     if kind == "ack":
         return AckMessage(type="ack", frame=_int(msg, "frame"))
@@ -317,9 +332,11 @@ def parse_client_message(text: str | None) -> ClientMessage:
     if kind == "ping":
         return PingMessage(type="ping", t=_ms(msg, "t"))
     if kind == "resume":
-        return ResumeMessage(type="resume", episode=_episode_id(msg.get("episode")))
+        return ResumeMessage(type="resume", episode=episode_id(msg.get("episode")))
+    if kind == "leave":
+        return LeaveMessage(type="leave")
     raise ProtocolError(
         "unknown_type",
         f"Unknown message type {str(kind)[:40]!r}; "
-        "expected start, begin, pause, resume, input, ack, keyframe or ping.",
+        "expected start, begin, pause, resume, leave, input, ack, keyframe or ping.",
     )

@@ -1,20 +1,66 @@
 """Seats: who chooses the action at one of a match's player slots.
 
 A seat owns its input state (the action in effect and the stamps of the input that chose it),
-so a match steps with the joint action of its seats and records each seat's stamps. Today's
-seat is a person's keys (``HumanSeat``); an AI policy, an API agent or a sandboxed submission
-is another kind of seat, not another loop.
+so a match steps with the joint action of its seats and records each seat's stamps. A seat is
+a person's keys (``HumanSeat``), an AI policy (``PolicySeat``) or a script (``ScriptedSeat``);
+an API agent or a sandboxed submission is another kind of seat, not another loop. A seat's
+place in the match can change hands mid-episode (a person leaves, a policy takes over): the
+match swaps the seat object and the recording says who held it at every step (``Holder``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
+from games.engine.deciding import Decider
 from games.engine.keymap import KeyMap
+from games.engine.observations import Screen
+from games.engine.policies import Policy
 from recording.recorder import InputStamp
 
 from . import protocol as p
+
+HolderKind = Literal["human", "policy", "vacant", "script"]
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who holds a seat: a person (``user_id``), a policy (``policy_id``), nobody, a script."""
+
+    kind: HolderKind
+    user_id: int | None = None
+    policy_id: int | None = None
+    name: str = ""  # how players see them: a username, a policy's name
+
+    @property
+    def key(self) -> str:
+        """As the recording's per-step holders name it: "user:7", "policy:3", "vacant"."""
+        if self.kind == "human":
+            return f"user:{self.user_id}"
+        if self.kind == "policy":
+            return f"policy:{self.policy_id}"
+        return self.kind
+
+
+VACANT = Holder("vacant")
+
+
+class Seat(Protocol):
+    holder: Holder
+    stamp: InputStamp  # the input in effect (a person's); a blank stamp for others
+
+    def reset(self, seed: int) -> None:
+        """A new episode (or a new holder): nothing held, nothing pending."""
+
+    def take(self) -> tuple[int, bool]:
+        """The action to play at this step, and whether it was chosen for it (fresh)."""
+
+    def see(self, screen: Screen) -> None:
+        """The frame the last step made (and the first after start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +74,8 @@ class Took:
 class HumanSeat:
     """A person's keys at a seat: the key map, the action in effect, and the input's stamps."""
 
-    def __init__(self, keymap: KeyMap, *, default_action: int) -> None:
+    def __init__(self, keymap: KeyMap, *, default_action: int, holder: Holder = VACANT) -> None:
+        self.holder = holder
         self.keymap = keymap
         self.default_action = default_action
         self.action = default_action
@@ -36,12 +83,18 @@ class HumanSeat:
         self._held: list[str] = []
         self._last_seq = -1
 
-    def reset(self) -> None:
+    def reset(self, seed: int = 0) -> None:
         """Nothing held: a new episode, or the socket that held the keys went."""
         self.action = self.default_action
         self.stamp = InputStamp()
         self._held = []
         self._last_seq = -1
+
+    def take(self) -> tuple[int, bool]:
+        return self.action, True  # a person's keys choose every step
+
+    def see(self, screen: Screen) -> None:
+        pass  # the person sees it on their screen
 
     def on_input(self, msg: p.InputMessage) -> Took:
         """The keys held now (``docs/protocol.md``, ``input``); ProtocolError if out of order."""
@@ -64,3 +117,54 @@ class HumanSeat:
         )
         self._held = list(msg["keys"])
         return took
+
+
+class PolicySeat:
+    """An AI policy at a seat: it sees every frame and decides on a worker thread
+    (``games.engine.deciding``), so the tick never waits for an inference; a late decision
+    holds the action before it."""
+
+    def __init__(self, policy: Policy, executor: Executor, *, holder: Holder) -> None:
+        self.holder = holder
+        self.decider = Decider(policy, executor)
+        self.stamp = InputStamp()
+
+    def reset(self, seed: int) -> None:
+        self.decider.reset(seed)
+
+    def take(self) -> tuple[int, bool]:
+        return self.decider.take()
+
+    def see(self, screen: Screen) -> None:
+        self.decider.see(screen)
+
+
+class ScriptedSeat:
+    """A script at a seat: ``choose(step)`` gives each step's action (tests, benches,
+    ``play.scripted``); ``stamp_of(step)`` the input stamp recorded with it."""
+
+    def __init__(
+        self,
+        choose: Callable[[int], int],
+        *,
+        stamp_of: Callable[[int], InputStamp] | None = None,
+        holder: Holder = Holder("script"),
+    ) -> None:
+        self.holder = holder
+        self.choose = choose
+        self.stamp_of = stamp_of
+        self.stamp = InputStamp()
+        self.step = 0
+
+    def reset(self, seed: int) -> None:
+        self.step = 0
+
+    def take(self) -> tuple[int, bool]:
+        action = self.choose(self.step)
+        if self.stamp_of is not None:
+            self.stamp = self.stamp_of(self.step)
+        self.step += 1
+        return action, True
+
+    def see(self, screen: Screen) -> None:
+        pass

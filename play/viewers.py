@@ -52,8 +52,9 @@ class Gone:
 class Viewer:
     """One socket's screen: what it was sent, what it acknowledged, and its transport."""
 
-    def __init__(self, transport: Transport, *, window: int) -> None:
+    def __init__(self, transport: Transport, *, window: int, seat: int | None = None) -> None:
         self.transport = transport
+        self.seat = seat  # the seat whose player this screen is; None: a spectator's
         self.window = window
         self._last_sent = -1
         self._last_acked = -1

@@ -14,7 +14,7 @@ from minari.data_collector.episode_buffer import EpisodeBuffer
 from exports.observations import transform
 from exports.services import EpisodeQuery, dataset_export, user_pseudonym
 from exports.tests.test_parquet import two_key_presses
-from recording import scripted
+from play import scripted
 from recording.frames import episode_data, palette_array
 from recording.tests.helpers import record_episode
 

@@ -77,6 +77,7 @@ class GameConfig:
     # A person leaving mid-game: the seat's policy takes over after the reconnect grace (ai),
     # the game ends abandoned after the grace (abandon), or it ends at once for all (end).
     on_leave: OnLeave = "ai"
+    start_countdown: float = 3.0  # s between a multi-seat game's seats filling and its start
 
     @property
     def pool_key(self) -> str:

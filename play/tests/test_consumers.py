@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from games.engine.codec import FrameDecoder
-from play import engine, live
+from play import engine, match
 from play import protocol as p
 from recording import chunkfile, stepcolumns
 from recording.models import Chunk, Episode
@@ -423,7 +423,7 @@ async def test_it_ends_a_game_paused_too_long_with_every_step_played(
 async def test_it_caps_the_pauses_one_episode_records(
     pong: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, "MAX_PAUSES", 2)
+    monkeypatch.setattr(match, "MAX_PAUSES", 2)
     player = Player(await connect("pong", alice))
     await player.open()
     await player.start()

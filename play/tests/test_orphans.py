@@ -14,7 +14,7 @@ from django.conf import LazySettings
 from play import engine
 from play import protocol as p
 from play.consumers import PlayConsumer
-from play.live import LiveSession
+from play.match import Match
 from recording.models import Episode
 
 from .sockets import connect, end_every_game
@@ -37,7 +37,7 @@ async def grace(settings: LazySettings) -> AsyncIterator[None]:
     engine.parked.cache_clear()
 
 
-def hosted(episode_id: str) -> LiveSession:
+def hosted(episode_id: str) -> Match:
     return next(s for s in engine._sessions if s.episode is not None and s.episode.id == episode_id)
 
 
@@ -115,10 +115,10 @@ async def test_it_pauses_then_ends_a_game_whose_message_could_not_be_handled(
 ) -> None:
     player = await playing("pong", alice, frames=30)
 
-    def broken(self: LiveSession, frame: int) -> None:
+    def broken(self: Match, frame: int) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(LiveSession, "on_ack", broken)
+    monkeypatch.setattr(Match, "on_ack", broken)
     await player.send({"type": "ack", "frame": 1})
     last_seen = max(player.frames)
     while True:  # frames already on their way, then the error, then the close

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from recording import chunkfile, scripted, services, transfer
+from play import scripted
+from recording import chunkfile, services, transfer
 from recording.models import Episode
 
 

@@ -1,62 +1,47 @@
-"""One player's live game: the deadline-clocked loop, flow control, and recording.
+"""A match: one machine, one clock, one recorder, its seats and its viewers, and the lifecycle
+of its episodes (start, stop, park, hand over, adopt). The one place a live step is taken.
 
-Plain asyncio and no Django: the consumer hands it a ``Transport`` (how to reach the browser)
-and an ``EpisodeStore`` (how episodes are created, shipped and closed), so it can be tested and
-benchmarked alone.
+Plain asyncio and no Django, and no transport of its own: seats choose the joint action
+(``play/seats.py``), viewers carry frames to sockets (``play/viewers.py``), the clock says when
+to step (``play/clocks.py``) and the sink is the recording's front door (``play/sink.py``), so
+a match can be played by people, policies and scripts, tested and benchmarked alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
 from games.engine import codec
-from games.engine.clock import shared_ticker
 from games.engine.keymap import KeyMap
 from games.engine.machines import GameConfig, Machine, Outcome
+from games.engine.multiplayer import MultiMachine
 from games.engine.pool import MachinePool
 from recording.chunkfile import ChunkData
 from recording.chunkfile import encode as encode_chunk
 from recording.recorder import Recorder, record_step
 
 from . import protocol as p
-from .seats import HumanSeat
+from .clocks import Clock, DeadlineClock, TurnClock
+from .protocol import EndReason
+from .seats import VACANT, Holder, HumanSeat, Seat
 from .viewers import Gone, Transport, Viewer
+
+if TYPE_CHECKING:
+    from .sink import Sink
 
 log = logging.getLogger(__name__)
 
 MAX_PAUSES = 1000  # pauses one episode records; a page toggling its tab for ever plays on
 
-EndReason = Literal["terminated", "truncated", "abandoned", "restarted", "error"]
 PauseWhy = Literal["hidden", "reconnect"]
-
-
-class EpisodeStore(Protocol):
-    async def create(self, *, seed: int, frame_shape: list[int], pixel_format: str) -> str: ...
-    async def ship(self, *, episode: str, index: int, blob: bytes) -> None: ...
-    async def close(
-        self,
-        *,
-        episode: str,
-        reason: EndReason,
-        steps: int,
-        chunks: int,
-        total: float,
-        pauses: list[dict[str, Any]],
-    ) -> None: ...
-    async def discard(self, *, episode: str) -> None:
-        """The episode ended before its first step: it leaves no record."""
-
-    def hosted(self, episode: str, *, here: bool) -> None:
-        """This process starts (or stops) hosting an episode that goes on elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +59,14 @@ class LiveSettings:
 class Episode:
     """What one running episode holds: its machine, its recorder and its lifecycle."""
 
-    def __init__(self, *, episode_id: str, seed: int, machine: Machine, recorder: Recorder) -> None:
+    def __init__(
+        self, *, episode_id: str, seed: int, machine: Machine, recorder: Recorder, seats: int
+    ) -> None:
         self.id = episode_id
         self.seed = seed
         self.machine = machine
         self.recorder = recorder
-        self.lives = 0
+        self.lives = [0] * seats  # per seat
         self.over = False
         self.failed = False  # its machine raised: it goes back to no pool
         # The game waits for the player: nothing is stepped until ``begin`` (docs/protocol.md).
@@ -87,48 +74,123 @@ class Episode:
         self.paused_at: float | None = None  # wall clock, s: when play stopped, while it is
         self.paused_why: PauseWhy = "hidden"
         self.pauses: list[dict[str, Any]] = []  # {"step", "seconds", "why"}: docs/recording.md
-        self.points = [0.0, 0.0]  # rewards won and lost: both sides of a two-sided score
+        # Per seat: its return, and its points won and lost (both sides of a two-sided score).
+        self.returns = [0.0] * seats
+        self.points = [[0.0, 0.0] for _ in range(seats)]
         self.chunk_started = time.monotonic()
         self.ship_queue: asyncio.Queue[ChunkData | None] = asyncio.Queue()
 
 
-class LiveSession:
-    """Hosts the episodes of one socket, one at a time."""
+@dataclass(frozen=True, slots=True)
+class Stepped:
+    """What one step did, seat by seat (a one-seat game's lists have one entry)."""
+
+    actions: tuple[int, ...]
+    fresh: tuple[bool, ...]
+    rewards: list[float]
+    lives: list[int]
+    terminated: bool
+    truncated: bool  # the env's, or the game's step limit
+    info: dict[str, Any]
+    entries: list[list[int]]  # palette entries the frame showed first (recorded already)
+    words: codec.Sparse | None  # the frame's changed words: the recording's and the wire's
+
+
+class Match:
+    """Hosts the episodes of one match, one at a time, for its seats and viewers."""
 
     def __init__(
         self,
         *,
         game: GameConfig,
-        transport: Transport,
-        store: EpisodeStore,
-        pool: MachinePool,
+        store: Sink | None,
+        pool: MachinePool | None,
         settings: LiveSettings,
+        seats: Sequence[Seat] | None = None,
+        clock: Clock[EndReason] | None = None,
     ) -> None:
+        """``store`` and ``pool`` None: a match its caller steps (``advance``) and records
+        itself, as ``play.scripted`` does; it cannot start or stop episodes."""
         self.game = game
-        # One seat, the socket's player; one viewer, the player's own screen.
-        self.seat = HumanSeat(
-            KeyMap(game.key_map, default_action=game.default_action, n_actions=game.n_actions),
-            default_action=game.default_action,
-        )
-        self.viewer = Viewer(transport, window=settings.window)
-        self.store = store
-        self.pool = pool
+        self._store = store
+        self._pool = pool
         self.settings = settings
+        self.seats: list[Seat] = list(seats) if seats is not None else [self.human_seat(0)]
+        self.multi = len(self.seats) > 1
+        if clock is None:
+            clock = (
+                TurnClock[EndReason](settings.chunk_seconds)
+                if game.turn_based
+                else DeadlineClock[EndReason](game.fps)
+            )
+        self.clock: Clock[EndReason] = clock
+        self.viewers: list[Viewer] = []
         self.episode: Episode | None = None
+        # Told when an episode ends, however it ends (a room closes with its match's episode).
+        self.on_end: Callable[[EndReason], None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._shipper: asyncio.Task[None] | None = None
-        self._turn = asyncio.Event()
-        self._hurry: Callable[[], None] | None = None
         self._waiting: asyncio.TimerHandle | None = None  # ends a game nobody comes back to
         self._give_up: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> Sink:
+        if self._store is None:
+            raise RuntimeError("this match has no sink: its caller records its episodes")
+        return self._store
+
+    @property
+    def pool(self) -> MachinePool:
+        if self._pool is None:
+            raise RuntimeError("this match has no pool: its caller brings the machine")
+        return self._pool
+
+    @classmethod
+    def for_player(
+        cls,
+        *,
+        game: GameConfig,
+        transport: Transport,
+        store: Sink,
+        pool: MachinePool,
+        settings: LiveSettings,
+        holder: Holder = VACANT,
+    ) -> Match:
+        """A one-seat match: the player's keys at its seat, the player's screen its viewer."""
+        match = cls(game=game, store=store, pool=pool, settings=settings)
+        match.seats[0] = match.human_seat(0, holder=holder)
+        match.viewers.append(Viewer(transport, window=settings.window, seat=0))
+        return match
+
+    def human_seat(self, index: int, *, holder: Holder = VACANT) -> HumanSeat:
+        return human_seat(self.game, index, holder=holder)
+
+    @property
+    def seat(self) -> Seat:
+        """The first seat (a one-player game's only one)."""
+        return self.seats[0]
+
+    @property
+    def viewer(self) -> Viewer:
+        """The first seat's screen (a one-player game's player)."""
+        return self.screen(0) or self.viewers[0]
 
     @property
     def transport(self) -> Transport:
         return self.viewer.transport
 
+    def screen(self, seat: int) -> Viewer | None:
+        """The viewer of the person at seat ``seat``, if they have one."""
+        for viewer in self.viewers:
+            if viewer.seat == seat:
+                return viewer
+        return None
+
     # --- messages from the client ---------------------------------------------------------
 
-    def hello(self, *, width: int, height: int, pixel_format: str) -> p.HelloMessage:
+    def hello(self, *, width: int, height: int, pixel_format: str, seat: int = 0) -> p.HelloMessage:
+        chosen = self.seats[seat]
+        keys = chosen.keymap.codes if isinstance(chosen, HumanSeat) else []
         return p.HelloMessage(
             type="hello",
             protocol=p.PROTOCOL_VERSION,
@@ -141,7 +203,7 @@ class LiveSession:
                 height=height,
                 pixel_format="indexed" if pixel_format == "indexed" else "rgb",
                 palette=None,
-                keys=self.seat.keymap.codes,
+                keys=keys,
                 max_steps=self.game.max_steps,
                 pauses_when_hidden=self.game.pauses_when_hidden,
                 two_sided_score=self.game.two_sided_score,
@@ -151,7 +213,7 @@ class LiveSession:
             reconnect_grace=self.settings.reconnect_grace,
         )
 
-    def on_input(self, msg: p.InputMessage) -> None:
+    def on_input(self, msg: p.InputMessage, *, seat: int = 0) -> None:
         episode = self.episode
         if episode is None or episode.over:
             raise p.ProtocolError("not_started", "No game is running; send start first.")
@@ -160,24 +222,31 @@ class LiveSession:
             raise p.ProtocolError(
                 "wrong_episode", "That is not this socket's running episode; input ignored."
             )
-        took = self.seat.on_input(msg)
-        if took.changed and self._hurry is not None:
-            self._hurry()
-        if self.game.turn_based and self.seat.action != self.game.default_action and took.pressed:
-            self._turn.set()
+        chosen = self.seats[seat]
+        if not isinstance(chosen, HumanSeat):
+            raise p.ProtocolError("not_your_seat", "An AI holds that seat now; input ignored.")
+        took = chosen.on_input(msg)
+        if took.changed:
+            self.clock.hurry()
+        if self.game.turn_based and chosen.action != self.game.default_action and took.pressed:
+            self.clock.move()
 
-    def on_ack(self, frame: int) -> None:
-        self.viewer.on_ack(frame)
+    def on_ack(self, frame: int, *, seat: int = 0) -> None:
+        viewer = self.screen(seat)
+        if viewer is not None:
+            viewer.on_ack(frame)
 
-    def on_keyframe_request(self) -> None:
-        self.viewer.on_keyframe_request()
+    def on_keyframe_request(self, *, seat: int = 0) -> None:
+        viewer = self.screen(seat)
+        if viewer is not None:
+            viewer.on_keyframe_request()
 
     def begin(self) -> None:
-        """The player is ready (a key, Start, or back to a hidden tab): play from here on.
+        """The players are ready (a key, Start, or back to a hidden tab): play from here on.
 
         The first begin takes the episode's first step; after a pause it records how long
         play stood still. Play starts afresh on the clock: the ticker has no missed ticks of
-        this session to catch up.
+        this match to catch up.
         """
         episode = self.episode
         if episode is None or episode.over:
@@ -196,13 +265,12 @@ class LiveSession:
         episode.begun = True
         episode.chunk_started = time.monotonic()
         self._stop_waiting()
-        self._turn.clear()  # the key that began is not a move
         self._loop_task = asyncio.create_task(self._run(episode))
 
-    async def pause(self) -> None:
-        """The player's tab is hidden: stop stepping until ``begin``; what was played leaves
-        for storage now."""
-        if not self.game.pauses_when_hidden:
+    async def pause(self, why: PauseWhy = "hidden") -> None:
+        """A player's tab is hidden (or, in a match of several seats, a player's socket
+        dropped): stop stepping until ``begin``; what was played leaves for storage now."""
+        if why == "hidden" and not self.game.pauses_when_hidden:
             raise p.ProtocolError(
                 "no_pause", "This game does not pause: it goes on while the tab is hidden."
             )
@@ -216,9 +284,10 @@ class LiveSession:
         await self._stop_loop(episode)
         self._loop_task = None
         episode.paused_at = time.time()
-        episode.paused_why = "hidden"
+        episode.paused_why = why
         self._maybe_cut(episode, now=True)
-        self._wait_for_player(episode)
+        if why == "hidden":
+            self._wait_for_player(episode)
 
     def _wait_for_player(self, episode: Episode) -> None:
         """Give the player ``wait_for_player`` seconds to begin (or go on), then end the game."""
@@ -242,24 +311,87 @@ class LiveSession:
         """The loop is stepping the episode (begun, and not paused)."""
         return self._loop_task is not None and not self._loop_task.done()
 
+    # --- seats and viewers -------------------------------------------------------------------
+
+    async def replace_seat(self, index: int, seat: Seat) -> None:
+        """Seat ``index`` changes hands (a person leaves and a policy takes over, or back):
+        the new holder plays from the next step on, and the recording says so from that step."""
+        episode = self.episode
+        seat.reset(episode.seed if episode is not None else 0)
+        self.seats[index] = seat
+        if episode is not None and not episode.over:
+            seat.see(episode.machine)  # the frame the next step follows
+            await self.store.seat_taken(
+                episode=episode.id,
+                index=index,
+                holder=seat.holder,
+                from_step=episode.recorder.steps,
+            )
+
+    async def watch(self, viewer: Viewer) -> None:
+        """Add a viewer (a spectator, or a player's screen): it gets the running episode from
+        its current frame, as a keyframe."""
+        self.viewers.append(viewer)
+        await self.watch_again(viewer)
+
+    async def watch_again(self, viewer: Viewer) -> None:
+        """A viewer's socket is new (a player came back): the episode from its current frame."""
+        episode = self.episode
+        if episode is None:
+            return
+        number = episode.recorder.steps
+        viewer.from_frame(number)
+        message = self._episode_message(episode, resumed=True, seat=viewer.seat)
+        message["paused"] = not self.playing
+        await viewer.transport.send_json(message)
+        await self._send_frame_to(viewer, episode, number, Outcome(0.0, False, False, 0))
+
+    def unwatch(self, viewer: Viewer) -> None:
+        if viewer in self.viewers:
+            self.viewers.remove(viewer)
+
+    def _players_here(self) -> bool:
+        """Every person's seat has its screen attached: a step now is play someone saw."""
+        for index, seat in enumerate(self.seats):
+            if isinstance(seat, HumanSeat):
+                viewer = self.screen(index)
+                if viewer is None or not viewer.transport.attached:
+                    return False
+        return True
+
+    @property
+    def anyone_here(self) -> bool:
+        """Some viewer's socket is still attached (the match is not being started for nobody)."""
+        return any(viewer.transport.attached for viewer in self.viewers) or not any(
+            isinstance(seat, HumanSeat) for seat in self.seats
+        )
+
+    async def _broadcast(self, message: p.ServerMessage | dict[str, Any]) -> None:
+        for viewer in list(self.viewers):
+            await viewer.transport.send_json(message)
+
     # --- starting and ending episodes --------------------------------------------------------
 
     async def start(self) -> bool:
         """End any running episode as restarted (New game) and start a new one.
 
-        The new episode shows its first frame and waits for ``begin``. False when the socket
-        went while the machine was being made ready: then no episode was created (a start
-        nobody saw leaves no record).
+        The new episode shows its first frame and waits for ``begin``. False when every
+        socket went while the machine was being made ready: then no episode was created (a
+        start nobody saw leaves no record).
         """
         await self.stop("restarted", notify=True)
         machine, seed, colours = await self.pool.acquire(self.game)
-        if not self.transport.attached:
+        if not self.anyone_here:
             self.pool.release(self.game, machine)
             return False
         try:
             frame = machine.frame
             episode_id = await self.store.create(
-                seed=seed, frame_shape=list(frame.shape), pixel_format=machine.pixel_format
+                seed=seed,
+                frame_shape=list(frame.shape),
+                pixel_format=machine.pixel_format,
+                holders=[seat.holder for seat in self.seats],
+                roles=[seat.role for seat in self.game.seats],
             )
         except BaseException:
             self.pool.release(self.game, machine)
@@ -269,22 +401,34 @@ class LiveSession:
             pixel_format=machine.pixel_format,
             chunk_steps=self.settings.chunk_steps,
         )
-        episode = Episode(episode_id=episode_id, seed=seed, machine=machine, recorder=recorder)
+        episode = Episode(
+            episode_id=episode_id,
+            seed=seed,
+            machine=machine,
+            recorder=recorder,
+            seats=len(self.seats),
+        )
         self.episode = episode
-        self.seat.reset()
-        self.viewer.from_frame(0)
+        for seat in self.seats:
+            seat.reset(seed)
+            seat.see(machine)
+        for viewer in self.viewers:
+            viewer.from_frame(0)
         recorder.reset(frame)
         palette = machine.palette
         if palette is not None:
             recorder.add_colours(palette.entries(colours))
-        await self.transport.send_json(self._episode_message(episode))
-        await self._send_frame(episode, 0, Outcome(0.0, False, False, 0), score=0.0)
+        for viewer in list(self.viewers):
+            await viewer.transport.send_json(self._episode_message(episode, seat=viewer.seat))
+        await self._send_frame(episode, Outcome(0.0, False, False, 0))
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
         self._loop_task = None
         self._wait_for_player(episode)
         return True
 
-    def _episode_message(self, episode: Episode, *, resumed: bool = False) -> p.EpisodeMessage:
+    def _episode_message(
+        self, episode: Episode, *, resumed: bool = False, seat: int | None = 0
+    ) -> p.EpisodeMessage:
         frame = episode.machine.frame
         message = p.EpisodeMessage(
             type="episode",
@@ -295,11 +439,14 @@ class LiveSession:
             pixel_format="indexed" if episode.machine.pixel_format == "indexed" else "rgb",
             palette=_palette_b64(episode.machine),
         )
+        if self.multi:
+            message["seat"] = seat
         if resumed:
+            mine = seat or 0
             message["resumed"] = True
             message["steps"] = episode.recorder.steps
-            message["score"] = episode.recorder.total_return
-            message["points"] = list(episode.points)
+            message["score"] = episode.returns[mine]
+            message["points"] = list(episode.points[mine])
         return message
 
     # --- pausing for a reconnect ----------------------------------------------------------
@@ -319,7 +466,7 @@ class LiveSession:
         await self._stop_loop(episode)
         self._loop_task = None
         self._stop_waiting()  # the grace period decides now
-        self.seat.reset()  # the keys the player held went with the socket
+        self.seat.reset(episode.seed)  # the keys the player held went with the socket
         self._maybe_cut(episode, now=True)
         self.viewer.transport = Gone()
         return True
@@ -333,19 +480,21 @@ class LiveSession:
         episode = self.episode
         if episode is None or episode.over:
             raise p.ProtocolError("resume_failed", "That game has ended; press New game.")
+        if self.multi:
+            raise p.ProtocolError("resume_failed", "A game of several players stays where it is.")
         machine = episode.machine
         snapshot = {
             "episode": episode.id,
             "seed": episode.seed,
             "slug": self.game.slug,
-            "lives": episode.lives,
+            "lives": episode.lives[0],
             "machine": machine.freeze(),
             "recorder": episode.recorder.state(),
             "begun": episode.begun,
             "paused_at": episode.paused_at,
             "paused_why": episode.paused_why,
             "pauses": episode.pauses,
-            "points": episode.points,
+            "points": episode.points[0],
         }
         self.episode = None
         episode.over = True
@@ -381,14 +530,16 @@ class LiveSession:
             seed=snapshot["seed"],
             machine=machine,
             recorder=recorder,
+            seats=1,
         )
-        self.seat.reset()
-        episode.lives = snapshot["lives"]
+        self.seat.reset(episode.seed)
+        episode.lives = [snapshot["lives"]]
         episode.begun = snapshot.get("begun", True)
         episode.paused_at = snapshot.get("paused_at")
         episode.paused_why = snapshot.get("paused_why", "reconnect")
         episode.pauses = list(snapshot.get("pauses", []))
-        episode.points = list(snapshot.get("points", [0.0, 0.0]))
+        episode.points = [list(snapshot.get("points", [0.0, 0.0]))]
+        episode.returns = [recorder.total_return]
         self.episode = episode
         self.store.hosted(episode.id, here=True)
         self._shipper = asyncio.create_task(self._ship_chunks(episode))
@@ -398,10 +549,11 @@ class LiveSession:
         episode = self.episode
         if episode is None:
             raise p.ProtocolError("resume_failed", "That game has ended; press New game.")
-        self.viewer.transport = transport
+        viewer = self.viewer
+        viewer.transport = transport
         number = episode.recorder.steps
-        self.seat.reset()
-        self.viewer.from_frame(number)
+        self.seat.reset(episode.seed)
+        viewer.from_frame(number)
         episode.chunk_started = time.monotonic()
         # A game that was being played when the socket dropped goes on at once; one waiting
         # for the player (not begun, or paused with its tab hidden) waits on.
@@ -411,12 +563,7 @@ class LiveSession:
         message = self._episode_message(episode, resumed=True)
         message["paused"] = not going_on
         await transport.send_json(message)
-        await self._send_frame(
-            episode,
-            number,
-            Outcome(0.0, False, False, episode.lives),
-            score=episode.recorder.total_return,
-        )
+        await self._send_frame_to(viewer, episode, number, Outcome(0.0, False, False, 0))
         if going_on:  # after its keyframe: the frames that follow are deltas against it
             self.begin()
         else:
@@ -433,6 +580,7 @@ class LiveSession:
         await self._finish(episode, reason)
         if notify:
             await self._send_end(episode, reason)
+        self._ended(reason)
 
     async def _stop_loop(self, episode: Episode) -> None:
         task = self._loop_task
@@ -479,117 +627,121 @@ class LiveSession:
 
     async def _run(self, episode: Episode) -> None:
         try:
-            if self.game.turn_based:
-                await self._run_turns(episode)
-            else:
-                await self._run_clock(episode)
+            reason = await self.clock.run(
+                lambda: self._step(episode), lambda: self._maybe_cut(episode)
+            )
         except Exception:
             # The machine failed (a hosted emulator's process died, an env raised): the game
-            # cannot go on, but every step played is kept, and the player is told and may
+            # cannot go on, but every step played is kept, and the players are told and may
             # start a new game.
             log.exception("game loop of %s failed; its episode ends as error", episode.id)
             episode.failed = True
-            await self._end_from_loop(episode, "error")
-
-    async def _run_clock(self, episode: Episode) -> None:
-        over: asyncio.Future[EndReason] = asyncio.get_running_loop().create_future()
-
-        async def tick() -> bool:
-            try:
-                reason = await self._step(episode)
-            except Exception as exc:  # this session ends; the others on the ticker go on
-                if not over.done():  # not paused meanwhile
-                    over.set_exception(exc)
-                return False
-            if reason is not None:
-                if not over.done():
-                    over.set_result(reason)
-                return False
-            return True
-
-        ticker = shared_ticker(self.game.fps)
-        ticker.add(tick)
-        self._hurry = functools.partial(ticker.hurry, tick)
-        try:
-            reason = await over
-        finally:
-            self._hurry = None
-            ticker.discard(tick)
+            reason = "error"
         await self._end_from_loop(episode, reason)
-
-    async def _run_turns(self, episode: Episode) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._turn.wait(), self.settings.chunk_seconds)
-            except TimeoutError:
-                self._maybe_cut(episode)
-                continue
-            self._turn.clear()
-            reason = await self._step(episode)
-            if reason is not None:
-                await self._end_from_loop(episode, reason)
-                return
 
     async def _end_from_loop(self, episode: Episode, reason: EndReason) -> None:
         if self.episode is episode:
             self.episode = None
             await self._finish(episode, reason)
             await self._send_end(episode, reason)
+            self._ended(reason)
+
+    def _ended(self, reason: EndReason) -> None:
+        if self.on_end is not None:
+            self.on_end(reason)
 
     async def _send_end(self, episode: Episode, reason: EndReason) -> None:
-        await self.transport.send_json(
-            p.EpisodeEndMessage(
-                type="episode_end",
-                episode=episode.id,
-                reason=reason,
-                steps=episode.recorder.steps,
-                score=episode.recorder.total_return,
+        for viewer in list(self.viewers):
+            await viewer.transport.send_json(
+                p.EpisodeEndMessage(
+                    type="episode_end",
+                    episode=episode.id,
+                    reason=reason,
+                    steps=episode.recorder.steps,
+                    score=episode.returns[viewer.seat or 0],
+                )
             )
-        )
 
-    async def _step(self, episode: Episode) -> EndReason | None:
-        """One step: act, record, send. Returns why the episode ended, if it did."""
-        if not self.transport.attached:
-            # The socket is gone and the game not yet paused (its consumer is tearing down):
-            # a step now would be recorded as play that nobody saw.
-            return None
+    def advance(self, episode: Episode, *, t_step_of: Callable[[], float] = time.time) -> Stepped:
+        """Take one step with the seats' joint action and record it: the one place a step is
+        taken, whatever its clock (live, a script, a bench). Sends nothing."""
         machine = episode.machine
         recorder = episode.recorder
-        action = self.seat.action
-        outcome = machine.step(action)
-        truncated = outcome.truncated or recorder.steps + 1 >= self.game.max_steps
+        chosen = [seat.take() for seat in self.seats]
+        actions = tuple(action for action, _ in chosen)
+        fresh = tuple(was_fresh for _, was_fresh in chosen)
+        if self.multi:
+            joint = cast(MultiMachine, machine).step(actions)
+            rewards, lives = list(joint.rewards), list(joint.lives)
+            terminated, env_truncated, info = joint.terminated, joint.truncated, joint.info
+        else:
+            outcome = machine.step(actions[0])
+            rewards, lives = [outcome.reward], [outcome.lives]
+            terminated, env_truncated, info = outcome.terminated, outcome.truncated, outcome.info
+        truncated = env_truncated or recorder.steps + 1 >= self.game.max_steps
+        stamp = self.seats[0].stamp
+        first = Outcome(rewards[0], terminated, truncated, lives[0], info)
+        seats: dict[str, Any] = {}
+        if self.multi:
+            from recording.recorder import SeatsRecord
+
+            seats["seats"] = SeatsRecord(
+                actions=actions,
+                rewards=tuple(rewards),
+                stamps=tuple(seat.stamp for seat in self.seats),
+                holders=tuple(seat.holder.key for seat in self.seats),
+                fresh=fresh,
+            )
         entries, words = record_step(
             recorder,
             machine,
-            action=action,
-            outcome=outcome,
-            stamp=self.seat.stamp,
-            t_step=time.time(),
+            action=actions[0],
+            outcome=first,
+            stamp=stamp,
+            t_step=t_step_of(),
             truncated=truncated,
+            **seats,
         )
-        if entries:
-            await self.transport.send_json({"type": "palette", "entries": entries})
-        if outcome.reward:
-            episode.points[0 if outcome.reward > 0 else 1] += abs(outcome.reward)
-            if self.game.two_sided_score:
-                await self.transport.send_json(
-                    p.PointsMessage(type="points", points=list(episode.points))
-                )
+        for seat in self.seats:
+            seat.see(machine)
+        for index, reward in enumerate(rewards):
+            if reward:
+                episode.returns[index] += reward
+                episode.points[index][0 if reward > 0 else 1] += abs(reward)
+        episode.lives = lives
+        return Stepped(actions, fresh, rewards, lives, terminated, truncated, info, entries, words)
+
+    async def _step(self, episode: Episode) -> EndReason | None:
+        """One live step: act, record, send. Returns why the episode ended, if it did."""
+        if not self._players_here():
+            # A player's socket is gone and the game not yet paused (its consumer is tearing
+            # down): a step now would be recorded as play that nobody saw.
+            return None
+        stepped = self.advance(episode)
+        recorder = episode.recorder
+        if stepped.entries:
+            await self._broadcast({"type": "palette", "entries": stepped.entries})
+        if self.game.two_sided_score and any(stepped.rewards):
+            for viewer in list(self.viewers):
+                mine = viewer.seat or 0
+                if stepped.rewards[mine] or self.multi:
+                    await viewer.transport.send_json(
+                        p.PointsMessage(type="points", points=list(episode.points[mine]))
+                    )
         if self.game.turn_based:
             # Turn-based games say what the move did (Tower of Hanoi: moves, illegal drops):
             # one small message a key press.
-            await self.transport.send_json(
-                p.TurnMessage(type="turn", frame=recorder.steps, info=_plain_info(outcome.info))
+            await self._broadcast(
+                p.TurnMessage(type="turn", frame=recorder.steps, info=_plain_info(stepped.info))
             )
-        episode.lives = outcome.lives
-        outcome.truncated = truncated
-        if await self._send_frame(
-            episode, recorder.steps, outcome, score=recorder.total_return, words=words
-        ):
+        outcome = Outcome(
+            stepped.rewards[0], stepped.terminated, stepped.truncated, stepped.lives[0]
+        )
+        if await self._send_frame(episode, outcome, words=stepped.words):
             recorder.sent(time.time())
-        if outcome.terminated:
+        if stepped.terminated:
             return "terminated"
-        if truncated:
+        if stepped.truncated:
             return "truncated"
         self._maybe_cut(episode)
         return None
@@ -607,23 +759,37 @@ class LiveSession:
             episode.ship_queue.put_nowait(recorder.cut())
 
     async def _send_frame(
+        self, episode: Episode, outcome: Outcome, *, words: codec.Sparse | None = None
+    ) -> bool:
+        """Send the newest frame to every viewer; True when the first seat's screen got it
+        (the recording's ``t_sent``), False when its flow control dropped it."""
+        number = episode.recorder.steps
+        first = self.screen(0)
+        sent = False
+        for viewer in list(self.viewers):
+            went = await self._send_frame_to(viewer, episode, number, outcome, words=words)
+            sent = sent or (went and viewer is first)
+        return sent
+
+    async def _send_frame_to(
         self,
+        viewer: Viewer,
         episode: Episode,
         number: int,
         outcome: Outcome,
         *,
-        score: float,
         words: codec.Sparse | None = None,
     ) -> bool:
-        """Send frame ``number`` to the player's screen; False when flow control dropped it."""
-        return await self.viewer.send_frame(
+        mine = viewer.seat or 0
+        seat = self.seats[mine] if viewer.seat is not None else None
+        return await viewer.send_frame(
             number=number,
             frame=episode.machine.frame,
             pixel_format=episode.machine.pixel_format,
             outcome=outcome,
-            score=score,
-            lives=episode.lives,
-            input_seq=self.seat.stamp.seq,
+            score=episode.returns[mine],
+            lives=episode.lives[mine],
+            input_seq=seat.stamp.seq if seat is not None else 0,
             words=words,
         )
 
@@ -641,6 +807,15 @@ class LiveSession:
                 return
             blob = encode_chunk(chunk)
             await self.store.ship(episode=episode.id, index=chunk.header["index"], blob=blob)
+
+
+def human_seat(game: GameConfig, index: int, *, holder: Holder = VACANT) -> HumanSeat:
+    """Seat ``index`` played by a person, with that seat's key map (else the game's)."""
+    key_map = game.key_map
+    if index < len(game.seats) and game.seats[index].key_map:
+        key_map = game.seats[index].key_map
+    keymap = KeyMap(key_map, default_action=game.default_action, n_actions=game.n_actions)
+    return HumanSeat(keymap, default_action=game.default_action, holder=holder)
 
 
 def _plain_info(info: dict[str, Any]) -> dict[str, Any]:

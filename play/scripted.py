@@ -1,5 +1,6 @@
-"""Episodes played by a script instead of a person, recorded exactly as a live session records
-them: the same machine, the same ``record_step`` and the same chunk cuts, without a socket.
+"""Episodes played by a script instead of a person, recorded exactly as a live match records
+them: a ``Match`` with a scripted seat, stepped as fast as the script answers (its ``advance``,
+the one place a step is taken and recorded), with no viewer and no socket.
 
 For the tests, the benchmarks and anyone who wants a stored episode without playing one; what
 happens to the chunks next (hand-over to the workers, or storage directly) is the caller's.
@@ -16,11 +17,13 @@ import numpy as np
 
 from games.engine.machines import Machine, atari_start_state, build_machine
 from games.engine.registry import is_atari
+from recording import services
+from recording.chunkfile import ChunkData
+from recording.models import Episode
+from recording.recorder import InputStamp, Recorder
 
-from . import services
-from .chunkfile import ChunkData
-from .models import Episode
-from .recorder import InputStamp, Recorder, record_step
+from . import match as live
+from .seats import ScriptedSeat
 
 Policy = Callable[[int, Machine], int]  # (step, machine) -> action
 Stamps = Callable[[int], tuple[InputStamp, float]]  # step -> (input stamp, step time)
@@ -99,20 +102,33 @@ def play(
         played = Played(episode=episode, chunks=[])
         if keep_frames:
             played.frames.append(machine.frame.copy())
-        for step in range(steps):
-            action = policy(step, machine)
-            outcome = machine.step(action)
+        t_steps: list[float] = []
+
+        def stamp_of(step: int) -> InputStamp:
             stamp, t_step = stamps(step)
-            record_step(
-                recorder, machine, action=action, outcome=outcome, stamp=stamp, t_step=t_step
-            )
+            t_steps.append(t_step)
+            return stamp
+
+        seat = ScriptedSeat(lambda step: policy(step, machine), stamp_of=stamp_of)
+        game_match = live.Match(
+            game=config,
+            store=None,
+            pool=None,
+            settings=live.LiveSettings(chunk_steps=chunk_steps),
+            seats=[seat],
+        )
+        running = live.Episode(
+            episode_id=str(episode.pk), seed=seed, machine=machine, recorder=recorder, seats=1
+        )
+        for step in range(steps):
+            stepped = game_match.advance(running, t_step_of=lambda: t_steps[-1])
             t_sent = sent(step) if sent is not None else None
             if t_sent is not None:
                 recorder.sent(t_sent)
-            played.actions.append(action)
+            played.actions.append(stepped.actions[0])
             if keep_frames:
                 played.frames.append(machine.frame.copy())
-            if stop_when_over and (outcome.terminated or outcome.truncated):
+            if stop_when_over and (stepped.terminated or stepped.truncated):
                 break
             if recorder.pending_steps >= chunk_steps:
                 cut = recorder.cut()

@@ -1,0 +1,121 @@
+"""Clocks: when a match takes its next step.
+
+A match has one clock. The deadline clock steps at the game's rate in real time (every match of
+that rate shares one ticker, ``games/engine/clock.py``); the turn clock steps once a move (a key
+press in a turn-based game); the lockstep clock steps as fast as every seat answers (agents,
+scripts and tests). The clock only decides *when*: the step itself is the match's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol, TypeVar
+
+from games.engine.clock import shared_ticker
+
+R = TypeVar("R")
+
+# One step of the match: why the episode ended, or None to go on.
+Step = Callable[[], Awaitable[R | None]]
+
+
+class Clock(Protocol[R]):
+    async def run(self, step: Step[R], idle: Callable[[], None]) -> R:
+        """Step until a step returns a reason; ``idle`` is called while no step is due for a
+        while (the match cuts its pending chunk then)."""
+
+    def hurry(self) -> None:
+        """The seats' joint action changed: a deadline clock may step early (catch-up)."""
+
+    def move(self) -> None:
+        """A seat made a move: a turn clock steps once."""
+
+
+class DeadlineClock(Generic[R]):
+    """Real time at ``fps`` steps a second, on the process's shared ticker for that rate."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self._hurry: Callable[[], None] | None = None
+
+    async def run(self, step: Step[R], idle: Callable[[], None]) -> R:
+        over: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+
+        async def tick() -> bool:
+            try:
+                reason = await step()
+            except Exception as exc:  # this match ends; the others on the ticker go on
+                if not over.done():  # not stopped meanwhile
+                    over.set_exception(exc)
+                return False
+            if reason is not None:
+                if not over.done():
+                    over.set_result(reason)
+                return False
+            return True
+
+        ticker = shared_ticker(self.fps)
+        ticker.add(tick)
+        self._hurry = functools.partial(ticker.hurry, tick)
+        try:
+            return await over
+        finally:
+            self._hurry = None
+            ticker.discard(tick)
+
+    def hurry(self) -> None:
+        if self._hurry is not None:
+            self._hurry()
+
+    def move(self) -> None:
+        pass
+
+
+class TurnClock(Generic[R]):
+    """One step a move; between moves, ``idle`` every ``idle_seconds`` (chunks still leave)."""
+
+    def __init__(self, idle_seconds: float) -> None:
+        self.idle_seconds = idle_seconds
+        self._turn = asyncio.Event()
+
+    async def run(self, step: Step[R], idle: Callable[[], None]) -> R:
+        self._turn.clear()  # the key that began is not a move
+        while True:
+            try:
+                await asyncio.wait_for(self._turn.wait(), self.idle_seconds)
+            except TimeoutError:
+                idle()
+                continue
+            self._turn.clear()
+            reason = await step()
+            if reason is not None:
+                return reason
+
+    def hurry(self) -> None:
+        pass
+
+    def move(self) -> None:
+        self._turn.set()
+
+
+class LockstepClock(Generic[R]):
+    """As fast as the seats answer: a step as soon as the one before is done.
+
+    Yields to the event loop between steps, so the seats' answers (a socket's, an agent's)
+    and everything else on the loop get their turn.
+    """
+
+    async def run(self, step: Step[R], idle: Callable[[], None]) -> R:
+        while True:
+            reason = await step()
+            if reason is not None:
+                return reason
+            await asyncio.sleep(0)
+
+    def hurry(self) -> None:
+        pass
+
+    def move(self) -> None:
+        pass

@@ -1,0 +1,395 @@
+"""The waiting room: people who open a multi-seat game are seated first come, first served.
+
+Each game has at most one room open for people at a time, across every web process: Redis
+key ``arcade:lobby:<game>`` holds its address (``play/hub.py``). A player who finds none
+hosts a new room on their own process (set only if still absent, so two processes cannot
+both open one); a player who finds one asks its host for a seat. A room that fills (or
+starts, or ends) withdraws its address, and one that has a free seat again (someone left
+the waiting room) puts it back, if no other room has opened meanwhile.
+
+A seat is reached through a ``Link``: the room itself on its own process, or its hub's
+channel from another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from games.engine.machines import GameConfig, SeatConfig
+from games.models import Game, Policy
+from games.services import policy_build
+
+from . import engine
+from . import hub as hubs
+from . import protocol as p
+from .match import Match, human_seat
+from .rooms import Joined, Refused, Room, RoomTimers
+from .seats import Holder, PolicySeat
+from .sink import DjangoSink
+from .viewers import Transport, Viewer
+
+log = logging.getLogger(__name__)
+
+LOBBY_KEY = "arcade:lobby:{}"
+LOBBY_TTL = 3600
+ATTEMPTS = 5  # rooms tried before a player is told to try again
+# Deletes the lobby's address only if it is still this room's (another may have opened since).
+_WITHDRAW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+_rooms: dict[str, Room] = {}  # the rooms hosted on this process, by id
+_forgetting: set[asyncio.Future[None]] = set()
+
+
+def rooms() -> list[Room]:
+    return list(_rooms.values())
+
+
+@functools.cache
+def decisions() -> ThreadPoolExecutor:
+    """The threads AI seats decide on: onnxruntime releases the GIL, so a tick never waits."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="arcade-policy")
+
+
+class Link(Protocol):
+    seat: int
+    config: SeatConfig
+
+    async def input(self, msg: p.InputMessage) -> None: ...
+    async def ack(self, frame: int) -> None: ...
+    async def keyframe(self) -> None: ...
+    async def leave(self) -> None: ...
+
+
+class LocalLink:
+    """A seat in a room of this process: calls go straight to the room."""
+
+    def __init__(self, room: Room, joined: Joined, user_id: int) -> None:
+        self.room = room
+        self.seat = joined.seat
+        self.config = joined.config
+        self.user_id = user_id
+
+    async def input(self, msg: p.InputMessage) -> None:
+        seat = self.room.seat_for_input(self.user_id, msg)
+        self.room.match.on_input(msg, seat=seat)
+
+    async def ack(self, frame: int) -> None:
+        self.room.match.on_ack(frame, seat=self.seat)
+
+    async def keyframe(self) -> None:
+        self.room.match.on_keyframe_request(seat=self.seat)
+
+    async def leave(self) -> None:
+        await self.room.leave(user_id=self.user_id)
+        await _advertise_if_open(self.room)
+
+
+class RemoteLink:
+    """A seat in a room of another process: calls go to its hub's channel."""
+
+    def __init__(self, address: hubs.Address, seat: int, config: SeatConfig, user_id: int) -> None:
+        self.address = address
+        self.seat = seat
+        self.config = config
+        self.user_id = user_id
+
+    async def input(self, msg: p.InputMessage) -> None:
+        await hubs.tell(self.address, {"type": "room.input", "user": self.user_id, "msg": msg})
+
+    async def ack(self, frame: int) -> None:
+        await hubs.tell(self.address, {"type": "room.ack", "user": self.user_id, "frame": frame})
+
+    async def keyframe(self) -> None:
+        await hubs.tell(self.address, {"type": "room.keyframe", "user": self.user_id})
+
+    async def leave(self) -> None:
+        await hubs.tell(self.address, {"type": "room.leave", "user": self.user_id})
+
+
+# --- finding a seat ------------------------------------------------------------------------
+
+
+async def take_seat(
+    *, game: Game, user: Any, transport: Transport, channel: str
+) -> LocalLink | RemoteLink:
+    """Seat ``user`` in the game's open room (hosting one when there is none); ProtocolError
+    when no seat could be had. ``transport`` is the socket (for a room of this process),
+    ``channel`` its channel-layer name (for a room of another)."""
+    config = game.config()
+    name = user.get_username()
+    for _ in range(ATTEMPTS):
+        address = hubs.Address.loads(await _get(LOBBY_KEY.format(config.slug)))
+        if address is None:
+            room = await _host(game, config, user)
+            if room is None:
+                continue  # another process opened one meanwhile: join that
+            address = room.address
+            assert address is not None
+        if hubs.hub().local(address):
+            room = _rooms[address.room]
+            answer = await room.join(user_id=user.pk, name=name, transport=transport)
+            if isinstance(answer, Joined):
+                await _withdraw_if_closed(room)
+                return LocalLink(room, answer, user.pk)
+        else:
+            reply = await hubs.request(
+                address, {"type": "room.join", "user": user.pk, "name": name, "consumer": channel}
+            )
+            if reply["type"] == "room.joined":
+                seat_config = SeatConfig(**reply["config"])
+                return RemoteLink(address, reply["seat"], seat_config, user.pk)
+            answer = Refused(reply.get("code", "gone"), reply.get("text", ""))
+        if answer.code == "seated":
+            raise p.ProtocolError("seated", answer.text)
+        # Full or gone: that room is no longer open; look again (it withdrew, or we do).
+        await _eval(_WITHDRAW, LOBBY_KEY.format(config.slug), address.dumps())
+    raise p.ProtocolError("busy", "Could not find a seat just now; press Play to try again.")
+
+
+async def rejoin(*, episode_id: str, user: Any, transport: Transport, channel: str) -> Any:
+    """A player whose socket dropped mid-game takes their seat back (any process)."""
+    address = await hubs.room_of_episode(episode_id)
+    if address is None:
+        raise p.ProtocolError("resume_failed", "That game has ended; press Play.")
+    if hubs.hub().local(address):
+        room = _rooms[address.room]
+        answer = await room.join(user_id=user.pk, name=user.get_username(), transport=transport)
+        if isinstance(answer, Joined):
+            return LocalLink(room, answer, user.pk)
+        raise p.ProtocolError("resume_failed", answer.text)
+    reply = await hubs.request(
+        address,
+        {"type": "room.join", "user": user.pk, "name": user.get_username(), "consumer": channel},
+    )
+    if reply["type"] != "room.joined":
+        raise p.ProtocolError("resume_failed", reply.get("text", "That game has ended."))
+    return RemoteLink(address, reply["seat"], SeatConfig(**reply["config"]), user.pk)
+
+
+async def _host(game: Game, config: GameConfig, user: Any) -> Room | None:
+    conf = settings.ARCADE
+    match = Match(
+        game=config,
+        store=DjangoSink(user=user, game=game),
+        pool=engine.pool(),
+        settings=engine.live_settings(),
+        seats=[human_seat(config, index) for index in range(len(config.seats) or 1)],
+    )
+
+    async def policies(index: int) -> PolicySeat:
+        return await _policy_seat(game, config, index)
+
+    room = Room(
+        game=config,
+        sink=match.store,
+        match=match,
+        policies=policies,
+        timers=RoomTimers(
+            lobby=float(conf["LOBBY_TIMEOUT_SECONDS"]),
+            countdown=float(config.start_countdown),
+            grace=float(conf["RECONNECT_GRACE_SECONDS"]),
+        ),
+        on_close=_closed,
+    )
+    room.address = await hubs.hub().address(room.id, functools.partial(_serve, room))
+    if not await _set_if_absent(LOBBY_KEY.format(config.slug), room.address.dumps()):
+        hubs.hub().close(room.id)
+        return None
+    _rooms[room.id] = room
+    await hubs.publish(room.address)
+    room.open()
+    return room
+
+
+async def _policy_seat(game: Game, config: GameConfig, index: int) -> PolicySeat:
+    """The seat's configured policy, else the game's built-in random one."""
+    seat = config.seats[index] if index < len(config.seats) else SeatConfig(index=index)
+
+    def load() -> tuple[Policy, Any]:
+        policy = None
+        if seat.policy_id is not None:
+            policy = Policy.objects.filter(pk=seat.policy_id, enabled=True).first()
+        if policy is None:
+            policy, _ = Policy.objects.get_or_create(
+                game=game, name="Random", defaults={"kind": Policy.Kind.RANDOM, "every_k": 4}
+            )
+        return policy, policy_build(policy, seat=index)
+
+    policy, engine_policy = await sync_to_async(load, thread_sensitive=False)()
+    holder = Holder("policy", policy_id=policy.pk, name=policy.name)
+    return PolicySeat(engine_policy, decisions(), holder=holder)
+
+
+def _closed(room: Room) -> None:
+    _rooms.pop(room.id, None)
+    hubs.hub().close(room.id)
+    task = asyncio.ensure_future(_forget(room))
+    _forgetting.add(task)
+    task.add_done_callback(_forgetting.discard)
+
+
+async def _forget(room: Room) -> None:
+    try:
+        if room.address is not None:
+            await _eval(_WITHDRAW, LOBBY_KEY.format(room.game.slug), room.address.dumps())
+        await hubs.unpublish(room.id, episode=room.episode_id)
+    except Exception:  # the keys expire anyway
+        log.warning("could not withdraw room %s", room.id, exc_info=True)
+
+
+async def _withdraw_if_closed(room: Room) -> None:
+    if not room.open_for_people and room.address is not None:
+        await _eval(_WITHDRAW, LOBBY_KEY.format(room.game.slug), room.address.dumps())
+
+
+async def _advertise_if_open(room: Room) -> None:
+    if room.open_for_people and room.address is not None:
+        await _set_if_absent(LOBBY_KEY.format(room.game.slug), room.address.dumps())
+
+
+def admit_join(user_id: int) -> bool:
+    """Joining waiting rooms counts against the player's starts (a flood is refused)."""
+    return engine.start_limiter().admit(user_id)
+
+
+def seat_keys(config: GameConfig, seat: int) -> list[str]:
+    return human_seat(config, seat).keymap.codes
+
+
+# --- spectators --------------------------------------------------------------------------
+
+
+async def may_watch(user: Any, episode_id: str) -> bool:
+    """Staff watch any live game; a player watches the games they hold a seat in."""
+    if user.is_staff:
+        return True
+    from recording.models import EpisodeSeat
+
+    return await EpisodeSeat.objects.filter(episode_id=episode_id, user=user).aexists()
+
+
+async def watch(address: hubs.Address, *, transport: Transport, channel: str) -> bool:
+    if hubs.hub().local(address):
+        room = _rooms[address.room]
+        _watchers[(room.id, channel)] = await room.watch(transport)
+        return True
+    answer = await hubs.request(address, {"type": "room.watch", "consumer": channel})
+    return answer["type"] == "room.watching"
+
+
+async def unwatch(address: hubs.Address, *, transport: Transport, channel: str) -> None:
+    if hubs.hub().local(address):
+        room = _rooms.get(address.room)
+        viewer = _watchers.pop((address.room, channel), None)
+        if room is not None and viewer is not None:
+            room.unwatch(viewer)
+        return
+    await hubs.tell(address, {"type": "room.unwatch", "consumer": channel})
+
+
+async def spectator_flow(
+    address: hubs.Address | None, *, channel: str, transport: Transport, message: Any
+) -> None:
+    """A spectator's ack or keyframe request: its own viewer's flow control, nobody else's."""
+    if address is None:
+        return
+    if hubs.hub().local(address):
+        _flow(_watchers.get((address.room, channel)), message)
+        return
+    await hubs.tell(address, {"type": "room.flow", "consumer": channel, "msg": message})
+
+
+def _flow(viewer: Viewer | None, message: Any) -> None:
+    if viewer is None:
+        return
+    if message["type"] == "ack":
+        viewer.on_ack(int(message["frame"]))
+    else:
+        viewer.on_keyframe_request()
+
+
+# --- requests from other processes ------------------------------------------------------
+
+
+async def _serve(room: Room, message: dict[str, Any]) -> None:
+    kind = message["type"]
+    user = int(message.get("user") or 0)
+    if kind == "room.join":
+        transport = hubs.ChannelTransport(message["consumer"])
+        answer = await room.join(user_id=user, name=str(message["name"]), transport=transport)
+        if isinstance(answer, Joined):
+            await _withdraw_if_closed(room)
+            reply = {"type": "room.joined", "seat": answer.seat, "config": asdict(answer.config)}
+        else:
+            transport.close()
+            reply = {"type": "room.refused", "code": answer.code, "text": answer.text}
+        await hubs.reply(message["reply"], reply)
+    elif kind == "room.leave":
+        await room.leave(user_id=user)
+        await _advertise_if_open(room)
+    elif kind == "room.input":
+        try:
+            seat = room.seat_for_input(user, message["msg"])
+            room.match.on_input(message["msg"], seat=seat)
+        except p.ProtocolError as exc:
+            await _tell_user(room, user, exc)
+    elif kind == "room.ack":
+        mine = room.seat_of(user)
+        if mine is not None:
+            room.match.on_ack(int(message["frame"]), seat=mine)
+    elif kind == "room.keyframe":
+        mine = room.seat_of(user)
+        if mine is not None:
+            room.match.on_keyframe_request(seat=mine)
+    elif kind == "room.watch":
+        viewer = await room.watch(hubs.ChannelTransport(message["consumer"]))
+        _watchers[(room.id, message["consumer"])] = viewer
+        await hubs.reply(message["reply"], {"type": "room.watching"})
+    elif kind == "room.flow":
+        _flow(_watchers.get((room.id, message["consumer"])), message["msg"])
+    elif kind == "room.unwatch":
+        watcher = _watchers.pop((room.id, message["consumer"]), None)
+        if watcher is not None:
+            room.unwatch(watcher)
+            close = getattr(watcher.transport, "close", None)
+            if close is not None:
+                close()
+
+
+_watchers: dict[tuple[str, str], Viewer] = {}
+
+
+async def _tell_user(room: Room, user_id: int, exc: p.ProtocolError) -> None:
+    seat = room.seat_of(user_id)
+    if seat is not None:
+        await room.people[seat].viewer.transport.send_json(
+            p.ErrorMessage(type="error", code=exc.code, message=exc.message)
+        )
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+
+async def _get(key: str) -> Any:
+    return await asyncio.to_thread(lambda: hubs.redis().get(key))
+
+
+async def _set_if_absent(key: str, value: str) -> bool:
+    return bool(
+        await asyncio.to_thread(lambda: hubs.redis().set(key, value, nx=True, ex=LOBBY_TTL))
+    )
+
+
+async def _eval(script: str, key: str, value: str) -> Any:
+    return await asyncio.to_thread(lambda: hubs.redis().eval(script, 1, key, value))

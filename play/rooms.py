@@ -1,0 +1,402 @@
+"""A room: one match of several seats, from its waiting room to its end.
+
+Players who open a multi-seat game are matched first come, first served (``play/lobby.py``)
+into a room hosted on one web process. The room seats them, fills seats with AI policies as
+the game's seat configuration says (a policy from the start, or after a person has not come
+for ``human_timeout`` seconds), counts down and starts the match for everyone. Mid-game, a
+person whose socket drops has the reconnect grace to come back; then the game's ``on_leave``
+decides: an AI takes the seat over (recorded from that step), the game ends abandoned, or
+(``end``) it ends at once for everyone.
+
+Sockets reach a room directly on its own process, or through its hub channel from another
+(``play/hub.py``): the room treats both alike, through their viewers' transports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from games.engine.machines import GameConfig, SeatConfig
+
+from . import hub as hubs
+from . import protocol as p
+from .match import Match
+from .seats import Holder, Seat
+from .sink import Sink
+from .viewers import Transport, Viewer
+
+log = logging.getLogger(__name__)
+
+RoomState = Literal["waiting", "starting", "playing", "over"]
+# Builds the AI that fills (or takes over) seat ``index``: the seat's policy, or a random one.
+PolicyMaker = Callable[[int], Awaitable[Seat]]
+
+
+@dataclass
+class Occupant:
+    """A person in a seat of the room, with their screen."""
+
+    user_id: int
+    name: str
+    viewer: Viewer
+    away: asyncio.TimerHandle | None = None  # their socket dropped mid-game: the grace runs
+
+
+@dataclass
+class Joined:
+    seat: int
+    config: SeatConfig
+    viewer: Viewer
+
+
+@dataclass
+class Refused:
+    code: str
+    text: str
+
+
+@dataclass
+class RoomTimers:
+    lobby: float  # seconds the room waits for its seats before it is cancelled
+    countdown: float  # seconds between the seats filling and the first step
+    grace: float  # seconds a player who dropped mid-game has to come back
+
+
+@dataclass
+class _Ai:
+    """A seat filled by a policy, not a person."""
+
+    name: str
+
+
+class Room:
+    def __init__(
+        self,
+        *,
+        game: GameConfig,
+        sink: Sink,
+        match: Match,
+        policies: PolicyMaker,
+        timers: RoomTimers,
+        on_close: Callable[[Room], None],
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.game = game
+        self.sink = sink
+        self.match = match
+        self.policies = policies
+        self.timers = timers
+        self.on_close = on_close
+        self.state: RoomState = "waiting"
+        self.configs = list(game.seats) or [SeatConfig(index=0)]
+        self.people: dict[int, Occupant] = {}
+        self.ai: dict[int, _Ai] = {}
+        self.spectators: list[Viewer] = []
+        self.address: hubs.Address | None = None
+        self.episode_id: str | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.closed = asyncio.Event()
+
+    # --- the waiting room ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start the room's clocks: AI seats now, people's fallbacks later, the lobby's end."""
+        loop = asyncio.get_running_loop()
+        self._timers.append(loop.call_later(self.timers.lobby, self._lobby_expired))
+        for config in self.configs:
+            if config.fill == "policy":
+                self._background(self._fill_with_ai(config.index))
+            elif config.fill == "human_or_policy":
+                self._timers.append(
+                    loop.call_later(config.human_timeout, self._ai_fallback, config.index)
+                )
+
+    def _ai_fallback(self, index: int) -> None:
+        self._background(self._fill_with_ai(index))
+
+    @property
+    def size(self) -> int:
+        return len(self.configs)
+
+    @property
+    def filled(self) -> int:
+        return len(self.people) + len(self.ai)
+
+    @property
+    def open_for_people(self) -> bool:
+        return self.state == "waiting" and self._free_seat() is not None
+
+    def _free_seat(self) -> int | None:
+        for config in self.configs:
+            index = config.index
+            if index in self.people or index in self.ai or config.fill == "policy":
+                continue
+            return index
+        return None
+
+    def seat_of(self, user_id: int) -> int | None:
+        for index, occupant in self.people.items():
+            if occupant.user_id == user_id:
+                return index
+        return None
+
+    async def join(self, *, user_id: int, name: str, transport: Transport) -> Joined | Refused:
+        """Seat a person (or give a dropped player their seat back)."""
+        seat = self.seat_of(user_id)
+        if seat is not None:
+            occupant = self.people[seat]
+            if occupant.away is None:
+                return Refused("seated", "You already hold a seat in this game (another tab?).")
+            return await self._come_back(seat, occupant, transport)
+        if self.state != "waiting":
+            return Refused("full", "That game has started; join the next one.")
+        seat = self._free_seat()
+        if seat is None:
+            return Refused("full", "Every seat of that game is taken.")
+        viewer = Viewer(transport, window=self.match.settings.window, seat=seat)
+        self.people[seat] = Occupant(user_id=user_id, name=name, viewer=viewer)
+        self.match.seats[seat] = self.match.human_seat(
+            seat, holder=Holder("human", user_id=user_id, name=name)
+        )
+        self.match.viewers.append(viewer)
+        await self._announce()
+        self._start_when_full()
+        return Joined(seat, self.configs[seat], viewer)
+
+    async def leave(self, *, user_id: int) -> None:
+        """A person leaves (closed the page, pressed Leave, or their socket dropped)."""
+        seat = self.seat_of(user_id)
+        if seat is None:
+            return
+        occupant = self.people[seat]
+        if self.state in ("waiting", "starting"):
+            # Before the game: the place is free again at once.
+            del self.people[seat]
+            self.match.unwatch(occupant.viewer)
+            self.match.seats[seat] = self.match.human_seat(seat)
+            if self.state == "starting":
+                self.state = "waiting"  # the countdown stops; the room waits again
+            if not self.people:
+                await self.cancel("everyone left")
+                return
+            await self._announce()
+            return
+        if self.state != "playing" or occupant.away is not None:
+            return
+        occupant.viewer.transport = _Away()
+        if self.game.on_leave == "end" or not self._others_here(seat):
+            await self._end("abandoned")
+            return
+        await self.match.pause("reconnect")
+        grace = self.timers.grace
+        occupant.away = asyncio.get_running_loop().call_later(
+            grace, lambda: self._background(self._away_too_long(seat))
+        )
+        await self._broadcast(
+            {"type": "seat", "seat": seat, "state": "away", "grace": grace, "name": occupant.name}
+        )
+
+    def _others_here(self, seat: int) -> bool:
+        """Someone other than the person at ``seat`` is still at the game."""
+        return any(
+            index != seat and occupant.away is None for index, occupant in self.people.items()
+        )
+
+    async def _come_back(self, seat: int, occupant: Occupant, transport: Transport) -> Joined:
+        assert occupant.away is not None
+        occupant.away.cancel()
+        occupant.away = None
+        occupant.viewer.transport = transport
+        self.match.seats[seat].reset(0)
+        await self.match.watch_again(occupant.viewer)
+        await self._broadcast(
+            {"type": "seat", "seat": seat, "state": "back", "name": occupant.name}
+        )
+        if all(person.away is None for person in self.people.values()):
+            self.match.begin()
+        return Joined(seat, self.configs[seat], occupant.viewer)
+
+    async def _away_too_long(self, seat: int) -> None:
+        occupant = self.people.get(seat)
+        if occupant is None or occupant.away is None or self.state != "playing":
+            return
+        if self.game.on_leave == "abandon":
+            await self._end("abandoned")
+            return
+        # The AI takes the seat over from the next step; the person's row ends there.
+        del self.people[seat]
+        self.match.unwatch(occupant.viewer)
+        ai = await self.policies(seat)
+        await self.match.replace_seat(seat, ai)
+        self.ai[seat] = _Ai(ai.holder.name)
+        await self._broadcast({"type": "seat", "seat": seat, "state": "ai", "name": ai.holder.name})
+        if all(person.away is None for person in self.people.values()) and self.people:
+            self.match.begin()
+
+    async def _fill_with_ai(self, index: int) -> None:
+        if self.state != "waiting" or index in self.people or index in self.ai:
+            return
+        try:
+            ai = await self.policies(index)
+        except Exception:
+            log.exception("no AI for seat %d of %s", index, self.game.slug)
+            return
+        if self.state != "waiting" or index in self.people or index in self.ai:
+            return
+        self.match.seats[index] = ai
+        self.ai[index] = _Ai(ai.holder.name)
+        await self._announce()
+        self._start_when_full()
+
+    def _start_when_full(self) -> None:
+        if self.state == "waiting" and self.filled == self.size and self.people:
+            self.state = "starting"
+            self._background(self._count_down())
+
+    async def _count_down(self) -> None:
+        await self._announce(countdown=self.timers.countdown)
+        await asyncio.sleep(self.timers.countdown)
+        if self.state != "starting" or self.filled != self.size:
+            return  # someone left during the countdown: back to waiting
+        self.state = "playing"
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+        self.match.on_end = self._ended
+        try:
+            started = await self.match.start()
+        except Exception:
+            log.exception("could not start a match of %s", self.game.slug)
+            await self._broadcast(
+                p.ErrorMessage(
+                    type="error", code="start_failed", message="The game could not be started."
+                )
+            )
+            await self.close()
+            return
+        if not started or self.match.episode is None:
+            await self.close()
+            return
+        self.episode_id = self.match.episode.id
+        if self.address is not None:
+            await hubs.publish(self.address, episode=self.episode_id)
+        self.match.begin()
+
+    def _lobby_expired(self) -> None:
+        if self.state in ("waiting", "starting"):
+            self._background(self.cancel("nobody else came"))
+
+    async def cancel(self, why: str) -> None:
+        """The match never started: no episode, everyone still here is told."""
+        if self.state not in ("waiting", "starting"):
+            return
+        self.state = "over"
+        await self._broadcast(
+            {"type": "lobby", "state": "cancelled", "reason": why, "seats": self.size}
+        )
+        await self.close()
+
+    # --- spectators ------------------------------------------------------------------------
+
+    async def watch(self, transport: Transport) -> Viewer:
+        viewer = Viewer(transport, window=self.match.settings.window)
+        self.spectators.append(viewer)
+        await self.match.watch(viewer)
+        return viewer
+
+    def unwatch(self, viewer: Viewer) -> None:
+        if viewer in self.spectators:
+            self.spectators.remove(viewer)
+        self.match.unwatch(viewer)
+
+    # --- input from the seats ---------------------------------------------------------------
+
+    def seat_for_input(self, user_id: int, msg: p.InputMessage) -> int:
+        """The seat this person's input acts on; ProtocolError when it names another."""
+        seat = self.seat_of(user_id)
+        if seat is None:
+            raise p.ProtocolError("not_seated", "You hold no seat in this game.")
+        if msg.get("seat", seat) != seat:
+            raise p.ProtocolError("wrong_seat", "That is not your seat; input ignored.")
+        return seat
+
+    # --- the end ---------------------------------------------------------------------------
+
+    async def _end(self, reason: p.EndReason) -> None:
+        await self.match.stop(reason, notify=True)
+
+    def _ended(self, reason: p.EndReason) -> None:
+        self._background(self.close())
+
+    async def close(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        self.state = "over"
+        for timer in self._timers:
+            timer.cancel()
+        for occupant in self.people.values():
+            if occupant.away is not None:
+                occupant.away.cancel()
+        if self.match.episode is not None:
+            await self.match.stop("abandoned", notify=True)
+        for viewer in self.match.viewers:
+            close = getattr(viewer.transport, "close", None)
+            if close is not None:
+                close()  # a relay to another process: its task ends
+        self.on_close(self)
+
+    # --- telling everyone -------------------------------------------------------------------
+
+    def lobby_message(self, *, countdown: float | None = None) -> dict[str, Any]:
+        seats = []
+        for config in self.configs:
+            index = config.index
+            if index in self.people:
+                who = {"kind": "human", "name": self.people[index].name}
+            elif index in self.ai:
+                who = {"kind": "ai", "name": self.ai[index].name}
+            else:
+                who = {"kind": "open", "name": ""}
+            seats.append({"seat": index, "role": config.role, **who})
+        return {
+            "type": "lobby",
+            "state": self.state,
+            "seats": self.size,
+            "filled": self.filled,
+            "people": len(self.people),
+            "countdown": countdown,
+            "who": seats,
+        }
+
+    async def _announce(self, *, countdown: float | None = None) -> None:
+        await self._broadcast(self.lobby_message(countdown=countdown))
+
+    async def _broadcast(self, message: p.ServerMessage | dict[str, Any]) -> None:
+        for occupant in list(self.people.values()):
+            await occupant.viewer.transport.send_json(message)
+        for viewer in list(self.spectators):
+            await viewer.transport.send_json(message)
+
+    def _background(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Away:
+    """The transport of a seat whose person's socket dropped: nothing reaches them."""
+
+    attached = False
+
+    async def send_bytes(self, data: bytes) -> None:
+        pass
+
+    async def send_json(self, message: Any) -> None:
+        pass

@@ -1,0 +1,151 @@
+"""The recording's one front door for a match: episodes created, seats changing hands, chunks
+shipped, heartbeats, closes and discards.
+
+A match is handed a ``Sink``; ``DjangoSink`` is the live one (the database through the
+recording's services, chunks batched to the workers by ``play/engine.py``'s shipper, the
+episode kept beating while this process hosts it). Tests and benches hand their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+
+from games.models import Game
+from recording import services
+
+from . import engine
+from .protocol import EndReason
+from .seats import Holder
+
+
+class Sink(Protocol):
+    async def create(
+        self,
+        *,
+        seed: int,
+        frame_shape: list[int],
+        pixel_format: str,
+        holders: Sequence[Holder],
+        roles: Sequence[str],
+    ) -> str:
+        """A new episode whose seats are held by ``holders`` from its first step; its id."""
+
+    async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:
+        """Seat ``index`` changed hands: ``holder`` holds it from step ``from_step`` on."""
+
+    async def ship(self, *, episode: str, index: int, blob: bytes) -> None: ...
+
+    async def close(
+        self,
+        *,
+        episode: str,
+        reason: EndReason,
+        steps: int,
+        chunks: int,
+        total: float,
+        pauses: list[dict[str, Any]],
+    ) -> None: ...
+
+    async def discard(self, *, episode: str) -> None:
+        """The episode ended before its first step: it leaves no record."""
+
+    def hosted(self, episode: str, *, here: bool) -> None:
+        """This process starts (or stops) hosting an episode that goes on elsewhere."""
+
+
+class DjangoSink:
+    """A match's recording through the database and the workers."""
+
+    def __init__(self, *, user: Any, game: Game) -> None:
+        self.user = user  # who opened the match: the episode's player when no seat names one
+        self.game = game
+
+    async def create(
+        self,
+        *,
+        seed: int,
+        frame_shape: list[int],
+        pixel_format: str,
+        holders: Sequence[Holder],
+        roles: Sequence[str],
+    ) -> str:
+        seats = _seat_holders(holders, roles)
+        episode = await database_sync_to_async(services.episode_start)(
+            user=self.user,
+            game=self.game,
+            seed=seed,
+            frame_shape=frame_shape,
+            pixel_format=pixel_format,
+            **({"seats": seats} if seats is not None else {}),
+        )
+        self.hosted(str(episode.pk), here=True)
+        return str(episode.pk)
+
+    async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:
+        await database_sync_to_async(services.seat_taken)(
+            episode_id=episode,
+            index=index,
+            kind=_kind(holder),
+            user_id=holder.user_id,
+            policy_id=holder.policy_id,
+            from_step=from_step,
+        )
+
+    async def discard(self, *, episode: str) -> None:
+        try:
+            await database_sync_to_async(services.episode_discard)(episode_id=episode)
+        finally:
+            self.hosted(episode, here=False)
+
+    async def ship(self, *, episode: str, index: int, blob: bytes) -> None:
+        await engine.shipper().ship(episode, index, blob)
+
+    def hosted(self, episode: str, *, here: bool) -> None:
+        # Beating keeps the watchdog off a live episode; the flusher reports it in /metrics.
+        if here:
+            engine.heartbeat().add(episode)
+            engine.metrics_flusher().ensure_running()
+        else:
+            engine.heartbeat().discard(episode)
+
+    async def close(
+        self,
+        *,
+        episode: str,
+        reason: EndReason,
+        steps: int,
+        chunks: int,
+        total: float,
+        pauses: list[dict[str, Any]],
+    ) -> None:
+        try:
+            await database_sync_to_async(services.episode_end)(
+                episode_id=episode, reason=reason, steps=steps, chunks=chunks, pauses=pauses
+            )
+        finally:
+            self.hosted(episode, here=False)
+
+
+def _kind(holder: Holder) -> str:
+    # A script holds seats only in tests and benches, which record it as nobody's.
+    return holder.kind if holder.kind in ("human", "policy") else "vacant"
+
+
+def _seat_holders(
+    holders: Sequence[Holder], roles: Sequence[str]
+) -> list[services.SeatHolder] | None:
+    if len(holders) == 1 and holders[0].kind == "human":
+        return None  # one seat, the player: as every one-player episode
+    return [
+        services.SeatHolder(
+            index=index,
+            role=roles[index] if index < len(roles) else "",
+            kind=_kind(holder),
+            user_id=holder.user_id,
+            policy_id=holder.policy_id,
+        )
+        for index, holder in enumerate(holders)
+    ]
