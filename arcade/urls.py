@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("accounts.urls")),
     path("", include("recording.urls")),
     path("", include("games.urls")),
+    path("", include("play.urls")),
 ]
 
 if settings.SERVE_MEDIA:

@@ -20,5 +20,10 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
 def play(request: HttpRequest, slug: str) -> HttpResponse:
     """The play view: the canvas and the socket that drives it."""
     game = get_object_or_404(Game.objects.playable(), slug=slug)
-    ws_path = f"/ws/play/{game.slug}/"  # routed by play.routing, not urls.py
-    return render(request, "games/play.html", {"game": game, "ws_path": ws_path})
+    # Routed by play.routing, not urls.py: a game of several seats has its waiting room.
+    if game.is_multi_seat:
+        mode, ws_path = "match", f"/ws/match/{game.slug}/"
+    else:
+        mode, ws_path = "play", f"/ws/play/{game.slug}/"
+    context = {"game": game, "ws_path": ws_path, "mode": mode}
+    return render(request, "games/play.html", context)

@@ -29,6 +29,33 @@ from .wire import FrameWriter
 log = logging.getLogger(__name__)
 
 
+def _hello(game: Game) -> p.HelloMessage:
+    """The greeting of a multi-seat game's socket: each seat's keys come with the seat."""
+    config = game.config()
+    shape = game.frame_shape or [0, 0]
+    return p.HelloMessage(
+        type="hello",
+        protocol=p.PROTOCOL_VERSION,
+        game=p.GameInfo(
+            slug=config.slug,
+            title=config.title,
+            fps=config.fps,
+            turn_based=config.turn_based,
+            width=shape[1] if len(shape) > 1 else 0,
+            height=shape[0],
+            pixel_format="indexed",
+            palette=None,
+            keys=[],
+            max_steps=config.max_steps,
+            pauses_when_hidden=False,
+            two_sided_score=config.two_sided_score,
+        ),
+        ack_every=settings.ARCADE["ACK_EVERY"],
+        window=settings.ARCADE["SEND_WINDOW"],
+        reconnect_grace=settings.ARCADE["RECONNECT_GRACE_SECONDS"],
+    )
+
+
 class _Relayed(PlayConsumer):
     """What both sockets share: frames and messages relayed from a room on another process."""
 
@@ -69,31 +96,7 @@ class MatchConsumer(_Relayed):
         self._limits()
         self.notices = player_group(user.pk)
         await self.channel_layer.group_add(self.notices, self.channel_name)
-        config = game.config()
-        shape = game.frame_shape or [0, 0]
-        await self.send_json(
-            p.HelloMessage(
-                type="hello",
-                protocol=p.PROTOCOL_VERSION,
-                game=p.GameInfo(
-                    slug=config.slug,
-                    title=config.title,
-                    fps=config.fps,
-                    turn_based=config.turn_based,
-                    width=shape[1] if len(shape) > 1 else 0,
-                    height=shape[0],
-                    pixel_format="indexed",
-                    palette=None,
-                    keys=[],  # each seat's keys come with the seat
-                    max_steps=config.max_steps,
-                    pauses_when_hidden=False,
-                    two_sided_score=config.two_sided_score,
-                ),
-                ack_every=settings.ARCADE["ACK_EVERY"],
-                window=settings.ARCADE["SEND_WINDOW"],
-                reconnect_grace=settings.ARCADE["RECONNECT_GRACE_SECONDS"],
-            )
-        )
+        await self.send_json(_hello(game))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.attached or not self._admit():
@@ -141,7 +144,10 @@ class MatchConsumer(_Relayed):
 
     async def _join(self) -> None:
         if self.link is not None:
-            raise p.ProtocolError("seated", "You hold a seat already; press Leave first.")
+            # Play again after a game: the last room has closed (leaving it changes nothing);
+            # mid-game, it is leaving that game for a new one.
+            link, self.link = self.link, None
+            await link.leave()
         if not lobby.admit_join(self.user.pk):
             raise p.ProtocolError(
                 "too_many_starts", "You joined many games in the last minute; wait a moment."
@@ -212,8 +218,14 @@ class WatchConsumer(_Relayed):
         if not await lobby.may_watch(user, episode_id):
             await self.close(code=p.CLOSE_FORBIDDEN)
             return
+        game = await Game.objects.filter(episodes__pk=episode_id).afirst()
+        if game is None:
+            await self.close(code=p.CLOSE_NOT_FOUND)
+            return
+        self.game = game
         self.attached = True
         self._limits()
+        await self.send_json(_hello(game))
         address = await hubs.room_of_episode(episode_id)
         if address is None:
             await self.send_json(

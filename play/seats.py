@@ -91,7 +91,8 @@ class HumanSeat:
         self._last_seq = -1
 
     def take(self) -> tuple[int, bool]:
-        return self.action, True  # a person's keys choose every step
+        # A person's keys choose every step; an empty seat's default action is nobody's choice.
+        return self.action, self.holder.kind == "human"
 
     def see(self, screen: Screen) -> None:
         pass  # the person sees it on their screen

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 
-from games.models import Game
+from accounts.models import User
+from games.models import Game, Policy
 from recording import services
 
 from . import engine
@@ -31,23 +32,58 @@ class Sink(Protocol):
         holders: Sequence[Holder],
         roles: Sequence[str],
     ) -> str:
-        """A new episode whose seats are held by ``holders`` from its first step; its id."""
+        episode = await database_sync_to_async(self._start)(
+            seed=seed,
+            frame_shape=frame_shape,
+            pixel_format=pixel_format,
+            holders=holders,
+            roles=roles,
+        )
+        self.hosted(str(episode.pk), here=True)
+        return str(episode.pk)
 
-    async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:
-        """Seat ``index`` changed hands: ``holder`` holds it from step ``from_step`` on."""
-
-    async def ship(self, *, episode: str, index: int, blob: bytes) -> None: ...
-
-    async def close(
+    def _start(
         self,
         *,
-        episode: str,
-        reason: EndReason,
-        steps: int,
-        chunks: int,
-        total: float,
-        pauses: list[dict[str, Any]],
-    ) -> None: ...
+        seed: int,
+        frame_shape: list[int],
+        pixel_format: str,
+        holders: Sequence[Holder],
+        roles: Sequence[str],
+    ) -> Any:
+        if len(holders) == 1 and holders[0].kind == "human":
+            seats = None  # one seat, the player: as every one-player episode
+            user = self.user
+        else:
+            seats = [
+                _seat_holder(index, holder, roles[index] if index < len(roles) else "")
+                for index, holder in enumerate(holders)
+            ]
+            # The episode's player is its first person (a room's host may have left it).
+            people = [seat.user for seat in seats if seat.user is not None]
+            user = people[0] if people else self.user
+        return services.episode_start(
+            user=user,
+            game=self.game,
+            seed=seed,
+            frame_shape=frame_shape,
+            pixel_format=pixel_format,
+            seats=seats,
+        )
+
+    async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:
+        def record() -> None:
+            seat = _seat_holder(index, holder, "")
+            services.seat_taken(
+                episode_id=episode,
+                index=index,
+                kind=seat.kind,
+                user=seat.user,
+                policy=seat.policy,
+                from_step=from_step,
+            )
+
+        await database_sync_to_async(record)()
 
     async def discard(self, *, episode: str) -> None:
         """The episode ended before its first step: it leaves no record."""
@@ -129,23 +165,13 @@ class DjangoSink:
             self.hosted(episode, here=False)
 
 
-def _kind(holder: Holder) -> str:
-    # A script holds seats only in tests and benches, which record it as nobody's.
-    return holder.kind if holder.kind in ("human", "policy") else "vacant"
-
-
-def _seat_holders(
-    holders: Sequence[Holder], roles: Sequence[str]
-) -> list[services.SeatHolder] | None:
-    if len(holders) == 1 and holders[0].kind == "human":
-        return None  # one seat, the player: as every one-player episode
-    return [
-        services.SeatHolder(
-            index=index,
-            role=roles[index] if index < len(roles) else "",
-            kind=_kind(holder),
-            user_id=holder.user_id,
-            policy_id=holder.policy_id,
-        )
-        for index, holder in enumerate(holders)
-    ]
+def _seat_holder(index: int, holder: Holder, role: str) -> services.SeatHolder:
+    """The recording's row for a seat's holder. A script holds seats only in tests and
+    benches, which record it as nobody's."""
+    if holder.kind == "human":
+        user = User.objects.get(pk=holder.user_id)
+        return services.SeatHolder(index=index, role=role, kind="human", user=user)
+    if holder.kind == "policy":
+        policy = Policy.objects.get(pk=holder.policy_id)
+        return services.SeatHolder(index=index, role=role, kind="policy", policy=policy)
+    return services.SeatHolder(index=index, role=role, kind="vacant")

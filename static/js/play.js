@@ -9,6 +9,11 @@
  * The game waits for the player: a new episode shows its first frame and "press any key (or
  * Start) to begin", counts down 3-2-1 and only then sends `begin`, the server's cue to step.
  * A real-time game pauses (`pause`) while its tab is hidden and counts down again after.
+ *
+ * Two more modes share this page (data-mode): "match", a seat in a game of several players,
+ * where `start` joins the waiting room, `lobby` messages say who is there, `seat` says which
+ * seat is ours (its keys and role), and the game starts for everyone after the server's
+ * countdown; and "watch", a spectator's read-only view, which sends no input at all.
  */
 (() => {
   "use strict";
@@ -26,6 +31,8 @@
   const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 3000]; // then every 3 s, within the grace
   const SEAT_RETRY_MS = 3000; // how often a player waiting for a seat asks again
   const COUNTDOWN_FROM = 3; // seconds of 3-2-1 before play begins
+  const MATCH = root.dataset.mode === "match"; // a seat in a game of several players
+  const WATCH = root.dataset.mode === "watch"; // a spectator: frames in, nothing played
   const TURN_BASED = root.dataset.turnBased === "true";
   const TWO_SIDED = root.dataset.twoSided === "true"; // score as both sides' points (Pong)
   // A phone or tablet: no keyboard to count on. On-screen buttons, where the game has them.
@@ -62,12 +69,18 @@
     beginButton: document.getElementById("begin-button"),
     countdown: document.getElementById("countdown"),
     keyboardNeeded: document.getElementById("keyboard-needed"),
+    lobby: document.getElementById("lobby"), // the waiting room's overlay (match mode)
+    lobbyText: document.getElementById("lobby-text"),
+    lobbySeats: document.getElementById("lobby-seats"),
+    leave: document.getElementById("leave"),
+    seatInfo: document.getElementById("seat-info"),
     pad: document.getElementById("pad"),
   };
   const ctx = el.screen.getContext("2d", { alpha: false });
 
   // Everything the page knows, in one place.
   const s = {
+    seat: null, // match mode: our seat's index, once the waiting room has given us one
     ws: null,
     opened: false, // the handshake succeeded (a refused one closes with 1006 and no code)
     helloSeen: false,
@@ -205,6 +218,12 @@
       case "pong":
         onPong(msg);
         break;
+      case "lobby":
+        onLobby(msg);
+        break;
+      case "seat":
+        onSeat(msg);
+        break;
       case "episode_saved":
         onSaved(msg);
         break;
@@ -244,7 +263,10 @@
     setState("ready");
     startPinging();
     const paused = savedEpisode();
-    if (KEYBOARD_NEEDED) {
+    if (WATCH) {
+      el.newGame.hidden = true;
+      setState("watching", "waiting for the game");
+    } else if (KEYBOARD_NEEDED) {
       // No episode is started, so nothing is recorded on a device that cannot play it.
       el.newGame.disabled = true;
       el.keyboardNeeded.hidden = false;
@@ -497,6 +519,55 @@
     el.screen.focus({ preventScroll: true });
   }
 
+  // --- the waiting room (match mode) ----------------------------------------------------------
+
+  const SEAT_STATE = {
+    away: (msg) => `${msg.name} lost their connection; waiting ${msg.grace} s for them to come back`,
+    back: (msg) => `${msg.name} is back`,
+    ai: (msg) => `${msg.name} (AI) plays seat ${msg.seat + 1} from here on`,
+  };
+
+  function onLobby(msg) {
+    if (msg.state === "cancelled") {
+      el.lobbyText.textContent = `The game was called off: ${msg.reason}. Press Play again to wait for another.`;
+      el.lobbySeats.replaceChildren();
+      el.lobby.hidden = false;
+      setState("over", "called off");
+      s.startPending = false;
+      return;
+    }
+    const waitingFor = msg.seats - msg.filled;
+    el.lobbyText.textContent = msg.countdown
+      ? `Everyone is here. Starting in ${Math.round(msg.countdown)} s…`
+      : `Waiting for ${waitingFor === 1 ? "another player" : `${waitingFor} more players`}… ` +
+        `(${msg.filled} of ${msg.seats} seats taken)`;
+    const items = (msg.who || []).map((seat) => {
+      const item = document.createElement("li");
+      const who = seat.kind === "open" ? "open" : seat.kind === "ai" ? `${seat.name} (AI)` : seat.name;
+      item.textContent = `Seat ${seat.seat + 1}${seat.role ? `, ${seat.role}` : ""}: ${who}`;
+      if (seat.seat === s.seat) item.classList.add("mine");
+      return item;
+    });
+    el.lobbySeats.replaceChildren(...items);
+    el.lobby.hidden = false;
+    setState(msg.countdown ? "starting" : "waiting", msg.countdown ? "get ready" : "waiting for players");
+  }
+
+  function onSeat(msg) {
+    if (typeof msg.state === "string") {
+      const say = SEAT_STATE[msg.state];
+      if (say) showError(say(msg));
+      return;
+    }
+    s.seat = msg.seat;
+    s.gameKeys = new Set(msg.keys || []);
+    if (el.seatInfo) {
+      el.seatInfo.textContent = `You are ${msg.role || `player ${msg.seat + 1}`}.` +
+        (msg.instructions ? ` ${msg.instructions}` : "");
+      el.seatInfo.hidden = false;
+    }
+  }
+
   /** The tab is hidden: a real-time game stops, so the player misses nothing. */
   function onHidden() {
     releaseAllKeys();
@@ -666,7 +737,13 @@
       if (el.moves) show(el.moves, "0");
       el.summary.hidden = true;
       forgetEpisode(); // saved again only if this socket drops
-      if (msg.resumed && !msg.paused) {
+      if (MATCH || WATCH) {
+        // A game of several players starts for everyone at once, after the waiting room's
+        // countdown; a spectator never waits for anybody.
+        el.lobby.hidden = true;
+        setState(WATCH ? "watching" : "playing", WATCH ? "watching" : "playing");
+        if (msg.resumed && MATCH) showError("Reconnected: the game goes on.");
+      } else if (msg.resumed && !msg.paused) {
         setState("playing");
         showError("Reconnected: the game goes on where it paused.");
       } else {
@@ -901,7 +978,7 @@
 
   /** Input is sent while the game can use it: held during the countdown, or in play. */
   function sending() {
-    return s.state === "playing" || s.state === "countdown";
+    return !WATCH && (s.state === "playing" || s.state === "countdown");
   }
 
   function onKeyDown(event) {
@@ -975,6 +1052,15 @@
     el.screen.focus({ preventScroll: true });
   });
   el.reconnect.addEventListener("click", () => location.reload());
+  if (el.leave) {
+    el.leave.addEventListener("click", () => {
+      send({ type: "leave" });
+      el.lobby.hidden = true;
+      setState("over", "left");
+      el.summary.textContent = "You left the waiting room. Press Play again to wait for a game.";
+      el.summary.hidden = false;
+    });
+  }
   el.beginButton.addEventListener("click", startCountdown);
   if (el.pad && TOUCH_ONLY) {
     // On-screen buttons hold their key while a finger is on them; several fingers, several keys.
