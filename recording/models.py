@@ -31,10 +31,15 @@ class EpisodeQuerySet(models.QuerySet["Episode"]):
 
     def with_seats_of(self, user: User | AnonymousUser) -> EpisodeQuerySet:
         """Each episode with ``held_seats``: the seats the user held in it, in order."""
+        held = (
+            EpisodeSeat.objects.filter(user=user)
+            if user.is_authenticated
+            else EpisodeSeat.objects.none()
+        )
         return self.prefetch_related(
             models.Prefetch(
                 "seats",
-                queryset=EpisodeSeat.objects.filter(user_id=user.pk).order_by("index", "from_step"),
+                queryset=held.order_by("index", "from_step"),
                 to_attr="user_seats",
             )
         )

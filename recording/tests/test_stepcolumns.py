@@ -197,7 +197,7 @@ def two_seats_of(n: int) -> StepColumns:
             "t_received": steps["t_received"][step],
             "keys": list(steps["keys"][step] or []),
         }
-        seat_1 = {"seq": 0, "client_frame": None, "t_shown": None, "t_key": None,
+        seat_1: dict[str, Any] = {"seq": 0, "client_frame": None, "t_shown": None, "t_key": None,
                   "t_received": None, "keys": []}  # fmt: skip
         steps["seat_actions"][step] = [steps["action"][step], step // 4 % 6]
         steps["seat_rewards"][step] = [steps["reward"][step], -steps["reward"][step]]
