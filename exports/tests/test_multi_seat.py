@@ -56,7 +56,7 @@ def test_parquet_steps_carry_every_seats_action_reward_holder_and_decision(
     one_seat, _ = record_episode(user=alice, game=pong, steps=30)
 
     dataset_export(
-        query=selection([played.episode.pk, one_seat.pk]),
+        query=selection([str(played.episode.pk), str(one_seat.pk)]),
         destination=str(tmp_path),
         format="parquet",
         observation="indices",
@@ -88,7 +88,7 @@ def test_minari_has_one_dataset_per_seat_each_from_that_seats_side(
     tmp_path: Path, played: MultiSeatPlay, alice: Any, bob: Any
 ) -> None:
     summary = dataset_export(
-        query=selection([played.episode.pk]),
+        query=selection([str(played.episode.pk)]),
         destination=str(tmp_path),
         format="minari",
         observation="indices",
@@ -121,7 +121,7 @@ def test_atari_observations_sum_each_seats_rewards_over_four_steps(
     tmp_path: Path, played: MultiSeatPlay
 ) -> None:
     dataset_export(
-        query=selection([played.episode.pk]),
+        query=selection([str(played.episode.pk)]),
         destination=str(tmp_path),
         format="parquet",
         observation="atari",
@@ -140,7 +140,7 @@ def test_ram_observations_of_a_multi_seat_game_are_refused_with_a_way_out(
 
     with pytest.raises(ExportError, match="choose another --observation"):
         dataset_export(
-            query=selection([played.episode.pk]),
+            query=selection([str(played.episode.pk)]),
             destination=str(tmp_path),
             format="parquet",
             observation="ram",
