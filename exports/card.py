@@ -67,6 +67,28 @@ STEP_FIELDS = [
         "before Arcade kept them)",
     ),
     *INPUT_COLUMNS,
+    (
+        "seat_actions",
+        "list<int16>",
+        "multi-seat games: every seat's action, in seat order (`action` is seat 0's); null for "
+        "one-player games",
+    ),
+    (
+        "seat_rewards",
+        "list<float64>",
+        "multi-seat games: every seat's reward, summed as `reward` is (`reward` is seat 0's)",
+    ),
+    (
+        "seat_holders",
+        "list<string>",
+        "multi-seat games: who held each seat: `user:<pseudonym>`, `policy:<id>` or `vacant`",
+    ),
+    (
+        "seat_fresh",
+        "list<bool>",
+        "multi-seat games: whether each seat's action was decided for this step (always for a "
+        "person; for an AI policy only on the steps it decided, holding it in between)",
+    ),
 ]
 
 # The card's worked example: recorded columns, then what ``exports.inputs`` derives from them

@@ -31,7 +31,7 @@ from django.db.models import QuerySet
 from recording.frames import episode_data
 from recording.models import Episode
 
-from . import observations
+from . import observations, seats
 from .formats import FORMATS, ExportItem, Target
 from .models import AdminExport, ExportedEpisode
 from .replay import ale_ram
@@ -309,6 +309,11 @@ def dataset_export(
             raise ExportError(
                 f"{episode.game.slug}: {exc}; leave the game out with --game"
             ) from None
+        if observation == "ram" and episode.is_multi_seat:
+            raise ExportError(
+                f"{episode.game.slug}: RAM observations of multi-seat games are not exported "
+                "yet; choose another --observation, or leave the game out with --game"
+            )
     if dry_run:
         summary.exported = len(todo)
         summary.steps = sum(episode.steps for episode in todo)
@@ -327,6 +332,7 @@ def dataset_export(
             except (ValueError, OSError) as exc:
                 summary.skipped.append(f"{episode.pk}: {exc}")
                 continue
+            seats.pseudonymise_holders(data, user_pseudonym)
             trajectory = observations.transform(observation, data, episode=episode, ram=ram)
             location = writer.add(
                 ExportItem(

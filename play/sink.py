@@ -32,6 +32,47 @@ class Sink(Protocol):
         holders: Sequence[Holder],
         roles: Sequence[str],
     ) -> str:
+        """A new episode whose seats are held by ``holders`` from its first step; its id."""
+
+    async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:
+        """Seat ``index`` changed hands: ``holder`` holds it from step ``from_step`` on."""
+
+    async def ship(self, *, episode: str, index: int, blob: bytes) -> None: ...
+
+    async def close(
+        self,
+        *,
+        episode: str,
+        reason: EndReason,
+        steps: int,
+        chunks: int,
+        total: float,
+        pauses: list[dict[str, Any]],
+    ) -> None: ...
+
+    async def discard(self, *, episode: str) -> None:
+        """The episode ended before its first step: it leaves no record."""
+
+    def hosted(self, episode: str, *, here: bool) -> None:
+        """This process starts (or stops) hosting an episode that goes on elsewhere."""
+
+
+class DjangoSink:
+    """A match's recording through the database and the workers."""
+
+    def __init__(self, *, user: Any, game: Game) -> None:
+        self.user = user  # who opened the match: the episode's player when no seat names one
+        self.game = game
+
+    async def create(
+        self,
+        *,
+        seed: int,
+        frame_shape: list[int],
+        pixel_format: str,
+        holders: Sequence[Holder],
+        roles: Sequence[str],
+    ) -> str:
         episode = await database_sync_to_async(self._start)(
             seed=seed,
             frame_shape=frame_shape,
@@ -86,51 +127,6 @@ class Sink(Protocol):
         await database_sync_to_async(record)()
 
     async def discard(self, *, episode: str) -> None:
-        """The episode ended before its first step: it leaves no record."""
-
-    def hosted(self, episode: str, *, here: bool) -> None:
-        """This process starts (or stops) hosting an episode that goes on elsewhere."""
-
-
-class DjangoSink:
-    """A match's recording through the database and the workers."""
-
-    def __init__(self, *, user: Any, game: Game) -> None:
-        self.user = user  # who opened the match: the episode's player when no seat names one
-        self.game = game
-
-    async def create(
-        self,
-        *,
-        seed: int,
-        frame_shape: list[int],
-        pixel_format: str,
-        holders: Sequence[Holder],
-        roles: Sequence[str],
-    ) -> str:
-        seats = _seat_holders(holders, roles)
-        episode = await database_sync_to_async(services.episode_start)(
-            user=self.user,
-            game=self.game,
-            seed=seed,
-            frame_shape=frame_shape,
-            pixel_format=pixel_format,
-            **({"seats": seats} if seats is not None else {}),
-        )
-        self.hosted(str(episode.pk), here=True)
-        return str(episode.pk)
-
-    async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:
-        await database_sync_to_async(services.seat_taken)(
-            episode_id=episode,
-            index=index,
-            kind=_kind(holder),
-            user_id=holder.user_id,
-            policy_id=holder.policy_id,
-            from_step=from_step,
-        )
-
-    async def discard(self, *, episode: str) -> None:
         try:
             await database_sync_to_async(services.episode_discard)(episode_id=episode)
         finally:
@@ -169,9 +165,9 @@ def _seat_holder(index: int, holder: Holder, role: str) -> services.SeatHolder:
     """The recording's row for a seat's holder. A script holds seats only in tests and
     benches, which record it as nobody's."""
     if holder.kind == "human":
-        user = User.objects.get(pk=holder.user_id)
+        user = User.objects.get(pk=holder.user_id or 0)
         return services.SeatHolder(index=index, role=role, kind="human", user=user)
     if holder.kind == "policy":
-        policy = Policy.objects.get(pk=holder.policy_id)
+        policy = Policy.objects.get(pk=holder.policy_id or 0)
         return services.SeatHolder(index=index, role=role, kind="policy", policy=policy)
     return services.SeatHolder(index=index, role=role, kind="vacant")

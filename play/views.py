@@ -19,7 +19,7 @@ def watch(request: HttpRequest, episode: uuid.UUID) -> HttpResponse:
     if found is None:
         raise Http404("No such game.")
     seats = EpisodeSeat.objects.filter(episode=found).select_related("user", "policy")
-    if not request.user.is_staff and not seats.filter(user_id=request.user.pk).exists():
+    if not request.user.is_staff and not seats.filter(user_id=request.user.pk or 0).exists():
         raise PermissionDenied("You may watch the games you play in.")
     players = []
     for seat in seats:

@@ -13,8 +13,9 @@ count per frame, then all the word indices, then all the words' XOR values (colu
 better than rows). The first frame of a keyframe chunk is stored whole, ahead of them; in other
 chunks the first frame's words are against the last frame of the chunk before, so a reader
 decodes forward from the nearest keyframe chunk. Formats 2 (whole frames XOR-ed against the
-frame before), 3 (the step columns as JSON in the header) and 4 (without the held keys and the
-frames' send times, read as null) are still read.
+frame before), 3 (the step columns as JSON in the header), 4 (without the held keys and the
+frames' send times, read as null) and 5 (without the per-seat columns, read as null) are still
+read.
 ``docs/recording.md`` describes every header field.
 """
 
@@ -35,8 +36,10 @@ from . import stepcolumns
 from .stepcolumns import StepColumns
 
 MAGIC = b"ARCADECH"
-FORMAT = 5  # 5: format 4 and two step columns, the held keys and when each frame was sent
-READS = (2, 3, 4, 5)
+# 5: format 4 and two step columns, the held keys and when each frame was sent; 6: five more,
+# a multi-seat episode's per-seat actions, rewards, input stamps, holders and fresh flags.
+FORMAT = 6
+READS = (2, 3, 4, 5, 6)
 _PREFIX = struct.Struct("<8sII")
 _BINARY_LENGTHS = struct.Struct("<II")  # format 4: the lengths of the fields and the palette
 ZSTD_LEVEL = 3  # the header
@@ -62,7 +65,7 @@ class ChunkFields(TypedDict):
 class Body(TypedDict):
     """How the chunk's frames are coded."""
 
-    codec: str  # "sparse-gaps-xor-zstd" (format 4, 5), "sparse-xor-zstd" (3), "xor-zstd" (2)
+    codec: str  # "sparse-gaps-xor-zstd" (format 4 on), "sparse-xor-zstd" (3), "xor-zstd" (2)
     bytes: int  # the body's length
     index_dtype: str  # the changed words' index type, "uint16" or "uint32"; format 2: ""
 
@@ -79,7 +82,8 @@ class ChunkHeader(ChunkFields):
 
 # Every format from 2 on wrote all these keys. A reader fills only what an older format lacks
 # (docs/recording.md): the body's ``index_dtype`` (format 2 stored whole frames: "") and the
-# step columns ``keys`` and ``t_sent`` (before format 5: null, in ``stepcolumns``).
+# step columns ``keys`` and ``t_sent`` (before format 5: null, in ``stepcolumns``) and the
+# per-seat ones (before format 6: null).
 HEADER_KEYS = tuple(ChunkHeader.__annotations__)
 
 

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from games.engine.registry import is_multi_seat
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
@@ -16,7 +18,31 @@ if TYPE_CHECKING:
 
 class EpisodeQuerySet(models.QuerySet["Episode"]):
     def for_player(self, user: User | AnonymousUser) -> EpisodeQuerySet:
-        return self.filter(user=user).select_related("game").order_by("-started_at")
+        """The episodes the user played: their own, and any in which they held a seat (a
+        multi-seat episode's ``user`` is one person; the others are in its seats)."""
+        if not user.is_authenticated:
+            return self.none()
+        held = EpisodeSeat.objects.filter(user=user).values("episode")
+        return (
+            self.filter(models.Q(user=user) | models.Q(pk__in=held))
+            .select_related("game")
+            .order_by("-started_at")
+        )
+
+    def with_seats_of(self, user: User | AnonymousUser) -> EpisodeQuerySet:
+        """Each episode with ``held_seats``: the seats the user held in it, in order."""
+        held = (
+            EpisodeSeat.objects.filter(user=user)
+            if user.is_authenticated
+            else EpisodeSeat.objects.none()
+        )
+        return self.prefetch_related(
+            models.Prefetch(
+                "seats",
+                queryset=held.order_by("index", "from_step"),
+                to_attr="user_seats",
+            )
+        )
 
     def with_stored_steps(self) -> EpisodeQuerySet:
         """Each episode with ``stored_steps``: the steps in its stored chunks, which count an
@@ -117,6 +143,19 @@ class Episode(models.Model):
         return self.steps
 
     @property
+    def is_multi_seat(self) -> bool:
+        return is_multi_seat(str((self.env_spec or {}).get("env_id", "")))
+
+    @property
+    def held_seats(self) -> list[EpisodeSeat]:
+        """The seats the user of ``with_seats_of`` held, once each (a seat they left and took
+        back has two rows)."""
+        seen: dict[int, EpisodeSeat] = {}
+        for seat in getattr(self, "user_seats", []):
+            seen.setdefault(seat.index, seat)
+        return list(seen.values())
+
+    @property
     def frames(self) -> int:
         """Frames stored: one per step and the last observation, which an interrupted
         episode lost with its live session (it was to start the next chunk)."""
@@ -179,6 +218,11 @@ class EpisodeSeat(models.Model):
         holder = self.user or self.policy or "nobody"
         return f"seat {self.index} from step {self.from_step}: {holder}"
 
+    @property
+    def player_number(self) -> int:
+        """The seat as players count: seat 0 is player 1."""
+        return self.index + 1
+
 
 class Chunk(models.Model):
     """One stored object of consecutive frames and steps (format: docs/recording.md)."""
@@ -227,6 +271,10 @@ class Transition(models.Model):
     t_key = models.FloatField(null=True)
     t_received = models.FloatField(null=True)
     t_step = models.FloatField()
+    # Multi-seat episodes: {"actions", "rewards", "holders", "fresh"}, one value per seat in
+    # seat order (the chunk's per-seat columns; the input stamps stay in the chunks). Null for
+    # one seat: the columns above are seat 0's either way.
+    seats = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ("episode", "step")

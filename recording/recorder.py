@@ -8,23 +8,30 @@ A frame is kept as the 8-byte words that changed since the frame before (between
 frames a few dozen of 4,200), which the live loop has already found for the wire: a step
 costs the recorder two small arrays instead of a 33 KB frame copy. Only a keyframe chunk's
 first frame is kept whole.
+
+A multi-seat episode records the same columns for seat 0 (its action, reward and input stamp:
+what a one-seat episode records for its player, so everything that reads one seat reads it)
+and, per step, a ``SeatsRecord``: every seat's action, reward, input stamp, holder and whether
+its action was decided for this step (chunk format 6's per-seat columns).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from games.engine import codec
-from games.engine.machines import Machine, Outcome
+from games.engine.machines import Outcome
+from games.engine.palette import Palette
 
 from . import stepcolumns
 from .chunkfile import KEYFRAME_EVERY, ChunkData, ChunkFields
-from .stepcolumns import StepColumns
+from .stepcolumns import SeatStamp, StepColumns
 
-STEP_FIELDS = tuple(stepcolumns.TYPES)  # StepColumns' names: action, reward, …, t_sent
+STEP_FIELDS = tuple(stepcolumns.TYPES)  # StepColumns' names: action, reward, …, seat_fresh
+SEAT_COLUMNS = ("seat_actions", "seat_rewards", "seat_stamps", "seat_holders", "seat_fresh")
 
 
 @dataclass(slots=True)
@@ -37,6 +44,69 @@ class InputStamp:
     t_key: float | None = None  # client clock, ms
     t_received: float | None = None  # server wall clock, s
     keys: tuple[str, ...] = ()  # the key codes held, as the message gave them
+
+    def as_seat_stamp(self) -> SeatStamp:
+        return SeatStamp(
+            seq=self.seq,
+            client_frame=self.client_frame,
+            t_shown=self.t_shown,
+            t_key=self.t_key,
+            t_received=self.t_received,
+            keys=list(self.keys),
+        )
+
+
+HOLDER_VACANT = "vacant"
+
+
+def holder_of_user(user_id: int) -> str:
+    """A person's seat, as ``SeatsRecord.holders`` names it."""
+    return f"user:{user_id}"
+
+
+def holder_of_policy(policy_id: int) -> str:
+    """An AI policy's seat, as ``SeatsRecord.holders`` names it."""
+    return f"policy:{policy_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeatsRecord:
+    """One step of a multi-seat episode, seat by seat (index 0 first).
+
+    ``holders`` name who held each seat at the step: ``"user:<pk>"``, ``"policy:<pk>"`` or
+    ``"vacant"`` (``holder_of_user``, ``holder_of_policy``); the episode's ``EpisodeSeat``
+    rows say the same from the step each holder took the seat. ``fresh`` says whether the
+    seat's action came from a decision made for this step: always for a person (their keys
+    are read every step), for a policy only on the steps it decided (it holds its action in
+    between), never for a vacant seat.
+    """
+
+    actions: tuple[int, ...]  # the joint action
+    rewards: tuple[float, ...]
+    stamps: tuple[InputStamp, ...]  # each seat's input message in effect
+    holders: tuple[str, ...]
+    fresh: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        seats = len(self.actions)
+        lengths = {len(self.rewards), len(self.stamps), len(self.holders), len(self.fresh)}
+        if seats == 0 or lengths != {seats}:
+            raise ValueError(
+                "a SeatsRecord holds one action, reward, stamp, holder and fresh flag per seat "
+                f"(got {seats} actions and {sorted(lengths)} of the others)"
+            )
+
+
+class Recordable(Protocol):
+    """What ``record_step`` reads of a machine: a one-seat ``Machine`` or a multi-seat
+    ``MultiMachine`` (games/engine/multiplayer.py) alike."""
+
+    frame: np.ndarray
+    diff: np.ndarray | None
+    changed: np.ndarray | None
+    palette: Palette | None
+
+    def new_colours(self) -> list[int]: ...
 
 
 @dataclass
@@ -115,11 +185,14 @@ class Recorder:
         t_step: float,
         frame: np.ndarray,
         words: codec.Sparse | None = None,
+        seats: SeatsRecord | None = None,
     ) -> None:
         """Record step ``self.steps`` and the frame it produced.
 
-        ``words`` are the frame's changed words against the frame before (``codec.sparse``);
-        without them the recorder finds them itself, keeping a copy of every frame. ``frame``
+        ``seats``: every seat's part in the step, for a multi-seat episode (``action``,
+        ``reward`` and ``stamp`` are then seat 0's). ``words`` are the frame's changed words
+        against the frame before (``codec.sparse``); without them the recorder finds them
+        itself, keeping a copy of every frame. ``frame``
         must not change before the next step or cut (the machines' buffers do not).
         """
         latest = self._latest
@@ -149,6 +222,15 @@ class Recorder:
         s["t_step"].append(t_step)
         s["keys"].append(stamp.keys)
         s["t_sent"].append(None)  # set by ``sent`` once the frame has gone out
+        if seats is None:
+            for name in SEAT_COLUMNS:
+                stepcolumns.by_name(s)[name].append(None)
+        else:
+            s["seat_actions"].append([int(a) for a in seats.actions])
+            s["seat_rewards"].append([float(r) for r in seats.rewards])
+            s["seat_stamps"].append([stamp.as_seat_stamp() for stamp in seats.stamps])
+            s["seat_holders"].append(list(seats.holders))
+            s["seat_fresh"].append([bool(f) for f in seats.fresh])
         self.steps += 1
         self.total_return += reward
 
@@ -212,20 +294,33 @@ class Recorder:
 
 def record_step(
     recorder: Recorder,
-    machine: Machine,
+    machine: Recordable,
     *,
     action: int,
     outcome: Outcome,
     stamp: InputStamp,
     t_step: float,
     truncated: bool | None = None,
+    seats: SeatsRecord | None = None,
 ) -> tuple[list[list[int]], codec.Sparse | None]:
     """Record the step ``machine`` has just taken, as the live loop does.
 
     Returns the palette entries the step's frame showed first (already recorded) and the
     frame's changed words, both of which the live loop also sends to the player.
     ``truncated`` overrides the env's (a step limit).
+
+    A multi-seat step passes ``seats`` and, for seat 0, ``action=seats.actions[0]``,
+    ``stamp=seats.stamps[0]`` and an ``Outcome`` made from the ``MultiOutcome`` with
+    ``reward=rewards[0]``, ``lives=lives[0]`` and its ``info`` as it is (per-seat ``lives``
+    and, with sticky actions, ``applied``: replay verification compares them). The episode's
+    return is seat 0's.
     """
+    if seats is not None and (action, outcome.reward) != (seats.actions[0], seats.rewards[0]):
+        raise ValueError(
+            "a multi-seat step records seat 0's action and reward in the one-seat columns: "
+            f"action {action} and reward {outcome.reward}, but seat 0 has "
+            f"{seats.actions[0]} and {seats.rewards[0]}"
+        )
     entries: list[list[int]] = []
     colours = machine.new_colours()
     if colours and machine.palette is not None:
@@ -244,5 +339,6 @@ def record_step(
         t_step=t_step,
         frame=machine.frame,
         words=words,
+        seats=seats,
     )
     return entries, words

@@ -6,9 +6,11 @@ import json
 import logging
 import platform
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.metadata import version
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -19,9 +21,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from games.engine.machines import STICKY_ACTIONS
-from games.models import Game
+from games.engine.registry import is_multi_seat, multi_seat_name
+from games.models import Game, Policy
 
-from . import chunkfile, counters, notices, transfer, verification
+from . import chunkfile, counters, notices, stepcolumns, transfer, verification
 from .chunkfile import ChunkHeader
 from .frames import episode_frame_rgb as episode_frame_rgb  # where callers found it
 from .models import Chunk, Episode, EpisodeSeat, Transition
@@ -48,12 +51,84 @@ def library_versions() -> dict[str, str]:
     }
 
 
+SeatKind = Literal["human", "policy", "vacant"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeatHolder:
+    """Who holds one seat of an episode as it starts (or, ``seat_taken``, from a step on)."""
+
+    index: int  # 0: the first player
+    role: str = ""  # who the seat is on the screen: "the orange paddle, on the left"
+    kind: SeatKind  # a person, an AI policy, or nobody (the seat plays its default action)
+    user: User | None = None  # kind "human"
+    policy: Policy | None = None  # kind "policy"
+
+    def __post_init__(self) -> None:
+        if self.kind not in EpisodeSeat.Kind.values:
+            raise ValueError(f"seat {self.index}: unknown kind {self.kind!r}")
+        named = (self.user is not None, self.policy is not None)
+        wanted = {"human": (True, False), "policy": (False, True), "vacant": (False, False)}
+        if named != wanted[self.kind]:
+            raise ValueError(
+                f"seat {self.index}: a {self.kind} seat names "
+                + {"human": "its user", "policy": "its policy", "vacant": "nobody"}[self.kind]
+                + " and nothing else"
+            )
+
+    def seat(self, episode: Episode, from_step: int) -> EpisodeSeat:
+        return EpisodeSeat(
+            episode=episode,
+            index=self.index,
+            role=self.role,
+            kind=self.kind,
+            user=self.user,
+            policy=self.policy,
+            from_step=from_step,
+        )
+
+
+def _checked_seats(game: Game, seats: Sequence[SeatHolder]) -> list[SeatHolder]:
+    ordered = sorted(seats, key=lambda holder: holder.index)
+    if [holder.index for holder in ordered] != list(range(len(ordered))):
+        indices = [holder.index for holder in seats]
+        raise ValueError(f"seats are numbered 0, 1, … once each, not {indices}")
+    if is_multi_seat(game.env_id):
+        from games.engine.multiplayer import multi_seat_game
+
+        wanted = multi_seat_game(multi_seat_name(game.env_id)).seats
+    else:
+        wanted = 1
+    if len(ordered) != wanted:
+        raise ValueError(f"{game.title} has {wanted} seats, not {len(ordered)}")
+    return ordered
+
+
 def episode_start(
-    *, user: User, game: Game, seed: int, frame_shape: list[int], pixel_format: str
+    *,
+    user: User,
+    game: Game,
+    seed: int,
+    frame_shape: list[int],
+    pixel_format: str,
+    seats: Sequence[SeatHolder] | None = None,
 ) -> Episode:
+    """A new episode and its seats; ``seats`` None: one seat, ``user``'s (one-player games).
+
+    With ``seats`` (one per seat of the game), the episode's ``user`` is the person in the
+    lowest-numbered human seat (seat 1 when seat 0 is an AI); ``user`` (who started the
+    episode) only when no person holds a seat. Everyone else who held a seat finds the
+    episode through its seats (``Episode.objects.for_player``).
+    """
+    holders = (
+        [SeatHolder(index=0, kind="human", user=user)]
+        if seats is None
+        else _checked_seats(game, seats)
+    )
+    owner = next((h.user for h in holders if h.user is not None), user)
     with transaction.atomic():
         episode = Episode.objects.create(
-            user=user,
+            user=owner,
             game=game,
             seed=seed,
             env_spec=game.env_spec(),
@@ -61,11 +136,52 @@ def episode_start(
             frame_shape=frame_shape,
             pixel_format=pixel_format,
         )
-        # A one-player game's one seat: the player, from its first step.
-        EpisodeSeat.objects.create(
-            episode=episode, index=0, kind=EpisodeSeat.Kind.HUMAN, user=user, from_step=0
-        )
+        EpisodeSeat.objects.bulk_create(holder.seat(episode, 0) for holder in holders)
     return episode
+
+
+def seat_taken(
+    *,
+    episode_id: str,
+    index: int,
+    kind: SeatKind,
+    user: User | None = None,
+    policy: Policy | None = None,
+    role: str = "",
+    from_step: int,
+) -> EpisodeSeat:
+    """Seat ``index`` changed hands: its new holder plays it from step ``from_step`` on.
+
+    The first step the new holder's action is recorded for (its ``SeatsRecord.holders``
+    entry) is ``from_step``. Safe to call twice: the row for (episode, seat, step) is made
+    once; a different holder for the same seat and step is refused (ValueError). ``role``
+    left empty keeps the seat's role.
+    """
+    holder = SeatHolder(index=index, role=role, kind=kind, user=user, policy=policy)
+    before = (
+        EpisodeSeat.objects.filter(episode_id=episode_id, index=index, from_step__lte=from_step)
+        .order_by("-from_step")
+        .first()
+    )
+    if before is None:
+        raise ValueError(f"episode {episode_id} has no seat {index} before step {from_step}")
+    seat, _ = EpisodeSeat.objects.get_or_create(
+        episode_id=episode_id,
+        index=index,
+        from_step=from_step,
+        defaults={
+            "role": role or before.role,
+            "kind": kind,
+            "user": user,
+            "policy": policy,
+        },
+    )
+    taken_by = (seat.kind, seat.user_id, seat.policy_id)
+    if taken_by != (holder.kind, getattr(user, "pk", None), getattr(policy, "pk", None)):
+        raise ValueError(
+            f"seat {index} of episode {episode_id} was taken at step {from_step} by {seat}"
+        )
+    return seat
 
 
 def chunks_enqueue(*, items: list[tuple[str, int, bytes]]) -> None:
@@ -204,6 +320,7 @@ TRANSITION_COLUMNS = (
     "t_key",
     "t_received",
     "t_step",
+    "seats",
 )
 
 
@@ -227,6 +344,7 @@ def _transition_rows(episode_id: str, chunk_id: int, header: ChunkHeader) -> lis
             steps["t_key"][i],
             steps["t_received"][i],
             steps["t_step"][i],
+            stepcolumns.step_seats(steps, i),
         )
         for i in range(header["n_steps"])
     ]
@@ -243,7 +361,8 @@ def _insert_transitions(rows: list[tuple[Any, ...]]) -> None:
             cursor.copy(f"COPY {Transition._meta.db_table} ({columns}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row((*row[:6], json.dumps(row[6]), *row[7:]))
+                seats = None if row[15] is None else json.dumps(row[15])
+                copy.write_row((*row[:6], json.dumps(row[6]), *row[7:15], seats))
         return
     Transition.objects.bulk_create(
         (Transition(**dict(zip(TRANSITION_COLUMNS, row, strict=True))) for row in rows),

@@ -1,4 +1,4 @@
-"""A chunk's per-step columns as typed binary columns (chunk formats 4 and 5).
+"""A chunk's per-step columns as typed binary columns (chunk formats 4, 5 and 6).
 
 As JSON the columns were 15 bytes a step after zstd, a third of all stored bytes: the server
 times are 17-digit floats whose last digits are noise to a compressor. Here every numeric
@@ -12,7 +12,10 @@ cost nothing. About 3 bytes a step in all.
 Columns with gaps (the client's fields before the first key press) carry a bitmap of which
 steps have a value. The held keys (format 5) change only when the player presses or releases
 one, so a chunk stores each distinct set of keys once, as JSON, and per step the number of its
-set in that list, packed like an int column: a few bytes a chunk. ``info`` and any column whose
+set in that list, packed like an int column: a few bytes a chunk. Format 6's per-seat columns
+(a multi-seat episode's joint action, rewards, input stamps, holders and fresh flags) repeat
+the same way and are stored the same way (``DISTINCT``: any JSON value, null included, so a
+one-seat episode's null columns cost a few bytes a chunk). ``info`` and any column whose
 values do not fit its type (which the protocol's validation should make impossible) are
 stored as JSON, so nothing is ever refused.
 
@@ -28,6 +31,17 @@ from collections.abc import Sequence
 from typing import Any, TypedDict, cast
 
 import numpy as np
+
+
+class SeatStamp(TypedDict):
+    """One seat's input message in effect at a step (the one-seat columns' input stamp)."""
+
+    seq: int
+    client_frame: int | None
+    t_shown: float | None
+    t_key: float | None
+    t_received: float | None
+    keys: list[str]
 
 
 class StepColumns(TypedDict):
@@ -48,13 +62,22 @@ class StepColumns(TypedDict):
     t_step: list[float]  # server wall clock, s: the step taken
     keys: list[Sequence[str] | None]  # the key codes held (format 5; older formats: null)
     t_sent: list[float | None]  # server wall clock, s: the frame sent (format 5; else null)
+    # Format 6, multi-seat episodes only (null for one seat, and in older formats): per step,
+    # one value per seat, in seat order (docs/recording.md, "Step columns").
+    seat_actions: list[list[int] | None]  # the joint action
+    seat_rewards: list[list[float] | None]  # each seat's reward
+    seat_stamps: list[list[SeatStamp] | None]  # each seat's input stamp
+    seat_holders: list[list[str] | None]  # "user:<pk>", "policy:<pk>", "vacant"
+    seat_fresh: list[list[bool] | None]  # the seat's action was decided for this step
 
 
 INT = "int"
 FLOAT = "float"
 BOOL = "bool"
 JSON = "json"
-KEYS = "keys"  # a list of key codes per step: a per-chunk list of the distinct sets, an index
+# Any JSON value per step, stored as a per-chunk list of the distinct values and each step's
+# number in it: for columns that repeat from step to step (held keys, per-seat columns).
+DISTINCT = "distinct"
 
 # How each column of StepColumns is stored, in StepColumns' order (a test holds them equal).
 TYPES: dict[str, str] = {
@@ -71,12 +94,23 @@ TYPES: dict[str, str] = {
     "t_step": FLOAT,
     # Format 5: the key codes held (the input message's ``keys``, as given), and when the
     # step's frame went to the socket (null: dropped by flow control, or not sent).
-    "keys": KEYS,
+    "keys": DISTINCT,
     "t_sent": FLOAT,
+    # Format 6: multi-seat episodes' per-seat values (null for one seat).
+    "seat_actions": DISTINCT,
+    "seat_rewards": DISTINCT,
+    "seat_stamps": DISTINCT,
+    "seat_holders": DISTINCT,
+    "seat_fresh": DISTINCT,
 }
 # The columns of each chunk format that has typed columns; a later format appends columns, and
 # a chunk of an earlier one reads the new ones as null.
-FORMAT_COLUMNS: dict[int, tuple[str, ...]] = {4: tuple(TYPES)[:11], 5: tuple(TYPES)}
+FORMAT_COLUMNS: dict[int, tuple[str, ...]] = {
+    4: tuple(TYPES)[:11],
+    5: tuple(TYPES)[:13],
+    6: tuple(TYPES),
+}
+LATEST = max(FORMAT_COLUMNS)
 
 _DIRECTORY = struct.Struct("<BI")  # per column, in TYPES order: how it is stored, its bytes
 _TYPED, _TYPED_WITH_GAPS, _AS_JSON = 0, 1, 2
@@ -101,6 +135,20 @@ def sliced(columns: StepColumns, start: int, stop: int) -> StepColumns:
 
 def n_steps(columns: StepColumns) -> int:
     return len(columns["action"])
+
+
+def step_seats(columns: StepColumns, i: int) -> dict[str, list[Any]] | None:
+    """Step ``i``'s per-seat actions, rewards, holders and fresh flags, as its Transition row
+    keeps them (``Transition.seats``); None for a one-seat episode's step."""
+    actions = columns["seat_actions"][i]
+    if actions is None:
+        return None
+    return {
+        "actions": actions,
+        "rewards": columns["seat_rewards"][i] or [],
+        "holders": columns["seat_holders"][i] or [],
+        "fresh": columns["seat_fresh"][i] or [],
+    }
 
 
 def by_name(columns: StepColumns) -> dict[str, list[Any]]:
@@ -134,7 +182,7 @@ def encode(steps: StepColumns) -> bytes:
     return b"".join(directory) + b"".join(parts)
 
 
-def decode(data: bytes, n_steps: int, *, version: int = 5) -> StepColumns:
+def decode(data: bytes, n_steps: int, *, version: int = LATEST) -> StepColumns:
     """The columns of a chunk of format ``version``; columns it predates are null."""
     stored = FORMAT_COLUMNS[version]
     at = _DIRECTORY.size * len(stored)
@@ -179,8 +227,8 @@ _TAKES: dict[str, set[type]] = {INT: {int}, FLOAT: {float, int}, BOOL: {bool}}
 
 def _pack(kind: str, values: list[Any]) -> tuple[bool, bytes] | None:
     """(has gaps, bytes), or None when a value does not fit the type (stored as JSON)."""
-    if kind == KEYS:
-        return _pack_keys(values)
+    if kind == DISTINCT:
+        return _pack_distinct(values)
     types = set(map(type, values))
     nulls = type(None) in types
     if not types - {type(None)} <= _TAKES[kind] or (nulls and kind == BOOL):
@@ -207,32 +255,41 @@ def _pack(kind: str, values: list[Any]) -> tuple[bool, bytes] | None:
     return True, np.packbits(valid).tobytes() + _planes(full)
 
 
-_KEYS_LENGTH = struct.Struct("<I")
+_LIST_LENGTH = struct.Struct("<I")
 
 
-def _pack_keys(values: list[Any]) -> tuple[bool, bytes] | None:
-    """The distinct key sets as JSON (u32 length first), then each step's set's number."""
-    sets: dict[tuple[str, ...], int] = {}
+def _pack_distinct(values: list[Any]) -> tuple[bool, bytes] | None:
+    """The distinct values as a JSON list (u32 length first), then each step's value's number
+    in it, packed like an int column. Values are told apart by their JSON, so a tuple and the
+    list it reads back as are one value, and ``True`` is never taken for ``1``."""
     numbers = np.empty(len(values), np.int64)
-    for step, keys in enumerate(values):
-        if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
-            return None
-        numbers[step] = sets.setdefault(tuple(keys), len(sets))
-    listed = json.dumps([list(keys) for keys in sets], separators=(",", ":")).encode()
-    return False, _KEYS_LENGTH.pack(len(listed)) + listed + _planes(numbers)
+    listed: dict[str, int] = {}
+    try:
+        for step, value in enumerate(values):
+            text = "null" if value is None else json.dumps(value, separators=(",", ":"))
+            numbers[step] = listed.setdefault(text, len(listed))
+    except (TypeError, ValueError):
+        return None  # not JSON: stored as JSON would refuse it the same way, so say it there
+    data = ("[" + ",".join(listed) + "]").encode()
+    return False, _LIST_LENGTH.pack(len(data)) + data + _planes(numbers)
 
 
-def _unpack_keys(name: str, data: bytes, n: int) -> list[Any]:
-    if len(data) < _KEYS_LENGTH.size:
+def _unpack_distinct(name: str, data: bytes, n: int) -> list[Any]:
+    if len(data) < _LIST_LENGTH.size:
         raise ValueError(f"the step column {name!r} has the wrong length")
-    (length,) = _KEYS_LENGTH.unpack_from(data)
-    sets = json.loads(data[_KEYS_LENGTH.size : _KEYS_LENGTH.size + length])
-    numbers = _unplanes(data[_KEYS_LENGTH.size + length :], n)
-    if not isinstance(sets, list) or (
-        n and not 0 <= int(numbers.min()) <= int(numbers.max()) < len(sets)
+    (length,) = _LIST_LENGTH.unpack_from(data)
+    listed = json.loads(data[_LIST_LENGTH.size : _LIST_LENGTH.size + length])
+    numbers = _unplanes(data[_LIST_LENGTH.size + length :], n)
+    if not isinstance(listed, list) or (
+        n and not 0 <= int(numbers.min()) <= int(numbers.max()) < len(listed)
     ):
-        raise ValueError(f"the step column {name!r} names a key set it does not list")
-    return [list(sets[number]) for number in numbers.tolist()]
+        raise ValueError(f"the step column {name!r} names a value it does not list")
+    if all(not isinstance(value, list | dict) for value in listed):
+        return [listed[number] for number in numbers.tolist()]
+    # Each step gets a value of its own (a list or dict shared by many steps would change
+    # them all when one is changed): parsed again from its JSON, which is cheap for these.
+    texts = [json.dumps(value, separators=(",", ":")) for value in listed]
+    return [json.loads(texts[number]) for number in numbers.tolist()]
 
 
 def _planes(bits: np.ndarray) -> bytes:
@@ -258,8 +315,8 @@ def _from_json(name: str, data: bytes, n: int) -> list[Any]:
 
 
 def _unpack(name: str, kind: str, gaps: bool, data: bytes, n: int) -> list[Any]:
-    if kind == KEYS:
-        return _unpack_keys(name, data, n)
+    if kind == DISTINCT:
+        return _unpack_distinct(name, data, n)
     if kind == BOOL:
         if len(data) != -(-n // 8):
             raise ValueError(f"the step column {name!r} has the wrong length")

@@ -19,6 +19,14 @@ finalisation (Tower of Hanoi episodes are short). Finalisation concludes: verifi
 failed. An interrupted episode (its live session lost, no final chunk) is verified when every
 step it stored replayed identically: the verdict is about what is stored.
 
+A multi-seat episode (env id ``multi/<name>``) is replayed the same way with
+games/engine/multireplay.py, from the seed and each step's joint action (the chunks'
+``seat_actions``), from ``MultiAtariMachine.start(seed, None)``: the live match starts it so,
+or from ``multi_start_state(name, seed)``, which is the same state made in a helper process.
+Every seat's reward is compared, and ``truncated`` with the replay's (or the game's step
+limit); the Transition rows' per-seat values with the chunks'; and, once the whole episode has
+replayed, every step's seat holders with the episode's ``EpisodeSeat`` rows.
+
 Two workers may replay the same chunks (a finalisation and a late incremental task); each
 commits its progress with a conditional UPDATE on ``verified_steps`` and, when it updated no
 row, the other got there first: it reloads and carries on from there. Replays are
@@ -31,7 +39,7 @@ import logging
 import struct
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import zstandard
@@ -42,12 +50,15 @@ from django.utils import timezone
 
 from games.engine import replay
 from games.engine.machines import STICKY_ACTIONS, Outcome, sticky_probability
-from games.engine.registry import is_atari
+from games.engine.multiplayer import MultiOutcome
+from games.engine.multireplay import MultiCheckpoint, MultiReplayer
+from games.engine.registry import is_atari, is_multi_seat, multi_seat_name
 from games.engine.replay import Checkpoint, Replayer, ReplayError
 
-from . import chunkfile, transfer
+from . import chunkfile, stepcolumns, transfer
 from .chunkfile import ChunkHeader
-from .models import Chunk, Episode, Transition
+from .models import Chunk, Episode, EpisodeSeat, Transition
+from .recorder import HOLDER_VACANT, holder_of_policy, holder_of_user
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +84,34 @@ def checkpoint_key(episode_id: str, number: int) -> str:
     return f"arcade:replay:{episode_id}:{number}"
 
 
-def _save_checkpoint(episode_id: str, checkpoint: Checkpoint, previous: np.ndarray) -> None:
+AnyReplayer = Replayer | MultiReplayer
+AnyCheckpoint = Checkpoint | MultiCheckpoint
+
+
+def _save_checkpoint(episode_id: str, checkpoint: AnyCheckpoint, previous: np.ndarray) -> None:
     state = checkpoint.to_bytes()
     blob = struct.pack("<I", len(state)) + state + zstandard.compress(previous.tobytes(), 1)
     key = checkpoint_key(episode_id, checkpoint.number)
     transfer.client().set(key, blob, ex=CHECKPOINT_TTL_SECONDS)
 
 
-def _load_checkpoint(episode_id: str, number: int) -> tuple[Checkpoint, np.ndarray] | None:
+def _load_checkpoint(
+    episode_id: str, number: int, *, multi: bool
+) -> tuple[AnyCheckpoint, np.ndarray] | None:
     blob = transfer.client().get(checkpoint_key(episode_id, number))
     if blob is None:
         return None
     raw = bytes(blob)  # type: ignore[arg-type]
     (length,) = struct.unpack_from("<I", raw)
-    checkpoint = Checkpoint.from_bytes(raw[4 : 4 + length])
+    checkpoint: AnyCheckpoint
+    if multi:
+        checkpoint = MultiCheckpoint.from_bytes(raw[4 : 4 + length])
+        shape = checkpoint.snapshot.screen.shape
+    else:
+        checkpoint = Checkpoint.from_bytes(raw[4 : 4 + length])
+        shape = checkpoint.screen.shape
     previous = np.frombuffer(zstandard.decompress(raw[4 + length :]), np.uint8)
-    return checkpoint, previous.reshape(checkpoint.screen.shape)
+    return checkpoint, previous.reshape(shape)
 
 
 def _discard_checkpoints(episode_id: str, *numbers: int) -> None:
@@ -97,9 +120,10 @@ def _discard_checkpoints(episode_id: str, *numbers: int) -> None:
         transfer.client().delete(*keys)
 
 
-# A Transition row's copy of the chunk's columns: (action, reward, terminated, truncated).
-Row = tuple[int, float, bool, bool]
-_ROW_FIELDS = ("action", "reward", "terminated", "truncated")
+# A Transition row's copy of the chunk's columns: (action, reward, terminated, truncated,
+# seats), ``seats`` the per-seat values of a multi-seat step (stepcolumns.step_seats).
+Row = tuple[int, float, bool, bool, dict[str, list[Any]] | None]
+_ROW_FIELDS = ("action", "reward", "terminated", "truncated", "seats")
 # What the exports publish from ``info`` (docs/datasets.md), held to the replay's.
 INFO_CHECKED = ("lives", "applied")
 
@@ -112,8 +136,8 @@ def _transitions(episode_id: str, start: int) -> dict[int, Row]:
         .values_list("step", *_ROW_FIELDS)
     )
     return {
-        step: (action, reward, terminated, truncated)
-        for step, action, reward, terminated, truncated in rows
+        step: (action, reward, terminated, truncated, seats)
+        for step, action, reward, terminated, truncated, seats in rows
     }
 
 
@@ -123,7 +147,14 @@ def _transition_finding(header: ChunkHeader, rows: dict[int, Row]) -> _Finding |
     steps = header["steps"]
     first = header["first_step"]
     for i, chunk_row in enumerate(
-        zip(steps["action"], steps["reward"], steps["terminated"], steps["truncated"], strict=True)
+        zip(
+            steps["action"],
+            steps["reward"],
+            steps["terminated"],
+            steps["truncated"],
+            (stepcolumns.step_seats(steps, i) for i in range(header["n_steps"])),
+            strict=True,
+        )
     ):
         step = first + i
         row = rows.get(step)
@@ -141,9 +172,16 @@ def _transition_finding(header: ChunkHeader, rows: dict[int, Row]) -> _Finding |
     return None
 
 
+def _is_multi(episode: Episode) -> bool:
+    env_id = (episode.env_spec or {}).get("env_id")
+    return isinstance(env_id, str) and is_multi_seat(env_id)
+
+
 def _resumable(episode: Episode) -> bool:
     spec = episode.env_spec or {}
     env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
+    if isinstance(env_id, str) and is_multi_seat(env_id):
+        return True  # a MultiReplayer always checkpoints
     if not isinstance(env_id, str) or not is_atari(env_id) or not isinstance(kwargs, dict):
         return False
     try:
@@ -152,38 +190,80 @@ def _resumable(episode: Episode) -> bool:
         return True  # the pass will find out, and say so
 
 
-def _resume(episode: Episode, start: int) -> tuple[Replayer, np.ndarray | None]:
+def _replayer(
+    env_id: str, kwargs: dict[str, Any], seed: int, resume: AnyCheckpoint | None = None
+) -> AnyReplayer:
+    """The replayer of the live loop's machine for ``env_id``, from the seed or ``resume``."""
+    if is_multi_seat(env_id):
+        if resume is not None and not isinstance(resume, MultiCheckpoint):
+            raise _Failed("a one-seat checkpoint cannot resume a multi-seat replay")
+        return MultiReplayer(multi_seat_name(env_id), kwargs, seed, resume=resume)
+    if resume is not None and not isinstance(resume, Checkpoint):
+        raise _Failed("a multi-seat checkpoint cannot resume a one-seat replay")
+    return Replayer(env_id, kwargs, seed, resume=resume)
+
+
+def _resume(episode: Episode, start: int) -> tuple[AnyReplayer, np.ndarray | None]:
     """A replayer at frame ``start`` and frame ``start - 1`` (the next chunk's XOR base)."""
     spec = episode.env_spec or {}
     env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
     if not isinstance(env_id, str) or not isinstance(kwargs, dict):
         raise _Failed("the episode has no env spec (env id and kwargs) to replay from")
-    _refuse_sticky_by_ale(episode, env_id, kwargs)
-    resumable = start and replay.resumable(env_id, kwargs)
-    saved = _load_checkpoint(str(episode.pk), start) if resumable else None
+    multi = is_multi_seat(env_id)
+    if not multi:
+        _refuse_sticky_by_ale(episode, env_id, kwargs)
+    resumable = start and (multi or replay.resumable(env_id, kwargs))
+    saved = _load_checkpoint(str(episode.pk), start, multi=multi) if resumable else None
     if saved is not None:
-        return Replayer(env_id, kwargs, episode.seed, resume=saved[0]), saved[1]
+        return _replayer(env_id, kwargs, episode.seed, saved[0]), saved[1]
     # No checkpoint (expired, or an env that cannot make one): replay the verified steps again.
     actions = _actions_before(episode, start)
-    replayer = Replayer(env_id, kwargs, episode.seed)
+    replayer = _replayer(env_id, kwargs, episode.seed)
     previous = None
     try:
         for action in actions:
             previous = replayer.frame.copy()
-            replayer.step(action)
+            _step(replayer, action)
     except BaseException:
         replayer.close()
         raise
     return replayer, previous
 
 
-def _actions_before(episode: Episode, start: int) -> list[int]:
+Action = int | list[int]  # a step's action, or a multi-seat step's joint action
+
+
+def _step(replayer: AnyReplayer, action: Action) -> Outcome | MultiOutcome:
+    if isinstance(replayer, MultiReplayer):
+        assert isinstance(action, list)
+        return replayer.step(action)
+    assert isinstance(action, int)
+    return replayer.step(action)
+
+
+def _actions(header: ChunkHeader, *, multi: bool) -> list[Action]:
+    """The chunk's actions to replay: the joint actions of a multi-seat episode."""
+    steps = header["steps"]
+    if not multi:
+        return list(steps["action"])
+    joint = steps["seat_actions"]
+    for i, actions in enumerate(joint):
+        if actions is None:
+            raise _Failed(
+                f"step {header['first_step'] + i} of a multi-seat episode has no joint action "
+                f"(chunk {header['index']} holds no per-seat columns)"
+            )
+    return list(cast(list[list[int]], joint))
+
+
+def _actions_before(episode: Episode, start: int) -> list[Action]:
     """The actions of steps [0, start), from the chunks' step columns (headers only)."""
-    actions: list[int] = []
+    multi = _is_multi(episode)
+    actions: list[Action] = []
     for chunk in episode.chunks.filter(first_frame__lt=start).order_by("index"):
         if chunk.first_frame != len(actions):
             raise _Failed(f"no stored chunk starts at frame {len(actions)}")
-        actions.extend(_read_header(chunk)["steps"]["action"])
+        actions.extend(_actions(_read_header(chunk), multi=multi))
     if len(actions) < start:
         raise _Failed(f"no stored chunk starts at frame {len(actions)}")
     return actions[:start]
@@ -267,10 +347,19 @@ def _palette_finding(header: ChunkHeader, frames: np.ndarray) -> _Finding | None
 
 
 def _check_chunk(
-    replayer: Replayer, header: ChunkHeader, frames: np.ndarray, rows: dict[int, Row]
+    replayer: AnyReplayer,
+    header: ChunkHeader,
+    frames: np.ndarray,
+    rows: dict[int, Row],
+    *,
+    max_steps: int | None = None,
 ) -> _Finding | None:
     """Step through one chunk's steps with its actions, comparing frames, rewards, ends of
-    episode and the info the exports read; and its Transition rows with its columns."""
+    episode and the info the exports read; and its Transition rows with its columns.
+
+    A multi-seat chunk is stepped with its joint actions, and every seat's reward and
+    ``truncated`` are compared too (``max_steps``: the game's step limit, which the live loop
+    truncates at whatever the machine says)."""
     first = int(header["first_frame"])
     if frames.shape[1:] != replayer.frame.shape:
         return _Finding(
@@ -279,17 +368,23 @@ def _check_chunk(
             f"{list(replayer.frame.shape)}",
         )
     steps = header["steps"]
+    multi = isinstance(replayer, MultiReplayer)
     replayed = np.empty_like(frames)
     replayed[0] = replayer.frame
     step_finding = None
-    for i, (action, reward, terminated, info) in enumerate(
-        zip(steps["action"], steps["reward"], steps["terminated"], steps["info"], strict=True)
-    ):
-        outcome = replayer.step(action)
+    for i, action in enumerate(_actions(header, multi=multi)):
+        outcome = _step(replayer, action)
         if i + 1 < len(frames):
             replayed[i + 1] = replayer.frame
         if step_finding is None:
-            step_finding = _step_finding(first + i, reward, terminated, info, outcome)
+            step = first + i
+            reward, terminated, info = steps["reward"][i], steps["terminated"][i], steps["info"][i]
+            if isinstance(outcome, MultiOutcome):
+                step_finding = _seats_finding(step, steps, i, outcome, max_steps)
+                seat_0 = Outcome(outcome.rewards[0], outcome.terminated, False, 0, outcome.info)
+                step_finding = step_finding or _step_finding(step, reward, terminated, info, seat_0)
+            else:
+                step_finding = _step_finding(step, reward, terminated, info, outcome)
     difference = _first_difference(frames, replayed)
     frame_finding = None
     if difference is not None:
@@ -326,6 +421,63 @@ def _step_finding(
                 step,
                 f"step {step} differs from the replay: stored {name} {stored.get(name)!r}, "
                 f"replayed {outcome.info[name]!r}",
+            )
+    return None
+
+
+def _seats_finding(
+    step: int, steps: stepcolumns.StepColumns, i: int, outcome: MultiOutcome, max_steps: int | None
+) -> _Finding | None:
+    """A multi-seat step's per-seat rewards and its ``truncated`` against the replay's."""
+    rewards = steps["seat_rewards"][i]
+    if rewards != outcome.rewards:
+        return _Finding(
+            step,
+            f"step {step} differs from the replay: stored seat rewards {rewards}, replayed "
+            f"{outcome.rewards}",
+        )
+    truncated = outcome.truncated or (max_steps is not None and step + 1 >= max_steps)
+    if steps["truncated"][i] != truncated:
+        return _Finding(
+            step,
+            f"step {step} differs from the replay: stored truncated {steps['truncated'][i]}, "
+            f"replayed {truncated}",
+        )
+    return None
+
+
+def _holder(seat: EpisodeSeat) -> str:
+    if seat.user_id is not None:
+        return holder_of_user(seat.user_id)
+    if seat.policy_id is not None:
+        return holder_of_policy(seat.policy_id)
+    return HOLDER_VACANT
+
+
+def _holders_finding(episode: Episode) -> _Finding | None:
+    """The first step whose recorded seat holders are not those the episode's seats name
+    (each seat's ``EpisodeSeat`` row with the largest ``from_step`` not after the step)."""
+    by_seat: dict[int, list[tuple[int, str]]] = {}
+    for seat in EpisodeSeat.objects.filter(episode=episode).order_by("index", "from_step"):
+        by_seat.setdefault(seat.index, []).append((seat.from_step, _holder(seat)))
+    n_seats = len(by_seat)
+    rows = (
+        Transition.objects.filter(episode=episode, seats__isnull=False)
+        .order_by("step")
+        .values_list("step", "seats")
+    )
+    for step, seats in rows.iterator(chunk_size=2000):
+        recorded = list((seats or {}).get("holders") or [])
+        expected = [
+            next((h for start, h in reversed(by_seat[index]) if start <= step), "nobody")
+            for index in range(n_seats)
+        ]
+        if recorded != expected:
+            return _Finding(
+                step,
+                f"step {step} was recorded with seat holders {recorded}, but the episode's "
+                f"seats name {expected}",
+                by_replay=False,
             )
     return None
 
@@ -382,7 +534,7 @@ class _Reached:
 
     end: int  # steps [0, end) replayed identically
     verdict: tuple[str, int, str] | None = None  # (verification, verified steps, detail)
-    checkpoint: Checkpoint | None = None
+    checkpoint: AnyCheckpoint | None = None
     previous: np.ndarray | None = None  # frame end - 1, the next chunk's XOR base
 
 
@@ -395,7 +547,9 @@ def _replay_chunks(episode: Episode, start: int, run: list[Chunk]) -> _Reached:
             rows = _transitions(str(episode.pk), start)
             for chunk in run:
                 header, frames = _read_chunk(chunk, reached.previous)
-                finding = _check_chunk(replayer, header, frames, rows)
+                finding = _check_chunk(
+                    replayer, header, frames, rows, max_steps=_max_steps(episode)
+                )
                 if finding is not None:
                     note = _versions_note(episode) if finding.by_replay else ""
                     detail = finding.detail + note
@@ -421,6 +575,11 @@ def _replay_chunks(episode: Episode, start: int, run: list[Chunk]) -> _Reached:
     except (_Failed, ReplayError) as exc:
         reached.verdict = (_V.FAILED, reached.end, str(exc))
     return reached
+
+
+def _max_steps(episode: Episode) -> int | None:
+    limit = (episode.env_spec or {}).get("max_steps")
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 def _interrupted_and_all_replayed(episode: Episode, end: int) -> bool:
@@ -459,6 +618,10 @@ def _verify_pass(episode_id: str) -> bool:
             f"{episode.chunks_expected} chunks stored); replay verified steps 0 to {reached.end}"
         )
         reached.verdict = (_V.FAILED, reached.end, reason)
+    if reached.verdict is not None and reached.verdict[0] == _V.VERIFIED and _is_multi(episode):
+        finding = _holders_finding(episode)
+        if finding is not None:
+            reached.verdict = (_V.MISMATCH, finding.step, finding.detail)
     if reached.verdict is not None:
         return _conclude(episode, start, *reached.verdict)
     if reached.checkpoint is not None and reached.previous is not None:

@@ -13,7 +13,9 @@ from .models import Chunk, Episode
 @login_required
 def my_episodes(request: HttpRequest) -> HttpResponse:
     """The signed-in player's recorded episodes, newest first."""
-    episodes = Episode.objects.for_player(request.user).with_stored_steps()
+    episodes = (
+        Episode.objects.for_player(request.user).with_stored_steps().with_seats_of(request.user)
+    )
     page_obj = Paginator(episodes, 25).get_page(request.GET.get("page"))
     return render(request, "recording/my_episodes.html", {"page_obj": page_obj})
 

@@ -27,11 +27,13 @@ from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.dataset.minari_storage import MinariStorage
 
 from games.engine.registry import register_all
+from recording.frames import EpisodeData
 from recording.models import Episode
 
 from ..card import OBSERVATION_TEXT, dataset_card
 from ..inputs import input_columns
 from ..observations import observation_space
+from ..seats import seat_count, seat_trajectory, seat_view
 from . import ExportItem, Target, episode_parquet
 
 DATA_FORMAT = "parquet"
@@ -125,8 +127,31 @@ def episode_infos(item: ExportItem, observation: str) -> episode_parquet.Infos:
     return infos
 
 
-def dataset_id(slug: str, observation: str) -> str:
-    return f"arcade/{slug}/{observation}-{VERSION}"
+def dataset_id(slug: str, observation: str, seat: int | None = None) -> str:
+    """A game's dataset; a multi-seat game has one per seat, each from that seat's side."""
+    if seat is None:
+        return f"arcade/{slug}/{observation}-{VERSION}"
+    return f"arcade/{slug}/seat-{seat}/{observation}-{VERSION}"
+
+
+def seat_infos(data: EpisodeData, seat: int, raw: list[int]) -> episode_parquet.Infos:
+    """A seat's dataset's extra ``infos``: the other seats' actions and rewards, and who held
+    the seat and whether its action was decided for the step (the reset row: 0, "", False)."""
+    steps = data.steps
+    others = [k for k in range(seat_count(data)) if k != seat]
+    joint = [steps["seat_actions"][i] or [] for i in raw]
+    rewards = [steps["seat_rewards"][i] or [] for i in raw]
+    infos: episode_parquet.Infos = {}
+    if others:
+        actions = np.asarray([[row[k] for k in others] for row in joint], np.int64)
+        infos["other_actions"] = np.concatenate(
+            [np.zeros((1, len(others)), np.int64), actions.reshape(len(raw), len(others))]
+        )
+    for k in others:
+        infos[f"reward_of_seat_{k}"] = [0.0, *(float(row[k]) for row in rewards)]
+    infos["holder"] = ["", *((steps["seat_holders"][i] or [""] * (seat + 1))[seat] for i in raw)]
+    infos["fresh"] = [False, *(bool((steps["seat_fresh"][i] or [])[seat]) for i in raw)]
+    return infos
 
 
 def env_spec(episode: Episode) -> gym.envs.registration.EnvSpec | None:
@@ -163,25 +188,28 @@ class Writer:
     def _data_path(self, name: str) -> Path:
         return self.target.root / name / "data"
 
-    def _storage(self, item: ExportItem) -> MinariStorage:
+    def _storage(self, item: ExportItem, name: str, seat: int | None) -> MinariStorage:
         """The game's dataset, created on its first episode or fetched to append to."""
-        name = dataset_id(item.episode.game.slug, self.observation)
         if name in self.storages:
             return self.storages[name]
         if self.target.fetch(f"{name}/data/metadata.json"):
             storage = MinariStorage.read(self._data_path(name))
             self.sizes[name] = (storage.metadata.get("dataset_size", 0.0), storage.get_size())
         else:
-            storage = self._create(name, item.episode)
+            storage = self._create(name, item.episode, seat)
         self.storages[name] = storage
         metadata = storage.metadata
         self.totals[name] = (metadata["total_episodes"], metadata["total_steps"])
         self.fast[name] = episode_parquet.supports(storage)
         return storage
 
-    def _create(self, name: str, episode: Episode) -> MinariStorage:
+    def _create(self, name: str, episode: Episode, seat: int | None) -> MinariStorage:
         space = observation_space(self.observation, episode.frame_shape, episode.pixel_format)
-        n_actions = max(len(episode.env_spec.get("action_meanings") or []), 1)
+        meanings = episode.env_spec.get("action_meanings") or []
+        if seat is not None and meanings and isinstance(meanings[0], list):
+            meanings = meanings[seat]  # one list per seat
+        n_actions = max(len(meanings), 1)
+        side = f", from the side of player {seat + 1} (seat {seat})" if seat is not None else ""
         versions = episode.versions
         with datasets_path(self.target.root), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # code_permalink, eval_env and the like: unset
@@ -194,7 +222,7 @@ class Writer:
                 observation_space=space,
                 action_space=gym.spaces.Discrete(n_actions),
                 description=(
-                    f"People playing {episode.game.title} on Arcade; observations: "
+                    f"People playing {episode.game.title} on Arcade{side}; observations: "
                     f"{OBSERVATION_TEXT[self.observation]}."
                 ),
                 data_format=self.data_format,
@@ -209,12 +237,33 @@ class Writer:
         return storage
 
     def add(self, item: ExportItem) -> str:
+        """Write the episode to its game's dataset; a multi-seat episode to each seat's, as
+        that seat played it (its actions and rewards; the others' in ``infos``)."""
+        count = seat_count(item.data)
+        if not count:
+            return self._add(item, dataset_id(item.episode.game.slug, self.observation), None)
+        names = []
+        for seat in range(count):
+            data = seat_view(item.data, seat)
+            seen = ExportItem(
+                episode=item.episode,
+                user=item.user,
+                data=data,
+                trajectory=seat_trajectory(item.trajectory, data),
+            )
+            names.append(
+                self._add(seen, dataset_id(item.episode.game.slug, self.observation, seat), seat)
+            )
+        return " ".join(names)
+
+    def _add(self, item: ExportItem, name: str, seat: int | None) -> str:
         trajectory = item.trajectory
         episode = item.episode
-        storage = self._storage(item)
-        name = dataset_id(episode.game.slug, self.observation)
+        storage = self._storage(item, name, seat)
         index, steps = self.totals[name]
         infos = episode_infos(item, self.observation)
+        if seat is not None:
+            infos |= seat_infos(item.data, seat, trajectory.raw_steps.tolist())
         if not self.fast[name]:
             buffer = EpisodeBuffer(
                 id=index,
@@ -266,6 +315,7 @@ class Writer:
                 "verification": episode.verification,
                 "cut_short": item.data.cut_short,
                 "env_kwargs": episode.env_spec.get("env_kwargs", {}),
+                **({"seat": seat} if seat is not None else {}),
                 **extra,
             },
         )

@@ -23,10 +23,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recording import stepcolumns
+from recording.frames import EpisodeData
 from recording.models import Episode
 
 from ..card import dataset_card
 from ..inputs import input_columns
+from ..observations import Trajectory
+from ..seats import seat_count, seat_trajectory, seat_view
 from . import ExportItem, Target
 
 COMPRESSION = "zstd"
@@ -58,6 +61,30 @@ With Hugging Face `datasets`:
 
 def _nullable(values: list[Any]) -> pa.Array:
     return pa.array(values, pa.float64())
+
+
+def _seat_columns(data: EpisodeData, trajectory: Trajectory) -> dict[str, pa.Array]:
+    """A multi-seat episode's per-seat columns (null for one seat): each seat's action at the
+    recorded step the step starts at and its reward summed as ``reward`` is, holders and
+    fresh flags at that step."""
+    raw = trajectory.raw_steps.tolist()
+    n = len(raw)
+    count = seat_count(data)
+    columns = data.steps
+    if count:
+        per_seat = [seat_trajectory(trajectory, seat_view(data, k)) for k in range(count)]
+        actions = np.stack([t.actions for t in per_seat], axis=1).astype(np.int16).tolist()
+        rewards = np.stack([t.rewards for t in per_seat], axis=1).tolist()
+        holders = [columns["seat_holders"][i] for i in raw]
+        fresh = [columns["seat_fresh"][i] for i in raw]
+    else:
+        actions = rewards = holders = fresh = [None] * n
+    return {
+        "seat_actions": pa.array(actions, pa.list_(pa.int16())),
+        "seat_rewards": pa.array(rewards, pa.list_(pa.float64())),
+        "seat_holders": pa.array(holders, pa.list_(pa.string())),
+        "seat_fresh": pa.array(fresh, pa.list_(pa.bool_())),
+    }
 
 
 class Writer:
@@ -121,6 +148,7 @@ class Writer:
                 "shown_to_key_ms": _nullable(pick("shown_to_key_ms")),
                 "frames_after_shown": pa.array(pick("frames_after_shown"), pa.int64()),
                 "ms_since_input": _nullable(pick("ms_since_input")),
+                **_seat_columns(data, trajectory),
             }
         )
         if self.steps is None:

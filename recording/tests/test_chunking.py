@@ -483,7 +483,8 @@ def test_it_still_reads_format_3_chunks() -> None:
     read, decoded = chunkfile.decode(blob)
 
     assert np.array_equal(decoded, frames)
-    assert read["steps"] == {**header["steps"], "keys": [None] * 2, "t_sent": [None] * 2}
+    newer = {name: [None] * 2 for name in STEP_FIELDS[11:]}
+    assert read["steps"] == {**header["steps"], **newer}
     assert read["palette"] == [[1, 2, 3, 4]]
 
 
@@ -518,24 +519,36 @@ def test_it_refuses_a_chunk_format_it_does_not_know(seaquest: Recording) -> None
         chunkfile.decode(newer)
 
 
-def test_it_still_reads_format_4_chunks(seaquest: Recording) -> None:
-    """Format 4 had no held keys and no send times: those read as null, the rest as stored."""
-    blob = seaquest.blobs[1]
+def as_older_format(blob: bytes, version: int) -> bytes:
+    """``blob`` (the newest format) as chunk format ``version`` wrote it: the same fields,
+    palette and body, and only the step columns that format had."""
     _, _, length = struct.unpack_from("<8sII", blob)
     raw = zstandard.ZstdDecompressor().decompress(blob[16 : 16 + length])
     n_fields, n_palette = struct.unpack_from("<II", raw)
     columns = raw[8 + n_fields + n_palette :]
-    directory = [struct.unpack_from("<BI", columns, 5 * i) for i in range(13)]
-    format_4_columns = columns[: 5 * 11] + columns[5 * 13 :][: sum(n for _, n in directory[:11])]
-    old = zstandard.ZstdCompressor().compress(raw[: 8 + n_fields + n_palette] + format_4_columns)
-    format_4 = struct.pack("<8sII", b"ARCADECH", 4, len(old)) + old + blob[16 + length :]
+    n_now, n_then = len(stepcolumns.TYPES), len(stepcolumns.FORMAT_COLUMNS[version])
+    directory = [struct.unpack_from("<BI", columns, 5 * i) for i in range(n_now)]
+    data = columns[5 * n_now :][: sum(n for _, n in directory[:n_then])]
+    old = zstandard.ZstdCompressor().compress(
+        raw[: 8 + n_fields + n_palette] + columns[: 5 * n_then] + data
+    )
+    return struct.pack("<8sII", b"ARCADECH", version, len(old)) + old + blob[16 + length :]
 
-    header, frames = chunkfile.decode(format_4, seaquest.frames[31])
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_it_still_reads_format_4_and_5_chunks(seaquest: Recording, version: int) -> None:
+    """Format 4 had no held keys and no send times, format 5 no per-seat columns: those read
+    as null, the rest as stored."""
+    blob = seaquest.blobs[1]
+
+    header, frames = chunkfile.decode(as_older_format(blob, version), seaquest.frames[31])
     newer, newer_frames = chunkfile.decode(blob, seaquest.frames[31])
 
     assert np.array_equal(frames, newer_frames)
-    assert header["steps"]["keys"] == [None] * header["n_steps"]
-    assert header["steps"]["t_sent"] == [None] * header["n_steps"]
     older, newest = stepcolumns.by_name(header["steps"]), stepcolumns.by_name(newer["steps"])
-    for name in STEP_FIELDS[:11]:
-        assert older[name] == newest[name], name
+    kept = stepcolumns.FORMAT_COLUMNS[version]
+    for name in STEP_FIELDS:
+        if name in kept:
+            assert older[name] == newest[name], name
+        else:
+            assert older[name] == [None] * header["n_steps"], name

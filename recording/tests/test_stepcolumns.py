@@ -12,7 +12,7 @@ import pytest
 import zstandard
 
 from recording import stepcolumns
-from recording.recorder import STEP_FIELDS
+from recording.recorder import SEAT_COLUMNS, STEP_FIELDS
 from recording.stepcolumns import StepColumns
 
 
@@ -45,6 +45,8 @@ def steps_of(n: int, *, seed: int = 0, first_input: int = 3) -> StepColumns:
         steps["keys"].append(keys)
         sent = steps["t_step"][-1] + 2e-4 if step % 5 else None  # every fifth frame dropped
         steps["t_sent"].append(sent)
+        for name in SEAT_COLUMNS:  # a one-seat episode's
+            stepcolumns.by_name(steps)[name].append(None)
     return steps
 
 
@@ -162,7 +164,7 @@ def test_it_reads_the_columns_of_a_format_4_chunk_and_the_newer_ones_as_null() -
     # A format 4 chunk is the same columns without the last two (keys, t_sent).
     directory = [struct.unpack_from("<BI", packed, 5 * i) for i in range(len(stepcolumns.TYPES))]
     data = packed[5 * len(directory) :]
-    old_length = sum(length for _, length in directory[:11])
+    old_length = sum(length for _, length in directory[:11])  # the columns come in order
     format_4 = packed[: 5 * 11] + data[:old_length]
 
     back = stepcolumns.decode(format_4, 30, version=4)
@@ -178,4 +180,60 @@ def test_it_reads_the_columns_of_a_format_4_chunk_and_the_newer_ones_as_null() -
 
 def test_it_stores_every_column_of_the_typed_step_columns_in_their_order() -> None:
     assert tuple(StepColumns.__annotations__) == tuple(stepcolumns.TYPES) == STEP_FIELDS
-    assert stepcolumns.FORMAT_COLUMNS[5] == STEP_FIELDS
+    assert stepcolumns.FORMAT_COLUMNS[6] == STEP_FIELDS
+    assert stepcolumns.FORMAT_COLUMNS[5] == STEP_FIELDS[:13]
+
+
+def two_seats_of(n: int) -> StepColumns:
+    """``n`` steps of a two-seat episode: a person in seat 0 pressing every 7 steps, a policy
+    in seat 1 deciding every 4."""
+    steps = steps_of(n)
+    for step in range(n):
+        seat_0 = {
+            "seq": steps["input_seq"][step],
+            "client_frame": steps["client_frame"][step],
+            "t_shown": steps["t_shown"][step],
+            "t_key": steps["t_key"][step],
+            "t_received": steps["t_received"][step],
+            "keys": list(steps["keys"][step] or []),
+        }
+        seat_1: dict[str, Any] = {"seq": 0, "client_frame": None, "t_shown": None, "t_key": None,
+                  "t_received": None, "keys": []}  # fmt: skip
+        steps["seat_actions"][step] = [steps["action"][step], step // 4 % 6]
+        steps["seat_rewards"][step] = [steps["reward"][step], -steps["reward"][step]]
+        steps["seat_stamps"][step] = [seat_0, seat_1]  # type: ignore[list-item]
+        steps["seat_holders"][step] = ["user:1", "policy:2" if step < n // 2 else "vacant"]
+        steps["seat_fresh"][step] = [True, step % 4 == 0]
+    return steps
+
+
+def test_it_gives_back_every_seats_values_exactly() -> None:
+    steps = two_seats_of(120)
+
+    back = round_trip(steps)
+
+    assert back == steps
+    assert bits([r for rewards in back["seat_rewards"] for r in rewards or []]) == bits(
+        [r for rewards in steps["seat_rewards"] for r in rewards or []]
+    )
+
+
+def test_it_lists_each_seat_value_once_a_chunk_and_gives_each_step_its_own() -> None:
+    steps = two_seats_of(60)
+
+    packed = stepcolumns.encode(steps)
+    back = round_trip(steps)
+
+    assert packed.count(b'"policy:2"') == 1
+    back["seat_holders"][0].append("changed")  # type: ignore[union-attr]
+    assert back["seat_holders"][1] == ["user:1", "policy:2"]
+
+
+def test_it_tells_true_from_one_in_a_column_of_any_values() -> None:
+    steps = two_seats_of(4)
+    steps["seat_fresh"] = [[True, False], [1, 0], [True, False], None]  # type: ignore[list-item]
+
+    back = round_trip(steps)
+
+    assert back["seat_fresh"] == steps["seat_fresh"]
+    assert [type(v) for v in back["seat_fresh"][1] or []] == [int, int]
