@@ -26,7 +26,7 @@ from games.engine.multiplayer import MultiMachine
 from games.engine.pool import MachinePool
 from recording.chunkfile import ChunkData
 from recording.chunkfile import encode as encode_chunk
-from recording.recorder import Recorder, record_step
+from recording.recorder import Recorder, SeatsRecord, record_step
 
 from . import protocol as p
 from .clocks import Clock, DeadlineClock, TurnClock
@@ -681,11 +681,9 @@ class Match:
         truncated = env_truncated or recorder.steps + 1 >= self.game.max_steps
         stamp = self.seats[0].stamp
         first = Outcome(rewards[0], terminated, truncated, lives[0], info)
-        seats: dict[str, Any] = {}
+        seats = None
         if self.multi:
-            from recording.recorder import SeatsRecord
-
-            seats["seats"] = SeatsRecord(
+            seats = SeatsRecord(
                 actions=actions,
                 rewards=tuple(rewards),
                 stamps=tuple(seat.stamp for seat in self.seats),
@@ -700,7 +698,7 @@ class Match:
             stamp=stamp,
             t_step=t_step_of(),
             truncated=truncated,
-            **seats,
+            seats=seats,
         )
         for seat in self.seats:
             seat.see(machine)
