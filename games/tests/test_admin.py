@@ -38,6 +38,11 @@ def game_form(**overrides: Any) -> dict[str, Any]:
         "max_steps": "36000",
         "key_map": "{}",
         "default_action": "0",
+        "on_leave": "ai",
+        "start_countdown": "3",
+        # the seats inline: none
+        "seats-TOTAL_FORMS": "0",
+        "seats-INITIAL_FORMS": "0",
     }
     form.update(overrides)
     return form
