@@ -182,10 +182,15 @@ def game_seats_check(*, game: Game, seats: Sequence[GameSeat]) -> None:
     if game.is_multi_seat and game.on_leave == Game.OnLeave.AI:
         lacking = [seat for seat in in_force if seat.person_may_sit and seat.policy is None]
         if lacking:
-            names = ", ".join(f"player {seat.index + 1}" for seat in lacking)
+            players = [str(seat.index + 1) for seat in lacking]
+            names = (
+                f"player {players[0]} has"
+                if len(players) == 1
+                else f"players {', '.join(players[:-1])} and {players[-1]} have"
+            )
             errors.append(
                 f"When a person leaves, their seat's AI policy takes over, but {names} "
-                "has none: choose one for each, or another “on leave”."
+                "none: choose one for each seat, or another “on leave”."
             )
     for seat in seats:
         errors.extend(_seat_problems(game, seat))

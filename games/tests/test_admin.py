@@ -212,7 +212,7 @@ def test_it_asks_who_takes_over_when_a_person_leaves(admin_client: Client) -> No
     response = admin_client.post(reverse("admin:games_game_add"), form)
 
     page = response.content.decode()
-    assert "but player 1, player 2 has none" in page
+    assert "but players 1 and 2 have none" in page
     assert not Game.objects.exists()
 
 
