@@ -61,15 +61,13 @@ def redis_flushed() -> Iterator[None]:
 
 
 def _catalogue_game(slug: str, **overrides: Any) -> Any:
+    """A game of the default catalogue as `load_catalogue` installs it (with its AI players
+    and seats, if it has any)."""
     from games.catalogue import DEFAULT_GAMES
-    from games.models import Game
-    from games.services import game_prepare
+    from games.services import catalogue_game_create
 
     entry = next(e for e in DEFAULT_GAMES if e["slug"] == slug)
-    game = Game(**{**entry, **overrides})
-    game_prepare(game)
-    game.save()
-    return game
+    return catalogue_game_create(entry, **overrides)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 
 from games.catalogue import ATARI_KWARGS
 from games.engine.hosted import start_fork_server
-from games.engine.machines import GameConfig, build_machine
+from games.engine.machines import GameConfig, build_machine, is_multi_machine
 from games.engine.pool import MachinePool
 from games.engine.registry import register_all
 
@@ -42,6 +42,7 @@ def _config(env: str, **kwargs: Any) -> GameConfig:
 
 async def _measure(design: str, starts: int, round_: int) -> dict[str, Any]:
     running = build_machine(_config("Pong"))
+    assert not is_multi_machine(running)  # one-seat Pong: its step takes one action
     running.start(1, None)
     pool = MachinePool(use_helper=False, host_cold_starts=design == "hosted")
     if design == "hosted":

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from .models import Game, Policy
-from .services import game_prepare, policy_check
+from .models import Game, GameSeat, Policy
+from .services import game_prepare, game_seats_check, policy_check
 
 
 class GameForm(forms.ModelForm[Game]):
@@ -29,6 +29,8 @@ class GameForm(forms.ModelForm[Game]):
             "max_steps",
             "key_map",
             "default_action",
+            "on_leave",
+            "start_countdown",
         )
 
     def clean(self) -> dict[str, Any]:
@@ -50,10 +52,67 @@ class GameForm(forms.ModelForm[Game]):
         return cleaned
 
 
+class GameSeatFormSet(forms.BaseInlineFormSet[GameSeat, Game, forms.ModelForm[GameSeat]]):
+    """A game's seats, checked together against the game as edited (its env may have
+    changed in the same form): numbered as its players are, with AI policies of its own."""
+
+    instance: Game
+
+    def add_fields(self, form: forms.ModelForm[GameSeat], index: int | None) -> None:
+        super().add_fields(form, index)
+        if "policy" in form.fields:  # only this game's AI players (none before it is saved)
+            field: Any = form.fields["policy"]
+            game = self.instance if self.instance.pk else None
+            field.queryset = Policy.objects.filter(game=game).order_by("name")
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        seats = [
+            form.instance
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and (form.instance.pk or form.has_changed())
+        ]
+        game_seats_check(game=self.instance, seats=seats)
+
+
+class GameSeatInline(admin.StackedInline[GameSeat, Game]):
+    model = GameSeat
+    formset = GameSeatFormSet
+    extra = 0
+    verbose_name = "seat"
+    fieldsets = (
+        (None, {"fields": (("index", "role"), ("fill", "policy", "human_timeout"))}),
+        (None, {"fields": ("instructions", "key_map")}),
+    )
+
+    def get_extra(self, request: HttpRequest, obj: Game | None = None, **kwargs: Any) -> int:
+        # A multi-seat game without seats offers a blank one per player to fill in.
+        if obj is not None and obj.is_multi_seat and not obj.seats.exists():
+            try:
+                return obj.seat_count
+            except ValueError:
+                return 0
+        return 0
+
+
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin[Game]):
     form = GameForm
-    list_display = ("title", "preview", "env_id", "fps", "turn_based", "enabled", "display_order")
+    inlines = (GameSeatInline,)
+    list_display = (
+        "title",
+        "preview",
+        "env_id",
+        "players",
+        "fps",
+        "turn_based",
+        "enabled",
+        "display_order",
+    )
     list_editable = ("enabled", "display_order")
     list_filter = ("enabled", "turn_based")
     search_fields = ("title", "slug", "env_id")
@@ -67,8 +126,29 @@ class GameAdmin(admin.ModelAdmin[Game]):
             {"fields": ("env_id", "env_kwargs", "fps", "turn_based", "max_steps")},
         ),
         ("Keys", {"fields": ("key_map", "default_action", "action_meanings")}),
+        (
+            "Players",
+            {
+                "fields": ("on_leave", "start_countdown"),
+                "description": "A multi-seat game (env id multi/<name>) has one seat per "
+                "player, below, numbered from 0; with none, a person takes every seat. A "
+                "seat's AI policy is one of this game's (add it under Policies first).",
+            },
+        ),
         ("Read from the env", {"fields": ("frame_shape", "created_at", "updated_at")}),
     )
+
+    @admin.display(description="Players")
+    def players(self, game: Game) -> str:
+        """Who fills each seat, in a line: "A person · Pong tracker (AI)"."""
+        try:
+            seats = game.seats_in_force()
+        except ValueError:
+            return "?"
+        return " · ".join(seat.filled_by() for seat in seats) or "A person"
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("seats__policy")
 
     @admin.display(description="Thumbnail")
     def preview(self, game: Game) -> str:

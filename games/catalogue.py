@@ -1,10 +1,15 @@
-"""The default catalogue that `make run` and `manage.py load_catalogue` install."""
+"""The default catalogue that `make run` and `manage.py load_catalogue` install.
+
+Each entry is a ``Game``'s fields; a multi-seat game's also lists its built-in AI players
+("policies") and its seats ("seats"), which ``services.catalogue_game_create`` installs with it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .engine.keymap import ATARI_KEYS, atari_key_map
+from .engine.multiplayer import ROLES, multi_seat_game
 
 ATARI_KWARGS: dict[str, Any] = {
     "frameskip": 1,
@@ -259,4 +264,226 @@ DEFAULT_GAMES: list[dict[str, Any]] = [
             "touch": ["LEFT", "PICKDROP", "RIGHT"],
         },
     },
+]
+
+
+# --- multi-seat games ------------------------------------------------------------------------
+# Each plays one "multi/<name>" machine (games/engine/multiplayer.py) with a seat per player.
+# An entry's "policies" are the built-in AI players installed with it (by name); its "seats"
+# say who each player is, what their person is told, and who fills the seat ("policy" names
+# one of the entry's policies). A seat's key map left empty is the game's: every person plays
+# in a browser of their own, so the seats of a game press the same keys.
+
+# Two-player Pong waits for the player who received the ball to serve (FIRE); the paddles
+# move as in one-player Pong, RIGHT up and LEFT down, on either side.
+PONG_2P_KEYS: dict[str, Any] = {
+    "keys": {
+        "ArrowUp": "UP",
+        "KeyW": "UP",
+        "ArrowDown": "DOWN",
+        "KeyS": "DOWN",
+        "Space": "FIRE",
+    },
+    "combos": {"": 0, "FIRE": 1, "UP": 2, "DOWN": 3, "FIRE+UP": 4, "DOWN+FIRE": 5},
+    "labels": {"UP": "paddle up", "DOWN": "paddle down", "FIRE": "serve"},
+    "touch": ["UP", "FIRE", "DOWN"],
+}
+
+
+def _joystick(game: str, labels: dict[str, str], touch: list[str]) -> dict[str, Any]:
+    """The key map derived from a multi-seat game's action set, with what each key does."""
+    return {
+        **atari_key_map(multi_seat_game(game).action_meanings),
+        "labels": labels,
+        "touch": touch,
+    }
+
+
+def _seat(
+    index: int,
+    game: str,
+    instructions: str,
+    *,
+    fill: str = "human",
+    policy: str | None = None,
+    human_timeout: int = 30,
+) -> dict[str, Any]:
+    """A seat of ``game``, its role as the engine names it (``multiplayer.ROLES``)."""
+    return {
+        "index": index,
+        "role": ROLES[game][index],
+        "instructions": instructions,
+        "key_map": {},
+        "fill": fill,
+        "policy": policy,
+        "human_timeout": human_timeout,
+    }
+
+
+def _multi(
+    slug: str,
+    title: str,
+    game: str,
+    description: str,
+    instructions: str,
+    key_map: dict[str, Any],
+    *,
+    seats: list[dict[str, Any]],
+    policies: list[dict[str, Any]],
+    on_leave: str,
+    **more: Any,
+) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "title": title,
+        "env_id": f"multi/{game}",
+        "env_kwargs": dict(ATARI_KWARGS),
+        "fps": 60,
+        "turn_based": False,
+        "short_description": description,
+        "instructions": instructions,
+        "key_map": key_map,
+        "on_leave": on_leave,
+        "seats": seats,
+        "policies": policies,
+        **more,
+    }
+
+
+PONG_TRACKER = {"name": "Pong tracker", "kind": "pong-tracker"}
+RANDOM = {"name": "Random", "kind": "random"}
+GREEN_PONG = "You are the green paddle, on the right. Return the ball past the orange paddle."
+ORANGE_PONG = "You are the orange paddle, on the left. Return the ball past the green paddle."
+SERVE = " When the ball comes back to you after a point, serve it within two seconds."
+# "A person, else the tracker" for a second player: long enough to share the link.
+WAIT = 30
+
+DEFAULT_GAMES += [
+    _multi(
+        "pong-vs-ai",
+        "Pong against the tracker",
+        "pong",
+        "Two-player Pong against an AI that follows the ball.",
+        "First to 21 wins. Your opponent is the Pong tracker, a simple AI that steers its "
+        "paddle after the ball.",
+        PONG_2P_KEYS,
+        seats=[
+            _seat(0, "pong", GREEN_PONG + SERVE),
+            _seat(1, "pong", "", fill="policy", policy="Pong tracker"),
+        ],
+        policies=[PONG_TRACKER],
+        # One person: when they go, there is nobody left to play for.
+        on_leave="abandon",
+        two_sided_score=True,
+    ),
+    _multi(
+        "pong-2p",
+        "Pong for two",
+        "pong",
+        "Table tennis, two people on two screens.",
+        "First to 21 wins. If nobody takes the second paddle within half a minute, the Pong "
+        "tracker, a simple AI, plays it; it also takes over the paddle of a player who leaves.",
+        PONG_2P_KEYS,
+        seats=[
+            _seat(0, "pong", GREEN_PONG + SERVE, policy="Pong tracker"),
+            _seat(
+                1,
+                "pong",
+                ORANGE_PONG + SERVE,
+                fill="human_or_policy",
+                policy="Pong tracker",
+                human_timeout=WAIT,
+            ),
+        ],
+        policies=[PONG_TRACKER],
+        on_leave="ai",
+        two_sided_score=True,
+    ),
+    _multi(
+        "boxing-2p",
+        "Boxing for two",
+        "boxing",
+        "Two boxers, two people, two minutes.",
+        "Land more punches than your opponent in two minutes, or a hundred punches first for "
+        "a knock-out. A sparring partner that moves at random steps in if nobody comes.",
+        _joystick(
+            "boxing",
+            {
+                "UP": "move up",
+                "DOWN": "move down",
+                "LEFT": "move left",
+                "RIGHT": "move right",
+                "FIRE": "punch",
+            },
+            [*DPAD, "FIRE"],
+        ),
+        seats=[
+            _seat(0, "boxing", "You are the white boxer.", policy="Random"),
+            _seat(
+                1,
+                "boxing",
+                "You are the black boxer.",
+                fill="human_or_policy",
+                policy="Random",
+                human_timeout=60,
+            ),
+        ],
+        policies=[RANDOM],
+        on_leave="ai",
+        two_sided_score=True,
+    ),
+    _multi(
+        "tennis-2p",
+        "Tennis for two",
+        "tennis",
+        "A set of tennis, two people on two screens.",
+        "Your player swings by itself when the ball comes near: run to the ball. The players "
+        "change ends after each odd game. Win six games, by two, to win the set.",
+        _joystick(
+            "tennis",
+            {
+                "UP": "run up the court",
+                "DOWN": "run down the court",
+                "LEFT": "run left",
+                "RIGHT": "run right",
+                "FIRE": "serve",
+            },
+            [*DPAD, "FIRE"],
+        ),
+        seats=[
+            _seat(0, "tennis", "You are the pink player."),
+            _seat(1, "tennis", "You are the blue player."),
+        ],
+        policies=[],
+        # No AI plays tennis yet: a game left by one player ends once they cannot come back.
+        on_leave="abandon",
+        two_sided_score=True,
+    ),
+    _multi(
+        "space-invaders-2p",
+        "Space Invaders for two",
+        "space_invaders",
+        "Hold off the invasion together.",
+        "Two cannons against one invasion: shoot the invaders before they land. If nobody "
+        "takes the second cannon within half a minute, a cannon that moves and fires at "
+        "random does.",
+        {
+            **atari_key_map(multi_seat_game("space_invaders").action_meanings),
+            "labels": {"LEFT": "move left", "RIGHT": "move right", "FIRE": "shoot"},
+            "touch": ["LEFT", "FIRE", "RIGHT"],
+        },
+        seats=[
+            _seat(0, "space_invaders", "You are the green cannon, on the left.", policy="Random"),
+            _seat(
+                1,
+                "space_invaders",
+                "You are the yellow cannon, on the right.",
+                fill="human_or_policy",
+                policy="Random",
+                human_timeout=WAIT,
+            ),
+        ],
+        policies=[RANDOM],
+        on_leave="ai",
+    ),
 ]

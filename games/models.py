@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
 from .engine.keymap import Control, KeyMap, combines, describe
-from .engine.machines import GameConfig
-from .engine.registry import is_atari, is_multi_seat
+from .engine.machines import GameConfig, SeatConfig
+from .engine.multiplayer import multi_seat_game
+from .engine.registry import is_atari, is_multi_seat, multi_seat_name
 
 
 class GameQuerySet(models.QuerySet["Game"]):
@@ -16,7 +18,13 @@ class GameQuerySet(models.QuerySet["Game"]):
 
 
 class Game(models.Model):
-    """One entry of the catalogue: a Gymnasium env and how people play it."""
+    """One entry of the catalogue: a Gymnasium env, or a multi-seat Atari game
+    (``multi/<name>``), and how people play it."""
+
+    class OnLeave(models.TextChoices):
+        AI = "ai", "The seat's AI policy takes over (after the reconnect grace)"
+        ABANDON = "abandon", "The game ends, abandoned, after the reconnect grace"
+        END = "end", "The game ends at once, for everyone"
 
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=100)
@@ -28,7 +36,9 @@ class Game(models.Model):
         "listed from the key map, so leave them out of this text.",
     )
     env_id = models.CharField(
-        max_length=200, help_text="A registered Gymnasium id, e.g. ALE/Pong-v5."
+        max_length=200,
+        help_text="A registered Gymnasium id, e.g. ALE/Pong-v5; or multi/<name> for a "
+        "multi-seat Atari game, e.g. multi/pong (two-player Pong).",
     )
     env_kwargs = models.JSONField(default=dict, blank=True)
     fps = models.PositiveSmallIntegerField(default=60)
@@ -57,6 +67,16 @@ class Game(models.Model):
     max_steps = models.PositiveIntegerField(
         default=36_000, help_text="Episodes are truncated after this many steps."
     )
+    on_leave = models.CharField(
+        max_length=8,
+        choices=OnLeave.choices,
+        default=OnLeave.AI,
+        help_text="What happens when a person leaves a multi-seat game mid-way.",
+    )
+    start_countdown = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Seconds the waiting room counts down once every seat is filled.",
+    )
     enabled = models.BooleanField(default=True)
     display_order = models.IntegerField(default=0)
     thumbnail = models.ImageField(upload_to="thumbnails/", blank=True)
@@ -76,11 +96,32 @@ class Game(models.Model):
 
     @property
     def is_atari(self) -> bool:
-        return is_atari(self.env_id)
+        """An Atari game, one- or multi-seat: palette-index frames and a RAM to observe."""
+        return is_atari(self.env_id) or is_multi_seat(self.env_id)
 
     @property
     def is_multi_seat(self) -> bool:
         return is_multi_seat(self.env_id)
+
+    @property
+    def seat_count(self) -> int:
+        """How many players the game takes at once; ValueError for an unknown multi-seat game."""
+        if not self.is_multi_seat:
+            return 1
+        return multi_seat_game(multi_seat_name(self.env_id)).seats
+
+    def seats_in_force(self) -> list[GameSeat]:
+        """The seats a match fills, in order: the saved ones; a multi-seat game without any
+        has one seat a person takes per player, each its role as the engine names it."""
+        # (ordered by index; prefetch_related serves it; a game not saved yet has none)
+        saved = list(self.seats.all()) if self.pk else []
+        if saved or not self.is_multi_seat:
+            return saved
+        roles = multi_seat_game(multi_seat_name(self.env_id)).roles
+        return [
+            GameSeat(game=self, index=index, role=roles[index] if index < len(roles) else "")
+            for index in range(self.seat_count)
+        ]
 
     @property
     def thumbnail_url(self) -> str:
@@ -108,6 +149,17 @@ class Game(models.Model):
         return [by_symbol[symbol] for symbol in touch if symbol in by_symbol]
 
     @property
+    def on_leave_explained(self) -> str:
+        """What a person leaving does to the game, for the players."""
+        explained: dict[str, str] = {
+            self.OnLeave.AI: "If a player leaves and does not come back, an AI takes over "
+            "their seat.",
+            self.OnLeave.ABANDON: "If a player leaves and does not come back, the game ends.",
+            self.OnLeave.END: "If a player leaves, the game ends for everyone.",
+        }
+        return explained.get(self.on_leave, "")
+
+    @property
     def pauses(self) -> bool:
         """Whether play pauses while the tab is hidden: only a game on the clock has to."""
         return self.pauses_when_hidden and not self.turn_based
@@ -127,6 +179,9 @@ class Game(models.Model):
             n_actions=len(self.action_meanings),
             pauses_when_hidden=self.pauses,
             two_sided_score=self.two_sided_score,
+            seats=tuple(seat.config() for seat in self.seats_in_force()),
+            on_leave=self.on_leave,  # type: ignore[arg-type]  # one of OnLeave's values
+            start_countdown=self.start_countdown,
         )
 
     def env_spec(self) -> dict[str, Any]:
@@ -207,3 +262,104 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.game})"
+
+
+class GameSeat(models.Model):
+    """One player slot of a game: who it is on the screen, what its person is told and which
+    keys they press, and who fills it (a person, an AI policy, or a person else the AI).
+
+    A multi-seat game has one per player, numbered from 0 (``services.game_seats_check``);
+    a one-seat game may have one, to give its person a policy that takes over when they leave.
+    """
+
+    class Fill(models.TextChoices):
+        HUMAN = "human", "A person"
+        POLICY = "policy", "The AI policy"
+        HUMAN_OR_POLICY = "human_or_policy", "A person, else the AI policy after the wait"
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="seats")
+    index = models.PositiveSmallIntegerField(help_text="0 for the first player.")
+    role = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Who the seat is on the screen: “the orange paddle, on the left”.",
+    )
+    instructions = models.TextField(
+        blank=True,
+        help_text="Shown to the person in this seat. The keys are listed from the key map, so "
+        "leave them out of this text.",
+    )
+    key_map = models.JSONField(
+        default=dict, blank=True, help_text="Left empty, the seat plays with the game's key map."
+    )
+    fill = models.CharField(max_length=16, choices=Fill.choices, default=Fill.HUMAN)
+    policy = models.ForeignKey(
+        Policy,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="seats",
+        help_text="The game's AI that fills the seat, or takes it over when its person leaves.",
+    )
+    human_timeout = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="Seconds the waiting room waits for a person before the AI policy sits down "
+        "(“a person, else the AI policy” only).",
+    )
+
+    class Meta:
+        ordering = ("game", "index")
+        constraints = [
+            models.UniqueConstraint(fields=("game", "index"), name="game_seat_unique_index"),
+            # A seat the AI may fill has an AI to fill it with.
+            models.CheckConstraint(
+                condition=models.Q(fill="human") | models.Q(policy__isnull=False),
+                name="game_seat_policy_when_ai_fills",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Player {self.index + 1}" + (f": {self.role}" if self.role else "")
+
+    def clean(self) -> None:
+        if self.fill != self.Fill.HUMAN and self.policy is None:
+            raise ValidationError(
+                {"policy": "Choose the AI policy that fills this seat, or let a person fill it."}
+            )
+        if self.policy is not None and self.policy.game_id != self.game_id:
+            raise ValidationError(
+                {"policy": f"{self.policy} plays another game: choose one of this game's."}
+            )
+
+    @property
+    def person_may_sit(self) -> bool:
+        return self.fill != self.Fill.POLICY
+
+    @property
+    def key_map_in_force(self) -> dict[str, Any]:
+        return self.key_map or self.game.key_map
+
+    def controls_list(self) -> list[Control]:
+        """What each key does in this seat, from its key map (else the game's)."""
+        return describe(self.key_map_in_force, self.game.action_meanings)
+
+    def filled_by(self) -> str:
+        """Who plays this seat, for people: "A person, or Pong tracker (AI) after 30 s"."""
+        ai = f"{self.policy.name} (AI)" if self.policy is not None else "an AI"
+        if self.fill == self.Fill.POLICY:
+            return ai
+        if self.fill == self.Fill.HUMAN_OR_POLICY:
+            return f"A person, or {ai} if nobody joins within {self.human_timeout} s"
+        return "A person"
+
+    def config(self) -> SeatConfig:
+        return SeatConfig(
+            index=self.index,
+            role=self.role,
+            instructions=self.instructions,
+            key_map=dict(self.key_map),
+            fill=self.fill,  # type: ignore[arg-type]  # one of Fill's values
+            policy_id=self.policy_id,
+            human_timeout=float(self.human_timeout),
+        )

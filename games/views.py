@@ -11,9 +11,10 @@ def library(request: HttpRequest) -> HttpResponse:
 
 
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """A game's instructions and controls, with Start."""
-    game = get_object_or_404(Game.objects.playable(), slug=slug)
-    return render(request, "games/detail.html", {"game": game})
+    """A game's instructions and controls (a multi-seat game's per seat), with Start."""
+    game = get_object_or_404(Game.objects.playable().prefetch_related("seats__policy"), slug=slug)
+    seats = game.seats_in_force() if game.is_multi_seat else []
+    return render(request, "games/detail.html", {"game": game, "seats": seats})
 
 
 @login_required

@@ -60,7 +60,13 @@ class Episode:
     """What one running episode holds: its machine, its recorder and its lifecycle."""
 
     def __init__(
-        self, *, episode_id: str, seed: int, machine: Machine, recorder: Recorder, seats: int
+        self,
+        *,
+        episode_id: str,
+        seed: int,
+        machine: Machine | MultiMachine,
+        recorder: Recorder,
+        seats: int,
     ) -> None:
         self.id = episode_id
         self.seed = seed
@@ -675,7 +681,7 @@ class Match:
             rewards, lives = list(joint.rewards), list(joint.lives)
             terminated, env_truncated, info = joint.terminated, joint.truncated, joint.info
         else:
-            outcome = machine.step(actions[0])
+            outcome = cast(Machine, machine).step(actions[0])
             rewards, lives = [outcome.reward], [outcome.lives]
             terminated, env_truncated, info = outcome.terminated, outcome.truncated, outcome.info
         truncated = env_truncated or recorder.steps + 1 >= self.game.max_steps
@@ -825,7 +831,7 @@ def _plain_info(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _palette_b64(machine: Machine) -> str | None:
+def _palette_b64(machine: Machine | MultiMachine) -> str | None:
     if machine.palette is None:
         return None
     return base64.b64encode(machine.palette.rgb.astype(np.uint8).tobytes()).decode()

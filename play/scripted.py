@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -80,7 +80,7 @@ def play(
     policy = policy or hold_each_action(10)
     stamps = stamps or pressed_with(10)
     config = game.config()
-    machine = build_machine(config)
+    machine = cast(Machine, build_machine(config))  # a one-seat game's
     try:
         state = None
         if start_state and is_atari(config.env_id):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import gymnasium as gym
 import numpy as np
@@ -31,9 +31,14 @@ from . import codec
 # Palette and Repeats live in modules of their own (the multi-seat machine shares them); they
 # stay importable from here, and pickles that name them here still load.
 from .palette import Palette
-from .registry import is_atari, register_all
+from .registry import is_atari, is_multi_seat, multi_seat_name, register_all
 from .screens import Screens
 from .sticky import Repeats
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # (typing's own from Python 3.13)
+
+    from .multiplayer import MultiAtariMachine, MultiMachine
 
 PIXELS_INDEXED = "indexed"
 # Recorded in each episode's versions: who draws its sticky actions (the module's docstring).
@@ -77,7 +82,13 @@ class GameConfig:
     # A person leaving mid-game: the seat's policy takes over after the reconnect grace (ai),
     # the game ends abandoned after the grace (abandon), or it ends at once for all (end).
     on_leave: OnLeave = "ai"
-    start_countdown: float = 3.0  # s between a multi-seat game's seats filling and its start
+    # s the waiting room counts down once every seat is filled, before the first step.
+    start_countdown: float = 3.0
+
+    @property
+    def multi_seat(self) -> bool:
+        """Whether the game is a ``MultiAtariMachine``'s (``build_machine``)."""
+        return is_multi_seat(self.env_id)
 
     @property
     def pool_key(self) -> str:
@@ -368,7 +379,32 @@ class GymMachine:
         self.env.close()
 
 
-def build_machine(config: GameConfig) -> Machine:
+# What a pool holds and a match steps: one seat's machine or a multi-seat one (whose ``step``
+# takes a joint action); ``GameConfig.multi_seat`` says which.
+AnyMachine: TypeAlias = "Machine | MultiMachine"
+
+
+def is_multi_machine(machine: AnyMachine) -> TypeIs[MultiMachine]:
+    """Whether ``machine`` steps a joint action (a multi-seat machine has ``seats``)."""
+    return getattr(machine, "seats", None) is not None
+
+
+def build_machine(config: GameConfig) -> Machine | MultiMachine:
+    """A new machine for ``config``'s game: a ``MultiAtariMachine`` for a multi-seat game
+    (``multi/<name>``), an ``AtariMachine`` for ALE, a ``GymMachine`` for any other env."""
+    if is_multi_seat(config.env_id):
+        return build_multi_machine(config)
     if is_atari(config.env_id):
         return AtariMachine(config.env_id, config.env_kwargs)
     return GymMachine(config.env_id, config.env_kwargs)
+
+
+def build_multi_machine(config: GameConfig) -> MultiAtariMachine:
+    """The ``MultiAtariMachine`` of a multi-seat game; its env kwargs are the machine's
+    keyword arguments (frameskip, repeat_action_probability, full_action_space, max_steps).
+    The ROM is the ale-py wheel's: nothing is downloaded."""
+    # Imported here: multi-agent-ale-py loads its emulator library, which a process that
+    # plays only one-seat games (a hosted machine's, the seeding helper's) has no use for.
+    from .multiplayer import MultiAtariMachine
+
+    return MultiAtariMachine(multi_seat_name(config.env_id), **config.env_kwargs)

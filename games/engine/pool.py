@@ -1,4 +1,14 @@
-"""Per-process pools of idle machines, and the helper process that seeds ALE episodes."""
+"""Per-process pools of idle machines, and the helper process that seeds ALE episodes.
+
+Multi-seat games (``multi/<name>``, ``MultiAtariMachine``) are pooled alongside, by the same
+``GameConfig.pool_key``, and seeded the same way: the helper runs ``multi_start_state(name,
+seed)``, the state right after ``start(seed, None)``, and the machine restores it with
+``start(seed, state)``, which also seeds each seat's sticky actions from ``seed`` exactly as
+``start(seed, None)`` does. So a multi-seat episode is replayed from ``start(seed, None)`` with
+the seed ``acquire`` returned, as a one-seat ALE episode is from ``reset(seed=seed)``.
+They are never hosted: multi-agent-ale-py calls its emulator through ctypes, which lets go of
+the GIL, so a build on the builder thread does not stall the games being played.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +26,28 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from .hosted import HostedMachine, open_hosts, start_fork_server
-from .machines import GameConfig, Machine, atari_start_state, build_machine
-from .registry import is_atari, register_all
+from .machines import AnyMachine, GameConfig, atari_start_state, build_machine
+from .registry import is_atari, is_multi_seat, multi_seat_name, register_all
 
 log = logging.getLogger(__name__)
 
 StartState = tuple[int, "concurrent.futures.Future[bytes]"]
+
+
+def seeded_in_helper(config: GameConfig) -> bool:
+    """Whether a start of this game is worth seeding ahead in the helper: ALE games, one- or
+    multi-seat, whose build and reset take ~85 ms; other envs reset in no time."""
+    return is_atari(config.env_id) or is_multi_seat(config.env_id)
+
+
+def start_state(config: GameConfig, seed: int) -> bytes:
+    """Run in the helper process: the seeded start state ``start(seed, state)`` restores."""
+    if is_multi_seat(config.env_id):
+        # Imported here: a process that seeds only one-seat games never loads the library.
+        from .multiplayer import multi_start_state
+
+        return multi_start_state(multi_seat_name(config.env_id), seed)
+    return atari_start_state(config.env_id, config.env_kwargs, seed)
 
 
 class MachinePool:
@@ -56,7 +82,7 @@ class MachinePool:
         max_idle_hosted: int = 2,
         max_hosted: int = 16,
     ) -> None:
-        self._idle: dict[str, list[Machine]] = defaultdict(list)
+        self._idle: dict[str, list[AnyMachine]] = defaultdict(list)
         self._stock: dict[str, deque[StartState]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._max_idle = max_idle_per_game
@@ -74,13 +100,13 @@ class MachinePool:
         self._max_idle_hosted = max_idle_hosted
         self._max_hosted = max_hosted
         # Machines handed out and not yet given back: the games this process is playing.
-        self._in_play: weakref.WeakSet[Machine] = weakref.WeakSet()
+        self._in_play: weakref.WeakSet[AnyMachine] = weakref.WeakSet()
 
     @property
     def in_play(self) -> int:
         return len(self._in_play)
 
-    def _take(self, config: GameConfig) -> Machine | None:
+    def _take(self, config: GameConfig) -> AnyMachine | None:
         with self._lock:
             idle = self._idle.get(config.pool_key)
             if not idle:
@@ -97,18 +123,19 @@ class MachinePool:
                 hosted.close()
             return None
 
-    def _hand_out(self, machine: Machine) -> Machine:
+    def _hand_out(self, machine: AnyMachine) -> AnyMachine:
         self._in_play.add(machine)
         return machine
 
-    def _build(self, config: GameConfig) -> Machine:
+    def _build(self, config: GameConfig) -> AnyMachine:
         return build_machine(config)
 
-    def _build_if_quiet(self, config: GameConfig) -> Machine | None:
+    def _build_if_quiet(self, config: GameConfig) -> AnyMachine | None:
         """On the builder thread: a machine built here, or None when it should be hosted.
 
         Decided here, one build at a time, so that a burst of starts on a quiet process builds
         its first machine here and hosts the rest (that first game is being played by then).
+        A multi-seat game is always built here (see the module's docstring).
         """
         if self._host_cold_starts and is_atari(config.env_id):
             with self._lock:
@@ -120,10 +147,10 @@ class MachinePool:
         finally:
             time.sleep(self._build_rest)  # the loop's thread has the GIL to itself meanwhile
 
-    def _host(self, config: GameConfig) -> Machine:
+    def _host(self, config: GameConfig) -> AnyMachine:
         return self._hand_out(HostedMachine(config.env_id, config.env_kwargs))
 
-    async def _off_loop(self, config: GameConfig) -> Machine:
+    async def _off_loop(self, config: GameConfig) -> AnyMachine:
         """An idle machine, or a new one: built on the builder thread, or hosted."""
         taken = self._take(config)
         if taken is not None:
@@ -144,13 +171,13 @@ class MachinePool:
         return self._helper
 
     def _order_start(self, config: GameConfig) -> StartState:
-        seed = secrets.randbits(31)
+        seed = secrets.randbits(31)  # below 2**31: ALE's seeds, one- and multi-seat, are int32
         try:
-            future = self.helper().submit(atari_start_state, config.env_id, config.env_kwargs, seed)
+            future = self.helper().submit(start_state, config, seed)
         except BrokenProcessPool:
             log.warning("seeding helper process died; starting a new one")
             self._helper = None
-            future = self.helper().submit(atari_start_state, config.env_id, config.env_kwargs, seed)
+            future = self.helper().submit(start_state, config, seed)
         return seed, future
 
     def _top_up(self, config: GameConfig) -> None:
@@ -169,10 +196,14 @@ class MachinePool:
             self._top_up(config)
             return item
 
-    async def acquire(self, config: GameConfig) -> tuple[Machine, int, list[int]]:
-        """A machine at the start of a freshly seeded episode: machine, seed, first colours."""
+    async def acquire(self, config: GameConfig) -> tuple[AnyMachine, int, list[int]]:
+        """A machine at the start of a freshly seeded episode: machine, seed, first colours.
+
+        The machine is a ``MultiMachine`` when ``config.multi_seat``; either way the episode
+        is the one ``machine.start(seed, None)`` would begin.
+        """
         machine = await self._off_loop(config)
-        if is_atari(config.env_id) and self._use_helper and not isinstance(machine, HostedMachine):
+        if seeded_in_helper(config) and self._use_helper and not isinstance(machine, HostedMachine):
             seed, future = self._next_start(config)
             try:
                 state = await asyncio.wrap_future(future)
@@ -197,17 +228,17 @@ class MachinePool:
             machine.close()
             raise
 
-    async def acquire_idle(self, config: GameConfig) -> Machine:
+    async def acquire_idle(self, config: GameConfig) -> AnyMachine:
         """A machine to restore a snapshot into: an idle one, or one built off the loop."""
         return await self._off_loop(config)
 
-    def discard(self, machine: Machine) -> None:
+    def discard(self, machine: AnyMachine) -> None:
         """A machine that failed: closed, never handed out again."""
         with self._lock:
             self._in_play.discard(machine)
         machine.close()
 
-    def release(self, config: GameConfig, machine: Machine) -> None:
+    def release(self, config: GameConfig, machine: AnyMachine) -> None:
         with self._lock:
             self._in_play.discard(machine)
             idle = self._idle[config.pool_key]
@@ -232,7 +263,7 @@ class MachinePool:
                 except Exception:
                     log.exception("could not prewarm %s", config.slug)
                     break
-            if self._use_helper and is_atari(config.env_id):
+            if self._use_helper and seeded_in_helper(config):
                 with self._lock:
                     self._top_up(config)
                     ordered = [future for _, future in self._stock[config.pool_key]]

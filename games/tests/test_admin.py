@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from games.models import Game
+from games.models import Game, Policy
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,11 @@ def game_form(**overrides: Any) -> dict[str, Any]:
         "max_steps": "36000",
         "key_map": "{}",
         "default_action": "0",
+        "on_leave": "ai",
+        "start_countdown": "3",
+        # the seats inline: none
+        "seats-TOTAL_FORMS": "0",
+        "seats-INITIAL_FORMS": "0",
     }
     form.update(overrides)
     return form
@@ -142,3 +147,126 @@ def test_the_default_catalogue_loads_enabled(db: Any) -> None:
 
     call_command("load_catalogue", verbosity=0)
     assert Game.objects.count() and not Game.objects.filter(enabled=False).exists()
+
+
+# --- seats of multi-seat games ---------------------------------------------------------------
+
+
+def seat_rows(*seats: dict[str, Any], initial: int = 0) -> dict[str, Any]:
+    """The seats inline's POST data: one row per seat given."""
+    form: dict[str, Any] = {
+        "seats-TOTAL_FORMS": str(len(seats)),
+        "seats-INITIAL_FORMS": str(initial),
+    }
+    for number, seat in enumerate(seats):
+        row = {
+            "index": str(number),
+            "role": "",
+            "instructions": "",
+            "key_map": "{}",
+            "fill": "human",
+            "policy": "",
+            "human_timeout": "30",
+            **seat,
+        }
+        form.update({f"seats-{number}-{name}": value for name, value in row.items()})
+    return form
+
+
+def duel_form(**overrides: Any) -> dict[str, Any]:
+    fields = {"title": "Duel", "slug": "duel", "env_id": "multi/pong", "on_leave": "abandon"}
+    return game_form(**{**fields, **overrides})
+
+
+def test_it_adds_a_multi_seat_game_with_a_person_in_each_seat(admin_client: Client) -> None:
+    orange = {"role": "the orange paddle", "instructions": "Guard the goal on the left."}
+    form = {**duel_form(), **seat_rows({"role": "the green paddle"}, orange)}
+
+    response = admin_client.post(reverse("admin:games_game_add"), form)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    game = Game.objects.get(slug="duel")
+    assert game.action_meanings == ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]
+    assert [(seat.index, seat.role, seat.fill) for seat in game.seats.all()] == [
+        (0, "the green paddle", "human"),
+        (1, "the orange paddle", "human"),
+    ]
+    assert game.config().seats[1].instructions == "Guard the goal on the left."
+
+
+def test_it_refuses_seats_that_are_not_numbered_as_the_games_players(
+    admin_client: Client,
+) -> None:
+    form = {**duel_form(), **seat_rows({"index": "0"}, {"index": "2"})}
+
+    response = admin_client.post(reverse("admin:games_game_add"), form)
+
+    assert response.status_code == 200
+    assert "multi/pong has 2 players: give it one seat for each" in response.content.decode()
+    assert not Game.objects.exists()
+
+
+def test_it_asks_who_takes_over_when_a_person_leaves(admin_client: Client) -> None:
+    form = {**duel_form(on_leave="ai"), **seat_rows({}, {})}
+
+    response = admin_client.post(reverse("admin:games_game_add"), form)
+
+    page = response.content.decode()
+    assert "but players 1 and 2 have none" in page
+    assert not Game.objects.exists()
+
+
+def test_it_fills_a_seat_with_the_games_own_ai(admin_client: Client, make_game: Any) -> None:
+    game = make_game("pong-vs-ai")
+    url = reverse("admin:games_game_change", args=[game.pk])
+    page = admin_client.get(url).content.decode()
+    assert "Pong tracker" in page and "the orange paddle, on the left" in page
+    tracker = game.policies.get()
+    seats = game.seats.order_by("index")
+    form = {
+        **game_form(
+            title=game.title,
+            slug=game.slug,
+            env_id=game.env_id,
+            env_kwargs=json.dumps(game.env_kwargs),
+            key_map=json.dumps(game.key_map),
+            on_leave="abandon",
+        ),
+        **seat_rows(
+            {"id": str(seats[0].pk), "game": str(game.pk)},
+            {
+                "id": str(seats[1].pk),
+                "game": str(game.pk),
+                "fill": "human_or_policy",
+                "policy": str(tracker.pk),
+                "human_timeout": "20",
+            },
+            initial=2,
+        ),
+    }
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    seat = game.seats.get(index=1)
+    assert (seat.fill, seat.policy, seat.human_timeout) == ("human_or_policy", tracker, 20)
+
+
+def test_it_offers_only_the_games_own_ais_for_its_seats(
+    admin_client: Client, make_game: Any, pong: Game
+) -> None:
+    Policy.objects.create(game=pong, name="Pong's own", kind="random")
+    game = make_game("pong-2p")
+
+    page = admin_client.get(reverse("admin:games_game_change", args=[game.pk])).content.decode()
+
+    assert "Pong tracker" in page
+    assert "Pong&#x27;s own" not in page
+
+
+def test_it_lists_who_plays_each_game(admin_client: Client, make_game: Any) -> None:
+    make_game("pong-vs-ai")
+
+    page = admin_client.get(reverse("admin:games_game_changelist")).content.decode()
+
+    assert "A person · Pong tracker (AI)" in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import re
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from games.catalogue import DEFAULT_GAMES, MEANINGS
 from games.engine.keymap import KeyMap, describe
 from games.engine.machines import AtariMachine
+from games.engine.multiplayer import multi_seat_game
 
 ATARI = [entry for entry in DEFAULT_GAMES if entry["env_id"].startswith("ALE/")]
 BY_SLUG = {entry["slug"]: entry for entry in DEFAULT_GAMES}
@@ -98,3 +100,106 @@ def test_it_leaves_the_keys_out_of_each_games_instructions(entry: dict[str, Any]
         r"\b(Space|Enter|Arrow\w*|Up|Down|Left|Right|W A S D)\b", entry["instructions"]
     )
     assert named == []
+
+
+# --- multi-seat games ------------------------------------------------------------------------
+
+MULTI = [entry for entry in DEFAULT_GAMES if entry["env_id"].startswith("multi/")]
+
+
+def multi_plays(slug: str, *keys: str) -> str:
+    """The action meaning that holding ``keys`` plays in a seat of multi-seat ``slug``."""
+    entry = BY_SLUG[slug]
+    meanings = multi_seat_game(entry["env_id"].removeprefix("multi/")).action_meanings
+    keymap = KeyMap(entry["key_map"], default_action=0, n_actions=len(meanings))
+    return meanings[keymap.action_for(keys)]
+
+
+@pytest.mark.parametrize("entry", MULTI, ids=[e["slug"] for e in MULTI])
+def test_it_gives_each_multi_seat_game_a_seat_per_player_with_its_role(
+    entry: dict[str, Any],
+) -> None:
+    game = multi_seat_game(entry["env_id"].removeprefix("multi/"))
+    seats = entry["seats"]
+    assert [seat["index"] for seat in seats] == list(range(game.seats))
+    assert [seat["role"] for seat in seats] == list(game.roles)
+    assert any(seat["fill"] != "policy" for seat in seats)  # somebody plays it in a browser
+    named = {policy["name"] for policy in entry["policies"]}
+    assert {seat["policy"] for seat in seats if seat["policy"]} <= named
+    KeyMap(entry["key_map"], default_action=0, n_actions=len(game.action_meanings))
+
+
+def test_it_moves_both_pong_paddles_with_up_and_down_and_serves_with_space() -> None:
+    for slug in ("pong-2p", "pong-vs-ai"):
+        assert multi_plays(slug, "ArrowUp") == multi_plays(slug, "KeyW") == "RIGHT"
+        assert multi_plays(slug, "ArrowDown") == "LEFT"
+        assert multi_plays(slug, "Space") == "FIRE"
+        assert multi_plays(slug, "ArrowUp", "Space") == "RIGHTFIRE"
+
+
+def test_it_boxes_and_plays_tennis_with_the_arrows_and_space() -> None:
+    for slug in ("boxing-2p", "tennis-2p"):
+        assert multi_plays(slug, "ArrowUp", "ArrowLeft") == "UPLEFT"
+        assert multi_plays(slug, "ArrowDown", "ArrowRight", "Space") == "DOWNRIGHTFIRE"
+
+
+def test_it_moves_the_space_invaders_cannons_left_and_right_and_shoots_with_space() -> None:
+    assert multi_plays("space-invaders-2p", "ArrowLeft", "Space") == "LEFTFIRE"
+    assert multi_plays("space-invaders-2p", "ArrowUp") == "NOOP"
+
+
+def test_it_plays_pong_against_the_tracker_in_the_orange_seat() -> None:
+    seats = BY_SLUG["pong-vs-ai"]["seats"]
+    assert [(seat["fill"], seat["policy"]) for seat in seats] == [
+        ("human", None),
+        ("policy", "Pong tracker"),
+    ]
+    assert seats[1]["role"] == "the orange paddle, on the left"
+
+
+@pytest.mark.parametrize("entry", MULTI, ids=[e["slug"] for e in MULTI])
+def test_it_leaves_the_keys_out_of_each_seats_instructions(entry: dict[str, Any]) -> None:
+    for seat in entry["seats"]:
+        assert (
+            re.findall(r"\b(Space|Enter|Arrow\w*|Up|Down|Left|Right)\b", seat["instructions"]) == []
+        )
+
+
+@pytest.mark.django_db
+def test_it_installs_the_catalogue_once_however_often_it_is_loaded() -> None:
+    from django.core.management import call_command
+
+    from games.models import Game, GameSeat, Policy
+
+    call_command("load_catalogue", verbosity=0)
+    counts = (Game.objects.count(), Policy.objects.count(), GameSeat.objects.count())
+    out = io.StringIO()
+    call_command("load_catalogue", stdout=out)
+
+    assert (Game.objects.count(), Policy.objects.count(), GameSeat.objects.count()) == counts
+    assert counts == (len(DEFAULT_GAMES), 4, 2 * len(MULTI))
+    assert "already installed" in out.getvalue()
+    game = Game.objects.get(slug="pong-2p")
+    assert [seat.policy for seat in game.seats_in_force()] == [game.policies.get()] * 2
+    assert Policy.objects.filter(kind="pong-tracker", model="").count() == 2  # no weights
+
+
+@pytest.mark.django_db
+def test_it_gives_an_installed_game_a_built_in_ai_it_lacks(make_game: Any) -> None:
+    from django.core.management import call_command
+
+    from games.models import Policy
+
+    game = make_game("tennis-2p")  # installed before the catalogue gave it an AI, say
+    entry = BY_SLUG["tennis-2p"]
+    entry["policies"] = [{"name": "Random", "kind": "random"}]
+    try:
+        out = io.StringIO()
+        call_command("load_catalogue", "--dry-run", stdout=out)
+        assert "Would add 1 AI player(s): tennis-2p: Random" in out.getvalue()
+        assert not game.policies.exists()
+        call_command("load_catalogue", verbosity=0)
+        call_command("load_catalogue", verbosity=0)
+    finally:
+        entry["policies"] = []
+    assert list(Policy.objects.filter(game=game).values_list("kind", flat=True)) == ["random"]

@@ -98,3 +98,32 @@ def test_it_shows_the_derived_controls_of_a_game_added_with_an_empty_key_map(
     page = squash(client.get("/games/breakout/").content.decode())
     assert "<kbd>Space</kbd></dt> <dd>fire</dd>" in page
     assert "<kbd>←</kbd> or <kbd>A</kbd></dt> <dd>left</dd>" in page
+
+
+def test_it_shows_who_plays_each_seat_of_a_multi_seat_game(client: Client, make_game: Any) -> None:
+    make_game("pong-2p")
+
+    page = squash(client.get("/games/pong-2p/").content.decode())
+
+    assert "2 players, each on a screen of their own" in page
+    assert "<h3>Player 1: the green paddle, on the right</h3>" in page
+    assert "<h3>Player 2: the orange paddle, on the left</h3>" in page
+    assert "Played by: A person, or Pong tracker (AI) if nobody joins within 30 s" in page
+    assert "You are the orange paddle, on the left." in page
+    assert page.count("<kbd>Space</kbd></dt> <dd>serve</dd>") == 2  # each seat's keys
+    assert "an AI takes over their seat" in page
+
+
+def test_it_shows_the_ai_opponents_seat_without_keys(client: Client, make_game: Any) -> None:
+    make_game("pong-vs-ai")
+
+    page = squash(client.get("/games/pong-vs-ai/").content.decode())
+
+    assert "Played by: Pong tracker (AI)" in page
+    assert page.count("<dd>paddle up</dd>") == 1  # only the person's seat lists keys
+    assert "the game ends" in page
+
+
+def test_it_keeps_a_one_player_games_controls_as_they_were(client: Client, pong: Any) -> None:
+    page = client.get("/games/pong/").content.decode()
+    assert 'id="controls"' in page and 'id="seats"' not in page

@@ -169,6 +169,7 @@ async def test_a_quiet_process_builds_here_and_a_busy_one_hosts() -> None:
         pool.release(config(), hosted_again)
     finally:
         pool.shutdown()
+    assert isinstance(second, HostedMachine)
     assert not second.alive  # shutdown closes idle hosts
 
 

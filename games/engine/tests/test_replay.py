@@ -19,7 +19,13 @@ import gymnasium
 import numpy as np
 import pytest
 
-from games.engine.machines import AtariMachine, GameConfig, Machine, atari_start_state
+from games.engine.machines import (
+    AtariMachine,
+    GameConfig,
+    Machine,
+    atari_start_state,
+    is_multi_machine,
+)
 from games.engine.pool import MachinePool
 from games.engine.registry import register_all
 from games.engine.replay import Checkpoint, Replayer, ReplayError, replay, resumable
@@ -81,6 +87,7 @@ def play_live(
 ) -> tuple[int, list[str], Machine]:
     """An episode the way a live session plays it; the machine goes back to the pool after."""
     machine, seed, _ = asyncio.run(pool.acquire(game))
+    assert not is_multi_machine(machine)
     hashes = [digest(machine.frame)]
     for action in actions:
         machine.step(action)
