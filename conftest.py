@@ -42,6 +42,13 @@ def bob(db: Any) -> Any:
 
 
 @pytest.fixture
+def staff(db: Any) -> Any:
+    from accounts.models import User
+
+    return User.objects.create_user("carol@example.org", "carol-password-1", is_staff=True)
+
+
+@pytest.fixture
 def eager_celery() -> Iterator[None]:
     """Tasks run in the calling thread; the integration test runs a real worker instead."""
     from arcade.celery import app

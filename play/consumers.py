@@ -91,8 +91,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.close(code=p.CLOSE_NOT_FOUND)
             return
         self.game = game
+        config = await database_sync_to_async(game.config)()  # its seats are rows
         self.session = Match.for_player(
-            game=game.config(),
+            game=config,
             transport=self,
             store=DjangoSink(user=user, game=game),
             pool=engine.pool(),

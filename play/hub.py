@@ -164,11 +164,13 @@ class Hub:
         return address.channel == self.channel and address.room in self._rooms
 
     async def _listening(self) -> str:
-        if self._listener is None or self._listener.done():
+        loop = asyncio.get_running_loop()
+        # A listener of another event loop (each test runs its own) is as good as gone.
+        if self._listener is None or self._listener.done() or self._listener.get_loop() is not loop:
             layer = get_channel_layer()
             assert layer is not None
             self.channel = await layer.new_channel()
-            self._listener = asyncio.get_running_loop().create_task(self._listen(self.channel))
+            self._listener = loop.create_task(self._listen(self.channel))
         assert self.channel is not None
         return self.channel
 

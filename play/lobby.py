@@ -55,6 +55,18 @@ def rooms() -> list[Room]:
     return list(_rooms.values())
 
 
+async def forget_all() -> None:
+    """Withdraw every game's waiting room from Redis (tests start from an empty lobby)."""
+
+    def work() -> None:
+        redis = hubs.redis()
+        keys = list(redis.scan_iter(LOBBY_KEY.format("*")))
+        if keys:
+            redis.delete(*keys)
+
+    await asyncio.to_thread(work)
+
+
 @functools.cache
 def decisions() -> ThreadPoolExecutor:
     """The threads AI seats decide on: onnxruntime releases the GIL, so a tick never waits."""
@@ -121,12 +133,11 @@ class RemoteLink:
 
 
 async def take_seat(
-    *, game: Game, user: Any, transport: Transport, channel: str
+    *, game: Game, config: GameConfig, user: Any, transport: Transport, channel: str
 ) -> LocalLink | RemoteLink:
     """Seat ``user`` in the game's open room (hosting one when there is none); ProtocolError
     when no seat could be had. ``transport`` is the socket (for a room of this process),
     ``channel`` its channel-layer name (for a room of another)."""
-    config = game.config()
     name = user.get_username()
     for _ in range(ATTEMPTS):
         address = hubs.Address.loads(await _get(LOBBY_KEY.format(config.slug)))
@@ -263,10 +274,6 @@ def admit_join(user_id: int) -> bool:
     return engine.start_limiter().admit(user_id)
 
 
-def seat_keys(config: GameConfig, seat: int) -> list[str]:
-    return human_seat(config, seat).keymap.codes
-
-
 # --- spectators --------------------------------------------------------------------------
 
 
@@ -362,9 +369,8 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
         watcher = _watchers.pop((room.id, message["consumer"]), None)
         if watcher is not None:
             room.unwatch(watcher)
-            close = getattr(watcher.transport, "close", None)
-            if close is not None:
-                close()
+            if isinstance(watcher.transport, hubs.ChannelTransport):
+                watcher.transport.close()
 
 
 _watchers: dict[tuple[str, str], Viewer] = {}

@@ -26,7 +26,7 @@ from games.engine.machines import GameConfig, SeatConfig
 from . import hub as hubs
 from . import protocol as p
 from .match import Match
-from .seats import Holder, Seat
+from .seats import Holder, HumanSeat, Seat
 from .sink import Sink
 from .viewers import Transport, Viewer
 
@@ -165,9 +165,22 @@ class Room:
             seat, holder=Holder("human", user_id=user_id, name=name)
         )
         self.match.viewers.append(viewer)
+        await transport.send_json(self.seat_message(seat))
         await self._announce()
         self._start_when_full()
         return Joined(seat, self.configs[seat], viewer)
+
+    def seat_message(self, seat: int) -> dict[str, Any]:
+        """Which seat is theirs: its keys, who it is on the screen, how to play it."""
+        config = self.configs[seat]
+        chosen = self.match.seats[seat]
+        return {
+            "type": "seat",
+            "seat": seat,
+            "role": config.role,
+            "instructions": config.instructions,
+            "keys": chosen.keymap.codes if isinstance(chosen, HumanSeat) else [],
+        }
 
     async def leave(self, *, user_id: int) -> None:
         """A person leaves (closed the page, pressed Leave, or their socket dropped)."""
@@ -214,6 +227,7 @@ class Room:
         occupant.away = None
         occupant.viewer.transport = transport
         self.match.seats[seat].reset(0)
+        await transport.send_json(self.seat_message(seat))
         await self.match.watch_again(occupant.viewer)
         await self._broadcast(
             {"type": "seat", "seat": seat, "state": "back", "name": occupant.name}
@@ -347,9 +361,8 @@ class Room:
         if self.match.episode is not None:
             await self.match.stop("abandoned", notify=True)
         for viewer in self.match.viewers:
-            close = getattr(viewer.transport, "close", None)
-            if close is not None:
-                close()  # a relay to another process: its task ends
+            if isinstance(viewer.transport, hubs.ChannelTransport):
+                viewer.transport.close()  # a relay to another process: its task ends
         self.on_close(self)
 
     # --- telling everyone -------------------------------------------------------------------

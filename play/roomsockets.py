@@ -14,8 +14,10 @@ import logging
 import time
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 
+from games.engine.machines import GameConfig
 from games.models import Game
 from recording.notices import player_group
 
@@ -29,9 +31,8 @@ from .wire import FrameWriter
 log = logging.getLogger(__name__)
 
 
-def _hello(game: Game) -> p.HelloMessage:
+def _hello(game: Game, config: GameConfig) -> p.HelloMessage:
     """The greeting of a multi-seat game's socket: each seat's keys come with the seat."""
-    config = game.config()
     shape = game.frame_shape or [0, 0]
     return p.HelloMessage(
         type="hello",
@@ -91,12 +92,13 @@ class MatchConsumer(_Relayed):
             await self.close(code=p.CLOSE_NOT_FOUND)
             return
         self.game = game
+        self.config = await database_sync_to_async(game.config)()  # its seats are rows
         self.user = user
         self.attached = True
         self._limits()
         self.notices = player_group(user.pk)
         await self.channel_layer.group_add(self.notices, self.channel_name)
-        await self.send_json(_hello(game))
+        await self.send_json(_hello(game, self.config))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.attached or not self._admit():
@@ -153,7 +155,11 @@ class MatchConsumer(_Relayed):
                 "too_many_starts", "You joined many games in the last minute; wait a moment."
             )
         link = await lobby.take_seat(
-            game=self.game, user=self.user, transport=self, channel=self.channel_name
+            game=self.game,
+            config=self.config,
+            user=self.user,
+            transport=self,
+            channel=self.channel_name,
         )
         await self._seated(link)
 
@@ -169,17 +175,7 @@ class MatchConsumer(_Relayed):
         if not self.attached:  # the socket went while the seat was being found
             await link.leave()
             return
-        self.link = link
-        keys = lobby.seat_keys(self.game.config(), link.seat)
-        await self.send_json(
-            {
-                "type": "seat",
-                "seat": link.seat,
-                "role": link.config.role,
-                "instructions": link.config.instructions,
-                "keys": keys,
-            }
-        )
+        self.link = link  # the room has told the page its seat
 
     async def _teardown(self) -> None:
         if self._torn_down:
@@ -225,7 +221,7 @@ class WatchConsumer(_Relayed):
         self.game = game
         self.attached = True
         self._limits()
-        await self.send_json(_hello(game))
+        await self.send_json(_hello(game, await database_sync_to_async(game.config)()))
         address = await hubs.room_of_episode(episode_id)
         if address is None:
             await self.send_json(

@@ -53,8 +53,11 @@ async def end_every_game() -> None:
     the consumer's let-go goes on, shielded, and may park the game a moment later. So this
     looks again until nothing has been left for a while.
     """
-    from play import engine
+    from play import engine, lobby
 
+    for room in lobby.rooms():
+        await room.close()
+    await lobby.forget_all()
     quiet_since = asyncio.get_running_loop().time()
     while asyncio.get_running_loop().time() - quiet_since < 0.3:
         await asyncio.sleep(0.05)

@@ -1,0 +1,267 @@
+"""Games of several seats through the real sockets: the waiting room, play together, an AI
+filling or taking over a seat, spectators, and the input a seat may not send."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from play import lobby
+from play import protocol as p
+from recording.models import Episode, EpisodeSeat
+
+from .sockets import closed_with, connect, end_every_game
+from .test_consumers import Player
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
+
+
+class Seated(Player):
+    """A player of a multi-seat game: joins the waiting room and plays its seat."""
+
+    seat: int = -1
+
+    async def join(self) -> dict[str, Any]:
+        await self.send({"type": "start"})
+        seat = await self.next_text("seat")
+        self.seat = seat["seat"]
+        return seat
+
+    async def until_episode(self) -> dict[str, Any]:
+        msg = await self.next_text("episode")
+        self.episode = msg["episode"]
+        return msg
+
+    async def play_until_over(self) -> dict[str, Any]:
+        while True:
+            what, data = await self.receive()
+            if what == "text" and data["type"] == "episode_end":
+                return data  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def clean_lobby() -> AsyncIterator[None]:
+    await lobby.forget_all()
+    yield
+    await end_every_game()
+
+
+@pytest.fixture
+def fast(settings: Any) -> Any:
+    settings.ARCADE = {**settings.ARCADE, "RECONNECT_GRACE_SECONDS": 1, "LOBBY_TIMEOUT_SECONDS": 30}
+    return settings
+
+
+async def game(make_game: Any, slug: str, **fields: Any) -> Any:
+    return await sync_to_async(make_game)(slug, start_countdown=0, **fields)
+
+
+async def seats_of(episode_id: str) -> list[tuple[int, str, int]]:
+    rows = EpisodeSeat.objects.filter(episode_id=episode_id).order_by("index", "from_step")
+    return [(s.index, s.kind, s.from_step) async for s in rows]
+
+
+async def test_two_players_are_matched_and_play_together_each_from_their_own_seat(
+    make_game: Any, alice: Any, bob: Any, clean_lobby: None, fast: Any
+) -> None:
+    await game(make_game, "pong-2p", max_steps=240)
+    first = Seated(await connect("pong-2p", alice, route="match"))
+    second = Seated(await connect("pong-2p", bob, route="match"))
+    await first.open()
+    await second.open()
+    assert first.hello["game"]["keys"] == []  # a seat's keys come with the seat
+    seat = await first.join()
+    assert (seat["seat"], seat["role"]) == (0, "the green paddle, on the right")
+    assert "ArrowUp" in seat["keys"]
+    waiting = await first.next_text("lobby")  # the seat first, then who is there
+    assert (waiting["state"], waiting["seats"], waiting["filled"]) == ("waiting", 2, 1)
+    assert (await second.join())["seat"] == 1
+    started = [await first.until_episode(), await second.until_episode()]
+    assert started[0]["episode"] == started[1]["episode"]
+    assert [msg["seat"] for msg in started] == [0, 1]
+    await first.press("ArrowUp")
+    await second.press("ArrowDown")
+    ends = await asyncio.gather(first.play_until_over(), second.play_until_over())
+    assert {end["reason"] for end in ends} == {"truncated"}
+    assert ends[0]["steps"] == 240
+    # Both saw the same game, each on their own screen.
+    shared = sorted(set(first.frames) & set(second.frames))
+    assert len(shared) > 200
+    assert all(first.frames[n].tobytes() == second.frames[n].tobytes() for n in shared)
+    episode = await Episode.objects.aget(pk=first.episode)
+    assert episode.steps == 240 and episode.verification == "verified"
+    assert await seats_of(first.episode) == [(0, "human", 0), (1, "human", 0)]
+    await first.ws.disconnect()
+    await second.ws.disconnect()
+
+
+async def test_the_waiting_room_gives_a_seat_to_its_ai_when_nobody_comes(
+    make_game: Any, alice: Any, clean_lobby: None, fast: Any
+) -> None:
+    pong2p = await game(make_game, "pong-2p", max_steps=120)
+    await pong2p.seats.filter(index=1).aupdate(human_timeout=1)
+    player = Seated(await connect("pong-2p", alice, route="match"))
+    await player.open()
+    await player.join()
+    await player.until_episode()
+    lobby_now = [t for t in player.texts if t["type"] == "lobby"][-1]
+    assert lobby_now["who"][1]["kind"] == "ai" and lobby_now["who"][1]["name"] == "Pong tracker"
+    assert (await player.play_until_over())["reason"] == "truncated"
+    episode = await Episode.objects.aget(pk=player.episode)
+    assert episode.verification == "verified"
+    assert await seats_of(player.episode) == [(0, "human", 0), (1, "policy", 0)]
+    await player.ws.disconnect()
+
+
+async def test_a_player_who_leaves_mid_game_is_replaced_by_the_ai_from_that_step_on(
+    make_game: Any, alice: Any, bob: Any, clean_lobby: None, fast: Any
+) -> None:
+    await game(make_game, "pong-2p", max_steps=900)
+    first = Seated(await connect("pong-2p", alice, route="match"))
+    second = Seated(await connect("pong-2p", bob, route="match"))
+    await first.open()
+    await second.open()
+    await first.join()
+    await second.join()
+    await first.until_episode()
+    await second.until_episode()
+    await first.play(frames=60)
+    await second.ws.disconnect()  # bob's tab closes
+    away = await first.next_text("seat")
+    assert (away["state"], away["seat"], away["grace"]) == ("away", 1, 1)
+    taken = await first.next_text("seat")
+    assert (taken["state"], taken["name"]) == ("ai", "Pong tracker")
+    assert (await first.play_until_over())["reason"] == "truncated"
+    rows = await seats_of(first.episode)
+    assert rows[:2] == [(0, "human", 0), (1, "human", 0)]
+    assert rows[2][:2] == (1, "policy") and 60 <= rows[2][2] < 900
+    episode = await Episode.objects.aget(pk=first.episode)
+    assert episode.steps == 900 and episode.verification == "verified"
+    await first.ws.disconnect()
+
+
+async def test_a_spectator_sees_the_game_and_its_input_is_refused(
+    make_game: Any, alice: Any, staff: Any, bob: Any, clean_lobby: None, fast: Any
+) -> None:
+    pong2p = await game(make_game, "pong-2p", max_steps=600)
+    await pong2p.seats.filter(index=1).aupdate(human_timeout=1)
+    player = Seated(await connect("pong-2p", alice, route="match"))
+    await player.open()
+    await player.join()
+    await player.until_episode()
+    await player.play(frames=30)
+    # Someone who does not play in it may not watch; staff may.
+    assert await closed_with(await connect(player.episode, bob, route="watch")) == 4403
+    spectator = Player(await connect(player.episode, staff, route="watch"))
+    await spectator.open()
+    watched = await spectator.next_text("episode")
+    assert watched["episode"] == player.episode and watched["seat"] is None
+    header = await spectator.play(frames=watched["steps"] + 30)
+    await spectator.press("ArrowUp")
+    assert (await spectator.next_text("error"))["code"] == "spectator"
+    await spectator.send({"type": "start"})
+    assert (await spectator.next_text("error"))["code"] == "spectator"
+    assert header.input_seq == 0
+    # The player plays on, undisturbed; a spectator that stops reading costs them nothing.
+    assert (await player.play_until_over())["reason"] == "truncated"
+    assert spectator.frames[header.frame].tobytes() == player.frames[header.frame].tobytes()
+    await spectator.ws.disconnect()
+    await player.ws.disconnect()
+
+
+async def test_a_seat_acts_only_on_itself_and_a_player_holds_one_seat(
+    make_game: Any, alice: Any, bob: Any, clean_lobby: None, fast: Any
+) -> None:
+    await game(make_game, "pong-2p", max_steps=300)
+    first = Seated(await connect("pong-2p", alice, route="match"))
+    again = Seated(await connect("pong-2p", alice, route="match"))
+    await first.open()
+    await again.open()
+    await first.join()
+    await again.send({"type": "start"})
+    assert (await again.next_text("error"))["code"] == "seated"
+    await again.ws.disconnect()
+    second = Seated(await connect("pong-2p", bob, route="match"))
+    await second.open()
+    await second.join()
+    await first.until_episode()
+    await second.until_episode()
+    for bad in (
+        {"seat": 1},  # the other player's seat
+        {"episode": "00000000-0000-0000-0000-000000000000"},  # another episode
+    ):
+        first.seq += 1
+        await first.send(
+            {
+                "type": "input",
+                "seq": first.seq,
+                "keys": ["ArrowUp"],
+                "frame": 0,
+                "t_shown": 1.0,
+                "t_key": 2.0,
+                **bad,
+            }
+        )
+        assert (await first.next_text("error"))["code"] in ("wrong_seat", "wrong_episode")
+    assert (await second.play_until_over())["reason"] == "truncated"
+    await first.ws.disconnect()
+    await second.ws.disconnect()
+
+
+async def test_leaving_the_waiting_room_frees_the_place_and_an_empty_room_leaves_nothing(
+    make_game: Any, alice: Any, bob: Any, clean_lobby: None, fast: Any
+) -> None:
+    await game(make_game, "boxing-2p", max_steps=120)
+    first = Seated(await connect("boxing-2p", alice, route="match"))
+    await first.open()
+    await first.join()
+    await first.send({"type": "leave"})
+    await asyncio.sleep(0.2)
+    assert lobby.rooms() == []  # nobody left in it: cancelled, no episode
+    second = Seated(await connect("boxing-2p", bob, route="match"))
+    await second.open()
+    assert (await second.join())["seat"] == 0  # the first seat is free again
+    assert await Episode.objects.acount() == 0
+    await first.ws.disconnect()
+    await second.ws.disconnect()
+
+
+async def test_a_room_whose_players_never_come_is_cancelled_without_an_episode(
+    make_game: Any, alice: Any, clean_lobby: None, settings: Any
+) -> None:
+    settings.ARCADE = {**settings.ARCADE, "LOBBY_TIMEOUT_SECONDS": 1}
+    await game(make_game, "boxing-2p")
+    player = Seated(await connect("boxing-2p", alice, route="match"))
+    await player.open()
+    await player.join()
+    while True:
+        msg = await player.next_text("lobby")
+        if msg["state"] == "cancelled":
+            break
+    assert msg["reason"]
+    assert await Episode.objects.acount() == 0
+    await player.ws.disconnect()
+
+
+async def test_a_one_seat_game_has_no_waiting_room(pong: Any, alice: Any) -> None:
+    assert await closed_with(await connect("pong", alice, route="match")) == p.CLOSE_NOT_FOUND
+
+
+async def test_garbage_on_a_match_socket_gets_errors_not_a_crash(
+    make_game: Any, alice: Any, clean_lobby: None, fast: Any
+) -> None:
+    await game(make_game, "pong-2p")
+    player = Seated(await connect("pong-2p", alice, route="match"))
+    await player.open()
+    for bad in ("nope", json.dumps({"type": "input", "seq": 1}), json.dumps({"type": "ack"})):
+        await player.ws.send_to(text_data=bad)
+        assert (await player.next_text("error"))["code"] in ("bad_message", "bad_field")
+    await player.send({"type": "ack", "frame": 3})
+    assert (await player.next_text("error"))["code"] == "not_seated"
+    await player.join()
+    await player.ws.disconnect()
