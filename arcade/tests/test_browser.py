@@ -378,3 +378,110 @@ def test_it_says_a_keyboard_is_needed_on_a_phone_and_records_nothing_there(
     expect(phone.locator("#pad")).to_have_count(0)
     with django_db_blocker.unblock():
         assert not Episode.objects.filter(user=alice).exists()
+
+
+@pytest.fixture
+def people(browser: Browser, live_stack: Stack, django_db_blocker: Any) -> Iterator[Any]:
+    """Each call: a page in a browser of its own (its own cookies), signed in as ``user``."""
+    contexts = []
+
+    def signed_in(user: Any) -> Page:
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        contexts.append(context)
+        with django_db_blocker.unblock():
+            cookie = live_stack.session_cookie(user)
+        context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_stack.url}])
+        page = context.new_page()
+        # Every message the page sends on its socket, for the spectator's page to show none.
+        page.add_init_script(
+            """(() => {
+              window.sentMessages = [];
+              const send = WebSocket.prototype.send;
+              WebSocket.prototype.send = function (data) {
+                window.sentMessages.push(JSON.parse(data).type);
+                return send.call(this, data);
+              };
+            })()"""
+        )
+        return page
+
+    yield signed_in
+    for context in contexts:
+        context.close()
+
+
+def playing(page: Page, *, after_frame: int = 30) -> None:
+    page.wait_for_function(
+        f"window.arcadeState.state === 'playing' && window.arcadeState.frame > {after_frame}",
+        timeout=20_000,
+    )
+
+
+def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
+    live_stack: Stack,
+    make_game: Any,
+    alice: Any,
+    bob: Any,
+    staff: Any,
+    people: Any,
+    django_db_blocker: Any,
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("pong-2p", max_steps=7200, start_countdown=0)
+    first, second = people(alice), people(bob)
+    first.goto(live_stack.url + "/games/pong-2p/play/")
+    expect(first.locator("#episode-state")).to_have_attribute("data-state", "waiting")
+    expect(first.locator("#lobby-text")).to_have_text(
+        "Waiting for another player… (1 of 2 seats taken)"
+    )
+    expect(first.locator("#lobby-seats li")).to_have_text(
+        ["Seat 1, the green paddle, on the right: alice@example.org", "Seat 2, the orange paddle, on the left: open"]
+    )
+    expect(first.locator("#seat-info")).to_contain_text("You are the green paddle, on the right.")
+    first.screenshot(path="/tmp/e2e-waiting.png")
+
+    second.goto(live_stack.url + "/games/pong-2p/play/")
+    playing(first)
+    playing(second)
+    for page in (first, second):
+        expect(page.locator("#lobby")).to_be_hidden()
+        expect(page.locator("#episode-state")).to_have_attribute("data-state", "playing")
+    expect(second.locator("#seat-info")).to_contain_text("You are the orange paddle, on the left.")
+    episode = first.evaluate("window.arcadeState.episode")
+    assert second.evaluate("window.arcadeState.episode") == episode
+
+    # Alice holds Up: her paddle (the green one) rises, on her screen and on Bob's.
+    start = first.evaluate(PADDLE_TOP)
+    assert start is not None and start > 60
+    first.locator("#screen").focus()
+    first.keyboard.down("ArrowUp")
+    first.wait_for_function(f"({PADDLE_TOP})() < {start - 20}", timeout=5_000)
+    second.wait_for_function(f"({PADDLE_TOP})() < {start - 20}", timeout=5_000)
+    first.keyboard.up("ArrowUp")
+    first.screenshot(path="/tmp/e2e-playing-alice.png")
+    second.screenshot(path="/tmp/e2e-playing-bob.png")
+
+    spectator = people(staff)
+    spectator.goto(live_stack.url + f"/watch/{episode}/")
+    spectator.wait_for_function(
+        "window.arcadeState.state === 'watching' && window.arcadeState.framesDrawn > 30",
+        timeout=20_000,
+    )
+    expect(spectator.locator("#episode-state")).to_have_text("watching")
+    expect(spectator.locator("#play")).to_contain_text("You are watching: nothing you press is played.")
+    # Alice holds Down: the spectator sees her paddle go down; the spectator's own keys do nothing.
+    top = spectator.evaluate(PADDLE_TOP)
+    assert top is not None
+    first.keyboard.down("ArrowDown")
+    spectator.wait_for_function(f"({PADDLE_TOP})() > {top + 20}", timeout=5_000)
+    first.keyboard.up("ArrowDown")
+    spectator.locator("#screen").focus()
+    for key in ("ArrowUp", "ArrowDown", "Space", "Enter"):
+        spectator.keyboard.press(key)
+    seen = spectator.evaluate("window.arcadeState.frame")
+    spectator.wait_for_function(f"window.arcadeState.frame > {seen + 30}", timeout=5_000)
+    spectator.screenshot(path="/tmp/e2e-watching.png")
+    # The spectator's page only paced its frames: it sent no keys, nor anything else.
+    assert set(spectator.evaluate("window.sentMessages")) <= {"ack", "ping", "keyframe"}
+    assert spectator.evaluate("window.arcadeState.seq") == 0
+    expect(spectator.locator("#error")).to_have_text("")

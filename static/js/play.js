@@ -528,6 +528,7 @@
   };
 
   function onLobby(msg) {
+    if (!el.lobby) return; // a spectator's page: the players' waiting room is not its own
     if (msg.state === "cancelled") {
       el.lobbyText.textContent = `The game was called off: ${msg.reason}. Press Play again to wait for another.`;
       el.lobbySeats.replaceChildren();
@@ -739,8 +740,8 @@
       forgetEpisode(); // saved again only if this socket drops
       if (MATCH || WATCH) {
         // A game of several players starts for everyone at once, after the waiting room's
-        // countdown; a spectator never waits for anybody.
-        el.lobby.hidden = true;
+        // countdown; a spectator never waits for anybody (and its page has no waiting room).
+        if (el.lobby) el.lobby.hidden = true;
         setState(WATCH ? "watching" : "playing", WATCH ? "watching" : "playing");
         if (msg.resumed && MATCH) showError("Reconnected: the game goes on.");
       } else if (msg.resumed && !msg.paused) {
