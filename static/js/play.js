@@ -563,8 +563,10 @@
     s.seat = msg.seat;
     s.gameKeys = new Set(msg.keys || []);
     if (el.seatInfo) {
-      el.seatInfo.textContent = `You are ${msg.role || `player ${msg.seat + 1}`}.` +
-        (msg.instructions ? ` ${msg.instructions}` : "");
+      // The catalogue's instructions name the seat themselves ("You are the green paddle…").
+      const how = msg.instructions || "";
+      const who = `You are ${msg.role || `player ${msg.seat + 1}`}.`;
+      el.seatInfo.textContent = how.startsWith("You are") ? how : `${who} ${how}`.trim();
       el.seatInfo.hidden = false;
     }
   }
