@@ -437,8 +437,21 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     expect(first.locator("#lobby-seats li")).to_have_text(
         ["Seat 1, the green paddle, on the right: alice@example.org", "Seat 2, the orange paddle, on the left: open"]
     )
-    expect(first.locator("#seat-info")).to_contain_text("You are the green paddle, on the right.")
+    expect(first.locator("#seat-info")).to_have_text(
+        "You are the green paddle, on the right. Return the ball past the orange paddle."
+        " When the ball comes back to you after a point, serve it within two seconds."
+    )
     first.screenshot(path="/tmp/e2e-waiting.png")
+    first.evaluate(
+        """() => {
+          const state = document.getElementById("episode-state");
+          window.states = [state.dataset.state];
+          new MutationObserver(() => {
+            if (window.states.at(-1) !== state.dataset.state) window.states.push(state.dataset.state);
+          })
+            .observe(state, {attributes: true, attributeFilter: ["data-state"]});
+        }"""
+    )
 
     second.goto(live_stack.url + "/games/pong-2p/play/")
     playing(first)
@@ -447,6 +460,8 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
         expect(page.locator("#lobby")).to_be_hidden()
         expect(page.locator("#episode-state")).to_have_attribute("data-state", "playing")
     expect(second.locator("#seat-info")).to_contain_text("You are the orange paddle, on the left.")
+    # Everyone is here: the room starts (at once, its countdown is 0), then the game.
+    assert first.evaluate("window.states") == ["waiting", "starting", "playing"]
     episode = first.evaluate("window.arcadeState.episode")
     assert second.evaluate("window.arcadeState.episode") == episode
 

@@ -537,9 +537,11 @@
       s.startPending = false;
       return;
     }
+    // A room that starts at once announces "starting" with a countdown of 0: still starting.
+    const starting = msg.state === "starting";
     const waitingFor = msg.seats - msg.filled;
-    el.lobbyText.textContent = msg.countdown
-      ? `Everyone is here. Starting in ${Math.round(msg.countdown)} s…`
+    el.lobbyText.textContent = starting
+      ? `Everyone is here. Starting${msg.countdown ? ` in ${Math.round(msg.countdown)} s` : ""}…`
       : `Waiting for ${waitingFor === 1 ? "another player" : `${waitingFor} more players`}… ` +
         `(${msg.filled} of ${msg.seats} seats taken)`;
     const items = (msg.who || []).map((seat) => {
@@ -551,7 +553,7 @@
     });
     el.lobbySeats.replaceChildren(...items);
     el.lobby.hidden = false;
-    setState(msg.countdown ? "starting" : "waiting", msg.countdown ? "get ready" : "waiting for players");
+    setState(starting ? "starting" : "waiting", starting ? "get ready" : "waiting for players");
   }
 
   function onSeat(msg) {
