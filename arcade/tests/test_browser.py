@@ -435,7 +435,10 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
         "Waiting for another player… (1 of 2 seats taken)"
     )
     expect(first.locator("#lobby-seats li")).to_have_text(
-        ["Seat 1, the green paddle, on the right: alice@example.org", "Seat 2, the orange paddle, on the left: open"]
+        [
+            "Seat 1, the green paddle, on the right: alice@example.org",
+            "Seat 2, the orange paddle, on the left: open",
+        ]
     )
     expect(first.locator("#seat-info")).to_have_text(
         "You are the green paddle, on the right. Return the ball past the orange paddle."
@@ -447,9 +450,9 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
           const state = document.getElementById("episode-state");
           window.states = [state.dataset.state];
           new MutationObserver(() => {
-            if (window.states.at(-1) !== state.dataset.state) window.states.push(state.dataset.state);
-          })
-            .observe(state, {attributes: true, attributeFilter: ["data-state"]});
+            const now = state.dataset.state;
+            if (window.states.at(-1) !== now) window.states.push(now);
+          }).observe(state, {attributes: true, attributeFilter: ["data-state"]});
         }"""
     )
 
@@ -483,7 +486,10 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
         timeout=20_000,
     )
     expect(spectator.locator("#episode-state")).to_have_text("watching")
-    expect(spectator.locator("#play")).to_contain_text("You are watching: nothing you press is played.")
+    expect(spectator.locator("#play")).to_contain_text(
+        "You are watching: nothing you press is played."
+        " Players: alice@example.org, bob@example.org."
+    )
     # Alice holds Down: the spectator sees her paddle go down; the spectator's own keys do nothing.
     top = spectator.evaluate(PADDLE_TOP)
     assert top is not None
