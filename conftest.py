@@ -45,7 +45,7 @@ def bob(db: Any) -> Any:
 def staff(db: Any) -> Any:
     from accounts.models import User
 
-    return User.objects.create_user("carol@example.org", "carol-password-1", is_staff=True)
+    return User.objects.create_superuser("carol@example.org", "carol-password-1")
 
 
 @pytest.fixture

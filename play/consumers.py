@@ -92,14 +92,16 @@ class PlayConsumer(AsyncWebsocketConsumer):
             return
         self.game = game
         config = await database_sync_to_async(game.config)()  # its seats are rows
+        sink = DjangoSink(user=user, game=game)
         self.session = Match.for_player(
             game=config,
             transport=self,
-            store=DjangoSink(user=user, game=game),
+            store=sink,
             pool=engine.pool(),
             settings=engine.live_settings(),
             holder=Holder("human", user_id=user.pk, name=user.get_username()),
         )
+        sink.solo = self.session  # staff may watch it (play/lobby.py, Solo)
         self.attached = True
         engine.hosting(self.session, user_id=user.pk)
         # Workers' notices about this player's episodes reach this socket on any web process.

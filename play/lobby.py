@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -48,6 +49,8 @@ return 0
 """
 
 _rooms: dict[str, Room] = {}  # the rooms hosted on this process, by id
+# What spectators may watch here, by id: the rooms, and one-player matches (``Solo``).
+_watched: dict[str, Room | Solo] = {}
 _forgetting: set[asyncio.Future[None]] = set()
 
 
@@ -218,6 +221,7 @@ async def _host(game: Game, config: GameConfig, user: Any) -> Room | None:
         hubs.hub().close(room.id)
         return None
     _rooms[room.id] = room
+    _watched[room.id] = room
     await hubs.publish(room.address)
     room.open()
     return room
@@ -244,10 +248,9 @@ async def _policy_seat(game: Game, config: GameConfig, index: int) -> PolicySeat
 
 def _closed(room: Room) -> None:
     _rooms.pop(room.id, None)
+    _watched.pop(room.id, None)
     hubs.hub().close(room.id)
-    task = asyncio.ensure_future(_forget(room))
-    _forgetting.add(task)
-    task.add_done_callback(_forgetting.discard)
+    _background(_forget(room))
 
 
 async def _forget(room: Room) -> None:
@@ -277,6 +280,65 @@ def admit_join(user_id: int) -> bool:
 # --- spectators --------------------------------------------------------------------------
 
 
+class Solo:
+    """A one-player match as spectators watch it: its id at this process's hub."""
+
+    def __init__(self, match: Match) -> None:
+        self.id = uuid.uuid4().hex
+        self.match = match
+        self.spectators: list[Viewer] = []
+
+    async def watch(self, transport: Transport) -> Viewer:
+        viewer = Viewer(transport, window=self.match.settings.window)
+        self.spectators.append(viewer)
+        await self.match.watch(viewer)
+        return viewer
+
+    def unwatch(self, viewer: Viewer) -> None:
+        if viewer in self.spectators:
+            self.spectators.remove(viewer)
+        self.match.unwatch(viewer)
+
+    def close(self) -> None:
+        for viewer in self.spectators:
+            self.match.unwatch(viewer)
+            if isinstance(viewer.transport, hubs.ChannelTransport):
+                viewer.transport.close()
+        self.spectators = []
+
+
+_solos: dict[str, Solo] = {}  # by episode
+
+
+def solo_hosted(match: Match, episode_id: str, *, here: bool) -> None:
+    """A one-player match's episode is (or is no longer) hosted here: spectators may find it
+    (or its spectators' views end with it)."""
+    if here:
+        solo = Solo(match)
+        _solos[episode_id] = solo
+        _watched[solo.id] = solo
+        _background(_publish_solo(solo, episode_id))
+        return
+    ended = _solos.pop(episode_id, None)
+    if ended is not None:
+        _watched.pop(ended.id, None)
+        hubs.hub().close(ended.id)
+        ended.close()
+        _background(hubs.unpublish(ended.id, episode=episode_id))
+
+
+async def _publish_solo(solo: Solo, episode_id: str) -> None:
+    address = await hubs.hub().address(solo.id, functools.partial(_serve_watch, solo))
+    if _solos.get(episode_id) is solo:  # not ended meanwhile
+        await hubs.publish(address, episode=episode_id)
+
+
+def _background(coroutine: Any) -> None:
+    task = asyncio.ensure_future(coroutine)
+    _forgetting.add(task)
+    task.add_done_callback(_forgetting.discard)
+
+
 async def may_watch(user: Any, episode_id: str) -> bool:
     """Staff watch any live game; a player watches the games they hold a seat in."""
     if user.is_staff:
@@ -288,8 +350,10 @@ async def may_watch(user: Any, episode_id: str) -> bool:
 
 async def watch(address: hubs.Address, *, transport: Transport, channel: str) -> bool:
     if hubs.hub().local(address):
-        room = _rooms[address.room]
-        _watchers[(room.id, channel)] = await room.watch(transport)
+        watched = _watched.get(address.room)
+        if watched is None:
+            return False
+        _watchers[(watched.id, channel)] = await watched.watch(transport)
         return True
     answer = await hubs.request(address, {"type": "room.watch", "consumer": channel})
     return answer["type"] == "room.watching"
@@ -297,10 +361,10 @@ async def watch(address: hubs.Address, *, transport: Transport, channel: str) ->
 
 async def unwatch(address: hubs.Address, *, transport: Transport, channel: str) -> None:
     if hubs.hub().local(address):
-        room = _rooms.get(address.room)
+        watched = _watched.get(address.room)
         viewer = _watchers.pop((address.room, channel), None)
-        if room is not None and viewer is not None:
-            room.unwatch(viewer)
+        if watched is not None and viewer is not None:
+            watched.unwatch(viewer)
         return
     await hubs.tell(address, {"type": "room.unwatch", "consumer": channel})
 
@@ -359,16 +423,23 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
         mine = room.seat_of(user)
         if mine is not None:
             room.match.on_keyframe_request(seat=mine)
-    elif kind == "room.watch":
-        viewer = await room.watch(hubs.ChannelTransport(message["consumer"]))
-        _watchers[(room.id, message["consumer"])] = viewer
+    elif kind in ("room.watch", "room.flow", "room.unwatch"):
+        await _serve_watch(room, message)
+
+
+async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
+    """A spectator's requests from another process."""
+    kind = message["type"]
+    key = (watched.id, message["consumer"])
+    if kind == "room.watch":
+        _watchers[key] = await watched.watch(hubs.ChannelTransport(message["consumer"]))
         await hubs.reply(message["reply"], {"type": "room.watching"})
     elif kind == "room.flow":
-        _flow(_watchers.get((room.id, message["consumer"])), message["msg"])
+        _flow(_watchers.get(key), message["msg"])
     elif kind == "room.unwatch":
-        watcher = _watchers.pop((room.id, message["consumer"]), None)
+        watcher = _watchers.pop(key, None)
         if watcher is not None:
-            room.unwatch(watcher)
+            watched.unwatch(watcher)
             if isinstance(watcher.transport, hubs.ChannelTransport):
                 watcher.transport.close()
 

@@ -9,7 +9,7 @@ episode kept beating while this process hosts it). Tests and benches hand their 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.db import database_sync_to_async
 
@@ -20,6 +20,9 @@ from recording import services
 from . import engine
 from .protocol import EndReason
 from .seats import Holder
+
+if TYPE_CHECKING:
+    from .match import Match
 
 
 class Sink(Protocol):
@@ -63,6 +66,9 @@ class DjangoSink:
     def __init__(self, *, user: Any, game: Game) -> None:
         self.user = user  # who opened the match: the episode's player when no seat names one
         self.game = game
+        # A one-player match, which spectators find through this process's hub while it
+        # hosts an episode (a room publishes its own).
+        self.solo: Match | None = None
 
     async def create(
         self,
@@ -142,6 +148,10 @@ class DjangoSink:
             engine.metrics_flusher().ensure_running()
         else:
             engine.heartbeat().discard(episode)
+        if self.solo is not None:
+            from . import lobby  # lobby builds rooms with this sink
+
+            lobby.solo_hosted(self.solo, episode, here=here)
 
     async def close(
         self,

@@ -1,11 +1,14 @@
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -59,6 +62,36 @@ class EpisodeSeatInline(admin.TabularInline[EpisodeSeat, Episode]):
         return False
 
 
+class LiveFilter(admin.SimpleListFilter):
+    """Episodes being played now: active, and their live session beat recently."""
+
+    title = "live now"
+    parameter_name = "live"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Being played now")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Episode]) -> QuerySet[Episode]:
+        if self.value() != "yes":
+            return queryset
+        since = timezone.now() - _live_within()
+        return queryset.filter(status=Episode.Status.ACTIVE).filter(
+            Q(heartbeat_at__gte=since) | Q(heartbeat_at__isnull=True, started_at__gte=since)
+        )
+
+
+def _live_within() -> timedelta:
+    # Beats come every HEARTBEAT_SECONDS; two missed ones and the game is not live any more.
+    return timedelta(seconds=2 * settings.ARCADE["HEARTBEAT_SECONDS"] + 1)
+
+
+def _live(episode: Episode) -> bool:
+    if episode.status != Episode.Status.ACTIVE:
+        return False
+    last = episode.heartbeat_at or episode.started_at
+    return last >= timezone.now() - _live_within()
+
+
 @admin.register(Episode)
 class EpisodeAdmin(admin.ModelAdmin[Episode]):
     list_display = (
@@ -73,8 +106,10 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         "started_at",
         "transitions_link",
         "frames_link",
+        "watch_link",
     )
     list_filter = (
+        LiveFilter,
         "status",
         "verification",
         "end_reason",
@@ -118,6 +153,13 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         url = reverse("admin:recording_episode_frames", args=[episode.pk])
         play = reverse("admin:recording_episode_playback", args=[episode.pk])
         return format_html('<a href="{}">view frames</a> · <a href="{}">play</a>', url, play)
+
+    @admin.display(description="Live")
+    def watch_link(self, episode: Episode) -> str:
+        """A spectator's view of a game being played now (play's watch page)."""
+        if not _live(episode):
+            return "-"
+        return format_html('<a href="{}">Watch</a>', reverse("play:watch", args=[episode.pk]))
 
     @admin.display(description="Replay", ordering="verification")
     def replay(self, episode: Episode) -> str:

@@ -36,7 +36,7 @@ async def test_it_builds_a_burst_of_cold_starts_without_freezing_another_players
     # A game nobody has played on this process: its pool holds no machine, its helper no
     # seeded start state, so every start of the burst builds an emulator (~70 ms of ALE).
     cold = await sync_to_async(make_game)("seaquest", env_kwargs={**_kwargs(), "mode": 0})
-    assert engine.pool()._take(cold.config()) is None
+    assert engine.pool()._take(await sync_to_async(cold.config)()) is None
     victim = Player(await connect("pong", alice))
     await victim.open()
     await victim.start()
@@ -145,7 +145,7 @@ async def test_a_machine_that_raises_ends_its_game_and_is_never_reused(
     machine.step = broken  # type: ignore[method-assign]
     end = await player.next_text("episode_end")
     assert end["reason"] == "error"
-    assert machine not in engine.pool()._idle[pong.config().pool_key]
+    assert machine not in engine.pool()._idle[(await sync_to_async(pong.config)()).pool_key]
     await player.ws.disconnect()
     await end_every_game()
     episode = await ended(end["episode"], timeout=10)

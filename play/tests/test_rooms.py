@@ -265,3 +265,41 @@ async def test_garbage_on_a_match_socket_gets_errors_not_a_crash(
     assert (await player.next_text("error"))["code"] == "not_seated"
     await player.join()
     await player.ws.disconnect()
+
+
+async def test_staff_watch_a_one_player_game_and_find_it_among_the_live_ones_in_the_admin(
+    pong: Any, alice: Any, staff: Any, clean_lobby: None
+) -> None:
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=30)
+    spectator = Player(await connect(player.episode, staff, route="watch"))
+    await spectator.open()
+    watched = await spectator.next_text("episode")
+    assert watched["episode"] == player.episode
+    header = await spectator.play(frames=watched["steps"] + 20)
+    await spectator.press("ArrowUp")
+    assert (await spectator.next_text("error"))["code"] == "spectator"
+
+    def admin_page() -> str:
+        from django.test import Client
+
+        client = Client()
+        client.force_login(staff)
+        return client.get("/admin/recording/episode/?live=yes").content.decode()
+
+    page = await sync_to_async(admin_page)()
+    assert f"/watch/{player.episode}/" in page and ">Watch<" in page
+    await player.play(frames=header.frame + 10)
+    await spectator.ws.disconnect()
+    await player.ws.disconnect()
+    await end_every_game()
+
+
+@pytest.fixture(autouse=True)
+def _no_game_outlives_its_test() -> Any:
+    from play import engine
+
+    yield
+    assert not engine.heartbeat().live, "a game of this test is still beating"
