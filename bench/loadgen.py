@@ -289,7 +289,7 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
     seconds = config["seconds"]
     watched: dict[str, Any] = {}
     if watching is not None:
-        watched = _halves(players, await watching, split - 1.5, split, seconds)
+        watched = _halves(players, await watching, split - 1.5, split, window[1] - split + 1.5)
     fps = [p.frames / seconds for p in players]
     intervals = [i for p in players for i in p.intervals_ms]
     latencies = [v for p in players for v in p.latencies_ms]
@@ -322,7 +322,7 @@ def _halves(
     watching: list[SpectatorStats | BaseException],
     without_end: float,
     with_start: float,
-    seconds: float,
+    watched_for: float,
 ) -> dict[str, Any]:
     """The players' frame intervals without spectators (first half) and with them (second)."""
     before = [
@@ -344,7 +344,7 @@ def _halves(
         "spectator_failures": [repr(w) for w in watching if not isinstance(w, SpectatorStats)],
         "spectator_errors": sorted({e for w in watchers for e in w.errors}),
         "spectator_fps_mean": (
-            sum(w.frames for w in watchers) / len(watchers) / (seconds / 2) if watchers else 0.0
+            sum(w.frames for w in watchers) / len(watchers) / watched_for if watchers else 0.0
         ),
         "spectator_frame_interval_p99_ms": percentile(watcher_intervals, 99),
         "frame_interval_p99_without_spectators_ms": percentile(before, 99),
