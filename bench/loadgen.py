@@ -112,8 +112,16 @@ async def play(
         presser = asyncio.create_task(press_keys())
         try:
             while True:
-                message = await ws.recv()
+                try:
+                    # A multi-seat game pauses when a partner has left: no frame may come.
+                    message = await asyncio.wait_for(ws.recv(), 2.0)
+                except TimeoutError:
+                    if time.perf_counter() >= end:
+                        break
+                    continue
                 now = time.perf_counter()
+                if now >= end and stats.episode:
+                    break
                 if isinstance(message, str):
                     data = json.loads(message)
                     kind = data["type"]
