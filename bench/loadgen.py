@@ -71,7 +71,9 @@ async def play(
     rng = random.Random(index)
     multi = bool(config.get("multi"))
     url = _ws_url(config, index, config["path"] + config["slug"] + "/")
-    headers = {"Cookie": f"sessionid={config['cookies'][index]}", "Origin": config["url"]}
+    # The page's origin is the process's own address (a pinned process has a port of its own).
+    origin = config["urls"][index] if config.get("urls") else config["url"]
+    headers = {"Cookie": f"sessionid={config['cookies'][index]}", "Origin": origin}
     sample = index % config["sample_every"] == 0
     decoder = FrameDecoder() if sample else None
     start, end = window
