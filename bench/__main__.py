@@ -5,6 +5,12 @@
 `python -m bench coldstart`: a running game's step intervals during a burst of cold starts.
 `python -m bench multiplayer`: two-player Pong steps per CPU second, ours beside PettingZoo's.
 `python -m bench policies`: an AI policy's inference latency (Nature-DQN-sized CNN, one core).
+`python -m bench live --game pong-2p --sessions N`: two-player Pong, each seat a player
+(`--spectators 10` adds staff watching one match from the middle of the window on);
+`--game pong --vs-ai`: human-vs-AI Pong against an ONNX policy.
+`python -m bench seatcost`: CPU of a seat whose socket is on another process than its match.
+`python -m bench relay`: relaying frames against relaying joint actions to a lockstep replica.
+`python -m bench compare --ref REF`: the single-player live point of REF and of this tree, in turn.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
 """
@@ -33,6 +39,31 @@ def main(argv: list[str] | None = None) -> int:
         default=os.cpu_count() or 1,
         help="Daphne processes sharing the port (default: one per core, as in production)",
     )
+    live.add_argument("--vs-ai", action="store_true", help="Pong against an ONNX policy")
+    live.add_argument("--spectators", type=int, default=0, help="staff watching one match")
+    live.add_argument(
+        "--no-remote-ratio",
+        action="store_true",
+        help="pong-2p: skip the remote seat's cost (a second stack, about a minute)",
+    )
+    seatcost = commands.add_parser(
+        "seatcost", help="CPU of a seat on another web process than its match, against a local one"
+    )
+    seatcost.add_argument("--matches", type=int, default=8)
+    seatcost.add_argument("--seconds", type=float, default=10.0)
+    seatcost.add_argument("--rounds", type=int, default=2)
+    relay = commands.add_parser(
+        "relay", help="relay frames, or joint actions to a lockstep replica: CPU per step"
+    )
+    relay.add_argument("--steps", type=int, default=3000)
+    relay.add_argument("--rounds", type=int, default=5)
+    compare = commands.add_parser(
+        "compare", help="the single-player live point of another commit and of this tree"
+    )
+    compare.add_argument("--ref", default="HEAD~1", help="the commit to compare with")
+    compare.add_argument("--sessions", type=int, default=20)
+    compare.add_argument("--seconds", type=float, default=10.0)
+    compare.add_argument("--rounds", type=int, default=2)
     commands.add_parser("all", help="the whole suite; writes bench/results/latest.json")
     commands.add_parser("codec", help="bytes and time per frame over the catalogue")
     finalise = commands.add_parser(
@@ -72,8 +103,34 @@ def main(argv: list[str] | None = None) -> int:
             warmup=args.warmup,
             workers=args.workers,
             web_processes=args.web_processes,
+            vs_ai=args.vs_ai,
+            spectators=args.spectators,
+            remote_ratio=not args.no_remote_ratio,
         )
         print(json.dumps(result))
+        return 0
+    if args.command == "seatcost":
+        from .relaycost import seat_costs
+
+        costs = seat_costs(matches=args.matches, seconds=args.seconds, rounds=args.rounds)
+        print(json.dumps(costs))
+        return 0
+    if args.command == "relay":
+        from . import relay as relay_bench
+
+        relayed = relay_bench.run(steps=args.steps, rounds=args.rounds)
+        print(relay_bench.render(relayed))
+        print(json.dumps(relayed))
+        return 0
+    if args.command == "compare":
+        from .compare import compare as compare_refs
+        from .compare import render as render_compare
+
+        compared = compare_refs(
+            ref=args.ref, sessions=args.sessions, seconds=args.seconds, rounds=args.rounds
+        )
+        print(render_compare(compared))
+        print(json.dumps(compared))
         return 0
     if args.command == "codec":
         from .micro import codec_figures

@@ -39,12 +39,104 @@ def _sign_in(count: int) -> list[str]:
     return cookies
 
 
+def _staff_cookies(count: int) -> list[str]:
+    """Staff members (who may watch any live game) signed in: the spectators."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    cookies = []
+    for i in range(count):
+        user, _ = User.objects.get_or_create(
+            email=f"staff{i}@bench.local", defaults={"is_staff": True}
+        )
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies["sessionid"].value)
+    return cookies
+
+
+def _onnx_opponent(slug: str) -> None:
+    """Seat 1 of ``slug`` becomes a Nature-DQN-sized ONNX policy (random weights: it times
+    the arithmetic, not play) deciding every 4 frames on the Atari preprocessing."""
+    from django.core.files.base import ContentFile
+
+    from games import services
+    from games.engine.tests import models
+    from games.models import Game, GameSeat, Policy
+
+    game = Game.objects.get(slug=slug)
+    model = models.nature_dqn(len(game.action_meanings), dtype=models.UINT8)
+    policy = Policy(
+        game=game,
+        name="Nature DQN (bench)",
+        kind=Policy.Kind.ONNX,
+        observation=Policy.Observation.ATARI,
+        every_k=4,
+    )
+    services.policy_check(policy, model=model)
+    policy.model.save("bench-nature-dqn.onnx", ContentFile(model), save=False)
+    policy.save()
+    GameSeat.objects.filter(game=game, index=1).update(policy=policy)
+
+
+def _metrics(stack: Stack) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(stack.url + "/metrics", timeout=10) as response:
+        return str(response.read().decode())
+
+
+def _decisions(text: str) -> dict[str, Any]:
+    """Inference times and late decisions summed over the web processes (``/metrics``);
+    percentiles interpolated within the buckets of ``DecisionStats``."""
+    buckets: list[tuple[float, float]] = []
+    late = 0.0
+    for line in text.splitlines():
+        if line.startswith("arcade_policy_inferences_total{"):
+            bound = line.split('le_ms="', 1)[1].split('"', 1)[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith("arcade_policy_decisions_late_total "):
+            late = float(line.rsplit(" ", 1)[1])
+    buckets.sort()
+    total = sum(count for _, count in buckets)
+
+    def quantile(q: float) -> float | None:
+        if not total:
+            return None
+        wanted, seen, lower = q * total, 0.0, 0.0
+        for bound, count in buckets:
+            if count and seen + count >= wanted:
+                upper = bound if bound != float("inf") else lower * 2
+                return lower + (upper - lower) * (wanted - seen) / count
+            seen += count
+            lower = bound
+        return lower
+
+    return {
+        "inference_p50_ms": quantile(0.5),
+        "inference_p99_ms": quantile(0.99),
+        "inferences": int(total),
+        "late_decisions": int(late),
+    }
+
+
+def _seat_costs(*, matches: int, seconds: float) -> dict[str, Any]:
+    """``python -m bench seatcost`` in a process of its own: it starts its own stack (and
+    Django, configured for that stack's database)."""
+    command = [sys.executable, "-m", "bench", "seatcost", "--matches", str(matches)]
+    command += ["--seconds", str(seconds)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        return {"remote_seat_cpu_ratio": None, "seat_cost_error": done.stderr[-2000:]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def _wait_prewarmed(stack: Stack, timeout: float = 120) -> None:
     """Wait until every web process has built its idle machines."""
     deadline = time.monotonic() + timeout
-    log = stack.logs / "web.log"
     while time.monotonic() < deadline:
-        text = log.read_text()
+        text = "".join(log.read_text() for log in stack.logs.glob("web*.log"))
         if text.count("prewarmed") + text.count("no catalogue to prewarm") >= stack.web_processes:
             return
         time.sleep(0.2)
@@ -154,6 +246,9 @@ def _recorded(
         "transitions_recorded": Transition.objects.filter(episode_id__in=ids).count(),
         "episodes_incomplete": sum(e.status != "complete" for e in rows),
         "episodes_short": len(short),
+        "episode_problems": sorted(
+            {f"{e.status}: {e.integrity_error}"[:200] for e in rows if e.status != "complete"}
+        ),
         "finalisation_lag_s": max(lags) if lags else None,
         "server_input_latency_p50_ms": _pct(server_latency, 50),
         "server_input_latency_p99_ms": _pct(server_latency, 99),
@@ -175,7 +270,15 @@ def run(
     workers: int = 1,
     web_processes: int = 1,
     sample_every: int = 10,
+    vs_ai: bool = False,
+    spectators: int = 0,
+    remote_ratio: bool = True,
 ) -> dict[str, Any]:
+    """One load point. ``vs_ai``: human-vs-AI Pong (``pong-vs-ai``) against an ONNX policy.
+    A multi-seat game is played on ``ws/match/``, each seat a player of its own; for
+    ``pong-2p`` the relay's cost is measured too (``remote_ratio``, a stack of its own)."""
+    if vs_ai:
+        game = "pong-vs-ai"
     asgi = BASELINE_ASGI if baseline else "arcade.asgi:application"
     # Players do not spread evenly over the processes: each prewarms for a generous share.
     prewarm = 0 if baseline else sessions // web_processes + sessions // 4 + 1
@@ -187,20 +290,29 @@ def run(
         prewarm_games=game,
     ) as stack:
         _setup_django(stack)
+        from games.models import Game
+
+        multi = not baseline and Game.objects.get(slug=game).is_multi_seat
+        countdown = Game.objects.get(slug=game).start_countdown if multi else 0
+        if vs_ai:
+            _onnx_opponent(game)
         cookies = _sign_in(sessions)
         if not baseline:
             _wait_prewarmed(stack)
         idle_rss = stack.rss_mb("web")
-        config = {
+        config: dict[str, Any] = {
             "url": stack.url,
-            "path": "/ws/naive/" if baseline else "/ws/play/",
+            "path": "/ws/naive/" if baseline else "/ws/match/" if multi else "/ws/play/",
             "slug": game,
+            "multi": multi,
             "cookies": cookies,
             "seconds": seconds,
-            "warmup": warmup,
+            "warmup": warmup + countdown,  # a multi-seat game counts down before it starts
             "ramp": ramp,
             "sample_every": sample_every,
         }
+        if spectators:
+            config["spectators"] = {"cookies": _staff_cookies(spectators)}
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(config, handle)
         loadgen = subprocess.Popen(
@@ -225,6 +337,10 @@ def run(
         Path(handle.name).unlink()
         players = json.loads(out.strip().splitlines()[-1])
         recorded = _recorded(players.pop("episodes"), baseline=baseline, timeout=60, window=window)
+        decisions = {}
+        if vs_ai:
+            time.sleep(6)  # the web processes fold their counts into /metrics every 5 s
+            decisions = _decisions(_metrics(stack))
     elapsed = window[1] - window[0]
     by_role = {r: (cpu_after[r] - cpu_before.get(r, 0.0)) / elapsed for r in cpu_after}
     cores = sum(by_role.values())
@@ -250,7 +366,14 @@ def run(
         "loadgen_cpu_cores": (loadgen_after - loadgen_before) / elapsed,
         "rss_mb_per_session": (loaded_rss - idle_rss) / sessions,
         **recorded,
+        **decisions,
     }
+    if multi:
+        # Every seat is a player on a socket of their own.
+        result["players"] = sessions
+        result["players_per_core"] = result["live_sessions_per_core"]
+    if game == "pong-2p" and remote_ratio:
+        result.update(_seat_costs(matches=max(2, sessions // 4), seconds=min(seconds, 10.0)))
     result["meets_bar"] = bool(
         not players["failures"]
         and players["fps_mean"] >= QUALITY_BAR["fps_mean"]

@@ -5,6 +5,14 @@ like a person, and acknowledges frames as the browser does. To stay light it rea
 headers, recording arrival times and sizes; one player in `sample_every` decodes every frame and
 keeps hashes of a few, which the harness compares with what was recorded.
 
+A multi-seat game (``config["multi"]``) is played on ``ws/match/``: each player joins the
+waiting room, gets its seat (and its keys) and plays it; the game starts itself after its
+countdown. ``config["urls"]`` pins each player to a web process (a process per port), and
+``config["sequential"]`` seats the players one after another, so the bench knows which
+process hosts each match. ``config["spectators"]`` (staff cookies) watch the first match from
+the middle of the window on; the players' frame intervals are then reported for the halves
+without and with them.
+
 Run by bench.live: `python -m bench.loadgen CONFIG.json` prints one JSON object.
 """
 
@@ -36,6 +44,7 @@ class PlayerStats:
     bytes: int = 0
     keyframes: list[int] = field(default_factory=list)
     intervals_ms: list[float] = field(default_factory=list)
+    interval_ends: list[float] = field(default_factory=list)  # when each interval ended
     latencies_ms: list[float] = field(default_factory=list)
     last_frame: int = 0
     hashes: dict[int, str] = field(default_factory=dict)
@@ -46,11 +55,25 @@ def _hash(frame: Any) -> str:
     return hashlib.sha1(frame.tobytes()).hexdigest()
 
 
-async def play(index: int, config: dict[str, Any], window: tuple[float, float]) -> PlayerStats:
-    stats = PlayerStats()
+def _ws_url(config: dict[str, Any], index: int, path: str) -> str:
+    base = config["urls"][index] if config.get("urls") else config["url"]
+    return str(base).replace("http", "ws", 1) + path
+
+
+async def play(
+    index: int,
+    config: dict[str, Any],
+    window: tuple[float, float],
+    seated: asyncio.Event | None = None,
+    stats: PlayerStats | None = None,
+) -> PlayerStats:
+    stats = PlayerStats() if stats is None else stats
     rng = random.Random(index)
-    url = config["url"].replace("http", "ws", 1) + config["path"] + config["slug"] + "/"
-    headers = {"Cookie": f"sessionid={config['cookies'][index]}", "Origin": config["url"]}
+    multi = bool(config.get("multi"))
+    url = _ws_url(config, index, config["path"] + config["slug"] + "/")
+    # The page's origin is the process's own address (a pinned process has a port of its own).
+    origin = config["urls"][index] if config.get("urls") else config["url"]
+    headers = {"Cookie": f"sessionid={config['cookies'][index]}", "Origin": origin}
     sample = index % config["sample_every"] == 0
     decoder = FrameDecoder() if sample else None
     start, end = window
@@ -60,7 +83,7 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
     ) as ws:
         hello = json.loads(await ws.recv())
         ack_every = hello["ack_every"]
-        keys = hello["game"]["keys"]
+        keys = hello["game"]["keys"]  # a multi-seat game's come with the seat
         t_start = time.perf_counter()
         await ws.send('{"type":"start"}')
         last_arrival = None
@@ -71,11 +94,11 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
             seq = 0
             while True:
                 await asyncio.sleep(rng.uniform(0.1, 0.3))
+                now = time.perf_counter()
+                if not stats.episode or not keys:
+                    continue  # not started yet
                 seq += 1
                 held = rng.sample(keys, k=rng.choice((0, 1, 1, 2)))
-                now = time.perf_counter()
-                if not stats.episode:
-                    continue  # not started yet
                 pending[seq] = now
                 message = {
                     "type": "input",
@@ -91,14 +114,30 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
         presser = asyncio.create_task(press_keys())
         try:
             while True:
-                message = await ws.recv()
+                try:
+                    # A multi-seat game pauses when a partner has left: no frame may come.
+                    message = await asyncio.wait_for(ws.recv(), 2.0)
+                except TimeoutError:
+                    if time.perf_counter() >= end:
+                        break
+                    continue
                 now = time.perf_counter()
+                if now >= end and stats.episode:
+                    break
                 if isinstance(message, str):
                     data = json.loads(message)
                     kind = data["type"]
+                    if kind == "seat" and "keys" in data:
+                        keys = data["keys"]
+                        if seated is not None:
+                            seated.set()
+                        continue
                     if kind == "episode":
                         stats.episode = data["episode"]
-                        await ws.send('{"type":"begin"}')  # the game waits for the player
+                        if not multi:
+                            await ws.send('{"type":"begin"}')  # the game waits for the player
+                        elif seated is not None:
+                            seated.set()
                         continue
                     if kind == "error":
                         stats.errors.append(data["code"])
@@ -147,12 +186,70 @@ async def play(index: int, config: dict[str, Any], window: tuple[float, float]) 
                         stats.keyframes.append(size)
                     if last_arrival is not None:
                         stats.intervals_ms.append((now - last_arrival) * 1000)
+                        stats.interval_ends.append(now)
                 last_arrival = now
                 if now >= end:
                     break
         finally:
             presser.cancel()
     return stats
+
+
+@dataclass
+class SpectatorStats:
+    frames: int = 0
+    intervals_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def spectate(
+    index: int, config: dict[str, Any], episode: str, until: float
+) -> SpectatorStats:
+    """A staff member watches ``episode`` until ``until``: frames acknowledged as a browser."""
+    stats = SpectatorStats()
+    cookie = config["spectators"]["cookies"][index]
+    url = _ws_url(config, 0, f"/ws/watch/{episode}/")
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": config["url"]}
+    async with websockets.connect(
+        url, additional_headers=headers, max_size=None, compression=None
+    ) as ws:
+        ack_every = json.loads(await ws.recv())["ack_every"]
+        last = None
+        while time.perf_counter() < until:
+            try:
+                message = await asyncio.wait_for(ws.recv(), until - time.perf_counter())
+            except TimeoutError:
+                break
+            if isinstance(message, str):
+                data = json.loads(message)
+                if data["type"] == "error":
+                    stats.errors.append(data["code"])
+                if data["type"] == "episode_end":
+                    break
+                continue
+            now = time.perf_counter()
+            header = FRAME_HEADER.unpack_from(message)
+            if header[5] % ack_every == 0 or header[0] == 1:
+                await ws.send(f'{{"type":"ack","frame":{header[5]}}}')
+            stats.frames += 1
+            if last is not None:
+                stats.intervals_ms.append((now - last) * 1000)
+            last = now
+    return stats
+
+
+async def spectators(
+    config: dict[str, Any], players: dict[int, PlayerStats], at: float, until: float
+) -> list[SpectatorStats | BaseException]:
+    """At ``at``, the spectators open the first player's match and watch it to ``until``."""
+    await asyncio.sleep(max(0.0, at - time.perf_counter()))
+    episode = players[0].episode if 0 in players else ""
+    if not episode:
+        return [RuntimeError("the first player has no episode to watch")]
+    count = len(config["spectators"]["cookies"])
+    return await asyncio.gather(
+        *(spectate(i, config, episode, until) for i in range(count)), return_exceptions=True
+    )
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -179,14 +276,30 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
         ),
         flush=True,
     )
+    # Seats are taken in order when the bench must know who hosts which match: each player
+    # is seated before the next one starts (the lobby is first come, first served).
+    sequential = bool(config.get("sequential"))
+    live: dict[int, PlayerStats] = {}
+    watching = None
+    split = window[0] + config["seconds"] / 2
+    if config.get("spectators"):
+        # They connect a moment before the second half, so their keyframes fall outside it.
+        watching = asyncio.create_task(spectators(config, live, split - 1.5, window[1]))
     tasks = []
     for index in range(sessions):
-        tasks.append(asyncio.create_task(play(index, config, window)))
+        seated = asyncio.Event() if sequential else None
+        live[index] = PlayerStats()  # the spectators look for the first player's episode
+        tasks.append(asyncio.create_task(play(index, config, window, seated, live[index])))
+        if seated is not None:
+            await asyncio.wait_for(seated.wait(), 30)
         await asyncio.sleep(config["ramp"])
     results = await asyncio.gather(*tasks, return_exceptions=True)
     players = [r for r in results if isinstance(r, PlayerStats)]
     failures = [repr(r) for r in results if not isinstance(r, PlayerStats)]
     seconds = config["seconds"]
+    watched: dict[str, Any] = {}
+    if watching is not None:
+        watched = _halves(players, await watching, split - 1.5, split, window[1] - split + 1.5)
     fps = [p.frames / seconds for p in players]
     intervals = [i for p in players for i in p.intervals_ms]
     latencies = [v for p in players for v in p.latencies_ms]
@@ -210,6 +323,44 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
         "start_to_first_frame_p50_ms": percentile(first, 50),
         "start_to_first_frame_max_ms": max(first) if first else None,
         "episodes": {p.episode: {"last_frame": p.last_frame, "hashes": p.hashes} for p in players},
+        **watched,
+    }
+
+
+def _halves(
+    players: list[PlayerStats],
+    watching: list[SpectatorStats | BaseException],
+    without_end: float,
+    with_start: float,
+    watched_for: float,
+) -> dict[str, Any]:
+    """The players' frame intervals without spectators (first half) and with them (second)."""
+    before = [
+        i
+        for p in players
+        for i, end in zip(p.intervals_ms, p.interval_ends, strict=True)
+        if end < without_end
+    ]
+    after = [
+        i
+        for p in players
+        for i, end in zip(p.intervals_ms, p.interval_ends, strict=True)
+        if end >= with_start
+    ]
+    watchers = [w for w in watching if isinstance(w, SpectatorStats)]
+    watcher_intervals = [i for w in watchers for i in w.intervals_ms]
+    return {
+        "spectators": len(watchers),
+        "spectator_failures": [repr(w) for w in watching if not isinstance(w, SpectatorStats)],
+        "spectator_errors": sorted({e for w in watchers for e in w.errors}),
+        "spectator_fps_mean": (
+            sum(w.frames for w in watchers) / len(watchers) / watched_for if watchers else 0.0
+        ),
+        "spectator_frame_interval_p99_ms": percentile(watcher_intervals, 99),
+        "frame_interval_p99_without_spectators_ms": percentile(before, 99),
+        "frame_interval_p99_with_spectators_ms": percentile(after, 99),
+        "frame_interval_p50_without_spectators_ms": percentile(before, 50),
+        "frame_interval_p50_with_spectators_ms": percentile(after, 50),
     }
 
 

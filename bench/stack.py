@@ -68,6 +68,9 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: Path = Path()
     web_processes: int = 1
+    # One URL per web process when each has a port of its own (``pinned``): a client then
+    # chooses its process. Roles "web", "web1", ...: each process's CPU is read on its own.
+    urls: list[str] = field(default_factory=list)
 
     def pids(self, role: str | None = None) -> list[int]:
         roots = [pid for name, pid in self.roots.items() if role is None or name == role]
@@ -122,8 +125,13 @@ def running_stack(
     prewarm: int = 1,
     prewarm_games: str = "",
     extra_env: dict[str, str] | None = None,
+    pinned: bool = False,
 ) -> Iterator[Stack]:
-    """Start everything, yield the stack, stop everything."""
+    """Start everything, yield the stack, stop everything.
+
+    ``pinned``: each web process listens on a port of its own (roles ``web``, ``web1``, ...)
+    instead of all sharing one, so that a client picks which process serves its socket.
+    """
     services = Path(tempfile.mkdtemp(prefix="arcade-bench-"))
     subprocess.run([str(ROOT / ".ci/services.sh"), "install"], check=True)
     exports = subprocess.run(
@@ -171,16 +179,22 @@ def running_stack(
         stack.roots["postgres"] = _service_pid(services / "pg" / "data" / "postmaster.pid")
         stack.roots["redis"] = _service_pid(services / "redis.pid")
         bin_dir = Path(sys.executable).parent
-        commands = {
-            "web": [
+        ports = [port] + ([free_port() for _ in range(web_processes - 1)] if pinned else [])
+        stack.urls = [f"http://127.0.0.1:{p}" for p in ports]
+        webs = {
+            "web" if i == 0 else f"web{i}": [
                 sys.executable,
                 "-m",
                 "arcade.serve",
-                f"--processes={web_processes}",
+                f"--processes={1 if pinned else web_processes}",
                 "--bind=127.0.0.1",
-                f"--port={port}",
+                f"--port={p}",
                 f"--application={asgi}",
-            ],
+            ]
+            for i, p in enumerate(ports)
+        }
+        commands = {
+            **webs,
             # Recording (chunks, transitions, finalisation) and replay verification on their own
             # workers, as a lab may deploy them, so each one's CPU is read on its own.
             "worker": [*WORKER_NICE, *_celery_worker(bin_dir, "celery", workers, "recording")],

@@ -18,7 +18,12 @@ BASELINE_POINTS = (10, 20)  # compared with ours at the same load
 
 
 def live_point(
-    sessions: int, *, baseline: bool, seconds: float, game: str = "pong"
+    sessions: int,
+    *,
+    baseline: bool,
+    seconds: float,
+    game: str = "pong",
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One load point, each in its own process and stack, as `python -m bench live` runs it."""
     command = [
@@ -35,10 +40,25 @@ def live_point(
     ]
     if baseline:
         command.append("--baseline")
+    command.extend(extra)
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         return {"sessions": sessions, "error": result.stderr[-2000:]}
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def command_point(*args: str) -> dict[str, Any]:
+    """`python -m bench ARGS` in its own process; the JSON object on its last line."""
+    command = [sys.executable, "-m", "bench", *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        return {"error": result.stderr[-2000:]}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+# Multi-seat points (players, two a match for pong-2p): about the single-player best point.
+PONG_2P_PLAYERS = 40
+VS_AI_PLAYERS = 36
 
 
 def finalise_point(minutes: float) -> dict[str, Any]:
@@ -146,6 +166,20 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
     ours = sweep(OUR_POINTS, baseline=False, seconds=seconds)
     print("live, the baseline ...", flush=True)
     theirs = sweep(BASELINE_POINTS, baseline=True, seconds=seconds, stop_on_fail=False)
+    print("live, two-player Pong with 10 spectators on one match ...", flush=True)
+    pong_2p = live_point(
+        PONG_2P_PLAYERS,
+        baseline=False,
+        seconds=seconds,
+        game="pong-2p",
+        extra=("--spectators", "10"),
+    )
+    print("live, Pong against an ONNX policy ...", flush=True)
+    vs_ai = live_point(VS_AI_PLAYERS, baseline=False, seconds=seconds, extra=("--vs-ai",))
+    print("relay: frames against a lockstep replica ...", flush=True)
+    relay = command_point("relay")
+    print("this tree against the previous commit, single-player ...", flush=True)
+    compared = command_point("compare", "--ref", "HEAD~1", "--sessions", "20")
     our_best, their_best = best(ours), best(theirs)
     results = {
         "machine": {"cores": _cores(), "python": platform.python_version(), "cpu": _cpu_model()},
@@ -155,6 +189,8 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
         "finalise": finalise,
         "export": exporting,
         "live": {"arcade": ours, "baseline": theirs},
+        "multi_seat": {"pong_2p": pong_2p, "vs_ai": vs_ai, "relay": relay},
+        "compare_previous": compared,
         "best": {"arcade": our_best, "baseline": their_best},
         "ratios": {
             "sessions_per_core": ratio(
@@ -251,11 +287,63 @@ def render_table(results: dict[str, Any]) -> str:
             for r in results["ratios"]["same_load"]
         ],
         "",
+        *_multi_seat_lines(results),
+        "",
         "Load points:",
         "",
         *[f"    {_row(p)}" for p in results["live"]["arcade"] + results["live"]["baseline"]],
     ]
     return "\n".join(lines) + "\n"
+
+
+def _multi_seat_lines(results: dict[str, Any]) -> list[str]:
+    multi = results.get("multi_seat") or {}
+    ours = results["best"]["arcade"] or {}
+    lines = ["Multi-seat play (same run):", ""]
+    lines.append("| point | players | fps | p99 interval (ms) | players per core | bar |")
+    lines.append("|---|---|---|---|---|---|")
+    for label, point in (
+        ("single-player Pong (best point)", ours),
+        ("two-player Pong, 10 spectators", multi.get("pong_2p") or {}),
+        ("Pong against an ONNX policy", multi.get("vs_ai") or {}),
+    ):
+        if not point or "error" in point:
+            lines.append(f"| {label} | failed | | | | |")
+            continue
+        per_core = point.get("players_per_core") or point.get("live_sessions_per_core") or 0
+        lines.append(
+            f"| {label} | {point['sessions']} | {point['fps_mean']:.1f} | "
+            f"{point['frame_interval_p99_ms']:.1f} | {per_core:.1f} | "
+            f"{'pass' if point.get('meets_bar') else 'fail'} |"
+        )
+    two, ai, relay = multi.get("pong_2p") or {}, multi.get("vs_ai") or {}, multi.get("relay") or {}
+    if two.get("remote_seat_cpu_ratio"):
+        lines.append(f"\nRemote seat ÷ local seat, CPU: {two['remote_seat_cpu_ratio']:.2f}")
+    if two.get("frame_interval_p99_with_spectators_ms"):
+        lines.append(
+            f"Players' p99 interval without / with 10 spectators: "
+            f"{two['frame_interval_p99_without_spectators_ms']:.1f} / "
+            f"{two['frame_interval_p99_with_spectators_ms']:.1f} ms"
+        )
+    if ai.get("inference_p50_ms") is not None:
+        lines.append(
+            f"ONNX inference p50 / p99: {ai['inference_p50_ms']:.2f} / "
+            f"{ai['inference_p99_ms']:.2f} ms; late decisions {ai['late_decisions']}"
+        )
+    if "replica_over_frames" in relay:
+        lines.append(
+            f"Relay per step: frames {relay['frames_us_per_step']:.0f} us, lockstep replica "
+            f"{relay['replica_us_per_step']:.0f} us ({relay['replica_over_frames']:.2f}x)"
+        )
+    compared = results.get("compare_previous") or {}
+    if compared.get("ratios_this_over_ref"):
+        r = compared["ratios_this_over_ref"]
+        lines.append(
+            f"This tree ÷ {compared['ref'][:10]}, single-player, side by side: sessions per "
+            f"core {r['live_sessions_per_core'] or 0:.2f}, "
+            f"p99 {r['frame_interval_p99_ms'] or 0:.2f}"
+        )
+    return lines
 
 
 def _finalise_line(point: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from django.test import Client
 
 from arcade import metrics
 from games.engine.clock import TickStats
+from games.engine.deciding import DecisionStats
 from play.metrics import Flusher
 from play.viewers import FrameStats
 from recording import transfer
@@ -93,3 +94,24 @@ def test_it_asks_for_the_token_when_one_is_set(settings: LazySettings) -> None:
 
     assert (refused.status_code, wrong.status_code) == (401, 401)
     assert "arcade_frames_sent_total" in scrape(client, authorization="Bearer s3cret")
+
+
+@pytest.mark.django_db
+def test_it_reports_ai_inference_times_by_bucket_and_late_decisions() -> None:
+    flusher = Flusher(lambda: (0, 0))
+    flusher.flush()
+    before = scrape(Client())
+    DecisionStats.timed(0.0004)
+    DecisionStats.timed(0.0004)
+    DecisionStats.timed(0.020)
+    DecisionStats.late += 1
+
+    flusher.flush()
+    after = scrape(Client())
+
+    def grew(name: str) -> float:
+        return after[name] - before.get(name, 0.0)
+
+    assert grew('arcade_policy_inferences_total{le_ms="0.5"}') == 2
+    assert grew('arcade_policy_inferences_total{le_ms="33"}') == 1
+    assert grew("arcade_policy_decisions_late_total") == 1

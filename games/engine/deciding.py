@@ -10,10 +10,34 @@ by then. A 60 Hz tick leaves a decision about 16 ms; a Nature-DQN-sized CNN take
 
 from __future__ import annotations
 
+import bisect
+import time
 from concurrent.futures import Executor, Future, wait
+
+import numpy as np
 
 from .observations import Screen
 from .policies import Policy
+
+# Upper bounds (ms) of the inference-time buckets of ``DecisionStats``: fine below a 60 Hz
+# frame period, where decisions must land, coarse above it.
+INFERENCE_BUCKETS_MS = (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16.7, 33, 67, float("inf"))
+
+
+class DecisionStats:
+    """Process-wide counts for monitoring (``play/metrics.py``): plain integers bumped once a
+    decision, on the worker thread that made it; the live metrics fold them in."""
+
+    decisions = 0
+    late = 0  # decisions not ready at the tick after their frame
+    # Inference times by INFERENCE_BUCKETS_MS. Two worker threads may bump one bucket at once
+    # and lose a count: monitoring tolerates that, the hot path takes no lock.
+    inference = [0] * len(INFERENCE_BUCKETS_MS)
+
+    @classmethod
+    def timed(cls, seconds: float) -> None:
+        cls.decisions += 1
+        cls.inference[bisect.bisect_left(INFERENCE_BUCKETS_MS, seconds * 1000)] += 1
 
 
 class Decider:
@@ -44,8 +68,14 @@ class Decider:
         if self.pending is not None and not self.pending.done():
             self.dropped += 1  # one decision at a time: the running one will be played
             return
-        self.pending = self.executor.submit(self.policy.decide, observation)
+        self.pending = self.executor.submit(self._decide, observation)
         self.counted_late = False
+
+    def _decide(self, observation: np.ndarray) -> int:
+        began = time.perf_counter()
+        action = self.policy.decide(observation)
+        DecisionStats.timed(time.perf_counter() - began)
+        return action
 
     def take(self) -> tuple[int, bool]:
         """The action to play now, and whether it is a decision made since the last take.
@@ -58,6 +88,7 @@ class Decider:
         if not pending.done():
             if not self.counted_late:
                 self.late += 1
+                DecisionStats.late += 1
                 self.counted_late = True
             return self.policy.action, False
         self.pending = None
