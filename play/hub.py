@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 from recording import transfer
@@ -102,9 +103,12 @@ class ChannelTransport:
     frames, never the host's time; its viewer's flow control then sends a keyframe.
     """
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, *, on_gone: Callable[[], None] | None = None) -> None:
         self.channel = channel
         self.attached = True
+        # Told once when the consumer stops taking messages (its process died, or it stalled
+        # until its channel filled): the room treats that as the player leaving.
+        self.on_gone = on_gone
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._pump())
         self.dropped = 0
@@ -137,6 +141,8 @@ class ChannelTransport:
             except Exception:  # a full channel (the consumer is gone): stop relaying
                 log.info("relay to %s failed; it is detached", self.channel, exc_info=True)
                 self.attached = False
+                if self.on_gone is not None:
+                    self.on_gone()
                 return
 
 
@@ -212,11 +218,17 @@ async def request(address: Address, message: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-async def tell(address: Address, message: dict[str, Any]) -> None:
-    """Send a message to a room, expecting no answer (input, acks, leaving)."""
+async def tell(address: Address, message: dict[str, Any]) -> bool:
+    """Send a message to a room, expecting no answer (input, acks, leaving); False when its
+    hub's channel is full (its process is gone or far behind): the message is dropped."""
     layer = get_channel_layer()
     assert layer is not None
-    await layer.send(address.channel, {**message, "room": address.room})
+    try:
+        await layer.send(address.channel, {**message, "room": address.room})
+    except ChannelFull:
+        log.warning("room %s is not taking messages; dropped a %s", address.room, message["type"])
+        return False
+    return True
 
 
 async def reply(channel: str, message: dict[str, Any]) -> None:

@@ -120,7 +120,10 @@ class RemoteLink:
         self.user_id = user_id
 
     async def input(self, msg: p.InputMessage) -> None:
-        await hubs.tell(self.address, {"type": "room.input", "user": self.user_id, "msg": msg})
+        if not await hubs.tell(
+            self.address, {"type": "room.input", "user": self.user_id, "msg": msg}
+        ):
+            raise p.ProtocolError("busy", "The game is not taking input just now; press again.")
 
     async def ack(self, frame: int) -> None:
         await hubs.tell(self.address, {"type": "room.ack", "user": self.user_id, "frame": frame})
@@ -397,7 +400,9 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
     kind = message["type"]
     user = int(message.get("user") or 0)
     if kind == "room.join":
-        transport = hubs.ChannelTransport(message["consumer"])
+        transport = hubs.ChannelTransport(
+            message["consumer"], on_gone=functools.partial(_gone, room, user)
+        )
         answer = await room.join(user_id=user, name=str(message["name"]), transport=transport)
         if isinstance(answer, Joined):
             await _withdraw_if_closed(room)
@@ -425,6 +430,11 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
             room.match.on_keyframe_request(seat=mine)
     elif kind in ("room.watch", "room.flow", "room.unwatch"):
         await _serve_watch(room, message)
+
+
+def _gone(room: Room, user_id: int) -> None:
+    """A remote player's socket stopped taking frames: as if they left."""
+    _background(room.leave(user_id=user_id))
 
 
 async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
