@@ -22,7 +22,7 @@ from play import protocol as p
 from play.clocks import DeadlineClock, LockstepClock, TurnClock
 from play.match import LiveSettings, Match
 from play.protocol import EndReason
-from play.seats import Holder, HumanSeat, PolicySeat, ScriptedSeat
+from play.seats import Holder, PolicySeat, ScriptedSeat
 from play.viewers import PROBE_EVERY, Viewer
 from recording import chunkfile, stepcolumns
 from recording.recorder import InputStamp
