@@ -121,7 +121,7 @@ async def test_a_match_steps_the_joint_action_of_its_seats_and_records_each_seat
         pool=pool,
         settings=LiveSettings(chunk_steps=40),
         seats=[left, right],
-        clock=LockstepClock(),
+        clock=LockstepClock[EndReason](),
     )
     assert (await play_out(match))["reason"] == "truncated"
     created = sink.created[0]
@@ -149,7 +149,7 @@ async def test_a_seat_that_changes_hands_is_recorded_from_the_next_step(
         pool=pool,
         settings=LiveSettings(),
         seats=[ScriptedSeat(lambda step: 0), ScriptedSeat(lambda step: 0)],
-        clock=LockstepClock(),
+        clock=LockstepClock[EndReason](),
     )
     assert await match.start()
     episode = match.episode
@@ -183,7 +183,7 @@ async def test_a_stalled_viewer_drops_its_own_frames_only(pool: MachinePool) -> 
         pool=pool,
         settings=LiveSettings(window=10),
         seats=[ScriptedSeat(lambda step: 0), ScriptedSeat(lambda step: 0)],
-        clock=LockstepClock(),
+        clock=LockstepClock[EndReason](),
     )
     players_screen = Viewer(player, window=10, seat=0)
     match.viewers.append(players_screen)
