@@ -94,6 +94,15 @@ async def _relay_frames(host: Any, seat: Any, channel: str, frames: list[bytes])
         await seat.receive(channel)
 
 
+async def _publish_frames(publisher: Any, subscription: Any, key: str, frames: list[bytes]) -> None:
+    for data in frames:
+        await publisher.publish(key, data)
+        while True:
+            message = await subscription.get_message(timeout=1.0)
+            if message is not None and message["type"] == "message":
+                break
+
+
 def _replica(actions: list[list[int]]) -> Callable[[Any, Any, str], Awaitable[None]]:
     machine = MultiAtariMachine("pong")
     start = multi_start_state("pong", SEED)
@@ -120,9 +129,16 @@ async def _measure(redis_pid: int, url: str, steps: int, rounds: int) -> dict[st
     actions = _joint_actions(steps)
     frames = _frames(actions)
     replica = _replica(actions)
+    import redis.asyncio as aioredis
+
+    publisher = aioredis.Redis.from_url(url)
+    subscriber = aioredis.Redis.from_url(url)
+    subscription = subscriber.pubsub()
+    await subscription.subscribe("arcade:relay:bench")
     designs: dict[str, Callable[[], Awaitable[None]]] = {
         "frames": lambda: _relay_frames(host, seat, channel, frames),
         "replica": lambda: replica(host, seat, channel),
+        "pubsub": lambda: _publish_frames(publisher, subscription, "arcade:relay:bench", frames),
     }
     for run in designs.values():  # warm up: connections, the replica's first start
         await run()
@@ -171,6 +187,8 @@ def run(steps: int = 3000, rounds: int = 5) -> dict[str, Any]:
         "frames_redis_us_per_step": round(median["frames_redis"], 1),
         "replica_redis_us_per_step": round(median["replica_redis"], 1),
         "replica_over_frames": round(median["replica"] / median["frames"], 2),
+        "pubsub_us_per_step": round(median["pubsub"], 1),
+        "pubsub_over_frames": round(median["pubsub"] / median["frames"], 2),
         "rounds_us": {
             name: [round(v * 1e6, 1) for v in values] for name, values in figures.items()
         },

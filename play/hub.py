@@ -1,15 +1,16 @@
 """How sockets on one web process reach a match hosted on another.
 
 A match of several seats runs on one process (the one its first player reached); a player or
-a spectator whose socket landed on another process reaches it through the channel layer:
-their consumer sends its input, acks and requests to the hosting process's **hub** channel,
-and the host sends their frames and messages back to the consumer's own channel.
+a spectator whose socket landed on another process reaches it through Redis: their consumer
+sends its input, acks and requests to the hosting process's **hub** channel (the channel
+layer: a few messages a second), and the host publishes their frames and messages to the
+socket's own pub/sub relay channel (``RelayTransport``, ``Relayed``: 60 a second).
 
-Relaying the host's frames (one small channel message a frame) was measured against relaying
-only the joint actions to a lockstep replica of the emulator on the seat's process (ALE is
-deterministic): see ``bench/relay.py`` and docs/multiplayer.md. The replica still needs one
-message a step (its step's joint action) and adds an emulator step and a frame diff on the
-second process, so relaying frames costs less; it is what this module does.
+Relaying the host's frames was measured against relaying only the joint actions to a lockstep
+replica of the emulator on the seat's process (ALE is deterministic), and the channel layer
+against pub/sub: see ``bench/relay.py`` and docs/multiplayer.md. The replica still needs one
+message a step and adds an emulator step and a frame diff on the second process, so frames
+it is; and pub/sub carries a frame for a sixth of the channel layer's CPU.
 
 Where a match is: Redis keys ``arcade:room:<room>`` and ``arcade:episode-room:<episode>``
 hold the hosting hub's channel and the room id, for as long as the room lives (with a TTL,
@@ -19,15 +20,19 @@ refreshed, so a crashed process's rooms vanish by themselves).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from recording import transfer
 
@@ -95,22 +100,43 @@ async def room_of_episode(episode: str) -> Address | None:
     return Address.loads(await _redis_do(lambda redis: redis.get(EPISODE_KEY.format(episode))))
 
 
-class ChannelTransport:
-    """A viewer's transport to a consumer on another process, through the channel layer.
+RELAY_KEY = "arcade:relay:{}"  # the Redis pub/sub channel of one remote socket
+FRAME, TEXT = b"F", b"T"  # what a relayed message is: a frame's bytes, or a JSON text
+GONE_AFTER = 2.0  # seconds of publishes nobody receives before a remote socket counts as gone
 
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+def async_redis() -> Any:
+    """This event loop's asyncio Redis client (a client belongs to the loop it was made on)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
+    return client
+
+
+class RelayTransport:
+    """A viewer's transport to a socket on another web process: Redis pub/sub.
+
+    Frames go by PUBLISH on the socket's own relay channel, which its consumer subscribes to
+    (``Relayed``), not through the channel layer: channels_redis costs ~650 µs of CPU a
+    message, pub/sub ~130 (``python -m bench relay``), and a remote seat gets 60 a second.
     Sends never wait for Redis on the match's tick: they queue, in order, for a task of this
-    transport. A socket whose messages pile up (its process or its network stalled) drops
-    frames, never the host's time; its viewer's flow control then sends a keyframe.
+    transport, which publishes whatever has queued in one round trip. A socket whose messages
+    pile up (its process or its network stalled) drops frames, never the host's time; its
+    viewer's flow control then sends a keyframe.
     """
 
     def __init__(self, channel: str, *, on_gone: Callable[[], None] | None = None) -> None:
-        self.channel = channel
+        self.key = RELAY_KEY.format(channel)
         self.attached = True
-        # Told once when the consumer stops taking messages (its process died, or it stalled
-        # until its channel filled): the room treats that as the player leaving.
+        # Told once when nobody has received what was published for GONE_AFTER seconds (the
+        # socket's process died): the room treats that as the player leaving.
         self.on_gone = on_gone
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._pump())
+        self._unheard_since: float | None = None
         self.dropped = 0
 
     async def send_bytes(self, data: bytes) -> None:
@@ -119,31 +145,88 @@ class ChannelTransport:
         if self._queue.qsize() >= MAX_QUEUED:
             self.dropped += 1
             return
-        self._queue.put_nowait({"type": "relay.frame", "bytes": data})
+        self._queue.put_nowait(FRAME + data)
 
     async def send_json(self, message: p.ServerMessage | dict[str, Any]) -> None:
         if self.attached:
-            self._queue.put_nowait({"type": "relay.json", "message": dict(message)})
+            self._queue.put_nowait(TEXT + json.dumps(message).encode())
 
     def close(self) -> None:
         self.attached = False
         self._queue.put_nowait(None)
 
     async def _pump(self) -> None:
-        layer = get_channel_layer()
-        assert layer is not None
+        redis = async_redis()
         while True:
-            message = await self._queue.get()
-            if message is None:
-                return
+            first = await self._queue.get()
+            batch = [first]
+            while not self._queue.empty() and len(batch) < 64:
+                batch.append(self._queue.get_nowait())
+            ending = None in batch
+            payloads = [item for item in batch if item is not None]
             try:
-                await layer.send(self.channel, message)
-            except Exception:  # a full channel (the consumer is gone): stop relaying
-                log.info("relay to %s failed; it is detached", self.channel, exc_info=True)
-                self.attached = False
-                if self.on_gone is not None:
-                    self.on_gone()
+                async with redis.pipeline(transaction=False) as pipe:
+                    for payload in payloads:
+                        pipe.publish(self.key, payload)
+                    heard = await pipe.execute() if payloads else []
+            except Exception:
+                log.warning("relay to %s failed", self.key, exc_info=True)
+                heard = [0] * len(payloads)
+            if ending:
                 return
+            self._count_heard(heard)
+
+    def _count_heard(self, heard: list[int]) -> None:
+        now = asyncio.get_running_loop().time()
+        if any(heard):
+            self._unheard_since = None
+            return
+        if self._unheard_since is None:
+            self._unheard_since = now
+        elif now - self._unheard_since >= GONE_AFTER and self.attached:
+            log.info("nobody receives %s any more; it is detached", self.key)
+            self.attached = False
+            if self.on_gone is not None:
+                self.on_gone()
+
+
+class Relayed:
+    """The receiving end of a ``RelayTransport``: a socket's consumer on another process than
+    its match subscribes to its relay channel and forwards what arrives."""
+
+    def __init__(self, channel: str, forward: Callable[[bytes], Awaitable[None]]) -> None:
+        self.key = RELAY_KEY.format(channel)
+        self.forward = forward
+        self._pubsub: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Subscribe (before asking the room for anything, so that nothing it sends is lost)."""
+        if self._pubsub is not None:
+            return
+        self._pubsub = async_redis().pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self.key)
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._pubsub is not None
+        async for message in self._pubsub.listen():
+            if message.get("type") == "message":
+                await self.forward(bytes(message["data"]))
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                await pubsub.unsubscribe(self.key)
+                await pubsub.aclose()
+            except Exception:
+                log.info("could not unsubscribe from %s", self.key, exc_info=True)
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -139,11 +140,18 @@ class RemoteLink:
 
 
 async def take_seat(
-    *, game: Game, config: GameConfig, user: Any, transport: Transport, channel: str
+    *,
+    game: Game,
+    config: GameConfig,
+    user: Any,
+    transport: Transport,
+    channel: str,
+    subscribe: Callable[[], Awaitable[None]],
 ) -> LocalLink | RemoteLink:
     """Seat ``user`` in the game's open room (hosting one when there is none); ProtocolError
     when no seat could be had. ``transport`` is the socket (for a room of this process),
-    ``channel`` its channel-layer name (for a room of another)."""
+    ``channel`` its channel-layer name and ``subscribe`` its relay's start (for a room of
+    another process: called before the room is asked, so nothing it sends is lost)."""
     name = user.get_username()
     for _ in range(ATTEMPTS):
         address = hubs.Address.loads(await _get(LOBBY_KEY.format(config.slug)))
@@ -160,6 +168,7 @@ async def take_seat(
                 await _withdraw_if_closed(room)
                 return LocalLink(room, answer, user.pk)
         else:
+            await subscribe()
             reply = await hubs.request(
                 address, {"type": "room.join", "user": user.pk, "name": name, "consumer": channel}
             )
@@ -174,7 +183,14 @@ async def take_seat(
     raise p.ProtocolError("busy", "Could not find a seat just now; press Play to try again.")
 
 
-async def rejoin(*, episode_id: str, user: Any, transport: Transport, channel: str) -> Any:
+async def rejoin(
+    *,
+    episode_id: str,
+    user: Any,
+    transport: Transport,
+    channel: str,
+    subscribe: Callable[[], Awaitable[None]],
+) -> Any:
     """A player whose socket dropped mid-game takes their seat back (any process)."""
     address = await hubs.room_of_episode(episode_id)
     if address is None:
@@ -185,6 +201,7 @@ async def rejoin(*, episode_id: str, user: Any, transport: Transport, channel: s
         if isinstance(answer, Joined):
             return LocalLink(room, answer, user.pk)
         raise p.ProtocolError("resume_failed", answer.text)
+    await subscribe()
     reply = await hubs.request(
         address,
         {"type": "room.join", "user": user.pk, "name": user.get_username(), "consumer": channel},
@@ -305,7 +322,7 @@ class Solo:
     def close(self) -> None:
         for viewer in self.spectators:
             self.match.unwatch(viewer)
-            if isinstance(viewer.transport, hubs.ChannelTransport):
+            if isinstance(viewer.transport, hubs.RelayTransport):
                 viewer.transport.close()
         self.spectators = []
 
@@ -351,13 +368,20 @@ async def may_watch(user: Any, episode_id: str) -> bool:
     return await EpisodeSeat.objects.filter(episode_id=episode_id, user=user).aexists()
 
 
-async def watch(address: hubs.Address, *, transport: Transport, channel: str) -> bool:
+async def watch(
+    address: hubs.Address,
+    *,
+    transport: Transport,
+    channel: str,
+    subscribe: Callable[[], Awaitable[None]],
+) -> bool:
     if hubs.hub().local(address):
         watched = _watched.get(address.room)
         if watched is None:
             return False
         _watchers[(watched.id, channel)] = await watched.watch(transport)
         return True
+    await subscribe()
     answer = await hubs.request(address, {"type": "room.watch", "consumer": channel})
     return answer["type"] == "room.watching"
 
@@ -400,7 +424,7 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
     kind = message["type"]
     user = int(message.get("user") or 0)
     if kind == "room.join":
-        transport = hubs.ChannelTransport(
+        transport = hubs.RelayTransport(
             message["consumer"], on_gone=functools.partial(_gone, room, user)
         )
         answer = await room.join(user_id=user, name=str(message["name"]), transport=transport)
@@ -442,7 +466,7 @@ async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
     kind = message["type"]
     key = (watched.id, message["consumer"])
     if kind == "room.watch":
-        _watchers[key] = await watched.watch(hubs.ChannelTransport(message["consumer"]))
+        _watchers[key] = await watched.watch(hubs.RelayTransport(message["consumer"]))
         await hubs.reply(message["reply"], {"type": "room.watching"})
     elif kind == "room.flow":
         _flow(_watchers.get(key), message["msg"])
@@ -450,7 +474,7 @@ async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
         watcher = _watchers.pop(key, None)
         if watcher is not None:
             watched.unwatch(watcher)
-            if isinstance(watcher.transport, hubs.ChannelTransport):
+            if isinstance(watcher.transport, hubs.RelayTransport):
                 watcher.transport.close()
 
 

@@ -361,7 +361,7 @@ class Room:
         if self.match.episode is not None:
             await self.match.stop("abandoned", notify=True)
         for viewer in self.match.viewers:
-            if isinstance(viewer.transport, hubs.ChannelTransport):
+            if isinstance(viewer.transport, hubs.RelayTransport):
                 viewer.transport.close()  # a relay to another process: its task ends
         self.on_close(self)
 

@@ -5,14 +5,13 @@
 frames and the game's messages as on a one-player socket, each seat's from its own seat.
 ``ws/watch/<episode>/``: a spectator's read-only view of a running episode of a multi-seat
 match. Either may be served by a room on another web process (``play/hub.py``): its frames
-and messages then arrive on this consumer's channel (``relay_frame``, ``relay_json``).
+and messages then arrive on this socket's relay channel (``play/hub.py``, ``Relayed``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -60,11 +59,23 @@ def _hello(game: Game, config: GameConfig) -> p.HelloMessage:
 class _Relayed(PlayConsumer):
     """What both sockets share: frames and messages relayed from a room on another process."""
 
-    async def relay_frame(self, message: dict[str, Any]) -> None:
-        await self.send_bytes(message["bytes"])
+    relayed: hubs.Relayed | None = None
 
-    async def relay_json(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["message"])
+    async def _subscribe(self) -> None:
+        """Receive what a room on another process sends this socket (before asking it)."""
+        if self.relayed is None:
+            self.relayed = hubs.Relayed(self.channel_name, self._relay)
+        await self.relayed.start()
+
+    async def _relay(self, data: bytes) -> None:
+        if data[:1] == hubs.FRAME:
+            await self.send_bytes(data[1:])
+        elif self._writer.open and not self._torn_down:
+            await self.send(text_data=data[1:].decode())
+
+    async def _unsubscribe(self) -> None:
+        if self.relayed is not None:
+            await self.relayed.stop()
 
     def _limits(self) -> None:
         self._window_start = time.monotonic()
@@ -160,6 +171,7 @@ class MatchConsumer(_Relayed):
             user=self.user,
             transport=self,
             channel=self.channel_name,
+            subscribe=self._subscribe,
         )
         await self._seated(link)
 
@@ -167,7 +179,11 @@ class MatchConsumer(_Relayed):
         if self.link is not None:
             raise p.ProtocolError("seated", "You hold a seat already.")
         link = await lobby.rejoin(
-            episode_id=episode_id, user=self.user, transport=self, channel=self.channel_name
+            episode_id=episode_id,
+            user=self.user,
+            transport=self,
+            channel=self.channel_name,
+            subscribe=self._subscribe,
         )
         await self._seated(link)
 
@@ -189,6 +205,7 @@ class MatchConsumer(_Relayed):
         except Exception:
             log.exception("could not leave the room of %s", getattr(self, "game", "?"))
         finally:
+            await self._unsubscribe()
             if self.notices is not None:
                 await self.channel_layer.group_discard(self.notices, self.channel_name)
 
@@ -230,7 +247,9 @@ class WatchConsumer(_Relayed):
             await self.close(code=p.CLOSE_NOT_FOUND)
             return
         self.address = address
-        watching = await lobby.watch(address, transport=self, channel=self.channel_name)
+        watching = await lobby.watch(
+            address, transport=self, channel=self.channel_name, subscribe=self._subscribe
+        )
         if not watching:
             await self.send_json(
                 p.ErrorMessage(type="error", code="not_live", message="That game has ended.")
@@ -265,3 +284,4 @@ class WatchConsumer(_Relayed):
                 await lobby.unwatch(self.address, transport=self, channel=self.channel_name)
             except Exception:
                 log.warning("could not stop watching", exc_info=True)
+        await self._unsubscribe()
