@@ -534,9 +534,11 @@
       el.lobbySeats.replaceChildren();
       el.lobby.hidden = false;
       setState("over", "called off");
+      el.newGame.disabled = false;
       s.startPending = false;
       return;
     }
+    el.newGame.disabled = true; // Play again is for after the game
     // A room that starts at once announces "starting" with a countdown of 0: still starting.
     const starting = msg.state === "starting";
     const waitingFor = msg.seats - msg.filled;
@@ -765,6 +767,7 @@
         return; // the end of the game our own New game replaced; the new one is on its way
       }
       forgetEpisode();
+      if (MATCH) el.newGame.disabled = false; // Play again: a new waiting room
       // Ended while it waited for the player: the server gave up on an idle tab.
       const waited = s.state === "standby" || s.state === "paused";
       cancelCountdown();
