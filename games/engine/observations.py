@@ -51,8 +51,21 @@ def observation_shape(name: str, frame_shape: tuple[int, ...]) -> tuple[int, ...
 
 def gray_lut(palette: np.ndarray) -> np.ndarray:
     """Palette index -> ALE grayscale value."""
-    weighted = palette.astype(np.int64) @ np.asarray(_LUMA, np.int64)
-    return ((weighted + 5000) // 10000).astype(np.uint8)
+    # A live policy asks for it every other frame, and a game's palette changes only when it
+    # shows a new colour: the table is kept per palette (by its bytes), not made again.
+    key = palette.tobytes()
+    lut = _GRAY_LUTS.get(key)
+    if lut is None:
+        weighted = palette.astype(np.int64) @ np.asarray(_LUMA, np.int64)
+        lut = ((weighted + 5000) // 10000).astype(np.uint8)
+        lut.setflags(write=False)
+        if len(_GRAY_LUTS) >= 64:
+            _GRAY_LUTS.pop(next(iter(_GRAY_LUTS)))
+        _GRAY_LUTS[key] = lut
+    return lut
+
+
+_GRAY_LUTS: dict[bytes, np.ndarray] = {}
 
 
 def to_grayscale(frames: np.ndarray, palette: np.ndarray | None) -> np.ndarray:
