@@ -100,6 +100,7 @@ class Stepped:
     info: dict[str, Any]
     entries: list[list[int]]  # palette entries the frame showed first (recorded already)
     words: codec.Sparse | None  # the frame's changed words: the recording's and the wire's
+    first: Outcome  # the first seat's outcome (the frame header's flags)
 
 
 class Match:
@@ -358,6 +359,9 @@ class Match:
 
     def _players_here(self) -> bool:
         """Every person's seat has its screen attached: a step now is play someone saw."""
+        if not self.multi:
+            screen = self.screen(0)
+            return screen.transport.attached if screen is not None else True
         for index, seat in enumerate(self.seats):
             if isinstance(seat, HumanSeat):
                 viewer = self.screen(index)
@@ -673,38 +677,62 @@ class Match:
         taken, whatever its clock (live, a script, a bench). Sends nothing."""
         machine = episode.machine
         recorder = episode.recorder
+        if not self.multi:
+            # One seat (every one-player game): the same step without the joint bookkeeping,
+            # which would cost every live game a tenth of its loop time.
+            seat = self.seats[0]
+            action, was_fresh = seat.take()
+            outcome = cast(Machine, machine).step(action)
+            outcome.truncated = outcome.truncated or recorder.steps + 1 >= self.game.max_steps
+            entries, words = record_step(
+                recorder,
+                machine,
+                action=action,
+                outcome=outcome,
+                stamp=seat.stamp,
+                t_step=t_step_of(),
+                truncated=outcome.truncated,
+            )
+            seat.see(machine)
+            reward = outcome.reward
+            if reward:
+                episode.returns[0] += reward
+                episode.points[0][0 if reward > 0 else 1] += abs(reward)
+            episode.lives[0] = outcome.lives
+            return Stepped(
+                (action,),
+                (was_fresh,),
+                [reward],
+                episode.lives,
+                outcome.terminated,
+                outcome.truncated,
+                outcome.info,
+                entries,
+                words,
+                outcome,
+            )
         chosen = [seat.take() for seat in self.seats]
         actions = tuple(action for action, _ in chosen)
         fresh = tuple(was_fresh for _, was_fresh in chosen)
-        if self.multi:
-            joint = cast(MultiMachine, machine).step(actions)
-            rewards, lives = list(joint.rewards), list(joint.lives)
-            terminated, env_truncated, info = joint.terminated, joint.truncated, joint.info
-        else:
-            outcome = cast(Machine, machine).step(actions[0])
-            rewards, lives = [outcome.reward], [outcome.lives]
-            terminated, env_truncated, info = outcome.terminated, outcome.truncated, outcome.info
-        truncated = env_truncated or recorder.steps + 1 >= self.game.max_steps
-        stamp = self.seats[0].stamp
-        first = Outcome(rewards[0], terminated, truncated, lives[0], info)
-        seats = None
-        if self.multi:
-            seats = SeatsRecord(
-                actions=actions,
-                rewards=tuple(rewards),
-                stamps=tuple(seat.stamp for seat in self.seats),
-                holders=tuple(seat.holder.key for seat in self.seats),
-                fresh=fresh,
-            )
+        joint = cast(MultiMachine, machine).step(actions)
+        rewards, lives = list(joint.rewards), list(joint.lives)
+        truncated = joint.truncated or recorder.steps + 1 >= self.game.max_steps
+        first = Outcome(rewards[0], joint.terminated, truncated, lives[0], joint.info)
         entries, words = record_step(
             recorder,
             machine,
             action=actions[0],
             outcome=first,
-            stamp=stamp,
+            stamp=self.seats[0].stamp,
             t_step=t_step_of(),
             truncated=truncated,
-            seats=seats,
+            seats=SeatsRecord(
+                actions=actions,
+                rewards=tuple(rewards),
+                stamps=tuple(seat.stamp for seat in self.seats),
+                holders=tuple(seat.holder.key for seat in self.seats),
+                fresh=fresh,
+            ),
         )
         for seat in self.seats:
             seat.see(machine)
@@ -713,7 +741,18 @@ class Match:
                 episode.returns[index] += reward
                 episode.points[index][0 if reward > 0 else 1] += abs(reward)
         episode.lives = lives
-        return Stepped(actions, fresh, rewards, lives, terminated, truncated, info, entries, words)
+        return Stepped(
+            actions,
+            fresh,
+            rewards,
+            lives,
+            joint.terminated,
+            truncated,
+            joint.info,
+            entries,
+            words,
+            first,
+        )
 
     async def _step(self, episode: Episode) -> EndReason | None:
         """One live step: act, record, send. Returns why the episode ended, if it did."""
@@ -738,10 +777,7 @@ class Match:
             await self._broadcast(
                 p.TurnMessage(type="turn", frame=recorder.steps, info=_plain_info(stepped.info))
             )
-        outcome = Outcome(
-            stepped.rewards[0], stepped.terminated, stepped.truncated, stepped.lives[0]
-        )
-        if await self._send_frame(episode, outcome, words=stepped.words):
+        if await self._send_frame(episode, stepped.first, words=stepped.words):
             recorder.sent(time.time())
         if stepped.terminated:
             return "terminated"
@@ -768,11 +804,23 @@ class Match:
         """Send the newest frame to every viewer; True when the first seat's screen got it
         (the recording's ``t_sent``), False when its flow control dropped it."""
         number = episode.recorder.steps
-        first = self.screen(0)
+        machine = episode.machine
         sent = False
-        for viewer in list(self.viewers):
-            went = await self._send_frame_to(viewer, episode, number, outcome, words=words)
-            sent = sent or (went and viewer is first)
+        for viewer in list(self.viewers):  # the players' screens first, then spectators
+            seat = viewer.seat
+            mine = seat or 0
+            went = await viewer.send_frame(
+                number=number,
+                frame=machine.frame,
+                pixel_format=machine.pixel_format,
+                outcome=outcome,
+                score=episode.returns[mine],
+                lives=episode.lives[mine],
+                input_seq=self.seats[seat].stamp.seq if seat is not None else 0,
+                words=words,
+            )
+            if seat == 0:
+                sent = went
         return sent
 
     async def _send_frame_to(

@@ -223,8 +223,11 @@ class Recorder:
         s["keys"].append(stamp.keys)
         s["t_sent"].append(None)  # set by ``sent`` once the frame has gone out
         if seats is None:
-            for name in SEAT_COLUMNS:
-                stepcolumns.by_name(s)[name].append(None)
+            s["seat_actions"].append(None)
+            s["seat_rewards"].append(None)
+            s["seat_stamps"].append(None)
+            s["seat_holders"].append(None)
+            s["seat_fresh"].append(None)
         else:
             s["seat_actions"].append([int(a) for a in seats.actions])
             s["seat_rewards"].append([float(r) for r in seats.rewards])

@@ -256,6 +256,7 @@ def _pack(kind: str, values: list[Any]) -> tuple[bool, bytes] | None:
 
 
 _LIST_LENGTH = struct.Struct("<I")
+_NOTHING = object()  # no value seen yet
 
 
 def _pack_distinct(values: list[Any]) -> tuple[bool, bytes] | None:
@@ -264,10 +265,17 @@ def _pack_distinct(values: list[Any]) -> tuple[bool, bytes] | None:
     list it reads back as are one value, and ``True`` is never taken for ``1``."""
     numbers = np.empty(len(values), np.int64)
     listed: dict[str, int] = {}
+    # Steps mostly hold the very object of the step before (the keys held until the next
+    # press; nothing at all in a one-seat game's seat columns): its JSON is made once.
+    previous: object = _NOTHING
+    number = 0
     try:
         for step, value in enumerate(values):
-            text = "null" if value is None else json.dumps(value, separators=(",", ":"))
-            numbers[step] = listed.setdefault(text, len(listed))
+            if value is not previous:
+                text = "null" if value is None else json.dumps(value, separators=(",", ":"))
+                number = listed.setdefault(text, len(listed))
+                previous = value
+            numbers[step] = number
     except (TypeError, ValueError):
         return None  # not JSON: stored as JSON would refuse it the same way, so say it there
     data = ("[" + ",".join(listed) + "]").encode()
