@@ -233,7 +233,15 @@ async def drain() -> None:
     (another instance in the cloud), they resume there, and this process hands their games
     over. What is not claimed within ``DRAIN_SECONDS`` ends as abandoned, finalised with every
     step, instead of being cut off and found later by the watchdog.
+
+    A game of several players cannot move (its players' sockets are on several processes,
+    and a room lives where it was opened): it ends now as abandoned, every step stored, and
+    its players are told; their pages offer Play again, which opens a room elsewhere.
     """
+    from . import lobby  # the rooms; lobby builds on this module
+
+    for room in lobby.rooms():
+        await room.close()
     paused = 0
     for session in list(_sockets):
         paused += await let_go(session)

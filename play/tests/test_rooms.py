@@ -307,3 +307,29 @@ async def _no_game_outlives_its_test() -> AsyncIterator[None]:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"a game of this test is still beating: {engine.heartbeat().live}")
+
+
+async def test_a_shutting_down_process_ends_its_games_of_several_players_keeping_every_step(
+    make_game: Any, alice: Any, bob: Any, clean_lobby: None, fast: Any
+) -> None:
+    from play import engine
+
+    await game(make_game, "pong-2p", max_steps=5000)
+    first = Seated(await connect("pong-2p", alice, route="match"))
+    second = Seated(await connect("pong-2p", bob, route="match"))
+    await first.open()
+    await second.open()
+    await first.join()
+    await second.join()
+    await first.until_episode()
+    await second.until_episode()
+    await first.play(frames=90)
+    await engine.drain()
+    ends = await asyncio.gather(first.play_until_over(), second.play_until_over())
+    assert {end["reason"] for end in ends} == {"abandoned"}
+    episode = await Episode.objects.aget(pk=first.episode)
+    assert episode.end_reason == "abandoned" and episode.steps >= 90
+    assert episode.verification == "verified"
+    assert lobby.rooms() == []
+    await first.ws.disconnect()
+    await second.ws.disconnect()
