@@ -203,14 +203,16 @@ class Room:
         if self.state != "playing" or occupant.away is not None:
             return
         occupant.viewer.transport = _Away()
-        if self.game.on_leave == "end" or not self._others_here(seat):
-            await self._end("abandoned")
-            return
-        await self.match.pause("reconnect")
+        # Marked away before anything is awaited: a partner leaving meanwhile must see it.
         grace = self.timers.grace
         occupant.away = asyncio.get_running_loop().call_later(
             grace, lambda: self._background(self._away_too_long(seat))
         )
+        if self.game.on_leave == "end" or not self._others_here(seat):
+            occupant.away.cancel()
+            await self._end("abandoned")
+            return
+        await self.match.pause("reconnect")
         await self._broadcast(
             {"type": "seat", "seat": seat, "state": "away", "grace": grace, "name": occupant.name}
         )
@@ -246,11 +248,14 @@ class Room:
         # The AI takes the seat over from the next step; the person's row ends there.
         del self.people[seat]
         self.match.unwatch(occupant.viewer)
+        if not self._others_here(seat):
+            await self._end("abandoned")  # nobody left to play for
+            return
         ai = await self.policies(seat)
         await self.match.replace_seat(seat, ai)
         self.ai[seat] = _Ai(ai.holder.name)
         await self._broadcast({"type": "seat", "seat": seat, "state": "ai", "name": ai.holder.name})
-        if all(person.away is None for person in self.people.values()) and self.people:
+        if all(person.away is None for person in self.people.values()):
             self.match.begin()
 
     async def _fill_with_ai(self, index: int) -> None:

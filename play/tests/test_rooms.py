@@ -333,3 +333,28 @@ async def test_a_shutting_down_process_ends_its_games_of_several_players_keeping
     assert lobby.rooms() == []
     await first.ws.disconnect()
     await second.ws.disconnect()
+
+
+async def test_a_game_whose_players_all_leave_at_once_ends_at_once_as_abandoned(
+    make_game: Any, alice: Any, bob: Any, clean_lobby: None, settings: Any
+) -> None:
+    # A long grace: the game must not wait for it when nobody is left to play for.
+    settings.ARCADE = {**settings.ARCADE, "RECONNECT_GRACE_SECONDS": 60}
+    await game(make_game, "pong-2p", max_steps=5000)
+    first = Seated(await connect("pong-2p", alice, route="match"))
+    second = Seated(await connect("pong-2p", bob, route="match"))
+    await first.open()
+    await second.open()
+    await first.join()
+    await second.join()
+    await first.until_episode()
+    await second.until_episode()
+    await first.play(frames=60)
+    await asyncio.gather(first.ws.disconnect(), second.ws.disconnect())
+    for _ in range(100):
+        if not lobby.rooms():
+            break
+        await asyncio.sleep(0.05)
+    assert lobby.rooms() == []
+    episode = await Episode.objects.aget(pk=first.episode)
+    assert episode.end_reason == "abandoned" and episode.steps >= 60
