@@ -185,19 +185,22 @@ class PlayConsumer(AsyncWebsocketConsumer):
         except p.ProtocolError as exc:
             await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
         except Exception:
-            # A bug of ours, not the client's: say so, and let go of the game exactly as if
-            # the socket had dropped, so it pauses for the grace and then ends as abandoned.
-            log.exception("a message on %s could not be handled", session.game.slug)
-            await self.send_json(
-                p.ErrorMessage(
-                    type="error",
-                    code="server_error",
-                    message="Something went wrong on the server; reload the page to go on.",
-                    fatal=True,
-                )
+            await self._failed(session.game.slug)
+
+    async def _failed(self, slug: str) -> None:
+        """A bug of ours, not the client's: say so, and let go of the game exactly as if the
+        socket had dropped (a one-player game pauses for the grace, then ends as abandoned)."""
+        log.exception("a message on %s could not be handled", slug)
+        await self.send_json(
+            p.ErrorMessage(
+                type="error",
+                code="server_error",
+                message="Something went wrong on the server; reload the page to go on.",
+                fatal=True,
             )
-            await self._teardown()
-            await self.close(code=p.CLOSE_SERVER_ERROR)
+        )
+        await self._teardown()
+        await self.close(code=p.CLOSE_SERVER_ERROR)
 
     def _begin(self) -> None:
         """The player is ready. A page may say so before the game it started is ready (the

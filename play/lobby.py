@@ -36,7 +36,7 @@ from .match import Match, human_seat
 from .rooms import Joined, Refused, Room, RoomTimers
 from .seats import Holder, PolicySeat
 from .sink import DjangoSink
-from .viewers import Transport, Viewer
+from .viewers import Spectators, Transport, Viewer
 
 log = logging.getLogger(__name__)
 
@@ -306,25 +306,16 @@ class Solo:
     def __init__(self, match: Match) -> None:
         self.id = uuid.uuid4().hex
         self.match = match
-        self.spectators: list[Viewer] = []
+        self.spectators = Spectators(match)
 
     async def watch(self, transport: Transport) -> Viewer:
-        viewer = Viewer(transport, window=self.match.settings.window)
-        self.spectators.append(viewer)
-        await self.match.watch(viewer)
-        return viewer
+        return await self.spectators.watch(transport, window=self.match.settings.window)
 
     def unwatch(self, viewer: Viewer) -> None:
-        if viewer in self.spectators:
-            self.spectators.remove(viewer)
-        self.match.unwatch(viewer)
+        self.spectators.unwatch(viewer)
 
     def close(self) -> None:
-        for viewer in self.spectators:
-            self.match.unwatch(viewer)
-            if isinstance(viewer.transport, hubs.RelayTransport):
-                viewer.transport.close()
-        self.spectators = []
+        self.spectators.close()
 
 
 _solos: dict[str, Solo] = {}  # by episode

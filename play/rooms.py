@@ -28,7 +28,7 @@ from . import protocol as p
 from .match import Match
 from .seats import Holder, HumanSeat, Seat
 from .sink import Sink
-from .viewers import Transport, Viewer
+from .viewers import Spectators, Transport, Viewer
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Room:
         self.configs = list(game.seats) or [SeatConfig(index=0)]
         self.people: dict[int, Occupant] = {}
         self.ai: dict[int, _Ai] = {}
-        self.spectators: list[Viewer] = []
+        self.spectators = Spectators(match)
         self.address: hubs.Address | None = None
         self.episode_id: str | None = None
         self._timers: list[asyncio.TimerHandle] = []
@@ -324,15 +324,10 @@ class Room:
     # --- spectators ------------------------------------------------------------------------
 
     async def watch(self, transport: Transport) -> Viewer:
-        viewer = Viewer(transport, window=self.match.settings.window)
-        self.spectators.append(viewer)
-        await self.match.watch(viewer)
-        return viewer
+        return await self.spectators.watch(transport, window=self.match.settings.window)
 
     def unwatch(self, viewer: Viewer) -> None:
-        if viewer in self.spectators:
-            self.spectators.remove(viewer)
-        self.match.unwatch(viewer)
+        self.spectators.unwatch(viewer)
 
     # --- input from the seats ---------------------------------------------------------------
 
@@ -399,7 +394,7 @@ class Room:
     async def _broadcast(self, message: p.ServerMessage | dict[str, Any]) -> None:
         for occupant in list(self.people.values()):
             await occupant.viewer.transport.send_json(message)
-        for viewer in list(self.spectators):
+        for viewer in list(self.spectators.viewers):
             await viewer.transport.send_json(message)
 
     def _background(self, coroutine: Awaitable[Any]) -> None:

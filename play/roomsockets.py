@@ -143,17 +143,7 @@ class MatchConsumer(_Relayed):
         except p.ProtocolError as exc:
             await self.send_json(p.ErrorMessage(type="error", code=exc.code, message=exc.message))
         except Exception:
-            log.exception("a message on %s could not be handled", self.game.slug)
-            await self.send_json(
-                p.ErrorMessage(
-                    type="error",
-                    code="server_error",
-                    message="Something went wrong on the server; reload the page to go on.",
-                    fatal=True,
-                )
-            )
-            await self._teardown()
-            await self.close(code=p.CLOSE_SERVER_ERROR)
+            await self._failed(self.game.slug)
 
     async def _join(self) -> None:
         if self.link is not None:

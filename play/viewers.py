@@ -130,3 +130,40 @@ class Viewer:
         FrameStats.sent += 1
         await self.transport.send_bytes(header.pack() + payload)
         return True
+
+
+class Spectators:
+    """The spectators' viewers of one match: added with their own window, removed, and let
+    go of (a relay to another process is closed, so its task ends)."""
+
+    def __init__(self, match: Watched) -> None:
+        self.match = match
+        self.viewers: list[Viewer] = []
+
+    async def watch(self, transport: Transport, *, window: int) -> Viewer:
+        viewer = Viewer(transport, window=window)
+        self.viewers.append(viewer)
+        await self.match.watch(viewer)
+        return viewer
+
+    def unwatch(self, viewer: Viewer) -> None:
+        if viewer in self.viewers:
+            self.viewers.remove(viewer)
+        self.match.unwatch(viewer)
+
+    def close(self) -> None:
+        from .hub import RelayTransport  # the hub's relays carry viewers' frames
+
+        for viewer in self.viewers:
+            self.match.unwatch(viewer)
+            if isinstance(viewer.transport, RelayTransport):
+                viewer.transport.close()
+        self.viewers = []
+
+
+class Watched(Protocol):
+    """What spectators watch: a match (``play.match.Match``; not imported, it imports this)."""
+
+    async def watch(self, viewer: Viewer) -> None: ...
+
+    def unwatch(self, viewer: Viewer) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -46,15 +46,25 @@ class Seated(Player):
 
 @pytest.fixture
 async def clean_lobby() -> AsyncIterator[None]:
+    from play import engine
+
     await lobby.forget_all()
     yield
     await end_every_game()
+    # Joining counts as a start: the next test's players (the same ids) start afresh; and
+    # the live settings a test changed are read again.
+    engine.start_limiter.cache_clear()
+    engine.live_settings.cache_clear()
 
 
 @pytest.fixture
-def fast(settings: Any) -> Any:
+def fast(settings: Any) -> Iterator[Any]:
+    from play import engine
+
     settings.ARCADE = {**settings.ARCADE, "RECONNECT_GRACE_SECONDS": 1, "LOBBY_TIMEOUT_SECONDS": 30}
-    return settings
+    engine.live_settings.cache_clear()  # read from the settings once a process: again now
+    yield settings
+    engine.live_settings.cache_clear()  # and the next test's own afterwards
 
 
 async def game(make_game: Any, slug: str, **fields: Any) -> Any:
