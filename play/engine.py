@@ -16,6 +16,7 @@ from django.db import close_old_connections
 
 from games.engine.pool import MachinePool
 
+from . import hub
 from .heartbeat import Heartbeat
 from .match import LiveSettings, Match
 from .metrics import Flusher
@@ -58,6 +59,7 @@ def _beat(episode_ids: list[str]) -> None:
 
     try:
         episodes_beat(episode_ids=episode_ids)
+        hub.keep(episode_ids)  # spectators and returning players still find them
     finally:
         close_old_connections()
 

@@ -12,9 +12,9 @@ against pub/sub: see ``bench/relay.py`` and docs/multiplayer.md. The replica sti
 message a step and adds an emulator step and a frame diff on the second process, so frames
 it is; and pub/sub carries a frame for a sixth of the channel layer's CPU.
 
-Where a match is: Redis keys ``arcade:room:<room>`` and ``arcade:episode-room:<episode>``
-hold the hosting hub's channel and the room id, for as long as the room lives (with a TTL,
-refreshed, so a crashed process's rooms vanish by themselves).
+Where a match is: Redis key ``arcade:episode-room:<episode>`` holds the hosting hub's
+channel and the room's id there while its episode runs (with a TTL that the heartbeat renews,
+so a crashed process's addresses vanish by themselves).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ from . import protocol as p
 
 log = logging.getLogger(__name__)
 
-ROOM_TTL = 120  # seconds a room's address lives in Redis unless refreshed
-ROOM_KEY = "arcade:room:{}"
+# Where a running episode is hosted lives this long unless its heartbeat renews it (every
+# HEARTBEAT_SECONDS, ``keep``): a crashed process's addresses vanish by themselves.
+EPISODE_TTL = 120
 EPISODE_KEY = "arcade:episode-room:{}"
 REPLY_TIMEOUT = 3.0  # seconds a consumer waits for a hosting process to answer
 MAX_QUEUED = 240  # messages a stalled remote socket may have waiting; then its frames drop
@@ -73,27 +74,24 @@ def _redis_do(work: Callable[[Any], Any]) -> Awaitable[Any]:
     return asyncio.to_thread(work, redis())
 
 
-async def publish(address: Address, *, episode: str | None = None) -> None:
-    """Say where a room (and its running episode, for spectators) is hosted."""
-
-    def work(redis: Any) -> None:
-        with redis.pipeline(transaction=False) as pipe:
-            pipe.set(ROOM_KEY.format(address.room), address.dumps(), ex=ROOM_TTL)
-            if episode is not None:
-                pipe.set(EPISODE_KEY.format(episode), address.dumps(), ex=ROOM_TTL)
-            pipe.execute()
-
-    await _redis_do(work)
+async def publish(address: Address, *, episode: str) -> None:
+    """Say where a running episode is hosted (spectators and returning players look it up)."""
+    await _redis_do(
+        lambda redis: redis.set(EPISODE_KEY.format(episode), address.dumps(), ex=EPISODE_TTL)
+    )
 
 
-async def unpublish(room: str, *, episode: str | None = None) -> None:
-    def work(redis: Any) -> None:
-        keys = [ROOM_KEY.format(room)]
-        if episode is not None:
-            keys.append(EPISODE_KEY.format(episode))
-        redis.delete(*keys)
+async def unpublish(episode: str) -> None:
+    await _redis_do(lambda redis: redis.delete(EPISODE_KEY.format(episode)))
 
-    await _redis_do(work)
+
+def keep(episode_ids: list[str]) -> None:
+    """Renew the addresses of the episodes this process hosts (the heartbeat's thread calls
+    it): an episode played longer than EPISODE_TTL stays findable."""
+    with redis().pipeline(transaction=False) as pipe:
+        for episode in episode_ids:
+            pipe.expire(EPISODE_KEY.format(episode), EPISODE_TTL)
+        pipe.execute()
 
 
 async def room_of_episode(episode: str) -> Address | None:

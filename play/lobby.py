@@ -226,7 +226,6 @@ async def _host(game: Game, config: GameConfig, user: Any) -> Room | None:
 
     room = Room(
         game=config,
-        sink=match.store,
         match=match,
         policies=policies,
         timers=RoomTimers(
@@ -242,7 +241,6 @@ async def _host(game: Game, config: GameConfig, user: Any) -> Room | None:
         return None
     _rooms[room.id] = room
     _watched[room.id] = room
-    await hubs.publish(room.address)
     room.open()
     return room
 
@@ -277,7 +275,8 @@ async def _forget(room: Room) -> None:
     try:
         if room.address is not None:
             await _eval(_WITHDRAW, LOBBY_KEY.format(room.game.slug), room.address.dumps())
-        await hubs.unpublish(room.id, episode=room.episode_id)
+        if room.episode_id is not None:
+            await hubs.unpublish(room.episode_id)
     except Exception:  # the keys expire anyway
         log.warning("could not withdraw room %s", room.id, exc_info=True)
 
@@ -335,7 +334,7 @@ def solo_hosted(match: Match, episode_id: str, *, here: bool) -> None:
         _watched.pop(ended.id, None)
         hubs.hub().close(ended.id)
         ended.close()
-        _background(hubs.unpublish(ended.id, episode=episode_id))
+        _background(hubs.unpublish(episode_id))
 
 
 async def _publish_solo(solo: Solo, episode_id: str) -> None:

@@ -27,7 +27,6 @@ from . import hub as hubs
 from . import protocol as p
 from .match import Match
 from .seats import Holder, HumanSeat, Seat
-from .sink import Sink
 from .viewers import Spectators, Transport, Viewer
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,6 @@ class Room:
         self,
         *,
         game: GameConfig,
-        sink: Sink,
         match: Match,
         policies: PolicyMaker,
         timers: RoomTimers,
@@ -87,7 +85,6 @@ class Room:
     ) -> None:
         self.id = uuid.uuid4().hex
         self.game = game
-        self.sink = sink
         self.match = match
         self.policies = policies
         self.timers = timers

@@ -368,3 +368,25 @@ async def test_a_game_whose_players_all_leave_at_once_ends_at_once_as_abandoned(
     assert lobby.rooms() == []
     episode = await Episode.objects.aget(pk=first.episode)
     assert episode.end_reason == "abandoned" and episode.steps >= 60
+
+
+async def test_a_long_game_stays_findable_for_spectators_as_long_as_it_beats(
+    pong: Any, alice: Any, clean_lobby: None
+) -> None:
+    from play import hub
+
+    player = Player(await connect("pong", alice))
+    await player.open()
+    await player.start()
+    await player.play(frames=10)
+    key = hub.EPISODE_KEY.format(player.episode)
+    for _ in range(100):  # published from a task of its own, a moment after the start
+        if hub.redis().exists(key):
+            break
+        await asyncio.sleep(0.02)
+    hub.redis().expire(key, 5)  # as if most of its TTL had run out
+    await sync_to_async(hub.keep)([player.episode])  # the heartbeat's beat
+    assert hub.redis().ttl(key) > 60
+    assert await hub.room_of_episode(player.episode) is not None
+    await player.ws.disconnect()
+    await end_every_game()
