@@ -414,9 +414,8 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
     kind = message["type"]
     user = int(message.get("user") or 0)
     if kind == "room.join":
-        transport = hubs.RelayTransport(
-            message["consumer"], on_gone=functools.partial(_gone, room, user)
-        )
+        transport = hubs.RelayTransport(message["consumer"], inbox=message["sender"])
+        transport.on_gone = functools.partial(_gone, room, user, transport)
         answer = await room.join(user_id=user, name=str(message["name"]), transport=transport)
         if isinstance(answer, Joined):
             await _withdraw_if_closed(room)
@@ -446,9 +445,19 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
         await _serve_watch(room, message)
 
 
-def _gone(room: Room, user_id: int) -> None:
-    """A remote player's socket stopped taking frames: as if they left."""
-    _background(room.leave(user_id=user_id))
+def _gone(room: Room, user_id: int, relay: hubs.RelayTransport) -> None:
+    """A remote player's socket stopped taking frames: as if they left (unless they have
+    come back meanwhile on another socket, or left already)."""
+    seat = room.seat_of(user_id)
+    if seat is not None and room.people[seat].viewer.transport is relay:
+        _background(room.leave(user_id=user_id))
+
+
+def _stop_watching(watched: Room | Solo, key: tuple[str, str]) -> None:
+    """A remote spectator's socket went without saying so (its process died)."""
+    watcher = _watchers.pop(key, None)
+    if watcher is not None:
+        watched.unwatch(watcher)
 
 
 async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
@@ -456,7 +465,9 @@ async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
     kind = message["type"]
     key = (watched.id, message["consumer"])
     if kind == "room.watch":
-        _watchers[key] = await watched.watch(hubs.RelayTransport(message["consumer"]))
+        relay = hubs.RelayTransport(message["consumer"], inbox=message["sender"])
+        relay.on_gone = functools.partial(_stop_watching, watched, key)
+        _watchers[key] = await watched.watch(relay)
         await hubs.reply(message["reply"], {"type": "room.watching"})
     elif kind == "room.flow":
         _flow(_watchers.get(key), message["msg"])

@@ -15,7 +15,6 @@ import websockets
 from games.engine.codec import FrameDecoder
 from play import hub
 from recording.models import EpisodeSeat
-from recording.notices import player_group
 
 from .conftest import Stack
 from .test_integration import hosting_process, wait_finalised
@@ -93,21 +92,12 @@ class Page:
                 await self.press(*plan[(data.frame // 40) % len(plan)])
 
 
-def process_prefix(channel: str) -> str:
-    """channels_redis names every channel of one process ``specific.<the process's prefix>!…``."""
-    return channel.split("!", 1)[0]
-
-
-def channels_of(user: Any) -> list[str]:
-    """The channels of the user's open sockets: each joins its player's group (Redis)."""
-    return [c.decode() for c in hub.redis().zrange(f"asgi:group:{player_group(user.pk)}", 0, -1)]
-
-
-def room_channel(episode: str) -> str:
-    """The hub channel of the process hosting the episode's room, while it runs."""
+def room_process(episode: str) -> int:
+    """The pid of the process hosting the episode's room, while it runs: its address names
+    that process's inbox, ``<pid>.<random>``."""
     address = hub.Address.loads(hub.redis().get(hub.EPISODE_KEY.format(episode)))
     assert address is not None, f"episode {episode} has no room"
-    return address.channel
+    return int(address.channel.split(".", 1)[0])
 
 
 def test_it_records_two_people_playing_pong_from_two_web_processes(
@@ -148,10 +138,7 @@ def test_it_records_two_people_playing_pong_from_two_web_processes(
             await guest.join()
             await host.next_text("episode")
             await guest.next_text("episode")
-            where = {
-                "room": room_channel(host.episode),
-                "alice": await asyncio.to_thread(channels_of, alice),
-            }
+            where = room_process(host.episode)
             ends = await asyncio.gather(
                 host.play_until_over(["ArrowUp", "ArrowDown"]),
                 guest.play_until_over(["ArrowDown", "ArrowUp"]),
@@ -170,8 +157,7 @@ def test_it_records_two_people_playing_pong_from_two_web_processes(
 
     # Two sockets on two processes; the room on Alice's, so Bob's frames came by the relay.
     assert played["processes"][0] != played["processes"][1]
-    [alice_channel] = played["where"]["alice"]
-    assert process_prefix(played["where"]["room"]) == process_prefix(alice_channel)
+    assert played["where"] == played["processes"][0]
     assert (host.seat["seat"], guest.seat["seat"]) == (0, 1)
     assert (played["waiting"]["state"], played["waiting"]["filled"]) == ("waiting", 1)
     assert host.episode == guest.episode
