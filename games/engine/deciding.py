@@ -86,7 +86,7 @@ class Batching(Protocol):
     def decide_many(self, observations: Sequence[np.ndarray]) -> list[int]: ...
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Job:
     policy: Policy
     observation: Later
@@ -141,8 +141,13 @@ class DecisionThread:
                     break
             last = jobs[-1] is None
             live = [j for j in jobs if j is not None and j.future.set_running_or_notify_cancel()]
-            for group in self._groups(live):
-                self._decide(group)
+            try:
+                for group in self._groups(live):
+                    self._decide(group)
+            except Exception as error:  # a bug here must not stop every seat's decisions
+                for job in live:
+                    if not job.future.done():
+                        job.future.set_exception(error)
             if last:
                 return
 
