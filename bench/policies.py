@@ -147,12 +147,14 @@ def _live(way: str, matches: list[tuple[AtariMachine, OnnxPolicy]], seconds: flo
             deciders.append(None)
     for index, ((machine, _), decider) in enumerate(zip(matches, deciders, strict=True)):
         machine.start(index, None)
-        for _ in range(index % 4):  # decisions due at different ticks, as in a server
-            machine.step(0)
-        machine.new_colours()
         if decider is not None:
             decider.reset(index)
             decider.see(machine)
+        for _ in range(index % 4):  # decisions due at different ticks, as in a server
+            machine.step(0)
+            machine.new_colours()
+            if decider is not None:
+                decider.see(machine)
     period = 1 / 60
     ticks = int(seconds * 60)
     late = 0
