@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Daphne processes sharing the port (default: one per core, as in production)",
     )
     live.add_argument("--vs-ai", action="store_true", help="Pong against an ONNX policy")
+    live.add_argument(
+        "--ai-model",
+        choices=("nature", "nips"),
+        default="nature",
+        help="--vs-ai's model: the 2015 Nature DQN (1.7 M parameters) or the 2013 NIPS one",
+    )
     live.add_argument("--spectators", type=int, default=0, help="staff watching one match")
     live.add_argument(
         "--no-remote-ratio",
@@ -87,9 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     multiplayer.add_argument("--steps", type=int, default=5000)
     multiplayer.add_argument("--rounds", type=int, default=5)
     policies = commands.add_parser(
-        "policies", help="ONNX inference latency of a Nature-DQN-sized CNN on one core"
+        "policies", help="ONNX inference of a DQN-sized CNN, and an AI seat's CPU a step"
     )
     policies.add_argument("--decisions", type=int, default=2000)
+    policies.add_argument("--model", choices=("nature", "nips"), default="nature")
+    policies.add_argument("--matches", type=int, default=16, help="AI seats stepped at 60 Hz")
+    policies.add_argument("--seconds", type=float, default=3.0, help="per window of seat_cost")
+    policies.add_argument("--rounds", type=int, default=2, help="windows of each way")
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -104,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             web_processes=args.web_processes,
             vs_ai=args.vs_ai,
+            ai_model=args.ai_model,
             spectators=args.spectators,
             remote_ratio=not args.no_remote_ratio,
         )
@@ -166,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "policies":
         from . import policies as policy_bench
 
-        result = policy_bench.run(decisions=args.decisions)
+        result = policy_bench.run(
+            decisions=args.decisions,
+            model_name=args.model,
+            matches=args.matches,
+            seconds=args.seconds,
+            rounds=args.rounds,
+        )
         print(policy_bench.render(result))
         print(json.dumps(result))
         return 0

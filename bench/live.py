@@ -56,9 +56,14 @@ def _staff_cookies(count: int) -> list[str]:
     return cookies
 
 
-def _onnx_opponent(slug: str) -> None:
-    """Seat 1 of ``slug`` becomes a Nature-DQN-sized ONNX policy (random weights: it times
-    the arithmetic, not play) deciding every 4 frames on the Atari preprocessing."""
+AI_MODELS = ("nature", "nips")
+
+
+def _onnx_opponent(slug: str, model_name: str = "nature") -> None:
+    """Seat 1 of ``slug`` becomes an ONNX policy deciding every 4 frames on the Atari
+    preprocessing (random weights: it times the arithmetic, not play): ``nature``, Mnih et al.
+    2015's CNN (1.7 M parameters), or ``nips``, their 2013 one (0.7 M). Its batch dimension is
+    named, as a model exported for training has it, so decisions due together run as one."""
     from django.core.files.base import ContentFile
 
     from games import services
@@ -66,16 +71,17 @@ def _onnx_opponent(slug: str) -> None:
     from games.models import Game, GameSeat, Policy
 
     game = Game.objects.get(slug=slug)
-    model = models.nature_dqn(len(game.action_meanings), dtype=models.UINT8)
+    build = models.ATARI_MODELS[model_name]
+    model = build(len(game.action_meanings), dtype=models.UINT8, batch="N")
     policy = Policy(
         game=game,
-        name="Nature DQN (bench)",
+        name=f"{model_name.upper()} DQN (bench)",
         kind=Policy.Kind.ONNX,
         observation=Policy.Observation.ATARI,
         every_k=4,
     )
     services.policy_check(policy, model=model)
-    policy.model.save("bench-nature-dqn.onnx", ContentFile(model), save=False)
+    policy.model.save(f"bench-{model_name}-dqn.onnx", ContentFile(model), save=False)
     policy.save()
     GameSeat.objects.filter(game=game, index=1).update(policy=policy)
 
@@ -271,10 +277,12 @@ def run(
     web_processes: int = 1,
     sample_every: int = 10,
     vs_ai: bool = False,
+    ai_model: str = "nature",
     spectators: int = 0,
     remote_ratio: bool = True,
 ) -> dict[str, Any]:
-    """One load point. ``vs_ai``: human-vs-AI Pong (``pong-vs-ai``) against an ONNX policy.
+    """One load point. ``vs_ai``: human-vs-AI Pong (``pong-vs-ai``) against an ONNX policy
+    (``ai_model``: one of ``AI_MODELS``).
     A multi-seat game is played on ``ws/match/``, each seat a player of its own; for
     ``pong-2p`` the relay's cost is measured too (``remote_ratio``, a stack of its own)."""
     if vs_ai:
@@ -295,7 +303,7 @@ def run(
         multi = not baseline and Game.objects.get(slug=game).is_multi_seat
         countdown = Game.objects.get(slug=game).start_countdown if multi else 0
         if vs_ai:
-            _onnx_opponent(game)
+            _onnx_opponent(game, ai_model)
         cookies = _sign_in(sessions)
         if not baseline:
             _wait_prewarmed(stack)
@@ -350,6 +358,7 @@ def run(
     result = {
         "design": "baseline" if baseline else "arcade",
         "game": game,
+        **({"ai_model": ai_model} if vs_ai else {}),
         "web_processes": web_processes,
         **players,
         "server_cpu_cores": cores,

@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from games.engine.deciding import Decider
+from games.engine.deciding import Decider, Decisions
 from games.engine.keymap import KeyMap
 from games.engine.observations import Screen
 from games.engine.policies import Policy
@@ -125,9 +125,9 @@ class PolicySeat:
     (``games.engine.deciding``), so the tick never waits for an inference; a late decision
     holds the action before it."""
 
-    def __init__(self, policy: Policy, executor: Executor, *, holder: Holder) -> None:
+    def __init__(self, policy: Policy, decisions: Decisions | Executor, *, holder: Holder) -> None:
         self.holder = holder
-        self.decider = Decider(policy, executor)
+        self.decider = Decider(policy, decisions)
         self.stamp = InputStamp()
 
     def reset(self, seed: int) -> None:

@@ -1,22 +1,33 @@
 """A policy's decisions on a worker thread, so that a live loop's tick never waits for them.
 
 The loop shows ``see`` each frame right after the step that made it (and the episode's first
-frame after start): the policy observes it on the tick (cheap) and, when a decision is due,
-hands the observation to a thread. At the next tick ``take`` gives the action to play: the new
+frame after start): the policy copies what it observes on the tick (cheap) and, when a decision
+is due, hands a later of the observation to a thread, which makes the observation (the Atari
+preprocessing) and decides on it. At the next tick ``take`` gives the action to play: the new
 decision if it has finished (fresh), else the action held before, and the decision is counted
 late; it is played at the first tick after it finishes, unless a newer one has been handed off
 by then. A 60 Hz tick leaves a decision about 16 ms; a Nature-DQN-sized CNN takes about 0.4.
+
+Where decisions run: ``DecisionThread``, one thread a process that stays, fed by a queue; it
+takes every decision waiting when it wakes (those handed off in one tick, across matches) and
+runs those of one model with a named batch dimension as one batch. Any ``Executor`` serves too,
+one task a decision (tests run them at once).
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass
+from queue import Empty, SimpleQueue
+from typing import Protocol, cast
 
 import numpy as np
 
-from .observations import Screen
+from .observations import Later, Screen
 from .policies import Policy
 
 # Upper bounds (ms) of the inference-time buckets of ``DecisionStats``: fine below a 60 Hz
@@ -40,12 +51,151 @@ class DecisionStats:
         cls.inference[bisect.bisect_left(INFERENCE_BUCKETS_MS, seconds * 1000)] += 1
 
 
+class Decisions(Protocol):
+    """Where a seat's decisions run: the later is called there, then the policy's decide."""
+
+    def submit(self, policy: Policy, observation: Later) -> Future[int]: ...
+
+
+def decide(policy: Policy, observation: Later) -> int:
+    """One decision: its observation made, then the policy's choice on it (inference timed)."""
+    seen = observation()
+    began = time.perf_counter()
+    action = policy.decide(seen)
+    DecisionStats.timed(time.perf_counter() - began)
+    return action
+
+
+class OnExecutor:
+    """Each decision a task of an ``Executor`` (a thread pool; in tests, one that runs it at
+    once)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def submit(self, policy: Policy, observation: Later) -> Future[int]:
+        return self.executor.submit(decide, policy, observation)
+
+
+class Batching(Protocol):
+    """A policy that can decide for several seats in one run (``OnnxPolicy``): policies with
+    the same non-None ``batch_key`` decide together through any one of them."""
+
+    batch_key: object | None
+
+    def decide_many(self, observations: Sequence[np.ndarray]) -> list[int]: ...
+
+
+@dataclass(slots=True, eq=False)
+class _Job:
+    policy: Policy
+    observation: Later
+    future: Future[int]
+
+
+class DecisionThread:
+    """One thread that stays, fed by a queue: a decision handed off costs a queue put and a
+    Future, not a pool's task, and the thread wakes once for all the decisions waiting (those
+    handed off while it waited for the GIL: in a live server, those of one tick). Decisions of
+    one model with a named batch dimension run as one batch (``batch``); the others one by
+    one, in the order they came. The thread starts with the first decision (and again in a
+    forked child, where it is not running)."""
+
+    def __init__(self, *, batch: bool = True, name: str = "arcade-policy") -> None:
+        self.batch = batch
+        self.name = name
+        self.batches = 0  # runs (a batch of one included), for the bench
+        self.batched = 0  # decisions made in a batch of more than one
+        self._queue: SimpleQueue[_Job | None] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, policy: Policy, observation: Later) -> Future[int]:
+        future: Future[int] = Future()
+        self._queue.put(_Job(policy, observation, future))
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._start()
+        return future
+
+    def _start(self) -> None:
+        with self._lock:  # two loops handing off their first decisions at once start one
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread once the decisions handed off are made (benches and tests)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            jobs = [self._queue.get()]
+            while True:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except Empty:
+                    break
+            last = jobs[-1] is None
+            live = [j for j in jobs if j is not None and j.future.set_running_or_notify_cancel()]
+            try:
+                for group in self._groups(live):
+                    self._decide(group)
+            except Exception as error:  # a bug here must not stop every seat's decisions
+                for job in live:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+            if last:
+                return
+
+    def _groups(self, jobs: list[_Job]) -> list[list[_Job]]:
+        groups: dict[object, list[_Job]] = {}
+        for job in jobs:
+            key = getattr(job.policy, "batch_key", None) if self.batch else None
+            groups.setdefault(job if key is None else key, []).append(job)
+        return list(groups.values())
+
+    def _decide(self, group: list[_Job]) -> None:
+        self.batches += 1
+        if len(group) == 1:
+            job = group[0]
+            try:
+                job.future.set_result(decide(job.policy, job.observation))
+            except Exception as error:  # raised at the seat's tick, by take
+                job.future.set_exception(error)
+            return
+        self.batched += len(group)
+        ready: list[tuple[_Job, np.ndarray]] = []
+        for job in group:
+            try:
+                ready.append((job, job.observation()))
+            except Exception as error:
+                job.future.set_exception(error)
+        if not ready:
+            return
+        policy = cast(Batching, ready[0][0].policy)  # a batch_key is a Batching policy's
+        try:
+            began = time.perf_counter()
+            actions = policy.decide_many([seen for _, seen in ready])
+            took = time.perf_counter() - began
+        except Exception as error:
+            for job, _ in ready:
+                job.future.set_exception(error)
+            return
+        for (job, _), action in zip(ready, actions, strict=True):
+            DecisionStats.timed(took)  # what each of them waited for the run
+            job.future.set_result(action)
+
+
 class Decider:
     """Runs one seat's policy: ``see`` after every step, ``take`` at every tick."""
 
-    def __init__(self, policy: Policy, executor: Executor) -> None:
+    def __init__(self, policy: Policy, decisions: Decisions | Executor) -> None:
         self.policy = policy
-        self.executor = executor
+        self.runner = OnExecutor(decisions) if isinstance(decisions, Executor) else decisions
         self.pending: Future[int] | None = None
         self.counted_late = False
         self.decisions = 0  # decisions played
@@ -53,29 +203,26 @@ class Decider:
         self.dropped = 0  # observations not decided on: the decision before was still running
 
     def reset(self, seed: int) -> None:
-        """A new episode. A decision still running for the last one is waited for (at most one
-        inference) and dropped: it must not draw from a random policy's reseeded generator."""
-        if self.pending is not None:
+        """A new episode. A decision for the last one is dropped: cancelled if it has not
+        started, else waited for (at most one inference), so that it neither draws from a
+        random policy's reseeded generator nor applies the last episode's frames after the
+        new one's."""
+        if self.pending is not None and not self.pending.cancel():
             wait([self.pending])
         self.policy.reset(seed)
         self.pending = None
         self.decisions = self.late = self.dropped = 0
 
     def see(self, screen: Screen) -> None:
-        observation = self.policy.observe(screen)
-        if observation is None:
+        if not self.policy.see(screen):
             return
         if self.pending is not None and not self.pending.done():
-            self.dropped += 1  # one decision at a time: the running one will be played
+            # One decision at a time: the running one will be played. What this frame's
+            # observation is made of stays with the policy for the next decision.
+            self.dropped += 1
             return
-        self.pending = self.executor.submit(self._decide, observation)
+        self.pending = self.runner.submit(self.policy, self.policy.later(screen))
         self.counted_late = False
-
-    def _decide(self, observation: np.ndarray) -> int:
-        began = time.perf_counter()
-        action = self.policy.decide(observation)
-        DecisionStats.timed(time.perf_counter() - began)
-        return action
 
     def take(self) -> tuple[int, bool]:
         """The action to play now, and whether it is a decision made since the last take.

@@ -5,13 +5,19 @@ and the dataset exports (exports/observations.py, over a recorded episode). The 
 preprocessing is Gymnasium's ``AtariPreprocessing`` (noop_max=0, frame_skip=4, screen_size=84,
 grayscale, terminal_on_life_loss=False) followed by ``FrameStackObservation(stack_size=4,
 padding_type="reset")``: ``MaxPool`` holds the wrapper's two screen buffers, ``AtariFrames``
-adds the resize and the stack. exports/tests/test_observations.py and
-games/engine/tests/test_observations.py hold them to the wrappers (with OpenCV) frame for frame.
+adds the resize and the stack. A live observer (``Observer``) copies on the tick only the raw
+frames a group pools, and pools, resizes and stacks them when a decision is made, on the
+decision's thread (``Pooled``, ``Stacked``). exports/tests/test_observations.py and
+games/engine/tests/test_observations.py hold both to the wrappers (with OpenCV) frame for frame.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,8 +65,8 @@ def gray_lut(palette: np.ndarray) -> np.ndarray:
         weighted = palette.astype(np.int64) @ np.asarray(_LUMA, np.int64)
         lut = ((weighted + 5000) // 10000).astype(np.uint8)
         lut.setflags(write=False)
-        if len(_GRAY_LUTS) >= 64:
-            _GRAY_LUTS.pop(next(iter(_GRAY_LUTS)))
+        if len(_GRAY_LUTS) >= 64:  # (None: another decision thread may have popped it)
+            _GRAY_LUTS.pop(next(iter(_GRAY_LUTS)), None)
         _GRAY_LUTS[key] = lut
     return lut
 
@@ -68,10 +74,30 @@ def gray_lut(palette: np.ndarray) -> np.ndarray:
 _GRAY_LUTS: dict[bytes, np.ndarray] = {}
 
 
+def _gray_pairs(lut: np.ndarray) -> np.ndarray:
+    """Two neighbouring pixels' indices (as one little-endian uint16) -> their two grays."""
+    pairs = _GRAY_PAIRS.get(id(lut))
+    if pairs is None or pairs[0] is not lut:
+        wide = lut.astype(np.uint16)
+        table = ((wide[:, None] << 8) | wide[None, :]).reshape(-1)  # [high * 256 + low]
+        if len(_GRAY_PAIRS) >= 64:
+            _GRAY_PAIRS.pop(next(iter(_GRAY_PAIRS)), None)
+        pairs = _GRAY_PAIRS[id(lut)] = (lut, table)
+    return pairs[1]
+
+
+_GRAY_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_PAIRED = sys.byteorder == "little"
+
+
 def to_grayscale(frames: np.ndarray, palette: np.ndarray | None) -> np.ndarray:
     """Grayscale of palette-index frames (with their 256 x 3 palette) or of RGB frames (None)."""
     if palette is not None:
-        return np.take(gray_lut(palette), frames)  # (a few times faster than lut[frames])
+        lut = gray_lut(palette)
+        pairs = frames.dtype == np.uint8 and frames.size and frames.shape[-1] % 2 == 0
+        if _PAIRED and pairs and frames.flags.c_contiguous:  # two pixels a lookup: half of them
+            return np.take(_gray_pairs(lut), frames.view(np.uint16)).view(np.uint8)
+        return np.take(lut, frames)  # (a few times faster than lut[frames])
     weighted = frames.astype(np.int32) @ np.asarray(_LUMA, np.int32)
     return ((weighted + 5000) // 10000).astype(np.uint8)
 
@@ -129,14 +155,20 @@ def area_resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     x_index, x_weight = _taps(images.shape[2], width)
     y_index, y_weight = _taps(images.shape[1], height)
-    source = images.astype(np.float32)
-    across = np.zeros((images.shape[0], images.shape[1], width), np.float32)
-    for j in range(x_index.shape[1]):  # horizontal pass first, taps in order, as OpenCV
-        across += source[:, :, x_index[:, j]] * x_weight[:, j]
-    out = np.zeros((images.shape[0], height, width), np.float32)
-    for j in range(y_index.shape[1]):
-        out += across[:, y_index[:, j], :] * y_weight[:, j, None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    # Every tap gathered at once, tap-major so each tap's plane is contiguous: the sums below
+    # still add the taps one at a time, in order, in float32, as OpenCV does (a matrix
+    # product would sum in another order and round some pixels the other way).
+    across_taps = images[:, :, x_index.T].astype(np.float32)  # (N, H, taps, width)
+    across_taps *= x_weight.T
+    across = across_taps[:, :, 0]
+    for j in range(1, x_index.shape[1]):  # horizontal pass first, as OpenCV
+        across += across_taps[:, :, j]
+    down_taps = across[:, y_index.T, :]  # (N, taps, height, width)
+    down_taps *= y_weight.T[:, :, None]
+    out = down_taps[:, 0]
+    for j in range(1, y_index.shape[1]):
+        out += down_taps[:, j]
+    return np.rint(out).clip(0, 255).astype(np.uint8)
 
 
 # --- the Atari preprocessing ---------------------------------------------------------------
@@ -208,9 +240,13 @@ class AtariFrames:
         pooled = self.pool.push(gray, ended=ended)
         if pooled is None:
             return False
+        self.add(pooled)
+        return True
+
+    def add(self, pooled: np.ndarray) -> None:
+        """A group's pooled frame, resized onto the stack (the oldest frame goes)."""
         self.stack[:-1] = self.stack[1:]
         self.stack[-1] = self._small(pooled)
-        return True
 
     @property
     def observation(self) -> np.ndarray:
@@ -263,10 +299,86 @@ def screen_ram(screen: Screen) -> np.ndarray:
     return ram.copy()
 
 
+# What a decision observes, made when called: on the decision's thread, not on the tick.
+Later = Callable[[], np.ndarray]
+
+
+@dataclass(frozen=True, slots=True)
+class Pooled:
+    """What one entry of the Atari stack is made of, as the tick copied it: the episode's first
+    frame (``reset``), or a group's last two frames (pooled by their max, as ``MaxPool``
+    pools a group the episode does not end), with the palette after the last of them (a
+    palette only gains colours, so it names the earlier frame's too; None: RGB frames)."""
+
+    frames: tuple[np.ndarray, ...]
+    palette: np.ndarray | None
+    reset: bool
+
+    def apply(self, frames: AtariFrames) -> None:
+        grays = [to_grayscale(frame, self.palette) for frame in self.frames]
+        if self.reset:
+            frames.reset(grays[0])
+        else:
+            frames.add(np.maximum(grays[0], grays[1]))
+
+
+class Stacked:
+    """An Atari observation made later: the entries pooled since the last one, applied in
+    order to the observer's stack. Laters of one observer must be called one at a time, in
+    the order they were made (a seat's decisions are: ``games.engine.deciding``)."""
+
+    __slots__ = ("entries", "frames")
+
+    def __init__(self, frames: AtariFrames, entries: tuple[Pooled, ...]) -> None:
+        self.frames = frames
+        self.entries = entries
+
+    def __call__(self) -> np.ndarray:
+        for entry in self.entries:
+            entry.apply(self.frames)
+        return self.frames.observation
+
+
+class Converted:
+    """A grayscale or RGB observation made later, of a copy of the frame and its palette."""
+
+    __slots__ = ("convert", "frame", "palette")
+
+    def __init__(
+        self,
+        frame: np.ndarray,
+        palette: np.ndarray | None,
+        convert: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
+    ) -> None:
+        self.frame, self.palette, self.convert = frame, palette, convert
+
+    def __call__(self) -> np.ndarray:
+        return self.convert(self.frame, self.palette)
+
+
+class Ready:
+    """An observation made on the tick (RAM: 128 bytes, nothing to defer)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = value
+
+    def __call__(self) -> np.ndarray:
+        return self.value
+
+
 class Observer:
-    """Makes one kind of observation of a running game. ``see`` every frame (the Atari
-    preprocessing pools and stacks them; the other kinds need only the frame they are made
-    of), ``observation`` when a decision is due: a new array, safe to hand to another thread.
+    """Makes one kind of observation of a running game. ``see`` every frame on the tick,
+    ``later`` when a decision is due: what the decision observes, made when it is called (on
+    the decision's thread); ``observation`` makes it at once.
+
+    The tick's share is copying: for the Atari preprocessing, the raw frames each group pools
+    (the last two of every 4, palette indices) and the palette; grayscale, max-pool, resize and
+    stack are the later's. Entries wait on the tick until a later takes them, so a decision
+    that is not made (the one before still running) loses none: the next later applies them
+    all, in order. Only the last ``STACK`` are kept: a reset fills the whole stack, and four
+    groups replace all of it, so older entries could not change the observation.
     """
 
     def __init__(self, name: str) -> None:
@@ -275,27 +387,55 @@ class Observer:
                 f"unknown observation {name!r}: a policy observes one of {POLICY_OBSERVATIONS}"
             )
         self.name = name
+        # Touched only by this observer's laters (on the decision's thread), in order.
         self.atari = AtariFrames() if name == "atari" else None
+        self.pending: deque[Pooled] = deque(maxlen=STACK)
+        self.position = 0  # frames seen in the current group
+        self.first: np.ndarray | None = None  # the group's next-to-last frame, copied
         self.started = False
 
     def reset(self) -> None:
-        """A new episode: the next frame seen is its first."""
+        """A new episode: the next frame seen is its first; nothing of the last is kept."""
         self.started = False
+        self.pending.clear()
+        self.first = None
 
     def see(self, screen: Screen) -> None:
         if self.atari is not None:
-            if not self.started:
-                self.atari.reset(screen_grayscale(screen))
-            else:  # half the frames are never pooled: no grayscale made of them
-                pooled = self.atari.pool.needs_frame
-                self.atari.push(screen_grayscale(screen) if pooled else None)
+            self._copy_pooled(screen)
         self.started = True
 
-    def observation(self, screen: Screen) -> np.ndarray:
+    def _copy_pooled(self, screen: Screen) -> None:
+        # The pool reads only the last two frames of a group: the others are not copied.
+        if not self.started:
+            self.pending.append(Pooled((screen.frame.copy(),), _palette_copy(screen), True))
+            self.position = 0
+            return
+        position = self.position
+        if position == FRAME_SKIP - 2:
+            self.first = screen.frame.copy()
+        elif position == FRAME_SKIP - 1:
+            assert self.first is not None
+            frames = (self.first, screen.frame.copy())
+            self.pending.append(Pooled(frames, _palette_copy(screen), False))
+            self.first = None
+        self.position = (position + 1) % FRAME_SKIP
+
+    def later(self, screen: Screen) -> Later:
+        """The observation of the frame seen last, to be made by calling the result."""
         if self.atari is not None:
-            return self.atari.observation
+            entries = tuple(self.pending)
+            self.pending.clear()
+            return Stacked(self.atari, entries)
         if self.name == "ram":
-            return screen_ram(screen)
-        if self.name == "grayscale":
-            return screen_grayscale(screen)
-        return screen_rgb(screen)
+            return Ready(screen_ram(screen))
+        convert = to_grayscale if self.name == "grayscale" else to_rgb
+        return Converted(screen.frame.copy(), _palette_copy(screen), convert)
+
+    def observation(self, screen: Screen) -> np.ndarray:
+        return self.later(screen)()
+
+
+def _palette_copy(screen: Screen) -> np.ndarray | None:
+    # The machine adds colours to its palette in place as they appear: a later gets its own.
+    return screen.palette.rgb.copy() if screen.palette is not None else None

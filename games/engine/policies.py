@@ -1,10 +1,12 @@
 """AI players: a policy chooses a seat's action from what it observes of the game.
 
-A policy is told every frame (``act``, or ``observe`` then ``decide``) and decides every
-``every_k`` frames, holding its action between, as a frame-skipping agent does. The split lets
-a live loop keep inference off its tick: ``observe`` is cheap and runs on the tick (it copies
-what the policy needs, so the machine may step on), ``decide`` is pure and may run in a thread
+A policy is told every frame (``act``; or ``see``, then ``later`` when a decision is due, then
+``decide``) and decides every ``every_k`` frames, holding its action between, as a
+frame-skipping agent does. The split lets a live loop keep inference and preprocessing off its
+tick: ``see`` and ``later`` run on the tick and only copy what the policy needs (so the machine
+may step on), the later makes the observation and ``decide`` chooses on it, both in a thread
 (onnxruntime releases the GIL), and the loop holds the previous action if it is late.
+``observe`` does the tick's part and makes the observation at once.
 
 Built in, needing no weights: ``RandomPolicy`` and ``PongTracker``. ``OnnxPolicy`` runs a
 researcher's model and checks it when loaded, so a bad model is an error with a message at
@@ -13,6 +15,8 @@ upload, never a crash at play time. No code here downloads anything.
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-from .observations import POLICY_OBSERVATIONS, Observer, Screen, observation_shape
+from .observations import POLICY_OBSERVATIONS, Later, Observer, Ready, Screen, observation_shape
 
 NOOP = 0
 ATARI_FRAME_SHAPE = (210, 160)
@@ -34,7 +38,15 @@ class Policy(Protocol):
     action: int  # the action held until the next decision
 
     def reset(self, seed: int) -> None:
-        """A new episode: the next frame ``act`` or ``observe`` gets is its first."""
+        """A new episode: the next frame ``act``, ``see`` or ``observe`` gets is its first."""
+
+    def see(self, screen: Screen) -> bool:
+        """Every frame, on the tick: copy what the policy observes of it; whether a decision
+        is due now."""
+
+    def later(self, screen: Screen) -> Later:
+        """When a decision is due, on the tick: its observation, made when called. Laters are
+        called one at a time, in the order they were made."""
 
     def observe(self, screen: Screen) -> np.ndarray | None:
         """Every frame, on the tick: the observation to decide on when a decision is due
@@ -69,16 +81,22 @@ class HeldPolicy(ABC):
         if self.observer is not None:
             self.observer.reset()
 
-    def observe(self, screen: Screen) -> np.ndarray | None:
+    def see(self, screen: Screen) -> bool:
         if self.observer is not None:
             self.observer.see(screen)
         due = self.frames % self.every_k == 0
         self.frames += 1
-        if not due:
-            return None
+        return due
+
+    def later(self, screen: Screen) -> Later:
         if self.observer is None:
-            return np.empty(0, np.uint8)  # nothing to see: the decision is all the policy's
-        return self.observer.observation(screen)
+            return Ready(np.empty(0, np.uint8))  # nothing to see: the decision is all the policy's
+        return self.observer.later(screen)
+
+    def observe(self, screen: Screen) -> np.ndarray | None:
+        if not self.see(screen):
+            return None
+        return self.later(screen)()
 
     @abstractmethod
     def decide(self, observation: np.ndarray) -> int: ...
@@ -218,6 +236,10 @@ class OnnxPolicy(HeldPolicy):
     0..255 values. Its first output holds one score (logit, Q-value) per action of the game.
     Loading checks all of that and runs one inference on a blank observation; any mismatch is
     a ValueError that says what the model has and what the spec needs.
+
+    Policies loaded from the same bytes share one session (onnxruntime's ``run`` is
+    thread-safe): one copy of the weights per process, and a model with a named batch
+    dimension (``batch_key``) decides for several seats in one run (``decide_many``).
     """
 
     def __init__(
@@ -240,6 +262,8 @@ class OnnxPolicy(HeldPolicy):
         self.input_name, self.input_shape, self.input_dtype = self._check_input(observation)
         self.output_name = self.session.get_outputs()[0].name
         self._check_output()
+        # Policies that may decide in one run together: the same session, a named batch.
+        self.batch_key: object | None = self.session if self._batches() else None
 
     def _check_input(self, spec: str) -> tuple[str, tuple[int, ...], type[np.generic]]:
         inputs = self.session.get_inputs()
@@ -286,6 +310,18 @@ class OnnxPolicy(HeldPolicy):
                 "needs one output per action"
             )
 
+    def _batches(self) -> bool:
+        """The input's batch dimension is named, and two observations give two rows of scores
+        (a model that would mix them is run one observation at a time)."""
+        dims = self.session.get_inputs()[0].shape
+        if len(dims) != len(self.spec_shape) + 1 or isinstance(dims[0], int):
+            return False
+        try:
+            scores = self._run(np.zeros((2, *self.spec_shape), self.input_dtype))
+        except _ORT_ERRORS:
+            return False
+        return scores.shape[0] == 2 and scores.size == 2 * self.n_actions
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.session.run([self.output_name], {self.input_name: batch})[0])
 
@@ -293,15 +329,37 @@ class OnnxPolicy(HeldPolicy):
         batch = observation.reshape(self.input_shape).astype(self.input_dtype, copy=False)
         return int(np.argmax(self._run(batch).reshape(-1)))
 
+    def decide_many(self, observations: Sequence[np.ndarray]) -> list[int]:
+        """The actions for several observations (of policies with this ``batch_key``): one
+        run when the model has a named batch dimension, else one run each."""
+        if self.batch_key is None or len(observations) == 1:
+            return [self.decide(observation) for observation in observations]
+        batch = np.stack(observations).astype(self.input_dtype, copy=False)
+        scores = self._run(batch.reshape(len(observations), *self.input_shape[1:]))
+        return [int(action) for action in np.argmax(scores.reshape(len(observations), -1), 1)]
+
+
+# Sessions by the model's bytes and thread count, while a policy holds them.
+_SESSIONS: weakref.WeakValueDictionary[tuple[bytes, int], ort.InferenceSession] = (
+    weakref.WeakValueDictionary()
+)
+
 
 def _load(model: bytes | str | Path, threads: int) -> ort.InferenceSession:
     source = str(model) if isinstance(model, Path) else model
+    key = (hashlib.sha256(source).digest(), threads) if isinstance(source, bytes) else None
+    session = _SESSIONS.get(key) if key is not None else None
+    if session is not None:
+        return session
     try:
-        return ort.InferenceSession(
+        session = ort.InferenceSession(
             source, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
         )
     except _ORT_ERRORS as error:
         raise ValueError(f"onnxruntime cannot load this file as an ONNX model: {error}") from error
+    if key is not None:
+        _SESSIONS[key] = session
+    return session
 
 
 # --- by name ---------------------------------------------------------------------------------

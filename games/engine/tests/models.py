@@ -48,12 +48,36 @@ def _scaled_input(dtype: int, nodes: list[onnx.NodeProto]) -> str:
 
 def nature_dqn(n_actions: int, *, dtype: int = FLOAT, batch: int | str = 1, seed: int = 0) -> bytes:
     """Mnih et al. (2015)'s network over the Atari spec (4 x 84 x 84): 1.69 M parameters."""
+    convs = [(32, 4, 8, 4), (64, 32, 4, 2), (64, 64, 3, 1)]
+    return _atari_cnn(n_actions, convs, 3136, 512, dtype=dtype, batch=batch, seed=seed)
+
+
+def nips_dqn(n_actions: int, *, dtype: int = FLOAT, batch: int | str = 1, seed: int = 0) -> bytes:
+    """Mnih et al. (2013)'s smaller network over the Atari spec: conv 16x8x8/4, conv 32x4x4/2,
+    fc 256; 0.68 M parameters."""
+    convs = [(16, 4, 8, 4), (32, 16, 4, 2)]
+    return _atari_cnn(n_actions, convs, 2592, 256, dtype=dtype, batch=batch, seed=seed)
+
+
+ATARI_MODELS = {"nature": nature_dqn, "nips": nips_dqn}
+
+
+def _atari_cnn(
+    n_actions: int,
+    convs: list[tuple[int, int, int, int]],  # out, in, kernel, stride
+    flat: int,
+    hidden: int,
+    *,
+    dtype: int,
+    batch: int | str,
+    seed: int,
+) -> bytes:
+    """Convolutions with ReLUs, a hidden fully connected layer, one output per action."""
     rng = np.random.default_rng(seed)
     nodes: list[onnx.NodeProto] = []
     x = _scaled_input(dtype, nodes)
     weights = [numpy_helper.from_array(np.array(255, np.float32), "scale")]
-    layers = [(32, 4, 8, 4), (64, 32, 4, 2), (64, 64, 3, 1)]  # out, in, kernel, stride
-    for i, (out, inp, kernel, stride) in enumerate(layers):
+    for i, (out, inp, kernel, stride) in enumerate(convs):
         weights += [_weight(rng, f"w{i}", out, inp, kernel, kernel), _weight(rng, f"b{i}", out)]
         nodes.append(
             helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"], strides=[stride, stride])
@@ -61,11 +85,11 @@ def nature_dqn(n_actions: int, *, dtype: int = FLOAT, batch: int | str = 1, seed
         nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
         x = f"r{i}"
     nodes.append(helper.make_node("Flatten", [x], ["flat"]))
-    weights += [_weight(rng, "w3", 512, 3136), _weight(rng, "b3", 512)]
-    weights += [_weight(rng, "w4", n_actions, 512), _weight(rng, "b4", n_actions)]
-    nodes.append(helper.make_node("Gemm", ["flat", "w3", "b3"], ["h"], transB=1))
+    weights += [_weight(rng, "wh", hidden, flat), _weight(rng, "bh", hidden)]
+    weights += [_weight(rng, "wq", n_actions, hidden), _weight(rng, "bq", n_actions)]
+    nodes.append(helper.make_node("Gemm", ["flat", "wh", "bh"], ["h"], transB=1))
     nodes.append(helper.make_node("Relu", ["h"], ["hr"]))
-    nodes.append(helper.make_node("Gemm", ["hr", "w4", "b4"], ["q"], transB=1))
+    nodes.append(helper.make_node("Gemm", ["hr", "wq", "bq"], ["q"], transB=1))
     return _serialise(
         nodes,
         [helper.make_tensor_value_info("obs", dtype, [batch, 4, 84, 84])],
