@@ -560,8 +560,10 @@
 
   function onSeat(msg) {
     if (typeof msg.state === "string") {
+      // Our own return was said already ("Reconnected"): not "<our name> is back".
+      if (msg.state === "back" && msg.seat === s.seat) return;
       const say = SEAT_STATE[msg.state];
-      if (say) showError(say(msg));
+      if (say) showNotice(say(msg));
       return;
     }
     s.seat = msg.seat;
@@ -748,11 +750,12 @@
         // A game of several players starts for everyone at once, after the waiting room's
         // countdown; a spectator never waits for anybody (and its page has no waiting room).
         if (el.lobby) el.lobby.hidden = true;
+        if (MATCH) el.newGame.disabled = true; // Play again is for after the game (and resumed)
         setState(WATCH ? "watching" : "playing", WATCH ? "watching" : "playing");
-        if (msg.resumed && MATCH) showError("Reconnected: the game goes on.");
+        if (msg.resumed && MATCH) showNotice("Reconnected: the game goes on.");
       } else if (msg.resumed && !msg.paused) {
         setState("playing");
-        showError("Reconnected: the game goes on where it paused.");
+        showNotice("Reconnected: the game goes on where it paused.");
       } else {
         standBy(Boolean(msg.resumed) && s.steps > 0);
       }
@@ -949,8 +952,14 @@
     show(el.state, text);
   }
 
-  function showError(message, { sticky = false } = {}) {
+  /** News that is not a fault (a reconnect, a partner away or back): the same line, not red. */
+  function showNotice(message) {
+    showError(message, { notice: true });
+  }
+
+  function showError(message, { sticky = false, notice = false } = {}) {
     clearTimeout(s.errorTimer);
+    el.error.classList.toggle("notice", notice);
     el.error.textContent = message;
     if (sticky) return;
     s.errorTimer = setTimeout(() => {
@@ -1064,6 +1073,8 @@
     el.leave.addEventListener("click", () => {
       send({ type: "leave" });
       el.lobby.hidden = true;
+      el.newGame.disabled = false;
+      if (el.seatInfo) el.seatInfo.hidden = true; // the seat is not ours any more
       setState("over", "left");
       el.summary.textContent = "You left the waiting room. Press Play again to wait for a game.";
       el.summary.hidden = false;
