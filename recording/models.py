@@ -154,9 +154,13 @@ class Episode(models.Model):
         """The return of the user of ``with_seats_of``: their seat's in a game of several
         seats (the first they held), else the episode's."""
         held = self.held_seats
-        if not held or not self.seat_returns or held[0].index >= len(self.seat_returns):
+        if not held:
             return self.total_return
-        return float(self.seat_returns[held[0].index])
+        index = held[0].index
+        if self.seat_returns and index < len(self.seat_returns):
+            return float(self.seat_returns[index])
+        # Finalised before the seats' returns were kept: the episode's is seat 0's only.
+        return self.total_return if index == 0 else None
 
     @property
     def held_seats(self) -> list[EpisodeSeat]:

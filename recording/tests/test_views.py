@@ -117,3 +117,26 @@ def test_it_shows_each_player_of_a_game_for_two_the_return_of_their_own_seat(
         client.force_login(user)
         row = row_of(client.get("/me/episodes/").content.decode(), episode)
         assert f'<td class="number">{mine:g}</td>' in row  # not the first player's return
+
+
+def test_it_shows_no_score_rather_than_the_first_players_to_the_second_of_an_older_game(
+    alice: Any, bob: Any, redis_flushed: None
+) -> None:
+    from .helpers import pong_for_two, record_multi_seat_episode
+
+    played = record_multi_seat_episode(
+        game=pong_for_two(),
+        seats=[
+            services.SeatHolder(index=0, kind="human", user=alice),
+            services.SeatHolder(index=1, kind="human", user=bob),
+        ],
+        steps=30,
+    )
+    # Finalised before Arcade kept each seat's return.
+    Episode.objects.filter(pk=played.episode.pk).update(seat_returns=None, total_return=-16.0)
+    client = Client()
+    client.force_login(bob)
+
+    row = row_of(client.get("/me/episodes/").content.decode(), played.episode)
+
+    assert '<td class="number">\u2013</td>' in row and "-16" not in row  # an en dash
