@@ -556,3 +556,21 @@ def test_it_gives_a_player_who_reloads_mid_game_their_seat_back_without_a_play_a
     expect(first.locator("#error")).to_have_text("bob@example.org is back")
     for page in (first, second):
         expect(page.locator("#error")).to_have_class("error notice")  # news, not a fault
+
+
+def test_it_tells_a_spectator_of_a_game_that_has_ended_there_is_nothing_to_watch(
+    live_stack: Stack, pong: Any, alice: Any, staff: Any, people: Any, django_db_blocker: Any
+) -> None:
+    from recording.tests.helpers import record_episode
+
+    with django_db_blocker.unblock():
+        episode, _ = record_episode(user=alice, game=pong, steps=10)
+    page = people(staff)
+
+    page.goto(live_stack.url + f"/watch/{episode.pk}/")
+
+    expect(page.locator("#error")).to_have_text(
+        "This game is not being played now (it has ended), so there is nothing to watch."
+    )
+    expect(page.locator("#episode-state")).to_have_text("not live")
+    expect(page.locator("#reconnect")).to_be_hidden()  # reconnecting cannot bring it back

@@ -421,7 +421,9 @@
       scheduleReconnect(); // the server is not back yet
       return;
     }
-    fail(s.fatalMessage || closeMessage(event.code));
+    // A spectator's game that is not live cannot come back by reconnecting: no button for it.
+    const retry = !(WATCH && event.code === 4404);
+    fail(s.fatalMessage || closeMessage(event.code), { retry });
   }
 
   function closeMessage(code) {
@@ -432,9 +434,13 @@
       case 4401:
         return "You are signed out. Log in again, then reconnect.";
       case 4403:
-        return "Your account may not play this game.";
+        return WATCH
+          ? "You may watch only the games you play in."
+          : "Your account may not play this game.";
       case 4404:
-        return "This game is not available any more. Pick another from the library.";
+        return WATCH
+          ? "This game is not being played now (it has ended), so there is nothing to watch."
+          : "This game is not available any more. Pick another from the library.";
       case 4409:
         return "This game moved to your newer tab or window. Reconnect here to take it back.";
       case 4429:
@@ -447,11 +453,11 @@
   }
 
   /** The page cannot go on: say why and offer to reconnect. */
-  function fail(message) {
-    setState("error", "disconnected");
+  function fail(message, { retry = true } = {}) {
+    setState("error", WATCH && !retry ? "not live" : "disconnected");
     showError(message, { sticky: true });
     el.newGame.disabled = true;
-    el.reconnect.hidden = false;
+    el.reconnect.hidden = !retry;
   }
 
   function startGame() {
