@@ -574,3 +574,24 @@ def test_it_tells_a_spectator_of_a_game_that_has_ended_there_is_nothing_to_watch
     )
     expect(page.locator("#episode-state")).to_have_text("not live")
     expect(page.locator("#reconnect")).to_be_hidden()  # reconnecting cannot bring it back
+
+
+def test_it_says_a_second_tab_of_a_player_seated_in_a_game_is_not_starting_anything(
+    live_stack: Stack, make_game: Any, alice: Any, people: Any, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("pong-2p", start_countdown=0)
+    first = people(alice)
+    first.goto(live_stack.url + "/games/pong-2p/play/")
+    expect(first.locator("#episode-state")).to_have_attribute("data-state", "waiting")
+    second = first.context.new_page()
+
+    second.goto(live_stack.url + "/games/pong-2p/play/")
+
+    expect(second.locator("#error")).to_have_text(
+        "You already hold a seat in this game (another tab?)."
+    )
+    expect(second.locator("#episode-state")).to_have_text(
+        "playing in another tab"
+    )  # not "starting"
+    expect(first.locator("#episode-state")).to_have_attribute("data-state", "waiting")

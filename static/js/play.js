@@ -377,6 +377,11 @@
       s.startPending = false;
       setState("ready");
     }
+    if (msg.code === "seated") {
+      // This player's other tab holds a seat in this game: this one waits for nothing.
+      s.startPending = false;
+      setState("over", "playing in another tab");
+    }
     if (msg.code === "full") {
       // This process has no seat free; a new socket may land on one that has.
       s.startPending = false;
