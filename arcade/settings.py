@@ -364,5 +364,10 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        # Django's own console handler on "django" (when DEBUG) printed every request error a
+        # second time, unformatted, beside root's copy: root's is the one.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }

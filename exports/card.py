@@ -157,9 +157,17 @@ def _games(episodes: list[Episode]) -> list[dict[str, Any]]:
 
 
 def dataset_card(
-    *, format: str, observation: str, episodes: list[Episode], layout: str, loading: str
+    *,
+    format: str,
+    observation: str,
+    episodes: list[Episode],
+    layout: str,
+    loading: str,
+    seats: str = "",
 ) -> str:
+    """``seats``: the format's words on games of several seats, said when the export has any."""
     games = _games(episodes)
+    multi_seat = bool(seats) and any(episode.is_multi_seat for episode in episodes)
     lines = [
         "# Arcade human-play dataset",
         "",
@@ -175,6 +183,7 @@ def dataset_card(
         "",
         layout,
         "",
+        *(["## Games of several seats", "", seats, ""] if multi_seat else []),
         "## Loading",
         "",
         loading,

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from games.engine.machines import GameConfig
 from games.models import Game
 from recording import services
 from recording.notices import EpisodeFinalised, player_group
@@ -56,6 +57,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
     """ws/play/<slug>/: one player's live game."""
 
     session: Match | None = None
+    game: Game
+    user: Any  # the authenticated user of the socket's scope
     notices: str | None = None  # the player's group for workers' notices (recording.notices)
     # Transport: True from the greeting until the socket ends; a game is stepped only then.
     attached = False
@@ -76,7 +79,10 @@ class PlayConsumer(AsyncWebsocketConsumer):
             # cancelling us), the game goes the way of a dropped socket: never on for nobody.
             await asyncio.shield(self._teardown())
 
-    async def connect(self) -> None:
+    async def _open(self, *, multi_seat: bool) -> GameConfig | None:
+        """Accept, then find the player and the playable game of the path (``self.user``,
+        ``self.game``) and read the game's settings; None once the socket is closed with the
+        code that says why (not logged in, or no such game on this route)."""
         # Accept before refusing: a close before accept reaches the browser as a bare 1006,
         # while our close codes let the page tell the player what to do.
         await self.accept()
@@ -84,14 +90,31 @@ class PlayConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=p.CLOSE_UNAUTHENTICATED)
-            return
+            return None
         slug = self.scope["url_route"]["kwargs"]["slug"]
         game = await Game.objects.playable().filter(slug=slug).afirst()
-        if game is None:
+        if game is None or game.is_multi_seat != multi_seat:
+            # A game of several seats is played through ws/match/, with its waiting room; one
+            # stepped here as one player's would fail at its first step.
             await self.close(code=p.CLOSE_NOT_FOUND)
+            return None
+        self.user, self.game = user, game
+        self._limits()
+        return await database_sync_to_async(game.config)()  # its seats are rows
+
+    def _limits(self) -> None:
+        self._window_start = time.monotonic()
+        self._window_count = 0
+        self._refused = 0
+        # Read once: every message is checked against these, and settings is a lazy proxy.
+        self._max_per_second = settings.ARCADE["MAX_MESSAGES_PER_SECOND"]
+        self._max_refused = settings.ARCADE["MAX_REFUSED_MESSAGES"]
+
+    async def connect(self) -> None:
+        config = await self._open(multi_seat=False)
+        if config is None:
             return
-        self.game = game
-        config = await database_sync_to_async(game.config)()  # its seats are rows
+        user, game = self.user, self.game
         sink = DjangoSink(user=user, game=game)
         self.session = Match.for_player(
             game=config,
@@ -107,12 +130,6 @@ class PlayConsumer(AsyncWebsocketConsumer):
         # Workers' notices about this player's episodes reach this socket on any web process.
         self.notices = player_group(user.pk)
         await self.channel_layer.group_add(self.notices, self.channel_name)
-        self._window_start = time.monotonic()
-        self._window_count = 0
-        self._refused = 0
-        # Read once: every message is checked against these, and settings is a lazy proxy.
-        self._max_per_second = settings.ARCADE["MAX_MESSAGES_PER_SECOND"]
-        self._max_refused = settings.ARCADE["MAX_REFUSED_MESSAGES"]
         shape = game.frame_shape or [0, 0]
         await self.send_json(
             self.session.hello(

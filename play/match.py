@@ -80,7 +80,7 @@ class Episode:
         self.paused_at: float | None = None  # wall clock, s: when play stopped, while it is
         self.paused_why: PauseWhy = "hidden"
         self.pauses: list[dict[str, Any]] = []  # {"step", "seconds", "why"}: docs/recording.md
-        # Per seat: its return, and its points won and lost (both sides of a two-sided score).
+        # Per seat: its return, and its points won and the other side's (a two-sided score).
         self.returns = [0.0] * seats
         self.points = [[0.0, 0.0] for _ in range(seats)]
         self.chunk_started = time.monotonic()
@@ -737,9 +737,15 @@ class Match:
         for seat in self.seats:
             seat.see(machine)
         for index, reward in enumerate(rewards):
-            if reward:
-                episode.returns[index] += reward
-                episode.points[index][0 if reward > 0 else 1] += abs(reward)
+            episode.returns[index] += reward
+        if any(reward > 0 for reward in rewards):
+            # Each side's points are the rewards it won, as the screen counts them: a loss is
+            # not the other side's point (two-player Pong takes one from a seat that holds its
+            # serve past two seconds, and gives nobody one).
+            won = [max(reward, 0.0) for reward in rewards]
+            for index, points in enumerate(episode.points):
+                points[0] += won[index]
+                points[1] += sum(won) - won[index]
         episode.lives = lives
         return Stepped(
             actions,

@@ -293,7 +293,7 @@ def parse_client_message(text: str | None) -> ClientMessage:
         raise ProtocolError("bad_message", "The message is not valid JSON.") from None
     except RecursionError:  # "[[[[...]]]]" deeper than the parser's stack: 4 KB is enough
         raise ProtocolError("bad_message", "The message is nested too deeply.") from None
-    if not isinstance(msg, dict):
+    if not isinstance(msg, dict) or "type" not in msg:
         raise ProtocolError("bad_message", "The message must be a JSON object with a 'type'.")
     kind = msg.get("type")
     if kind == "input":

@@ -11,7 +11,6 @@ and messages then arrive on this socket's relay channel (``play/hub.py``, ``Rela
 from __future__ import annotations
 
 import logging
-import time
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -77,13 +76,6 @@ class _Relayed(PlayConsumer):
         if self.relayed is not None:
             await self.relayed.stop()
 
-    def _limits(self) -> None:
-        self._window_start = time.monotonic()
-        self._window_count = 0
-        self._refused = 0
-        self._max_per_second = settings.ARCADE["MAX_MESSAGES_PER_SECOND"]
-        self._max_refused = settings.ARCADE["MAX_REFUSED_MESSAGES"]
-
 
 class MatchConsumer(_Relayed):
     """ws/match/<slug>/: one player's seat in a multi-seat game."""
@@ -91,25 +83,14 @@ class MatchConsumer(_Relayed):
     link: lobby.LocalLink | lobby.RemoteLink | None = None
 
     async def connect(self) -> None:
-        await self.accept()
-        self._writer = FrameWriter(self.scope)
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=p.CLOSE_UNAUTHENTICATED)
+        config = await self._open(multi_seat=True)
+        if config is None:
             return
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        game = await Game.objects.playable().filter(slug=slug).afirst()
-        if game is None or not game.is_multi_seat:
-            await self.close(code=p.CLOSE_NOT_FOUND)
-            return
-        self.game = game
-        self.config = await database_sync_to_async(game.config)()  # its seats are rows
-        self.user = user
+        self.config = config
         self.attached = True
-        self._limits()
-        self.notices = player_group(user.pk)
+        self.notices = player_group(self.user.pk)
         await self.channel_layer.group_add(self.notices, self.channel_name)
-        await self.send_json(_hello(game, self.config))
+        await self.send_json(_hello(self.game, config))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.attached or not self._admit():

@@ -99,6 +99,9 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         "game",
         "user",
         "status",
+        # Beside the status, not last: the list is wider than a laptop's screen, and staff
+        # who filter the games being played now came for this link.
+        "watch_link",
         "end_reason",
         "steps",
         "total_return",
@@ -106,7 +109,6 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         "started_at",
         "transitions_link",
         "frames_link",
-        "watch_link",
     )
     list_filter = (
         LiveFilter,
@@ -118,7 +120,8 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         ("user", admin.RelatedOnlyFieldListFilter),
         "started_at",
     )
-    search_fields = ("uuid", "user__email")
+    # A game of several players is found by any of them, not only by its first seat's.
+    search_fields = ("uuid", "user__email", "seats__user__email")
     date_hierarchy = "started_at"
     list_select_related = ("game", "user")
     raw_id_fields = ("user",)

@@ -100,6 +100,9 @@ class Episode(models.Model):
     # a pause between step n - 1 and step n (docs/recording.md#pauses).
     pauses = models.JSONField(default=list, blank=True)
     total_return = models.FloatField(null=True, blank=True)
+    # A game of several seats: each seat's return, in seat order, summed at finalisation
+    # (``total_return`` is seat 0's: the step columns' ``reward``).
+    seat_returns = models.JSONField(null=True, blank=True)
     chunks_expected = models.PositiveIntegerField(null=True, blank=True)
     integrity_error = models.TextField(blank=True)
     # Replay verification: the episode replayed from its seed and actions in a worker, every
@@ -145,6 +148,19 @@ class Episode(models.Model):
     @property
     def is_multi_seat(self) -> bool:
         return is_multi_seat(str((self.env_spec or {}).get("env_id", "")))
+
+    @property
+    def score_of_player(self) -> float | None:
+        """The return of the user of ``with_seats_of``: their seat's in a game of several
+        seats (the first they held), else the episode's."""
+        held = self.held_seats
+        if not held:
+            return self.total_return
+        index = held[0].index
+        if self.seat_returns and index < len(self.seat_returns):
+            return float(self.seat_returns[index])
+        # Finalised before the seats' returns were kept: the episode's is seat 0's only.
+        return self.total_return if index == 0 else None
 
     @property
     def held_seats(self) -> list[EpisodeSeat]:

@@ -16,7 +16,9 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, FloatField, Max, Min, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import User
@@ -494,6 +496,20 @@ def episode_audit(episode: Episode) -> str:
     return ""
 
 
+def _seat_returns(episode: Episode) -> list[float] | None:
+    """Each seat's return of a game of several seats (its transitions' ``seats.rewards``)."""
+    seats = episode.seats.aggregate(n=Max("index"))["n"]
+    if not episode.is_multi_seat or seats is None:
+        return None
+    sums = episode.transitions.aggregate(
+        **{
+            f"seat_{k}": Sum(Cast(KT(f"seats__rewards__{k}"), FloatField()))
+            for k in range(seats + 1)
+        }
+    )
+    return [float(sums[f"seat_{k}"] or 0.0) for k in range(seats + 1)]
+
+
 def episode_finalise(
     *, episode_id: str, give_up: bool = False, patience: timedelta | None = None
 ) -> None:
@@ -527,6 +543,7 @@ def episode_finalise(
         status=Episode.Status.INCOMPLETE if problem else Episode.Status.COMPLETE,
         integrity_error=problem,
         total_return=total,
+        seat_returns=_seat_returns(episode),
         finalised_at=timezone.now(),
     )
     if problem:

@@ -506,3 +506,92 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     assert set(spectator.evaluate("window.sentMessages")) <= {"ack", "ping", "keyframe"}
     assert spectator.evaluate("window.arcadeState.seq") == 0
     expect(spectator.locator("#error")).to_have_text("")
+
+
+def test_it_lets_a_player_who_left_the_waiting_room_wait_again(
+    live_stack: Stack, make_game: Any, alice: Any, people: Any, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("pong-2p", start_countdown=0)
+    page = people(alice)
+    page.goto(live_stack.url + "/games/pong-2p/play/")
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "waiting")
+
+    page.locator("#leave").click()
+    expect(page.locator("#summary")).to_have_text(
+        "You left the waiting room. Press Play again to wait for a game."
+    )
+    expect(page.locator("#seat-info")).to_be_hidden()  # the seat is not hers any more
+    page.locator("#new-game").click()  # it was left disabled: nothing to press
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "waiting")
+    expect(page.locator("#lobby-text")).to_contain_text("(1 of 2 seats taken)")
+
+
+@pytest.mark.stack_env(ARCADE_RECONNECT_GRACE_SECONDS="20")
+def test_it_gives_a_player_who_reloads_mid_game_their_seat_back_without_a_play_again(
+    live_stack: Stack,
+    make_game: Any,
+    alice: Any,
+    bob: Any,
+    people: Any,
+    django_db_blocker: Any,
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("pong-2p", max_steps=7200, start_countdown=0)
+    first, second = people(alice), people(bob)
+    first.goto(live_stack.url + "/games/pong-2p/play/")
+    expect(first.locator("#episode-state")).to_have_attribute("data-state", "waiting")
+    second.goto(live_stack.url + "/games/pong-2p/play/")
+    playing(first)
+    playing(second)
+    episode = second.evaluate("window.arcadeState.episode")
+
+    second.reload()
+    playing(second, after_frame=first.evaluate("window.arcadeState.frame"))
+    assert second.evaluate("window.arcadeState.episode") == episode
+    # Play again mid-game would walk out of it: it is for after the game, as before the reload.
+    expect(second.locator("#new-game")).to_be_disabled()
+    # Bob is told he is back in the game, not that "bob@example.org is back"; Alice is.
+    expect(second.locator("#error")).to_have_text("Reconnected: the game goes on.")
+    expect(first.locator("#error")).to_have_text("bob@example.org is back")
+    for page in (first, second):
+        expect(page.locator("#error")).to_have_class("error notice")  # news, not a fault
+
+
+def test_it_tells_a_spectator_of_a_game_that_has_ended_there_is_nothing_to_watch(
+    live_stack: Stack, pong: Any, alice: Any, staff: Any, people: Any, django_db_blocker: Any
+) -> None:
+    from recording.tests.helpers import record_episode
+
+    with django_db_blocker.unblock():
+        episode, _ = record_episode(user=alice, game=pong, steps=10)
+    page = people(staff)
+
+    page.goto(live_stack.url + f"/watch/{episode.pk}/")
+
+    expect(page.locator("#error")).to_have_text(
+        "This game is not being played now (it has ended), so there is nothing to watch."
+    )
+    expect(page.locator("#episode-state")).to_have_text("not live")
+    expect(page.locator("#reconnect")).to_be_hidden()  # reconnecting cannot bring it back
+
+
+def test_it_says_a_second_tab_of_a_player_seated_in_a_game_is_not_starting_anything(
+    live_stack: Stack, make_game: Any, alice: Any, people: Any, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("pong-2p", start_countdown=0)
+    first = people(alice)
+    first.goto(live_stack.url + "/games/pong-2p/play/")
+    expect(first.locator("#episode-state")).to_have_attribute("data-state", "waiting")
+    second = first.context.new_page()
+
+    second.goto(live_stack.url + "/games/pong-2p/play/")
+
+    expect(second.locator("#error")).to_have_text(
+        "You already hold a seat in this game (another tab?)."
+    )
+    expect(second.locator("#episode-state")).to_have_text(
+        "playing in another tab"
+    )  # not "starting"
+    expect(first.locator("#episode-state")).to_have_attribute("data-state", "waiting")

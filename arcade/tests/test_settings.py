@@ -134,6 +134,17 @@ def test_it_writes_one_json_object_a_line_with_log_format_json() -> None:
     assert "time" in line and "process" in line
 
 
+def test_it_logs_a_request_error_once_in_development() -> None:
+    done = start_django(
+        "import django, logging; django.setup(); "
+        "logging.getLogger('django.request').warning('Forbidden (Permission denied): /watch/')",
+        DEBUG="true",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("Forbidden (Permission denied): /watch/") == 1, done.stderr
+    assert "WARNING django.request Forbidden" in done.stderr  # root's format, with its time
+
+
 def test_it_refuses_an_unknown_log_format() -> None:
     result = start_django(LOG_FORMAT="xml")
 

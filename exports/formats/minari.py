@@ -61,6 +61,17 @@ observations also `palette` (256 x [r, g, b]: RGB = palette[indices]).
     + INFOS
 )
 
+# The card's section on the datasets of games of several seats, when the export has any.
+SEATS = """\
+A game of several seats (two-player Pong, env id `multi/pong`) has one dataset per seat,
+`arcade/<game>/seat-<k>/<observation>-v0`, each from the side of seat *k* (seat 0 is the first
+player; each dataset's description names its side): every episode is in every seat's dataset,
+with the same observations, and `actions`, `rewards` and the input infos are seat *k*'s. The
+other seats are in `infos`: `other_actions` (T + 1 x (seats - 1): their actions in seat order;
+the reset row 0) and `reward_of_seat_<i>`, with `holder` (who held seat *k* at the step:
+`user:<pseudonym>`, `policy:<id>` or `vacant`) and `fresh` (seat *k*'s action was decided for
+that step). Each episode's metadata adds `seat`."""
+
 LOADING = """\
 ```python
 import os
@@ -209,7 +220,15 @@ class Writer:
         if seat is not None and meanings and isinstance(meanings[0], list):
             meanings = meanings[seat]  # one list per seat
         n_actions = max(len(meanings), 1)
-        side = f", from the side of player {seat + 1} (seat {seat})" if seat is not None else ""
+        side, others = "", ""
+        if seat is not None:
+            role = episode.seats.filter(index=seat).values_list("role", flat=True).first()
+            role = f", {role}" if role else ""
+            side = f", from the side of player {seat + 1} (seat {seat}{role})"
+            others = (
+                " Actions and rewards are this seat's; the other seats' actions are in "
+                "infos['other_actions'] and their rewards in infos['reward_of_seat_<i>']."
+            )
         versions = episode.versions
         with datasets_path(self.target.root), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # code_permalink, eval_env and the like: unset
@@ -223,7 +242,7 @@ class Writer:
                 action_space=gym.spaces.Discrete(n_actions),
                 description=(
                     f"People playing {episode.game.title} on Arcade{side}; observations: "
-                    f"{OBSERVATION_TEXT[self.observation]}."
+                    f"{OBSERVATION_TEXT[self.observation]}.{others}"
                 ),
                 data_format=self.data_format,
                 requirements=[
@@ -340,6 +359,7 @@ class Writer:
             episodes=card_episodes,
             layout=LAYOUT,
             loading=LOADING,
+            seats=SEATS,
         )
         (self.target.root / "README.md").write_text(card)
 

@@ -117,6 +117,41 @@ def test_minari_has_one_dataset_per_seat_each_from_that_seats_side(
     assert seat_0.infos["keys"][16] == "ArrowDown"  # step 15: Alice's second press
 
 
+def test_it_says_in_each_seats_dataset_and_in_the_card_whose_side_it_holds(
+    tmp_path: Path, played: MultiSeatPlay
+) -> None:
+    dataset_export(
+        query=selection([str(played.episode.pk)]),
+        destination=str(tmp_path),
+        format="minari",
+        observation="indices",
+    )
+
+    for seat in (0, 1):
+        dataset = load(tmp_path, f"arcade/pong-for-two/seat-{seat}/indices-v0")
+        description = dataset.storage.metadata["description"]
+        assert f"from the side of player {seat + 1} (seat {seat})" in description
+        assert "infos['other_actions']" in description
+    card = (tmp_path / "README.md").read_text()
+    assert "## Games of several seats" in card
+    assert "`arcade/<game>/seat-<k>/<observation>-v0`" in card
+    assert "`other_actions`" in card and "`reward_of_seat_<i>`" in card
+
+
+def test_it_leaves_the_seats_out_of_the_card_of_one_player_games(
+    tmp_path: Path, alice: Any, pong: Any, redis_flushed: None
+) -> None:
+    episode, _ = record_episode(user=alice, game=pong, steps=20)
+    dataset_export(
+        query=selection([str(episode.pk)]),
+        destination=str(tmp_path),
+        format="minari",
+        observation="indices",
+    )
+
+    assert "several seats" not in (tmp_path / "README.md").read_text()
+
+
 def test_atari_observations_sum_each_seats_rewards_over_four_steps(
     tmp_path: Path, played: MultiSeatPlay
 ) -> None:

@@ -134,6 +134,7 @@ async def test_it_answers_bad_messages_with_errors_and_keeps_playing(pong: Any, 
     for bad, code in [
         ("this is not json", "bad_message"),
         ("[1, 2]", "bad_message"),
+        ("{}", "bad_message"),  # not "Unknown message type 'None'"
         (json.dumps({"type": "teleport"}), "unknown_type"),
         (json.dumps({"type": "input", "seq": "one"}), "bad_field"),
         (

@@ -271,3 +271,29 @@ async def test_the_deadline_clock_steps_on_the_shared_ticker_and_hurries_on_requ
 
     assert await asyncio.wait_for(clock.run(step, lambda: None), 5) == "done"
     assert count == 24
+
+
+async def test_it_scores_two_player_pong_as_its_screen_does_a_held_serve_no_point(
+    pool: MachinePool,
+) -> None:
+    # Nobody moves: the ball is served once by the game, then each side that gets it holds its
+    # serve, and two-player Pong takes a point of that side's return every two seconds (-1 to
+    # it, 0 to the other), which the screen does not count as the other side's point.
+    match = Match(
+        game=PONG_2P,
+        store=Sink(),
+        pool=pool,
+        settings=LiveSettings(),
+        seats=[ScriptedSeat(lambda step: 0), ScriptedSeat(lambda step: 0)],
+        clock=LockstepClock[EndReason](),
+    )
+    assert await match.start()
+    episode = match.episode
+    assert episode is not None
+    rewards = [match.advance(episode).rewards for _ in range(600)]
+    await match.stop("abandoned")
+    penalties = [pair for pair in rewards if sorted(pair) == [-1.0, 0.0]]
+    assert len(penalties) >= 2  # what the screen does not count
+    won = [sum(max(pair[seat], 0.0) for pair in rewards) for seat in (0, 1)]
+    assert episode.points == [[won[0], won[1]], [won[1], won[0]]]
+    assert episode.returns[0] + episode.returns[1] == -len(penalties)

@@ -262,6 +262,16 @@ async def test_a_one_seat_game_has_no_waiting_room(pong: Any, alice: Any) -> Non
     assert await closed_with(await connect("pong", alice, route="match")) == p.CLOSE_NOT_FOUND
 
 
+async def test_it_refuses_a_game_of_several_seats_on_the_one_player_socket(
+    make_game: Any, alice: Any
+) -> None:
+    # It was stepped as one player's game, and its first step failed: an episode ended as
+    # "error" for every such socket, with a traceback in the log.
+    await game(make_game, "pong-2p")
+    assert await closed_with(await connect("pong-2p", alice)) == p.CLOSE_NOT_FOUND
+    assert await Episode.objects.acount() == 0
+
+
 async def test_garbage_on_a_match_socket_gets_errors_not_a_crash(
     make_game: Any, alice: Any, clean_lobby: None, fast: Any
 ) -> None:

@@ -92,3 +92,27 @@ def test_it_shows_and_filters_episodes_by_replay_verification(
     assert str(episode.pk)[:8] in verified
     assert str(episode.pk)[:8] not in mismatched
     assert "40 steps and 41 frames replayed identically" in change.content.decode()
+
+
+def test_it_finds_a_game_of_several_players_by_any_of_them_and_shows_its_live_column_early(
+    admin_client: Client, alice: Any, bob: Any, redis_flushed: None
+) -> None:
+    from recording.services import SeatHolder
+
+    from .helpers import pong_for_two, record_multi_seat_episode
+
+    played = record_multi_seat_episode(
+        game=pong_for_two(),
+        seats=[
+            SeatHolder(index=0, kind="human", user=alice),
+            SeatHolder(index=1, kind="human", user=bob),
+        ],
+        steps=30,
+    )
+    url = reverse("admin:recording_episode_changelist")
+
+    found = admin_client.get(url, {"q": "bob@example.org"}).content.decode()
+
+    assert str(played.episode.pk)[:8] in found
+    assert found.count('class="action-select"') == 1  # one row, though two seats are searched
+    assert found.index("column-watch_link") < found.index("column-end_reason")

@@ -85,3 +85,58 @@ def test_it_writes_durations_as_people_read_them() -> None:
         "2 min 05 s",
         "1 h 02 min",
     ]
+
+
+def test_it_shows_each_player_of_a_game_for_two_the_return_of_their_own_seat(
+    alice: Any, bob: Any, redis_flushed: None
+) -> None:
+    from recording.models import Transition
+
+    from .helpers import pong_for_two, record_multi_seat_episode
+
+    played = record_multi_seat_episode(
+        game=pong_for_two(),
+        seats=[
+            services.SeatHolder(index=0, kind="human", user=alice),
+            services.SeatHolder(index=1, kind="human", user=bob),
+        ],
+        steps=600,
+    )
+    episode = Episode.objects.get(pk=played.episode.pk)
+    rewards = [
+        t["rewards"]
+        for t in Transition.objects.filter(episode=episode).values_list("seats", flat=True)
+    ]
+    returns = [sum(pair[seat] for pair in rewards) for seat in (0, 1)]
+    assert returns[0] != returns[1]  # the game scored, unevenly: the test can tell them apart
+
+    assert episode.seat_returns == returns
+    assert episode.total_return == returns[0]
+    for user, mine in ((alice, returns[0]), (bob, returns[1])):
+        client = Client()
+        client.force_login(user)
+        row = row_of(client.get("/me/episodes/").content.decode(), episode)
+        assert f'<td class="number">{mine:g}</td>' in row  # not the first player's return
+
+
+def test_it_shows_no_score_rather_than_the_first_players_to_the_second_of_an_older_game(
+    alice: Any, bob: Any, redis_flushed: None
+) -> None:
+    from .helpers import pong_for_two, record_multi_seat_episode
+
+    played = record_multi_seat_episode(
+        game=pong_for_two(),
+        seats=[
+            services.SeatHolder(index=0, kind="human", user=alice),
+            services.SeatHolder(index=1, kind="human", user=bob),
+        ],
+        steps=30,
+    )
+    # Finalised before Arcade kept each seat's return.
+    Episode.objects.filter(pk=played.episode.pk).update(seat_returns=None, total_return=-16.0)
+    client = Client()
+    client.force_login(bob)
+
+    row = row_of(client.get("/me/episodes/").content.decode(), played.episode)
+
+    assert '<td class="number">\u2013</td>' in row and "-16" not in row  # an en dash

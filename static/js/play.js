@@ -377,6 +377,11 @@
       s.startPending = false;
       setState("ready");
     }
+    if (msg.code === "seated") {
+      // This player's other tab holds a seat in this game: this one waits for nothing.
+      s.startPending = false;
+      setState("over", "playing in another tab");
+    }
     if (msg.code === "full") {
       // This process has no seat free; a new socket may land on one that has.
       s.startPending = false;
@@ -421,7 +426,9 @@
       scheduleReconnect(); // the server is not back yet
       return;
     }
-    fail(s.fatalMessage || closeMessage(event.code));
+    // A spectator's game that is not live cannot come back by reconnecting: no button for it.
+    const retry = !(WATCH && event.code === 4404);
+    fail(s.fatalMessage || closeMessage(event.code), { retry });
   }
 
   function closeMessage(code) {
@@ -432,9 +439,13 @@
       case 4401:
         return "You are signed out. Log in again, then reconnect.";
       case 4403:
-        return "Your account may not play this game.";
+        return WATCH
+          ? "You may watch only the games you play in."
+          : "Your account may not play this game.";
       case 4404:
-        return "This game is not available any more. Pick another from the library.";
+        return WATCH
+          ? "This game is not being played now (it has ended), so there is nothing to watch."
+          : "This game is not available any more. Pick another from the library.";
       case 4409:
         return "This game moved to your newer tab or window. Reconnect here to take it back.";
       case 4429:
@@ -447,11 +458,11 @@
   }
 
   /** The page cannot go on: say why and offer to reconnect. */
-  function fail(message) {
-    setState("error", "disconnected");
+  function fail(message, { retry = true } = {}) {
+    setState("error", WATCH && !retry ? "not live" : "disconnected");
     showError(message, { sticky: true });
     el.newGame.disabled = true;
-    el.reconnect.hidden = false;
+    el.reconnect.hidden = !retry;
   }
 
   function startGame() {
@@ -560,8 +571,10 @@
 
   function onSeat(msg) {
     if (typeof msg.state === "string") {
+      // Our own return was said already ("Reconnected"): not "<our name> is back".
+      if (msg.state === "back" && msg.seat === s.seat) return;
       const say = SEAT_STATE[msg.state];
-      if (say) showError(say(msg));
+      if (say) showNotice(say(msg));
       return;
     }
     s.seat = msg.seat;
@@ -748,11 +761,12 @@
         // A game of several players starts for everyone at once, after the waiting room's
         // countdown; a spectator never waits for anybody (and its page has no waiting room).
         if (el.lobby) el.lobby.hidden = true;
+        if (MATCH) el.newGame.disabled = true; // Play again is for after the game (and resumed)
         setState(WATCH ? "watching" : "playing", WATCH ? "watching" : "playing");
-        if (msg.resumed && MATCH) showError("Reconnected: the game goes on.");
+        if (msg.resumed && MATCH) showNotice("Reconnected: the game goes on.");
       } else if (msg.resumed && !msg.paused) {
         setState("playing");
-        showError("Reconnected: the game goes on where it paused.");
+        showNotice("Reconnected: the game goes on where it paused.");
       } else {
         standBy(Boolean(msg.resumed) && s.steps > 0);
       }
@@ -949,8 +963,14 @@
     show(el.state, text);
   }
 
-  function showError(message, { sticky = false } = {}) {
+  /** News that is not a fault (a reconnect, a partner away or back): the same line, not red. */
+  function showNotice(message) {
+    showError(message, { notice: true });
+  }
+
+  function showError(message, { sticky = false, notice = false } = {}) {
     clearTimeout(s.errorTimer);
+    el.error.classList.toggle("notice", notice);
     el.error.textContent = message;
     if (sticky) return;
     s.errorTimer = setTimeout(() => {
@@ -1064,6 +1084,8 @@
     el.leave.addEventListener("click", () => {
       send({ type: "leave" });
       el.lobby.hidden = true;
+      el.newGame.disabled = false;
+      if (el.seatInfo) el.seatInfo.hidden = true; // the seat is not ours any more
       setState("over", "left");
       el.summary.textContent = "You left the waiting room. Press Play again to wait for a game.";
       el.summary.hidden = false;
