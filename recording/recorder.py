@@ -97,6 +97,22 @@ class SeatsRecord:
             )
 
 
+@dataclass(slots=True)
+class _SeatValues:
+    """What ``Recorder._record_seats`` recorded at a step, and the stamps it made them of."""
+
+    actions: list[int]
+    rewards: list[float]
+    stamped: tuple[InputStamp, ...]
+    stamps: list[SeatStamp]
+    holders: list[str]
+    fresh: list[bool]
+
+
+def _same_objects(these: tuple[object, ...], those: tuple[object, ...]) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+
+
 class Recordable(Protocol):
     """What ``record_step`` reads of a machine: a one-seat ``Machine`` or a multi-seat
     ``MultiMachine`` (games/engine/multiplayer.py) alike."""
@@ -126,6 +142,7 @@ class Recorder:
     _steps: StepColumns = field(default_factory=stepcolumns.empty)
     _first_frame: int = 0
     _index: int = 0
+    _last_seats: _SeatValues | None = None  # a multi-seat step's values, for the next
     steps: int = 0
     total_return: float = 0.0
 
@@ -229,13 +246,41 @@ class Recorder:
             s["seat_holders"].append(None)
             s["seat_fresh"].append(None)
         else:
-            s["seat_actions"].append([int(a) for a in seats.actions])
-            s["seat_rewards"].append([float(r) for r in seats.rewards])
-            s["seat_stamps"].append([stamp.as_seat_stamp() for stamp in seats.stamps])
-            s["seat_holders"].append(list(seats.holders))
-            s["seat_fresh"].append([bool(f) for f in seats.fresh])
+            self._record_seats(s, seats)
         self.steps += 1
         self.total_return += reward
+
+    def _record_seats(self, s: StepColumns, seats: SeatsRecord) -> None:
+        """A multi-seat step's per-seat values. A value the same as the step before's is the
+        very object recorded then: the chunk's encoder makes a value's JSON once for a run of
+        one object (``stepcolumns._pack_distinct``), and seats hold their keys, holders and
+        rewards for many steps; made anew every step, they cost a two-seat step 30 µs of JSON.
+        """
+        last = self._last_seats
+        actions = [int(a) for a in seats.actions]
+        rewards = [float(r) for r in seats.rewards]
+        fresh = [bool(f) for f in seats.fresh]
+        if last is not None:
+            if actions == last.actions:
+                actions = last.actions
+            # By their bits: 0.0 and -0.0 are equal, and would not be stored alike.
+            if [r.hex() for r in rewards] == [r.hex() for r in last.rewards]:
+                rewards = last.rewards
+            if fresh == last.fresh:
+                fresh = last.fresh
+        if last is not None and _same_objects(seats.stamps, last.stamped):
+            stamps = last.stamps
+        else:
+            stamps = [stamp.as_seat_stamp() for stamp in seats.stamps]
+        holders = list(seats.holders)
+        if last is not None and holders == last.holders:
+            holders = last.holders
+        self._last_seats = _SeatValues(actions, rewards, seats.stamps, stamps, holders, fresh)
+        s["seat_actions"].append(actions)
+        s["seat_rewards"].append(rewards)
+        s["seat_stamps"].append(stamps)
+        s["seat_holders"].append(holders)
+        s["seat_fresh"].append(fresh)
 
     def sent(self, t_sent: float) -> None:
         """The frame of the step recorded last went to the player at ``t_sent`` (wall clock, s).

@@ -8,10 +8,11 @@ decision if it has finished (fresh), else the action held before, and the decisi
 late; it is played at the first tick after it finishes, unless a newer one has been handed off
 by then. A 60 Hz tick leaves a decision about 16 ms; a Nature-DQN-sized CNN takes about 0.4.
 
-Where decisions run: ``DecisionThread``, one thread a process that stays, fed by a queue; it
-takes every decision waiting when it wakes (those handed off in one tick, across matches) and
-runs those of one model with a named batch dimension as one batch. Any ``Executor`` serves too,
-one task a decision (tests run them at once).
+Where decisions run: on the tick for a policy that decides in microseconds (``inline``: the
+built-in tracker and random player), else ``DecisionThread``, one thread a process that stays,
+fed by a queue; it takes every decision waiting when it wakes (those handed off in one tick,
+across matches) and runs those of one model with a named batch dimension as one batch. Any
+``Executor`` serves too, one task a decision (tests run them at once).
 """
 
 from __future__ import annotations
@@ -64,6 +65,17 @@ def decide(policy: Policy, observation: Later) -> int:
     action = policy.decide(seen)
     DecisionStats.timed(time.perf_counter() - began)
     return action
+
+
+def _decided_now(policy: Policy, observation: Later) -> Future[int]:
+    """An inline policy's decision, made on the tick, as a finished future (an error in it is
+    raised at ``take``, as a thread's would be)."""
+    future: Future[int] = Future()
+    try:
+        future.set_result(decide(policy, observation))
+    except Exception as error:
+        future.set_exception(error)
+    return future
 
 
 class OnExecutor:
@@ -221,7 +233,10 @@ class Decider:
             # observation is made of stays with the policy for the next decision.
             self.dropped += 1
             return
-        self.pending = self.runner.submit(self.policy, self.policy.later(screen))
+        if self.policy.inline:
+            self.pending = _decided_now(self.policy, self.policy.later(screen))
+        else:
+            self.pending = self.runner.submit(self.policy, self.policy.later(screen))
         self.counted_late = False
 
     def take(self) -> tuple[int, bool]:

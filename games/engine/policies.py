@@ -36,6 +36,10 @@ class Policy(Protocol):
     n_actions: int
     every_k: int
     action: int  # the action held until the next decision
+    # Decided on the tick itself: a decision of a few microseconds (a RAM read and a compare)
+    # costs far less than handing it to a thread (a queue, a wake-up and a GIL switch: about
+    # 100 µs of CPU here). Inference is never inline.
+    inline: bool
 
     def reset(self, seed: int) -> None:
         """A new episode: the next frame ``act``, ``see`` or ``observe`` gets is its first."""
@@ -61,6 +65,8 @@ class Policy(Protocol):
 
 class HeldPolicy(ABC):
     """Counts frames, decides every ``every_k`` of them (from the episode's first) and holds."""
+
+    inline = False
 
     def __init__(self, *, n_actions: int, observation: str | None, every_k: int = 1) -> None:
         if every_k < 1:
@@ -112,6 +118,8 @@ class HeldPolicy(ABC):
 class RandomPolicy(HeldPolicy):
     """Uniformly random actions, the same ones for the same seed."""
 
+    inline = True  # a draw from a generator
+
     def __init__(self, *, n_actions: int, every_k: int = 1, seed: int = 0) -> None:
         super().__init__(n_actions=n_actions, observation=None, every_k=every_k)
         self.rng = np.random.default_rng(seed)
@@ -144,6 +152,8 @@ class PongTracker(HeldPolicy):
     play it presses FIRE: two-player Pong waits for the player who received the ball to serve,
     and counts it a point lost after two seconds.
     """
+
+    inline = True  # three bytes of RAM compared
 
     AIM = -4  # the paddle's y minus the ball's that it steers for
     DEAD_BAND = 2  # no move within this many lines of the aim: no jitter

@@ -552,3 +552,49 @@ def test_it_still_reads_format_4_and_5_chunks(seaquest: Recording, version: int)
             assert older[name] == newest[name], name
         else:
             assert older[name] == [None] * header["n_steps"], name
+
+
+def test_a_multi_seat_step_records_each_seats_values_as_given_when_they_repeat_or_change() -> None:
+    from recording.recorder import SeatsRecord
+
+    recorder = Recorder(episode="episode-1", pixel_format="indexed", chunk_steps=10)
+    recorder.reset(np.zeros((2, 2), np.uint8))
+    held = InputStamp(seq=3, keys=("ArrowUp",))
+    pressed = InputStamp(seq=4, keys=())
+    given = [
+        ((2, 3), (0.0, 0.0), (held, InputStamp()), ("user:1", "policy:2"), (True, False)),
+        ((2, 3), (0.0, -0.0), (held, InputStamp()), ("user:1", "policy:2"), (True, True)),
+        ((2, 1), (1.0, -1.0), (pressed, InputStamp()), ("user:1", "vacant"), (True, False)),
+        ((2, 1), (1.0, -1.0), (pressed, InputStamp()), ("user:1", "vacant"), (True, False)),
+    ]
+    for actions, rewards, stamps, holders, fresh in given:
+        recorder.step(
+            action=actions[0],
+            reward=rewards[0],
+            terminated=False,
+            truncated=False,
+            info={},
+            stamp=stamps[0],
+            t_step=0.0,
+            frame=np.zeros((2, 2), np.uint8),
+            seats=SeatsRecord(actions, rewards, stamps, holders, fresh),
+        )
+    chunk = recorder.cut(final=True)
+    assert chunk is not None
+    steps = stepcolumns.by_name(chunkfile.read_header(chunkfile.encode(chunk))["steps"])
+    assert steps["seat_actions"] == [list(g[0]) for g in given]
+    assert [json.dumps(r) for r in steps["seat_rewards"]] == [
+        "[0.0, 0.0]",
+        "[0.0, -0.0]",
+        "[1.0, -1.0]",
+        "[1.0, -1.0]",
+    ]
+    assert [[s["seq"] for s in row] for row in steps["seat_stamps"]] == [
+        [3, 0],
+        [3, 0],
+        [4, 0],
+        [4, 0],
+    ]
+    assert steps["seat_stamps"][0][0]["keys"] == ["ArrowUp"]
+    assert steps["seat_holders"] == [list(g[3]) for g in given]
+    assert steps["seat_fresh"] == [list(g[4]) for g in given]

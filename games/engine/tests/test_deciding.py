@@ -85,6 +85,32 @@ def test_it_holds_the_last_action_and_counts_a_decision_late_until_it_arrives() 
     assert (decider.decisions, decider.late, decider.dropped) == (2, 1, 1)
 
 
+class Refusing(Executor):
+    """A place decisions must not go."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        raise AssertionError("an inline policy's decision went to a thread")
+
+
+def test_a_policy_that_decides_in_microseconds_decides_on_the_tick() -> None:
+    tracker = PongTracker(side="left", action_meanings=PONG_MEANINGS, every_k=2)
+    assert tracker.inline and RandomPolicy(n_actions=6).inline
+    decider = Decider(tracker, Refusing())
+    decider.reset(seed=0)
+    took = []
+    for _ in range(4):
+        decider.see(FakeScreen())  # RAM all zero: no ball in play, so the tracker serves
+        took.append(decider.take())
+    fire = PONG_MEANINGS.index("FIRE")
+    assert took == [(fire, True), (fire, False), (fire, True), (fire, False)]
+    assert (decider.decisions, decider.late) == (2, 0)
+
+
+def test_inference_is_never_inline() -> None:
+    model = models.linear(6, [1, 128])
+    assert not OnnxPolicy(model, observation="ram", n_actions=6).inline
+
+
 def test_it_raises_the_policys_error_at_the_tick() -> None:
     class Broken(RandomPolicy):
         def decide(self, observation: np.ndarray) -> int:
