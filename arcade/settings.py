@@ -202,9 +202,9 @@ CHANNEL_LAYERS = {
     "default": {
         # channels_redis's, with a lock that survives a cancelled receive (arcade/layers.py).
         "BACKEND": "arcade.layers.RedisChannelLayer",
-        # A channel holds up to 1,000 messages (channels_redis's default is 100): a socket
-        # on another web process than its match gets every frame relayed through its channel
-        # (play/hub.py), and a second's hiccup of that process must not overflow it.
+        # A channel holds up to 1,000 messages (channels_redis's default is 100): a
+        # process's notices to players and its hand-overs must survive a second's hiccup.
+        # (Frames and input between web processes do not use the channel layer: play/hub.py.)
         "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
     }
 }

@@ -42,9 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--vs-ai", action="store_true", help="Pong against an ONNX policy")
     live.add_argument(
         "--ai-model",
-        choices=("nature", "nips"),
+        choices=("nature", "nips", "ram"),
         default="nature",
-        help="--vs-ai's model: the 2015 Nature DQN (1.7 M parameters) or the 2013 NIPS one",
+        help="--vs-ai's model: the 2015 Nature DQN (1.7 M parameters), the 2013 NIPS one "
+        "(0.7 M) or an MLP on the RAM (33 K)",
     )
     live.add_argument("--spectators", type=int, default=0, help="staff watching one match")
     live.add_argument(

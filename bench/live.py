@@ -56,13 +56,14 @@ def _staff_cookies(count: int) -> list[str]:
     return cookies
 
 
-AI_MODELS = ("nature", "nips")
+AI_MODELS = ("nature", "nips", "ram")
 
 
 def _onnx_opponent(slug: str, model_name: str = "nature") -> None:
     """Seat 1 of ``slug`` becomes an ONNX policy deciding every 4 frames on the Atari
     preprocessing (random weights: it times the arithmetic, not play): ``nature``, Mnih et al.
-    2015's CNN (1.7 M parameters), or ``nips``, their 2013 one (0.7 M). Its batch dimension is
+    2015's CNN (1.7 M parameters), ``nips``, their 2013 one (0.7 M), or ``ram``, an MLP on the
+    RAM (33 K: what an ONNX seat costs beyond its model's arithmetic). Its batch dimension is
     named, as a model exported for training has it, so decisions due together run as one."""
     from django.core.files.base import ContentFile
 
@@ -71,17 +72,16 @@ def _onnx_opponent(slug: str, model_name: str = "nature") -> None:
     from games.models import Game, GameSeat, Policy
 
     game = Game.objects.get(slug=slug)
-    build = models.ATARI_MODELS[model_name]
-    model = build(len(game.action_meanings), dtype=models.UINT8, batch="N")
-    policy = Policy(
-        game=game,
-        name=f"{model_name.upper()} DQN (bench)",
-        kind=Policy.Kind.ONNX,
-        observation=Policy.Observation.ATARI,
-        every_k=4,
-    )
+    n_actions = len(game.action_meanings)
+    if model_name == "ram":
+        model = models.ram_mlp(n_actions, batch="N")
+        observation, name = Policy.Observation.RAM, "RAM MLP (bench)"
+    else:
+        model = models.ATARI_MODELS[model_name](n_actions, dtype=models.UINT8, batch="N")
+        observation, name = Policy.Observation.ATARI, f"{model_name.upper()} DQN (bench)"
+    policy = Policy(game=game, name=name, kind=Policy.Kind.ONNX, observation=observation, every_k=4)
     services.policy_check(policy, model=model)
-    policy.model.save(f"bench-{model_name}-dqn.onnx", ContentFile(model), save=False)
+    policy.model.save(f"bench-{model_name}.onnx", ContentFile(model), save=False)
     policy.save()
     GameSeat.objects.filter(game=game, index=1).update(policy=policy)
 

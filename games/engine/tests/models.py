@@ -122,6 +122,34 @@ def linear(
     )
 
 
+def ram_mlp(
+    n_actions: int, *, dtype: int = UINT8, batch: int | str = 1, seed: int = 0, hidden: int = 256
+) -> bytes:
+    """A RAM agent's network: the 128 bytes through one hidden layer of ``hidden`` (ReLU) to
+    one score per action (33 K parameters at 256)."""
+    rng = np.random.default_rng(seed)
+    nodes: list[onnx.NodeProto] = []
+    x = _scaled_input(dtype, nodes)
+    nodes += [
+        helper.make_node("Gemm", [x, "w0", "b0"], ["h"], transB=1),
+        helper.make_node("Relu", ["h"], ["hr"]),
+        helper.make_node("Gemm", ["hr", "w1", "b1"], ["q"], transB=1),
+    ]
+    weights = [
+        numpy_helper.from_array(np.array(255, np.float32), "scale"),
+        _weight(rng, "w0", hidden, 128),
+        _weight(rng, "b0", hidden),
+        _weight(rng, "w1", n_actions, hidden),
+        _weight(rng, "b1", n_actions),
+    ]
+    return _serialise(
+        nodes,
+        [helper.make_tensor_value_info("obs", dtype, [batch, 128])],
+        helper.make_tensor_value_info("q", FLOAT, [batch, n_actions]),
+        weights,
+    )
+
+
 def failing_on_run(shape: Dims) -> bytes:
     """Loads, but cannot run: reshapes its 128-byte observation into rows of 3."""
     nodes = [helper.make_node("Reshape", ["obs", "rows"], ["q"])]
