@@ -21,8 +21,8 @@ import bisect
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass
+from concurrent.futures import CancelledError, Executor, Future
+from contextlib import suppress
 from queue import Empty, SimpleQueue
 from typing import Protocol, cast
 
@@ -52,10 +52,82 @@ class DecisionStats:
         cls.inference[bisect.bisect_left(INFERENCE_BUCKETS_MS, seconds * 1000)] += 1
 
 
+class Pending(Protocol):
+    """A decision handed off: a ``Future`` (an ``Executor``'s) or a ``Decision``."""
+
+    def done(self) -> bool: ...
+
+    def cancel(self) -> bool: ...
+
+    def cancelled(self) -> bool: ...
+
+    def result(self, timeout: float | None = None) -> int: ...
+
+
 class Decisions(Protocol):
     """Where a seat's decisions run: the later is called there, then the policy's decide."""
 
-    def submit(self, policy: Policy, observation: Later) -> Future[int]: ...
+    def submit(self, policy: Policy, observation: Later) -> Pending: ...
+
+
+class Decision:
+    """One decision handed to the ``DecisionThread``, and its outcome: a ``Future`` without its
+    Condition. The tick asks ``done`` every frame, a plain attribute here (a Future takes its
+    lock to answer); only a reset or a test waits, on a lock the outcome releases."""
+
+    __slots__ = ("_action", "_cancelled", "_claim", "_done", "_finished", "observation", "policy")
+
+    def __init__(self, policy: Policy, observation: Later) -> None:
+        self.policy = policy
+        self.observation = observation
+        # Taken by the thread to run it or by the seat to cancel it: exactly one of them wins.
+        self._claim = threading.Lock()
+        self._finished = threading.Lock()
+        self._finished.acquire()  # released with the outcome
+        self._done = False
+        self._cancelled = False
+        self._action: int | BaseException = 0
+
+    def claim(self) -> bool:
+        """For the thread: whether to run it (False: it was cancelled)."""
+        return self._claim.acquire(blocking=False)
+
+    def cancel(self) -> bool:
+        if self._done:
+            return self._cancelled
+        if not self._claim.acquire(blocking=False):
+            return False  # running: it will finish
+        self._cancelled = True
+        self._finish(0)
+        return True
+
+    def set_result(self, action: int) -> None:
+        self._finish(action)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._finish(error)
+
+    def _finish(self, outcome: int | BaseException) -> None:
+        self._action = outcome
+        self._done = True  # after the outcome: a seat that sees it done reads the outcome
+        self._finished.release()
+
+    def done(self) -> bool:
+        return self._done
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def result(self, timeout: float | None = None) -> int:
+        if not self._done:
+            if not self._finished.acquire(timeout=-1 if timeout is None else timeout):
+                raise TimeoutError("the decision is still running")
+            self._finished.release()  # for any other waiter
+        if self._cancelled:
+            raise CancelledError()
+        if isinstance(self._action, BaseException):
+            raise self._action
+        return self._action
 
 
 def decide(policy: Policy, observation: Later) -> int:
@@ -67,15 +139,16 @@ def decide(policy: Policy, observation: Later) -> int:
     return action
 
 
-def _decided_now(policy: Policy, observation: Later) -> Future[int]:
-    """An inline policy's decision, made on the tick, as a finished future (an error in it is
-    raised at ``take``, as a thread's would be)."""
-    future: Future[int] = Future()
+def _decided_now(policy: Policy, observation: Later) -> Decision:
+    """An inline policy's decision, made on the tick, finished (an error in it is raised at
+    ``take``, as a thread's would be)."""
+    decision = Decision(policy, observation)
+    decision.claim()
     try:
-        future.set_result(decide(policy, observation))
+        decision.set_result(decide(policy, observation))
     except Exception as error:
-        future.set_exception(error)
-    return future
+        decision.set_exception(error)
+    return decision
 
 
 class OnExecutor:
@@ -98,16 +171,9 @@ class Batching(Protocol):
     def decide_many(self, observations: Sequence[np.ndarray]) -> list[int]: ...
 
 
-@dataclass(slots=True, eq=False)
-class _Job:
-    policy: Policy
-    observation: Later
-    future: Future[int]
-
-
 class DecisionThread:
     """One thread that stays, fed by a queue: a decision handed off costs a queue put and a
-    Future, not a pool's task, and the thread wakes once for all the decisions waiting (those
+    ``Decision``, not a pool's task, and the thread wakes once for all the decisions waiting (those
     handed off while it waited for the GIL: in a live server, those of one tick). Decisions of
     one model with a named batch dimension run as one batch (``batch``); the others one by
     one, in the order they came. The thread starts with the first decision (and again in a
@@ -118,17 +184,17 @@ class DecisionThread:
         self.name = name
         self.batches = 0  # runs (a batch of one included), for the bench
         self.batched = 0  # decisions made in a batch of more than one
-        self._queue: SimpleQueue[_Job | None] = SimpleQueue()
+        self._queue: SimpleQueue[Decision | None] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, policy: Policy, observation: Later) -> Future[int]:
-        future: Future[int] = Future()
-        self._queue.put(_Job(policy, observation, future))
+    def submit(self, policy: Policy, observation: Later) -> Decision:
+        decision = Decision(policy, observation)
+        self._queue.put(decision)
         thread = self._thread
         if thread is None or not thread.is_alive():
             self._start()
-        return future
+        return decision
 
     def _start(self) -> None:
         with self._lock:  # two loops handing off their first decisions at once start one
@@ -152,40 +218,40 @@ class DecisionThread:
                 except Empty:
                     break
             last = jobs[-1] is None
-            live = [j for j in jobs if j is not None and j.future.set_running_or_notify_cancel()]
+            live = [job for job in jobs if job is not None and job.claim()]
             try:
                 for group in self._groups(live):
                     self._decide(group)
             except Exception as error:  # a bug here must not stop every seat's decisions
                 for job in live:
-                    if not job.future.done():
-                        job.future.set_exception(error)
+                    if not job.done():
+                        job.set_exception(error)
             if last:
                 return
 
-    def _groups(self, jobs: list[_Job]) -> list[list[_Job]]:
-        groups: dict[object, list[_Job]] = {}
+    def _groups(self, jobs: list[Decision]) -> list[list[Decision]]:
+        groups: dict[object, list[Decision]] = {}
         for job in jobs:
             key = getattr(job.policy, "batch_key", None) if self.batch else None
             groups.setdefault(job if key is None else key, []).append(job)
         return list(groups.values())
 
-    def _decide(self, group: list[_Job]) -> None:
+    def _decide(self, group: list[Decision]) -> None:
         self.batches += 1
         if len(group) == 1:
             job = group[0]
             try:
-                job.future.set_result(decide(job.policy, job.observation))
+                job.set_result(decide(job.policy, job.observation))
             except Exception as error:  # raised at the seat's tick, by take
-                job.future.set_exception(error)
+                job.set_exception(error)
             return
         self.batched += len(group)
-        ready: list[tuple[_Job, np.ndarray]] = []
+        ready: list[tuple[Decision, np.ndarray]] = []
         for job in group:
             try:
                 ready.append((job, job.observation()))
             except Exception as error:
-                job.future.set_exception(error)
+                job.set_exception(error)
         if not ready:
             return
         policy = cast(Batching, ready[0][0].policy)  # a batch_key is a Batching policy's
@@ -195,11 +261,11 @@ class DecisionThread:
             took = time.perf_counter() - began
         except Exception as error:
             for job, _ in ready:
-                job.future.set_exception(error)
+                job.set_exception(error)
             return
         for (job, _), action in zip(ready, actions, strict=True):
             DecisionStats.timed(took)  # what each of them waited for the run
-            job.future.set_result(action)
+            job.set_result(action)
 
 
 class Decider:
@@ -208,7 +274,7 @@ class Decider:
     def __init__(self, policy: Policy, decisions: Decisions | Executor) -> None:
         self.policy = policy
         self.runner = OnExecutor(decisions) if isinstance(decisions, Executor) else decisions
-        self.pending: Future[int] | None = None
+        self.pending: Pending | None = None
         self.counted_late = False
         self.decisions = 0  # decisions played
         self.late = 0  # decisions not ready at the tick after their frame
@@ -220,7 +286,8 @@ class Decider:
         random policy's reseeded generator nor applies the last episode's frames after the
         new one's."""
         if self.pending is not None and not self.pending.cancel():
-            wait([self.pending])
+            with suppress(Exception):  # its outcome is dropped, an error too
+                self.pending.result()
         self.policy.reset(seed)
         self.pending = None
         self.decisions = self.late = self.dropped = 0

@@ -300,7 +300,6 @@ class MultiAtariMachine:
         meanings = [ACTION_NAMES[action] for action in self.actions]
         self.action_meanings = [list(meanings) for _ in range(self.seats)]
         self._n_actions = len(self.actions)
-        self._ale_actions = np.array(self.actions, np.intc)
         # Sticky actions are ours (ALE's are off, see the module's docstring).
         self.repeats = [Repeats(self.sticky) for _ in range(self.seats)] if self.sticky else None
         multi_agent_ale_py.ALEInterface.setLoggerMode("error")  # before ALE prints its banner
@@ -427,13 +426,19 @@ class MultiAtariMachine:
         (it compares whole frames)."""
         self.check(joint_actions)
         ale = self.ale
-        rewards = np.zeros(self.seats, np.int64)
+        ale_actions = self.actions
+        # Through the buffers' ctypes views with Python ints: numpy's zeros, fancy indexing and
+        # += cost more than a two-seat step's arithmetic (advance: 7.2 µs instead of 8.6).
+        joint, frame_rewards = self._joint_pointer, self._rewards_pointer
+        rewards = [0] * self.seats
         applied: list[list[int]] | None = None
         if self.repeats is None:
-            self._joint[:] = self._ale_actions[list(joint_actions)]
+            joint[:] = [ale_actions[action] for action in joint_actions]
             for _ in range(self.frameskip):
-                ale_lib.actMulti(ale.obj, self._joint_pointer, self._rewards_pointer)
-                rewards += self._frame_rewards
+                ale_lib.actMulti(ale.obj, joint, frame_rewards)
+                rewards = [
+                    total + reward for total, reward in zip(rewards, frame_rewards, strict=True)
+                ]
         else:
             applied = []
             for _ in range(self.frameskip):
@@ -441,15 +446,17 @@ class MultiAtariMachine:
                     r.applied(int(a)) for r, a in zip(self.repeats, joint_actions, strict=True)
                 ]
                 applied.append(frame_actions)
-                self._joint[:] = self._ale_actions[frame_actions]
-                ale_lib.actMulti(ale.obj, self._joint_pointer, self._rewards_pointer)
-                rewards += self._frame_rewards
+                joint[:] = [ale_actions[index] for index in frame_actions]
+                ale_lib.actMulti(ale.obj, joint, frame_rewards)
+                rewards = [
+                    total + reward for total, reward in zip(rewards, frame_rewards, strict=True)
+                ]
         self.frame = self._screens.other(self.frame)
         ale_lib.getScreen(ale.obj, self._screen_pointer())
         self.diff = self.changed = None
         self.steps += 1
         ale_lib.lives(ale.obj, self._lives_pointer)
-        lives = self._lives.tolist()
+        lives = self._lives_pointer[:]
         info: dict[str, Any] = {"lives": lives}
         if applied is not None:
             info["applied"] = applied  # per frame, each seat's applied action index

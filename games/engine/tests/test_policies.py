@@ -198,6 +198,19 @@ def test_it_decides_the_argmax_of_the_models_scores() -> None:
     assert policy.decide(observation) == int(np.argmax(scores))
 
 
+@pytest.mark.parametrize("dtype", [models.UINT8, models.FLOAT])
+def test_it_decides_through_its_bound_arrays_as_a_plain_run_would(dtype: int) -> None:
+    model = models.linear(6, [1, 128], dtype=dtype)
+    bound, plain = (OnnxPolicy(model, observation="ram", n_actions=6) for _ in range(2))
+    plain._bound = None
+    rng = np.random.default_rng(0)
+    observations = [rng.integers(0, 256, 128, dtype=np.uint8) for _ in range(50)]
+    assert bound._bound is not None
+    actions = [bound.decide(o) for o in observations]
+    assert actions == [plain.decide(o) for o in observations]
+    assert len(set(actions)) > 1
+
+
 def test_it_holds_its_action_between_decisions_every_k_frames() -> None:
     policy = OnnxPolicy(models.linear(6, [1, 128], seed=3), observation="ram", n_actions=6)
     policy.every_k = 3
