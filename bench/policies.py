@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from games.engine.deciding import Decider, DecisionThread
+from games.engine.deciding import Decider, DecisionThread, Pending
 from games.engine.machines import AtariMachine
 from games.engine.observations import Observer, Screen
 from games.engine.policies import OnnxPolicy, Policy, PongTracker
@@ -229,7 +229,7 @@ def seat_cost(model: bytes, *, matches: int, seconds: float, rounds: int) -> dic
     return result
 
 
-def _handed(submit: Callable[[], Future[int]], repeats: int) -> dict[str, float]:
+def _handed(submit: Callable[[], Pending], repeats: int) -> dict[str, float]:
     """Latency of submit to result, and the CPU (all threads) per decision."""
     cpu = time.process_time()
     latency = _timed(lambda: submit().result(), repeats)
@@ -269,7 +269,7 @@ def run(
         )
     thread = DecisionThread()
 
-    def on_thread_submit() -> Future[int]:
+    def on_thread_submit() -> Pending:
         observation = observations[next(picks) % 16]
         return thread.submit(policy, lambda: observation)
 
