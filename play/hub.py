@@ -299,6 +299,13 @@ class RelayTransport:
             self.on_gone()
 
 
+def release(transport: object) -> None:
+    """A viewer's transport that its room or match is done with: a relay to another process
+    stops (a socket of this process closes by itself)."""
+    if isinstance(transport, RelayTransport):
+        transport.close()
+
+
 class Relayed:
     """The receiving end of ``RelayTransport``: a socket's consumer on another process than
     its match has what is sent to it delivered by this process's inbox."""
@@ -331,10 +338,6 @@ class Hub:
         self.relays: dict[tuple[str, str], RelayTransport] = {}
         self._outboxes: dict[str, Outbox] = {}
         self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
-
-    @property
-    def channel(self) -> str | None:
-        return self.inbox
 
     async def address(self, room: str, handler: Handler) -> Address:
         """Serve ``room``'s requests with ``handler`` from now on; where to send them."""

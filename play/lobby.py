@@ -456,10 +456,11 @@ def _gone(room: Room, user_id: int, relay: hubs.RelayTransport) -> None:
 
 
 def _stop_watching(watched: Room | Solo, key: tuple[str, str]) -> None:
-    """A remote spectator's socket went without saying so (its process died)."""
+    """A remote spectator stops watching: it said so, or its socket or process went."""
     watcher = _watchers.pop(key, None)
     if watcher is not None:
         watched.unwatch(watcher)
+        hubs.release(watcher.transport)
 
 
 async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
@@ -474,11 +475,7 @@ async def _serve_watch(watched: Room | Solo, message: dict[str, Any]) -> None:
     elif kind == "room.flow":
         _flow(_watchers.get(key), message["msg"])
     elif kind == "room.unwatch":
-        watcher = _watchers.pop(key, None)
-        if watcher is not None:
-            watched.unwatch(watcher)
-            if isinstance(watcher.transport, hubs.RelayTransport):
-                watcher.transport.close()
+        _stop_watching(watched, key)
 
 
 _watchers: dict[tuple[str, str], Viewer] = {}

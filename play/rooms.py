@@ -189,7 +189,7 @@ class Room:
             # Before the game: the place is free again at once.
             del self.people[seat]
             self.match.unwatch(occupant.viewer)
-            _release(occupant.viewer.transport)
+            hubs.release(occupant.viewer.transport)
             self.match.seats[seat] = self.match.human_seat(seat)
             if self.state == "starting":
                 self.state = "waiting"  # the countdown stops; the room waits again
@@ -200,7 +200,7 @@ class Room:
             return
         if self.state != "playing" or occupant.away is not None:
             return
-        _release(occupant.viewer.transport)
+        hubs.release(occupant.viewer.transport)
         occupant.viewer.transport = _Away()
         # Marked away before anything is awaited: a partner leaving meanwhile must see it.
         grace = self.timers.grace
@@ -360,7 +360,7 @@ class Room:
         if self.match.episode is not None:
             await self.match.stop("abandoned", notify=True)
         for viewer in self.match.viewers:
-            _release(viewer.transport)
+            hubs.release(viewer.transport)
         self.on_close(self)
 
     # --- telling everyone -------------------------------------------------------------------
@@ -399,12 +399,6 @@ class Room:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _release(transport: Transport) -> None:
-    """A transport the room is done with: a relay to another process stops."""
-    if isinstance(transport, hubs.RelayTransport):
-        transport.close()
 
 
 class _Away:

@@ -4,8 +4,8 @@
 (``play/lobby.py``); the room answers with ``lobby`` messages until the game starts, then
 frames and the game's messages as on a one-player socket, each seat's from its own seat.
 ``ws/watch/<episode>/``: a spectator's read-only view of a running episode of a multi-seat
-match. Either may be served by a room on another web process (``play/hub.py``): its frames
-and messages then arrive on this socket's relay channel (``play/hub.py``, ``Relayed``).
+match. Either may be served by a room on another web process: its frames and messages then
+arrive through this process's inbox (``play/hub.py``, ``Relayed``).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from games.engine.codec import PIXEL_CODES
 from games.engine.machines import Outcome
 
 from . import protocol as p
+from .hub import release
 
 PROBE_EVERY = 30  # dropped frames between keyframes sent to a client that stopped acking
 
@@ -152,12 +153,9 @@ class Spectators:
         self.match.unwatch(viewer)
 
     def close(self) -> None:
-        from .hub import RelayTransport  # the hub's relays carry viewers' frames
-
         for viewer in self.viewers:
             self.match.unwatch(viewer)
-            if isinstance(viewer.transport, RelayTransport):
-                viewer.transport.close()
+            release(viewer.transport)
         self.viewers = []
 
 
