@@ -13,10 +13,18 @@ built-in tracker and random player), else ``DecisionThread``, one thread a proce
 fed by a queue; it takes every decision waiting when it wakes (those handed off in one tick,
 across matches) and runs those of one model with a named batch dimension as one batch. Any
 ``Executor`` serves too, one task a decision (tests run them at once).
+
+Decisions handed off on an event loop reach the thread at the end of the loop's turn, all of
+them at once, not one by one mid-tick: a thread woken while the tick still holds the GIL is
+scheduled onto a core only to find the GIL taken, sleeps again, and after the switch interval
+makes the tick stop and hand it over (``bench live --vs-ai``: that waking was a fifth of the
+web processes' GIL time against a RAM MLP). Woken as the loop goes to wait on its sockets,
+it finds the GIL free.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import threading
 import time
@@ -172,29 +180,50 @@ class Batching(Protocol):
 
 
 class DecisionThread:
-    """One thread that stays, fed by a queue: a decision handed off costs a queue put and a
-    ``Decision``, not a pool's task, and the thread wakes once for all the decisions waiting (those
-    handed off while it waited for the GIL: in a live server, those of one tick). Decisions of
-    one model with a named batch dimension run as one batch (``batch``); the others one by
-    one, in the order they came. The thread starts with the first decision (and again in a
-    forked child, where it is not running)."""
+    """One thread that stays, fed by a queue: a decision handed off costs a list append and a
+    ``Decision``, not a pool's task, and the thread wakes once for all the decisions of a turn of
+    the event loop that handed them off (in a live server, those of one tick; off a loop, each
+    decision wakes it). Decisions of one model with a named batch dimension run as one batch
+    (``batch``); the others one by one, in the order they came. The thread starts with the
+    first decision (and again in a forked child, where it is not running)."""
 
     def __init__(self, *, batch: bool = True, name: str = "arcade-policy") -> None:
         self.batch = batch
         self.name = name
         self.batches = 0  # runs (a batch of one included), for the bench
         self.batched = 0  # decisions made in a batch of more than one
-        self._queue: SimpleQueue[Decision | None] = SimpleQueue()
+        self.wakes = 0  # times the thread took what was handed off
+        self._queue: SimpleQueue[list[Decision] | None] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Decisions handed off in this turn of each event loop, sent at its end (``_send``).
+        self._held: dict[asyncio.AbstractEventLoop, list[Decision]] = {}
 
     def submit(self, policy: Policy, observation: Later) -> Decision:
         decision = Decision(policy, observation)
-        self._queue.put(decision)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a bench, a script): at once
+            self._put([decision])
+            return decision
+        held = self._held.get(loop)
+        if held is None:
+            held = self._held[loop] = []
+            # Runs once the callbacks ready now have run: after the tick's round of matches.
+            loop.call_soon(self._send, loop)
+        held.append(decision)
+        return decision
+
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._put(self._held.pop(loop, []))
+
+    def _put(self, decisions: list[Decision]) -> None:
+        if not decisions:
+            return
+        self._queue.put(decisions)
         thread = self._thread
         if thread is None or not thread.is_alive():
             self._start()
-        return decision
 
     def _start(self) -> None:
         with self._lock:  # two loops handing off their first decisions at once start one
@@ -204,6 +233,8 @@ class DecisionThread:
 
     def close(self) -> None:
         """Stop the thread once the decisions handed off are made (benches and tests)."""
+        for loop in list(self._held):
+            self._send(loop)
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
@@ -211,14 +242,15 @@ class DecisionThread:
 
     def _run(self) -> None:
         while True:
-            jobs = [self._queue.get()]
+            handed = [self._queue.get()]
             while True:
                 try:
-                    jobs.append(self._queue.get_nowait())
+                    handed.append(self._queue.get_nowait())
                 except Empty:
                     break
-            last = jobs[-1] is None
-            live = [job for job in jobs if job is not None and job.claim()]
+            self.wakes += 1
+            last = handed[-1] is None
+            live = [job for jobs in handed if jobs is not None for job in jobs if job.claim()]
             try:
                 for group in self._groups(live):
                     self._decide(group)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
@@ -271,6 +273,21 @@ def test_it_shares_a_session_between_policies_of_one_model_and_batches_only_a_na
         unbatched.decide(ram),
         unbatched.decide(ram[::-1]),
     ]
+
+
+async def test_a_loop_turn_hands_its_decisions_to_the_thread_together_when_it_ends() -> None:
+    thread = DecisionThread()
+    try:
+        pending = [
+            thread.submit(RandomPolicy(n_actions=6), Ready(np.empty(0, np.uint8))) for _ in range(3)
+        ]
+        time.sleep(0.05)  # the turn (a tick's round of matches) goes on: nothing woke the thread
+        assert not any(decision.done() for decision in pending)
+        await asyncio.sleep(0)  # the turn ends
+        assert all(decision.result(timeout=10) in range(6) for decision in pending)
+        assert thread.wakes == 1
+    finally:
+        thread.close()
 
 
 def test_it_reports_a_failed_decision_to_its_seat_and_goes_on() -> None:
