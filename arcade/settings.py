@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "games",
     "recording",
     "exports",
+    "studies",
 ]
 
 MIDDLEWARE = [

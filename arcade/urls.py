@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("recording.urls")),
     path("", include("games.urls")),
     path("", include("play.urls")),
+    path("", include("studies.urls")),
 ]
 
 if settings.SERVE_MEDIA:

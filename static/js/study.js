@@ -1,0 +1,75 @@
+// A study page's small duties: notice when another tab takes the study over, record the
+// page's focus and visibility for the step, and send problem reports without leaving the page.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("study-data").textContent);
+  const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+  const opened = performance.now();
+  const events = [];
+  let hidden = 0, blurred = 0, hiddenSince = null, blurredSince = null;
+
+  function seconds() { return Math.round(performance.now() - opened) / 1000; }
+  function note() {
+    const now = performance.now();
+    if (document.hidden && hiddenSince === null) hiddenSince = now;
+    if (!document.hidden && hiddenSince !== null) { hidden += (now - hiddenSince) / 1000; hiddenSince = null; }
+    const focused = document.hasFocus();
+    if (!focused && blurredSince === null) blurredSince = now;
+    if (focused && blurredSince !== null) { blurred += (now - blurredSince) / 1000; blurredSince = null; }
+    events.push([seconds(), focused, !document.hidden]);
+  }
+  ["focus", "blur"].forEach((name) => window.addEventListener(name, note));
+  document.addEventListener("visibilitychange", note);
+  note();
+
+  function sendAttention() {
+    note();
+    const now = performance.now();
+    const body = JSON.stringify({
+      position: data.position,
+      events: events.slice(0, 500),
+      hidden: hidden + (hiddenSince === null ? 0 : (now - hiddenSince) / 1000),
+      blurred: blurred + (blurredSince === null ? 0 : (now - blurredSince) / 1000),
+    });
+    fetch(data.attentionUrl, {
+      method: "POST", body, keepalive: true, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    }).catch(() => {});
+  }
+  let sent = false;
+  function sendOnce() { if (!sent) { sent = true; sendAttention(); } }
+  document.querySelectorAll("main form").forEach((form) => form.addEventListener("submit", sendOnce));
+  window.addEventListener("pagehide", sendOnce);
+
+  // A second tab that opens the study takes it over: this one says so and stops acting.
+  const banner = document.getElementById("tab-taken");
+  async function checkTab() {
+    try {
+      const response = await fetch(`${data.tabUrl}?t=${encodeURIComponent(data.tab)}`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const answer = await response.json();
+      if (!answer.current) {
+        banner.hidden = false;
+        document.querySelectorAll("main form button").forEach((b) => { b.disabled = true; });
+        return;
+      }
+    } catch (error) { /* offline for a moment: ask again */ }
+    setTimeout(checkTab, 3000);
+  }
+  setTimeout(checkTab, 3000);
+
+  const report = document.getElementById("report-form");
+  if (report) {
+    report.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const status = report.querySelector(".report-status");
+      const response = await fetch(report.action, {
+        method: "POST", body: new FormData(report), credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      const answer = await response.json().catch(() => ({}));
+      status.textContent = response.ok ? "Thank you, your report was sent." : (answer.error || "The report could not be sent.");
+      if (response.ok) report.querySelector("textarea").value = "";
+    });
+  }
+})();

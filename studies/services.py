@@ -1,0 +1,407 @@
+"""What happens to a study's participants: entry, the walk through their plan, completion,
+withdrawal. Views call these and show what they return or the ``Refusal`` they raise.
+
+Every change of a participant's state is a conditional update (``UPDATE ... WHERE position =
+the step the request was for``): a request replayed, sent from a stale tab or raced by another
+process changes nothing and is refused, and what a step writes (answers, consent) is written in
+the same transaction as the move past it, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from . import plan
+from .models import (
+    Answer,
+    Condition,
+    Participant,
+    ProblemReport,
+    Question,
+    Step,
+    StepVisit,
+    Study,
+)
+
+PROLIFIC = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+MTURK = ("workerId", "assignmentId", "hitId")
+PARAMETER_MAX = 200  # characters of one kept parameter's value
+REPORT_MAX = 2000
+ACTIVE = (Participant.State.STARTED, Participant.State.CONSENTED)
+
+
+class Refusal(Exception):
+    """A request the study cannot take, and the page that says why."""
+
+    def __init__(self, title: str, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.title = title
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Recruitment:
+    source: str
+    external_id: str
+    generated: bool
+    parameters: dict[str, str]
+
+
+def recruitment(study: Study, query: Mapping[str, str], *, user_id: int | None) -> Recruitment:
+    """Who a link's parameters say the participant is, and what of them to keep."""
+    names = (*PROLIFIC, *MTURK, *study.extra_parameters)
+    kept = {name: str(query[name])[:PARAMETER_MAX] for name in names if query.get(name)}
+    if kept.get("PROLIFIC_PID"):
+        return Recruitment(Participant.Source.PROLIFIC, kept["PROLIFIC_PID"], False, kept)
+    if kept.get("workerId"):
+        return Recruitment(Participant.Source.MTURK, kept["workerId"], False, kept)
+    if user_id is not None:
+        return Recruitment(Participant.Source.ACCOUNT, f"user:{user_id}", False, kept)
+    return Recruitment(Participant.Source.LINK, uuid.uuid4().hex, True, kept)
+
+
+def enter(
+    study: Study,
+    query: Mapping[str, str],
+    *,
+    session_key: str,
+    user: Any = None,
+    returning: Participant | None = None,
+) -> Participant:
+    """The participant this browser is in the study: the one it already holds (coming back
+    resumes), or a new one with a condition and a plan. Refusal when the study is not open,
+    full, or the recruitment id has taken part from another browser."""
+    signed_in = user is not None and user.is_authenticated
+    if returning is not None and returning.study_id == study.pk:
+        return returning
+    if study.status == Study.Status.DRAFT and not (signed_in and user.is_staff):
+        raise Refusal("This study is not open", "This study has not started yet.", status=404)
+    if study.status != Study.Status.DRAFT and not study.is_open():
+        raise Refusal(
+            "This study is closed", "This study is not taking participants now. Thank you!"
+        )
+    if study.audience == Study.Audience.SIGNED_IN and not signed_in:
+        raise Refusal("Please log in", "Log in to take part in this study.", status=403)
+    who = recruitment(study, query, user_id=user.pk if signed_in else None)
+    existing = Participant.objects.filter(
+        study=study, source=who.source, external_id=who.external_id
+    ).first()
+    if existing is not None:
+        if existing.session_key and existing.session_key == session_key:
+            return existing
+        raise _taken_part()
+    try:
+        with transaction.atomic():
+            # One entry at a time per study, across processes: the count against the limit and
+            # the condition balance are read and written under this row's lock.
+            locked = Study.objects.select_for_update().get(pk=study.pk)
+            limit = locked.max_participants
+            if (
+                limit is not None
+                and Participant.objects.filter(study=locked).counted().count() >= limit
+            ):
+                raise Refusal("This study is full", "This study has all the participants "
+                                  "it needs. Thank you for your interest!")  # fmt: skip
+            condition = assign_condition(locked)
+            drawn = draw_plan(locked, condition, random.Random(secrets.randbits(64)))
+            return Participant.objects.create(
+                study=locked,
+                study_version=locked.version,
+                source=who.source,
+                external_id=who.external_id,
+                generated_id=who.generated,
+                parameters=who.parameters,
+                user=user if signed_in else None,
+                session_key=session_key,
+                condition=condition,
+                plan=drawn.steps,
+                drawn=drawn.drawn,
+            )
+    except IntegrityError:  # the same id entered at the same moment from another browser
+        raise _taken_part() from None
+
+
+def _taken_part() -> Refusal:
+    return Refusal(
+        "You have already taken part",
+        "This study can be taken once per person, and your id has already been used to take "
+        "part from another browser. If you think this is wrong, contact the researchers.",
+        status=403,
+    )
+
+
+def assign_condition(study: Study) -> Condition | None:
+    """CrowdPlay's rule: the condition with the fewest completed participants; among those,
+    the fewest still walking (so participants arriving together are spread too); then the
+    first. Called under the study's row lock."""
+    if not study.steps.filter(kind=Step.Kind.CONDITIONS, retired_at__isnull=True).exists():
+        return None
+    conditions = study.conditions.annotate(
+        completed=Count("participants", filter=Q(participants__state=Participant.State.COMPLETED)),
+        walking=Count("participants", filter=Q(participants__state__in=ACTIVE)),
+    ).order_by("completed", "walking", "order", "id")
+    return conditions.first()
+
+
+def draw_plan(study: Study, condition: Condition | None, rng: random.Random) -> plan.Plan:
+    steps = [
+        plan.PlanStep(s.pk, s.kind, s.order, s.parent_id, s.condition_id, s.pick)
+        for s in study.current_steps()
+    ]
+    return plan.flatten(steps, condition=condition.pk if condition else None, rng=rng)
+
+
+# --- the walk -------------------------------------------------------------------------------
+
+
+def current_step(participant: Participant) -> Step | None:
+    step_id = participant.current_step_id
+    return None if step_id is None else Step.objects.get(pk=step_id)
+
+
+def visit(participant: Participant) -> StepVisit | None:
+    """The participant's visit to their current step, begun the first time they see it."""
+    step_id = participant.current_step_id
+    if step_id is None:
+        return None
+    found, _ = StepVisit.objects.get_or_create(
+        participant=participant, position=participant.position, defaults={"step_id": step_id}
+    )
+    return found
+
+
+def take_tab(participant: Participant) -> str:
+    """A new tab holds the study from now on; the one before is told so when it next acts."""
+    token = secrets.token_hex(8)
+    Participant.objects.filter(pk=participant.pk).update(tab=token)
+    participant.tab = token
+    return token
+
+
+def check_tab(participant: Participant, token: str) -> None:
+    if not token or token != participant.tab:
+        raise Refusal(
+            "Continue in your other tab",
+            "This study is open in another tab or window, which has taken over. Please go on "
+            "there (or reload this page to continue here).",
+        )
+
+
+def _move_on(participant: Participant, position: int, **fields: Any) -> None:
+    """Past the step at ``position``, once: a second request for it changes nothing."""
+    now = timezone.now()
+    moved = Participant.objects.filter(
+        pk=participant.pk, position=position, state__in=ACTIVE
+    ).update(position=position + 1, **fields)
+    if not moved:
+        raise not_on_step()
+    StepVisit.objects.filter(
+        participant=participant, position=position, finished_at__isnull=True
+    ).update(finished_at=now)
+    participant.refresh_from_db()
+
+
+def not_on_step() -> Refusal:
+    return Refusal(
+        "That step is done",
+        "That page is not your current step (it was already answered, or another tab moved "
+        "on). Continue from your current step.",
+    )
+
+
+def _check_position(participant: Participant, position: int, kind: str) -> Step:
+    if participant.state not in ACTIVE:
+        raise Refusal("The study has ended for you", "There is nothing more to do here.")
+    step = current_step(participant)
+    if step is None or position != participant.position or step.kind != kind:
+        raise not_on_step()
+    return step
+
+
+def continue_page(participant: Participant, position: int) -> None:
+    _check_position(participant, position, Step.Kind.PAGE)
+    with transaction.atomic():
+        _move_on(participant, position)
+
+
+def agree(participant: Participant, position: int, ticked: list[bool]) -> None:
+    step = _check_position(participant, position, Step.Kind.CONSENT)
+    if len(ticked) != len(step.statements) or not all(ticked):
+        raise Refusal(
+            "Please tick every statement",
+            "To take part, tick every statement of the consent form.",
+            status=400,
+        )
+    with transaction.atomic():
+        _move_on(
+            participant,
+            position,
+            state=Participant.State.CONSENTED,
+            consent_version=step.consent_version,
+            consented_at=timezone.now(),
+        )
+
+
+def decline(participant: Participant, position: int) -> None:
+    """Ends the study politely; nothing is kept beyond the decline itself (and the id, so the
+    same person is not asked again)."""
+    _check_position(participant, position, Step.Kind.CONSENT)
+    with transaction.atomic():
+        declined = Participant.objects.filter(
+            pk=participant.pk, position=position, state__in=ACTIVE
+        ).update(
+            state=Participant.State.DECLINED,
+            parameters={},
+            ping_ms=None,
+            finished_at=timezone.now(),
+        )
+        if not declined:
+            raise not_on_step()
+        participant.visits.all().delete()
+        participant.answers.all().delete()
+        participant.problem_reports.all().delete()
+    participant.refresh_from_db()
+
+
+def answer(participant: Participant, position: int, values: Mapping[int, Any]) -> None:
+    """Store a questionnaire's validated answers (question id -> value) and move on."""
+    step = _check_position(participant, position, Step.Kind.QUESTIONNAIRE)
+    questions = {q.pk: q for q in step.questions.all()}
+    if set(values) - set(questions):
+        raise Refusal(
+            "Unknown question", "The answers name a question not on this step.", status=400
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        _move_on(participant, position)
+        Answer.objects.bulk_create(
+            Answer(participant=participant, question=questions[qid], value=value, answered_at=now)
+            for qid, value in values.items()
+        )
+
+
+def complete(participant: Participant) -> str:
+    """The completion code, issued once, when every step of the plan is done."""
+    if participant.state not in ACTIVE or not participant.done_walking:
+        if participant.completion_code:
+            raise Refusal(
+                "Your code was already issued",
+                "Your completion code was issued before; it is shown on your completion page.",
+            )
+        raise Refusal(
+            "Not finished yet",
+            "The completion code is given once every step of the study is done.",
+            status=403,
+        )
+    code = secrets.token_hex(6).upper()
+    now = timezone.now()
+    issued = Participant.objects.filter(
+        pk=participant.pk,
+        position=len(participant.plan),
+        state__in=ACTIVE,
+        completion_code__isnull=True,
+    ).update(
+        completion_code=code,
+        code_issued_at=now,
+        state=Participant.State.COMPLETED,
+        finished_at=now,
+    )
+    if not issued:
+        raise Refusal(
+            "Your code was already issued",
+            "Your completion code was issued before; it is shown on your completion page.",
+        )
+    participant.refresh_from_db()
+    return code
+
+
+def redirect_url(participant: Participant) -> str:
+    template = participant.study.completion_redirect_url
+    if not template or not participant.completion_code:
+        return ""
+    from urllib.parse import quote
+
+    return (
+        template.replace("{code}", quote(participant.completion_code))
+        .replace("{participant}", quote(str(participant.pk)))
+        .replace("{pid}", quote(participant.external_id))
+    )
+
+
+def withdraw(participant: Participant) -> None:
+    """Out of the study: their data leaves the exports now and is deleted after the study's
+    retention period (``purge_withdrawn``)."""
+    if participant.state == Participant.State.WITHDREW:
+        return
+    updated = (
+        Participant.objects.filter(pk=participant.pk)
+        .exclude(state__in=[Participant.State.WITHDREW, Participant.State.DECLINED])
+        .update(state=Participant.State.WITHDREW, finished_at=timezone.now())
+    )
+    if not updated and participant.state == Participant.State.DECLINED:
+        raise Refusal("Nothing to withdraw", "You declined consent: no data of yours is kept.")
+    participant.refresh_from_db()
+
+
+def purge_withdrawn(now: Any = None) -> int:
+    """Delete what withdrawn participants left, once their study's retention period is over.
+    Returns how many participants were purged."""
+    now = now or timezone.now()
+    purged = 0
+    due = Participant.objects.filter(
+        state=Participant.State.WITHDREW, finished_at__isnull=False
+    ).select_related("study")
+    for participant in due:
+        ended = participant.finished_at
+        if ended is None or ended + timedelta(days=participant.study.retention_days) > now:
+            continue
+        with transaction.atomic():
+            participant.answers.all().delete()
+            participant.visits.all().delete()
+            participant.problem_reports.all().delete()
+            Participant.objects.filter(pk=participant.pk).update(parameters={}, ping_ms=None)
+        purged += 1
+    return purged
+
+
+def report_problem(participant: Participant, text: str, *, page: str = "") -> ProblemReport:
+    text = text.strip()
+    if not text:
+        raise Refusal("Say what went wrong", "Describe the problem in a few words.", status=400)
+    return ProblemReport.objects.create(
+        participant=participant,
+        step_id=participant.current_step_id,
+        text=text[:REPORT_MAX],
+        page=page[:300],
+    )
+
+
+def record_attention(
+    participant: Participant, position: int, events: list[list[Any]], hidden: float, blurred: float
+) -> None:
+    """Focus and visibility changes the page saw on a step (seconds since it opened)."""
+    kept = [
+        [float(t), bool(focused), bool(visible)]
+        for t, focused, visible in events[:500]
+        if isinstance(t, int | float)
+    ]
+    StepVisit.objects.filter(participant=participant, position=position).update(
+        attention=kept,
+        hidden_seconds=max(0.0, float(hidden)),
+        blurred_seconds=max(0.0, float(blurred)),
+    )
+
+
+def questions_of(step: Step) -> list[Question]:
+    return list(step.questions.all())

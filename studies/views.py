@@ -1,0 +1,265 @@
+"""A participant's pages: thin over ``studies.services``, which decides and refuses.
+
+The participant is bound to the browser session (``request.session["studies"]``: study slug ->
+participant id); every state change is a POST naming the step position it was made on and
+the tab that made it, so a stale page or a second tab is refused instead of acting twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import services
+from .forms import ConsentForm, QuestionnaireForm
+from .markdown import render as markdown
+from .models import Participant, Step, Study
+from .services import Refusal
+
+SESSION = "studies"
+
+
+def _bound(request: HttpRequest, study: Study) -> Participant | None:
+    participant_id = request.session.get(SESSION, {}).get(study.slug)
+    if not participant_id:
+        return None
+    return (
+        Participant.objects.select_related("study")
+        .filter(pk=participant_id, study=study, session_key=request.session.session_key)
+        .first()
+    )
+
+
+def _refused(request: HttpRequest, study: Study | None, refusal: Refusal) -> HttpResponse:
+    return render(
+        request,
+        "studies/refused.html",
+        {
+            "study": study,
+            "refusal": refusal,
+            "participant": _bound(request, study) if study else None,
+        },
+        status=refusal.status,
+    )
+
+
+def _need_participant(request: HttpRequest, study: Study) -> Participant:
+    participant = _bound(request, study)
+    if participant is None:
+        raise Refusal(
+            "Open the study from its link",
+            "This browser has not entered the study. Open the link you were given to start.",
+            status=403,
+        )
+    return participant
+
+
+@require_GET
+def entry(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    if not request.session.session_key:
+        request.session.save()
+    session_key = request.session.session_key or ""
+    try:
+        participant = services.enter(
+            study,
+            request.GET,
+            session_key=session_key,
+            user=request.user,
+            returning=_bound(request, study),
+        )
+    except Refusal as refusal:
+        return _refused(request, study, refusal)
+    bound = dict(request.session.get(SESSION, {}))
+    bound[study.slug] = str(participant.pk)
+    request.session[SESSION] = bound
+    return redirect("studies:step", slug=study.slug)
+
+
+@require_http_methods(["GET", "POST"])
+def step(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        participant = _need_participant(request, study)
+        if participant.state == Participant.State.COMPLETED:
+            return redirect("studies:done", slug=slug)
+        if participant.state not in services.ACTIVE:
+            raise Refusal(
+                "The study has ended for you",
+                f"You {participant.get_state_display().lower()}: there is nothing more to do "
+                "here. Thank you.",
+                status=200,
+            )
+        if request.method == "POST":
+            return _act(request, study, participant)
+        return _show(request, study, participant)
+    except Refusal as refusal:
+        return _refused(request, study, refusal)
+
+
+def _show(
+    request: HttpRequest,
+    study: Study,
+    participant: Participant,
+    form: Any = None,
+    status: int = 200,
+) -> HttpResponse:
+    current = services.current_step(participant)
+    context: dict[str, Any] = {
+        "study": study,
+        "participant": participant,
+        "position": participant.position,
+        "steps_total": len(participant.plan),
+    }
+    if current is None:
+        context["tab"] = services.take_tab(participant)
+        return render(request, "studies/finish.html", context)
+    services.visit(participant)
+    context |= {
+        "step": current,
+        "body": markdown(current.body),
+        "tab": services.take_tab(participant),
+    }
+    if current.kind == Step.Kind.CONSENT:
+        context["form"] = form or ConsentForm(current)
+    elif current.kind == Step.Kind.QUESTIONNAIRE:
+        context["form"] = form or QuestionnaireForm(current)
+    elif current.kind == Step.Kind.GAME:
+        raise Refusal(
+            "This part is not ready",
+            "This study's game block cannot be played yet. The researchers have been told.",
+            status=503,
+        )
+    return render(request, f"studies/step_{current.kind}.html", context, status=status)
+
+
+def _act(request: HttpRequest, study: Study, participant: Participant) -> HttpResponse:
+    services.check_tab(participant, request.POST.get("tab", ""))
+    try:
+        position = int(request.POST.get("position", ""))
+    except ValueError:
+        raise services.not_on_step() from None
+    current = services.current_step(participant)
+    if current is None or position != participant.position:
+        raise services.not_on_step()
+    if current.kind == Step.Kind.PAGE:
+        services.continue_page(participant, position)
+    elif current.kind == Step.Kind.CONSENT:
+        if "decline" in request.POST:
+            services.decline(participant, position)
+            return render(request, "studies/declined.html", {"study": study})
+        consent = ConsentForm(current, request.POST)
+        consent.is_valid()
+        if not all(consent.ticked()):
+            consent.add_error(None, "To take part, tick every statement (or decline below).")
+            return _show(request, study, participant, consent, status=400)
+        services.agree(participant, position, consent.ticked())
+    elif current.kind == Step.Kind.QUESTIONNAIRE:
+        questionnaire = QuestionnaireForm(current, request.POST)
+        if not questionnaire.is_valid():
+            return _show(request, study, participant, questionnaire, status=400)
+        services.answer(participant, position, questionnaire.answers())
+    else:
+        raise services.not_on_step()
+    return redirect("studies:step", slug=study.slug)
+
+
+@require_POST
+def complete(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        participant = _need_participant(request, study)
+        services.check_tab(participant, request.POST.get("tab", ""))
+        services.complete(participant)
+    except Refusal as refusal:
+        return _refused(request, study, refusal)
+    return redirect("studies:done", slug=slug)
+
+
+@require_GET
+def done(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        participant = _need_participant(request, study)
+    except Refusal as refusal:
+        return _refused(request, study, refusal)
+    if not participant.completion_code:
+        return redirect("studies:step", slug=slug)
+    return render(
+        request,
+        "studies/done.html",
+        {
+            "study": study,
+            "participant": participant,
+            "redirect_url": services.redirect_url(participant),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        participant = _need_participant(request, study)
+        if request.method == "POST":
+            services.withdraw(participant)
+            return render(request, "studies/withdrawn.html", {"study": study})
+    except Refusal as refusal:
+        return _refused(request, study, refusal)
+    return render(request, "studies/withdraw.html", {"study": study, "participant": participant})
+
+
+@require_POST
+def report(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        participant = _need_participant(request, study)
+        services.report_problem(
+            participant, request.POST.get("text", ""), page=request.POST.get("page", "")
+        )
+    except Refusal as refusal:
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse({"error": refusal.message}, status=refusal.status)
+        return _refused(request, study, refusal)
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"ok": True})
+    return render(
+        request,
+        "studies/reported.html",
+        {"study": study, "back": reverse("studies:step", args=[slug])},
+    )
+
+
+@require_GET
+def tab(request: HttpRequest, slug: str) -> JsonResponse:
+    """Whether the asking tab still holds the study (a second tab takes over)."""
+    study = get_object_or_404(Study, slug=slug)
+    participant = _bound(request, study)
+    current = participant is not None and participant.tab == request.GET.get("t", "")
+    return JsonResponse({"current": current})
+
+
+@require_POST
+def attention(request: HttpRequest, slug: str) -> JsonResponse:
+    """Focus and visibility changes of the page of one step (sent as the page closes)."""
+    study = get_object_or_404(Study, slug=slug)
+    participant = _bound(request, study)
+    if participant is None:
+        return JsonResponse({"error": "not in this study"}, status=403)
+    try:
+        data = json.loads(request.body[:65536] or b"{}")
+        services.record_attention(
+            participant,
+            int(data["position"]),
+            list(data.get("events", [])),
+            float(data.get("hidden", 0)),
+            float(data.get("blurred", 0)),
+        )
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": "malformed attention report"}, status=400)
+    return JsonResponse({"ok": True})
