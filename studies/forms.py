@@ -6,12 +6,12 @@ from typing import Any
 
 from django import forms
 
-from .markdown import render
+from .markdown import render_inline
 from .models import Question, Step
 
 
 def _field(question: Question) -> forms.Field:
-    label = render(question.text)
+    label = render_inline(question.text)
     required = question.required
     kind = question.kind
     if kind == Question.Kind.SINGLE:
@@ -78,7 +78,7 @@ class ConsentForm(forms.Form):
         super().__init__(*args, **kwargs)
         for index, statement in enumerate(step.statements):
             self.fields[f"agree{index}"] = forms.BooleanField(
-                label=render(statement), required=False
+                label=render_inline(statement), required=False
             )
 
     def ticked(self) -> list[bool]:

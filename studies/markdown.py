@@ -24,7 +24,16 @@ ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"st
 
 
 def render(text: str) -> SafeString:
-    html = _renderer.render(text or "")
+    """Blocks (paragraphs, lists, headings): a page's or a step's text."""
+    return _clean(_renderer.render(text or ""))
+
+
+def render_inline(text: str) -> SafeString:
+    """One line with no paragraph around it: a question, a consent statement, a label."""
+    return _clean(_renderer.renderInline(text or ""))
+
+
+def _clean(html: str) -> SafeString:
     clean = nh3.clean(
         html,
         tags=TAGS,
