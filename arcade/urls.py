@@ -1,9 +1,21 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
+from django.utils.cache import patch_cache_control
 from django.views.static import serve
 
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The site's icon, for browsers that ask for /favicon.ico whatever a page links."""
+    response = HttpResponseRedirect(static("favicon.svg"))
+    patch_cache_control(response, public=True, max_age=86_400)  # asked for on every page
+    return response
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("recording.urls")),

@@ -5,12 +5,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .admin_views import episode_frame_png, episode_frames, episode_playback, episode_strip_png
 from .models import Chunk, Episode, EpisodeSeat, Transition
@@ -97,7 +98,7 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
     list_display = (
         "short_id",
         "game",
-        "user",
+        "players",
         "status",
         # Beside the status, not last: the list is wider than a laptop's screen, and staff
         # who filter the games being played now came for this link.
@@ -131,6 +132,16 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Episode]:
+        # What the list's columns read, fetched for the whole page at once, not row by row.
+        holders = EpisodeSeat.objects.select_related("user", "policy")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("seats", queryset=holders))
+            .annotate(has_chunks=Exists(Chunk.objects.filter(episode=OuterRef("pk"))))
+        )
+
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
@@ -149,9 +160,21 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
             *super().get_urls(),
         ]
 
+    @admin.display(description="Players", ordering="user__email")
+    def players(self, episode: Episode) -> str:
+        """Who held each seat: a game of several players lists every seat, not only the
+        first person's (the episode's ``user``)."""
+        lineup = episode.lineup
+        if not lineup:
+            return episode.user.get_username()
+        if len(lineup) == 1:
+            return " then ".join(lineup[0].holders)
+        return format_html_join(mark_safe("<br>"), "{}", ((str(line),) for line in lineup))
+
     @admin.display(description="Frames")
     def frames_link(self, episode: Episode) -> str:
-        if not episode.chunks.exists():
+        stored = getattr(episode, "has_chunks", None)  # get_queryset's, for every row at once
+        if not (episode.chunks.exists() if stored is None else stored):
             return "-"
         url = reverse("admin:recording_episode_frames", args=[episode.pk])
         play = reverse("admin:recording_episode_playback", args=[episode.pk])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -172,6 +173,16 @@ class Episode(models.Model):
         return list(seen.values())
 
     @property
+    def lineup(self) -> list[SeatLine]:
+        """Each seat, in order, with everyone who held it (prefetch ``seats`` with their
+        ``user`` and ``policy`` to list many episodes in a few queries)."""
+        lines: dict[int, SeatLine] = {}
+        for seat in self.seats.all():
+            line = lines.setdefault(seat.index, SeatLine(seat.index, seat.role, []))
+            line.holders.append(seat.holder_name)
+        return list(lines.values())
+
+    @property
     def frames(self) -> int:
         """Frames stored: one per step and the last observation, which an interrupted
         episode lost with its live session (it was to start the next chunk)."""
@@ -238,6 +249,32 @@ class EpisodeSeat(models.Model):
     def player_number(self) -> int:
         """The seat as players count: seat 0 is player 1."""
         return self.index + 1
+
+    @property
+    def holder_name(self) -> str:
+        """Who held the seat, as staff and players know them."""
+        if self.kind == EpisodeSeat.Kind.HUMAN and self.user is not None:
+            return self.user.get_username()
+        if self.kind == EpisodeSeat.Kind.POLICY and self.policy is not None:
+            return f"{self.policy.name} (AI)"
+        return "nobody"
+
+
+@dataclass(frozen=True)
+class SeatLine:
+    """One seat of an episode and who held it, in order (a seat that changed hands mid-game,
+    a person then the AI that took over, has several holders)."""
+
+    index: int
+    role: str
+    holders: list[str]
+
+    @property
+    def player_number(self) -> int:
+        return self.index + 1
+
+    def __str__(self) -> str:
+        return f"Player {self.player_number}: {' then '.join(self.holders)}"
 
 
 class Chunk(models.Model):

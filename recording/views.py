@@ -23,7 +23,9 @@ def my_episodes(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_episode_replay(request: HttpRequest, pk: str) -> HttpResponse:
     """Watch one of the player's own episodes again, at the game's rate."""
-    episode = get_object_or_404(Episode.objects.for_player(request.user), pk=pk)
+    episode = get_object_or_404(
+        Episode.objects.for_player(request.user).with_seats_of(request.user), pk=pk
+    )
     chunks = list(episode.chunks.order_by("index").values("index", "first_frame", "n_frames"))
     playback = {
         "fps": int(episode.env_spec.get("fps") or 60),

@@ -116,3 +116,54 @@ def test_it_finds_a_game_of_several_players_by_any_of_them_and_shows_its_live_co
     assert str(played.episode.pk)[:8] in found
     assert found.count('class="action-select"') == 1  # one row, though two seats are searched
     assert found.index("column-watch_link") < found.index("column-end_reason")
+
+
+def episodes_page(client: Client) -> tuple[str, int]:
+    """The admin's list of episodes, and the queries it took."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:recording_episode_changelist"))
+    assert response.status_code == 200
+    return response.content.decode(), len(queries)
+
+
+def test_it_lists_who_held_every_seat_in_as_many_queries_for_many_episodes_as_for_one(
+    admin_client: Client, alice: Any, bob: Any
+) -> None:
+    from games.models import Policy
+    from recording import services
+    from recording.services import SeatHolder
+
+    from .helpers import pong_for_two
+
+    game = pong_for_two()
+    tracker = Policy.objects.create(game=game, name="Tracker", kind="pong-tracker")
+
+    def start(*seats: SeatHolder) -> Any:
+        return services.episode_start(
+            user=alice, game=game, seed=1, frame_shape=[210, 160], pixel_format="indexed",
+            seats=list(seats),
+        )  # fmt: skip
+
+    start(
+        SeatHolder(index=0, kind="human", user=alice), SeatHolder(index=1, kind="human", user=bob)
+    )
+    _, one = episodes_page(admin_client)
+    start(
+        SeatHolder(index=0, kind="policy", policy=tracker),
+        SeatHolder(index=1, kind="human", user=bob),
+    )
+    handed = start(SeatHolder(index=0, kind="human", user=bob), SeatHolder(index=1, kind="vacant"))
+    services.seat_taken(
+        episode_id=str(handed.pk), index=0, kind="policy", policy=tracker, from_step=50
+    )
+
+    page, three = episodes_page(admin_client)
+
+    assert three == one  # the seats of every row come in one query, not one a row
+    assert "Player 1: alice@example.org<br>Player 2: bob@example.org" in page
+    assert "Player 1: Tracker (AI)<br>Player 2: bob@example.org" in page
+    assert "Player 1: bob@example.org then Tracker (AI)<br>Player 2: nobody" in page
+    assert 'class="field-players"' in page and "field-user" not in page

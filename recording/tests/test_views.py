@@ -87,6 +87,23 @@ def test_it_writes_durations_as_people_read_them() -> None:
     ]
 
 
+def test_it_calls_the_figure_it_lists_the_return_and_says_what_that_is_for_pong(
+    client: Client, alice: Any, pong: Any
+) -> None:
+    """Pong's return is the points won minus the points lost, not the score the screen showed
+    (3 : 21 is -18), and the points are not stored: the column says what it lists."""
+    episode, _ = record_episode(user=alice, game=pong, steps=10)
+    client.force_login(alice)
+
+    page = re.sub(r"\s+", " ", client.get("/me/episodes/").content.decode())
+
+    assert str(episode.pk) in page
+    assert ">Return</th>" in page and ">Score</th>" not in page
+    assert "for two-sided games such as Pong, the points you won minus the points you lost" in page
+    replay = re.sub(r"\s+", " ", client.get(f"/me/episodes/{episode.pk}/").content.decode())
+    assert f", return {episode.total_return:g}." in replay and "score" not in replay
+
+
 def test_it_shows_each_player_of_a_game_for_two_the_return_of_their_own_seat(
     alice: Any, bob: Any, redis_flushed: None
 ) -> None:
@@ -115,6 +132,8 @@ def test_it_shows_each_player_of_a_game_for_two_the_return_of_their_own_seat(
         client.force_login(user)
         row = row_of(client.get("/me/episodes/").content.decode(), episode)
         assert f'<td class="number">{mine:g}</td>' in row  # not the first player's return
+        replay = client.get(f"/me/episodes/{episode.pk}/").content.decode()
+        assert f", return {mine:g}, as player {1 if user == alice else 2}." in replay
 
 
 def test_it_shows_no_score_rather_than_the_first_players_to_the_second_of_an_older_game(
