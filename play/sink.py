@@ -17,7 +17,7 @@ from accounts.models import User
 from games.models import Game, Policy
 from recording import services
 
-from . import engine
+from . import contexts, engine
 from .protocol import EndReason
 from .seats import Holder
 
@@ -100,15 +100,15 @@ class DjangoSink:
     ) -> Any:
         if len(holders) == 1 and holders[0].kind == "human":
             seats = None  # one seat, the player: as every one-player episode
-            user = self.user
+            people = [self.user]
         else:
             seats = [
                 _seat_holder(index, holder, roles[index] if index < len(roles) else "")
                 for index, holder in enumerate(holders)
             ]
-            # The episode's player is its first person (a room's host may have left it).
             people = [seat.user for seat in seats if seat.user is not None]
-            user = people[0] if people else self.user
+        # The episode's player is its first person (a room's host may have left it).
+        user = people[0] if people else self.user
         return services.episode_start(
             user=user,
             game=self.game,
@@ -116,6 +116,7 @@ class DjangoSink:
             frame_shape=frame_shape,
             pixel_format=pixel_format,
             seats=seats,
+            context=contexts.for_episode(people, self.game),
         )
 
     async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:

@@ -105,6 +105,10 @@ class Episode(models.Model):
     # (``total_return`` is seat 0's: the step columns' ``reward``).
     seat_returns = models.JSONField(null=True, blank=True)
     chunks_expected = models.PositiveIntegerField(null=True, blank=True)
+    # What the episode was played for, set by whoever provides it when the episode starts
+    # (``play.contexts``): e.g. a study's block, {"study": slug, "step": id, "participants":
+    # [ids]}. Empty for free play. Exports carry it in each episode's metadata.
+    context = models.JSONField(default=dict, blank=True)
     integrity_error = models.TextField(blank=True)
     # Replay verification: the episode replayed from its seed and actions in a worker, every
     # frame compared with the stored one. ``verified_steps`` counts the steps checked so far.

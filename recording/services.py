@@ -114,8 +114,10 @@ def episode_start(
     frame_shape: list[int],
     pixel_format: str,
     seats: Sequence[SeatHolder] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Episode:
     """A new episode and its seats; ``seats`` None: one seat, ``user``'s (one-player games).
+    ``context``: what it is played for (``Episode.context``).
 
     With ``seats`` (one per seat of the game), the episode's ``user`` is the person in the
     lowest-numbered human seat (seat 1 when seat 0 is an AI); ``user`` (who started the
@@ -137,6 +139,7 @@ def episode_start(
             versions=library_versions(),
             frame_shape=frame_shape,
             pixel_format=pixel_format,
+            context=context or {},
         )
         EpisodeSeat.objects.bulk_create(holder.seat(episode, 0) for holder in holders)
     return episode

@@ -140,7 +140,6 @@ class StepAdmin(admin.ModelAdmin[Step]):
                 "fields": (
                     "game",
                     "seating",
-                    "policy",
                     ("episodes", "min_active_minutes", "min_score"),
                     ("time_limit_minutes", "countdown_seconds"),
                     "show_score_page",

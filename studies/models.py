@@ -19,13 +19,15 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from games.models import Game, Policy
+from games.models import Game
+from recording.models import Episode
 
 PLACEHOLDERS = ("{code}", "{participant}", "{pid}")
-# Game blocks are built and shown in the outline, but participants cannot play them yet: a
-# study that has one stays a draft until they can (its pages are refused, not half-shown).
+# Blocks against another participant from the waiting room are built and shown in the outline,
+# but not yet playable in a study: a study that has one stays a draft until they are.
 GAME_BLOCKS_NOT_YET = (
-    "This study has a game block, which participants cannot play yet: keep it a draft."
+    "This study has a game block against another participant, which participants cannot "
+    "play yet: keep it a draft."
 )
 
 
@@ -103,7 +105,8 @@ class Study(models.Model):
             raise ValidationError({"status": GAME_BLOCKS_NOT_YET})
 
     def has_game_blocks(self) -> bool:
-        return self.current_steps().filter(kind=Step.Kind.GAME).exists()
+        """Game blocks against another participant (not yet playable in a study)."""
+        return self.current_steps().filter(kind=Step.Kind.GAME, seating="vs_human").exists()
 
     @property
     def extra_parameters(self) -> list[str]:
@@ -189,13 +192,6 @@ class Step(models.Model):
     seating = models.CharField(
         max_length=10, choices=Seating.choices, default=Seating.ALONE, blank=True
     )
-    policy = models.ForeignKey(
-        Policy,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        help_text="The AI opponent, when seated against one.",
-    )
     episodes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Done after this many episodes."
     )
@@ -244,10 +240,15 @@ class Step(models.Model):
             if not self.consent_version.strip():
                 errors["consent_version"] = "Name the version of this consent text."
         if self.kind == self.Kind.GAME:
-            if self.game_id is None:
+            game = self.game if self.game_id is not None else None
+            if game is None:
                 errors["game"] = "Choose the game of this block."
-            if self.seating == self.Seating.VS_AI and self.policy_id is None:
-                errors["policy"] = "Choose the AI policy to play against."
+            elif (self.seating == self.Seating.ALONE) == game.is_multi_seat:
+                errors["seating"] = (
+                    "Alone: choose a one-player game. Against an AI or another participant: "
+                    "choose a game of several seats (its seats say who fills them, e.g. "
+                    "pong-vs-ai or pong-2p)."
+                )
             if self.episodes is None and self.min_active_minutes is None and self.min_score is None:
                 errors["episodes"] = (
                     "Say when the block is done: a number of episodes, minutes of play or a score."
@@ -465,3 +466,22 @@ class ProblemReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant}: {self.text[:40]}"
+
+
+class BlockEpisode(models.Model):
+    """An episode a participant played in a game block (``Episode.context`` names them)."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="block_episodes"
+    )
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="block_episodes")
+    position = models.PositiveIntegerField()
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "episode"], name="one_link_an_episode")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant}: {self.episode_id}"

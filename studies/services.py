@@ -24,6 +24,7 @@ from django.utils import timezone
 from . import plan
 from .models import (
     Answer,
+    BlockEpisode,
     Condition,
     Participant,
     ProblemReport,
@@ -405,3 +406,180 @@ def record_attention(
 
 def questions_of(step: Step) -> list[Question]:
     return list(step.questions.all())
+
+
+# --- game blocks ------------------------------------------------------------------------------
+
+
+def account_for(participant: Participant) -> Any:
+    """The account a participant's episodes are recorded under: theirs when they came signed
+    in, else one made for them (no password, never shown), bound to this participant only."""
+    from accounts.models import User
+
+    if participant.user_id is not None:
+        return participant.user
+    user = User.objects.create_user(f"participant-{participant.pk}@participants.invalid")
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    Participant.objects.filter(pk=participant.pk, user__isnull=True).update(user=user)
+    participant.refresh_from_db()
+    return participant.user
+
+
+def rebind_session(participant: Participant, session_key: str) -> None:
+    """Logging the participant's account in gives the browser a new session key."""
+    Participant.objects.filter(pk=participant.pk).update(session_key=session_key)
+    participant.session_key = session_key
+
+
+def episode_context(people: Any, game: Any) -> dict[str, Any] | None:
+    """``play.contexts`` provider: the episode belongs to a study's game block when a person
+    at its seats is a participant whose current step is a block of this game."""
+    walkers = [
+        p
+        for p in Participant.objects.filter(user__in=[u for u in people if u is not None])
+        .filter(state__in=ACTIVE)
+        .select_related("study", "condition")
+        if p.current_step_id is not None
+    ]
+    if not walkers:
+        return None
+    blocks = {
+        step.pk: step
+        for step in Step.objects.filter(
+            pk__in=[p.current_step_id for p in walkers], kind=Step.Kind.GAME, game=game
+        )
+    }
+    playing = [p for p in walkers if p.current_step_id in blocks]
+    if not playing:
+        return None
+    first = playing[0]
+    step = blocks[first.current_step_id]  # type: ignore[index]
+    together = [p for p in playing if p.current_step_id == step.pk]
+    return {
+        "study": first.study.slug,
+        "study_version": first.study_version,
+        "step": step.pk,
+        "block": step.title,
+        "participants": [str(p.pk) for p in together],
+        "positions": [p.position for p in together],
+        "conditions": [p.condition.name if p.condition else "" for p in together],
+    }
+
+
+def link_block_episode(episode: Any) -> None:
+    """Called when an episode is created: its study context becomes the block's links."""
+    context = episode.context or {}
+    if "study" not in context or "step" not in context:
+        return
+    BlockEpisode.objects.bulk_create(
+        [
+            BlockEpisode(
+                participant_id=participant,
+                step_id=context["step"],
+                position=position,
+                episode=episode,
+            )
+            for participant, position in zip(
+                context.get("participants", []), context.get("positions", []), strict=False
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    episodes: int  # ended, with at least one step
+    minutes: float  # of active play (steps / the game's rate), the running episode's too
+    score: float  # the participant's returns added up over the block's ended episodes
+    best: float | None  # their best ended episode's return
+    bonus: float
+    done: bool  # every requirement the block sets is met
+    time_up: bool  # its time limit has passed
+    requirement: str  # in words
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "episodes": self.episodes,
+            "minutes": round(self.minutes, 2),
+            "score": self.score,
+            "best": self.best,
+            "bonus": round(self.bonus, 2),
+            "done": self.done,
+            "time_up": self.time_up,
+            "can_continue": self.done or self.time_up,
+            "requirement": self.requirement,
+        }
+
+
+def _return_of(episode: Any, user_id: int | None) -> float:
+    if episode.seat_returns and user_id is not None:
+        for seat in episode.seats.all():
+            if seat.user_id == user_id and seat.index < len(episode.seat_returns):
+                return float(episode.seat_returns[seat.index])
+    return float(episode.total_return or 0.0)
+
+
+def block_progress(participant: Participant, step: Step, *, now: Any = None) -> Progress:
+    from recording.models import Episode
+
+    now = now or timezone.now()
+    links = BlockEpisode.objects.filter(participant=participant, step=step)
+    episodes = list(
+        Episode.objects.filter(pk__in=links.values("episode"))
+        .with_stored_steps()
+        .prefetch_related("seats")
+    )
+    fps = step.game.fps if step.game else 60
+    ended = [e for e in episodes if e.status != Episode.Status.ACTIVE and e.steps > 0]
+    steps = 0
+    for e in episodes:  # a running episode's steps are written when it ends: count its chunks
+        steps += (
+            e.steps if e.status != Episode.Status.ACTIVE else (getattr(e, "stored_steps", 0) or 0)
+        )
+    minutes = steps / fps / 60
+    returns = [_return_of(e, participant.user_id) for e in ended]
+    score = sum(returns)
+    best = max(returns) if returns else None
+    wanted: list[str] = []
+    met = True
+    if step.episodes:
+        wanted.append(f"{step.episodes} games")
+        met = met and len(ended) >= step.episodes
+    if step.min_active_minutes:
+        wanted.append(f"{step.min_active_minutes:g} minutes of play")
+        met = met and minutes >= step.min_active_minutes
+    if step.min_score is not None:
+        wanted.append(f"a score of {step.min_score:g} in one game")
+        met = met and best is not None and best >= step.min_score
+    visit = StepVisit.objects.filter(participant=participant, step=step).first()
+    time_up = bool(
+        step.time_limit_minutes
+        and visit is not None
+        and (now - visit.started_at).total_seconds() >= step.time_limit_minutes * 60
+    )
+    bonus = 0.0
+    if step.bonus_per_point:
+        bonus += float(step.bonus_per_point) * max(score, 0.0)
+    if step.bonus_per_minute:
+        bonus += float(step.bonus_per_minute) * minutes
+    if step.bonus_cap is not None:
+        bonus = min(bonus, float(step.bonus_cap))
+    return Progress(
+        episodes=len(ended), minutes=minutes, score=score, best=best, bonus=bonus,
+        done=met and bool(wanted), time_up=time_up, requirement=" and ".join(wanted),
+    )  # fmt: skip
+
+
+def finish_block(participant: Participant, position: int) -> None:
+    step = _check_position(participant, position, Step.Kind.GAME)
+    progress = block_progress(participant, step)
+    if not (progress.done or progress.time_up):
+        raise Refusal(
+            "Keep playing",
+            f"This part is done after {progress.requirement}. Keep playing, then continue.",
+            status=403,
+        )
+    with transaction.atomic():
+        _move_on(participant, position)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -48,6 +49,15 @@ def _refused(request: HttpRequest, study: Study | None, refusal: Refusal) -> Htt
     )
 
 
+def _sign_in(request: HttpRequest, participant: Participant) -> None:
+    """The browser plays under the participant's account (their own, or one made for them):
+    the game's socket knows who is playing from the session, as for anyone."""
+    account = services.account_for(participant)
+    if request.user.pk != account.pk:
+        login(request, account, backend="django.contrib.auth.backends.ModelBackend")
+        services.rebind_session(participant, request.session.session_key or "")
+
+
 def _need_participant(request: HttpRequest, study: Study) -> Participant:
     participant = _bound(request, study)
     if participant is None:
@@ -75,6 +85,7 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except Refusal as refusal:
         return _refused(request, study, refusal)
+    _sign_in(request, participant)
     bound = dict(request.session.get(SESSION, {}))
     bound[study.slug] = str(participant.pk)
     request.session[SESSION] = bound
@@ -130,11 +141,16 @@ def _show(
     elif current.kind == Step.Kind.QUESTIONNAIRE:
         context["form"] = form or QuestionnaireForm(current)
     elif current.kind == Step.Kind.GAME:
-        raise Refusal(
-            "This part is not ready",
-            "This study's game block cannot be played yet. The researchers have been told.",
-            status=503,
-        )
+        game = current.game
+        assert game is not None  # a game block names its game (Step.clean)
+        multi = game.is_multi_seat
+        context |= {
+            "game": game,
+            "mode": "match" if multi else "play",
+            "ws_path": f"/ws/{'match' if multi else 'play'}/{game.slug}/",
+            "autostart": current.countdown_seconds or 1,
+            "progress": services.block_progress(participant, current).as_json(),
+        }
     return render(request, f"studies/step_{current.kind}.html", context, status=status)
 
 
@@ -159,6 +175,8 @@ def _act(request: HttpRequest, study: Study, participant: Participant) -> HttpRe
             consent.add_error(None, "To take part, tick every statement (or decline below).")
             return _show(request, study, participant, consent, status=400)
         services.agree(participant, position, consent.ticked())
+    elif current.kind == Step.Kind.GAME:
+        services.finish_block(participant, position)
     elif current.kind == Step.Kind.QUESTIONNAIRE:
         questionnaire = QuestionnaireForm(current, request.POST)
         if not questionnaire.is_valid():
@@ -233,6 +251,17 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         "studies/reported.html",
         {"study": study, "back": reverse("studies:step", args=[slug])},
     )
+
+
+@require_GET
+def progress(request: HttpRequest, slug: str) -> JsonResponse:
+    """The live panel of a game block: games, minutes, score, bonus, and whether it is done."""
+    study = get_object_or_404(Study, slug=slug)
+    participant = _bound(request, study)
+    current = services.current_step(participant) if participant is not None else None
+    if participant is None or current is None or current.kind != Step.Kind.GAME:
+        return JsonResponse({"error": "not in a game block"}, status=409)
+    return JsonResponse(services.block_progress(participant, current).as_json())
 
 
 @require_GET

@@ -35,6 +35,9 @@
   const WATCH = root.dataset.mode === "watch"; // a spectator: frames in, nothing played
   const TURN_BASED = root.dataset.turnBased === "true";
   const TWO_SIDED = root.dataset.twoSided === "true"; // score as both sides' points (Pong)
+  // A study's game block: the next game starts by itself this many seconds after one ends
+  // (its page removes the attribute once the block is done).
+  const AUTOSTART = Number(root.dataset.autostart || 0);
   // A phone or tablet: no keyboard to count on. On-screen buttons, where the game has them.
   const TOUCH_ONLY =
     window.matchMedia("(pointer: coarse)").matches &&
@@ -88,6 +91,8 @@
     // playing | paused (tab hidden) | over | error | keyboard (touch-only, no on-screen keys)
     state: "connecting",
     countdownTimer: null,
+    autoTimer: null, // a study block's next game, due after one ends
+    autoBegin: false, // that game's countdown starts without a key
     pausesWhenHidden: false, // hello.game.pauses_when_hidden: send `pause` while hidden
     steps: 0, // steps of this episode so far (the newest frame's number)
     points: [0, 0], // two-sided games: the player's and the opponent's points
@@ -467,6 +472,7 @@
 
   function startGame() {
     if (KEYBOARD_NEEDED) return;
+    clearTimeout(s.autoTimer);
     cancelCountdown();
     send({ type: "start" });
     s.startPending = true;
@@ -495,6 +501,10 @@
     el.beginButton.hidden = false;
     el.begin.hidden = false;
     el.screen.focus({ preventScroll: true });
+    if (s.autoBegin && !paused) {
+      s.autoBegin = false;
+      startCountdown();
+    }
   }
 
   /** 3-2-1, then play. Keys held meanwhile are sent as they change: they count from step 1. */
@@ -791,6 +801,15 @@
         : summaryText(msg);
       el.summary.hidden = false; // the game-over screen is up: keys are the page's again
       el.newGame.focus({ preventScroll: true });
+      if (AUTOSTART > 0 && !waited && root.dataset.autostart) {
+        el.summary.textContent += ` The next game starts in ${AUTOSTART} s.`;
+        clearTimeout(s.autoTimer);
+        s.autoTimer = setTimeout(() => {
+          if (!root.dataset.autostart || s.state !== "over") return;
+          s.autoBegin = true; // its countdown starts by itself too
+          startGame();
+        }, AUTOSTART * 1000);
+      }
     }
   }
 

@@ -73,3 +73,33 @@
     });
   }
 })();
+
+// A game block's live panel: games, minutes, score and bonus, and Continue once it is done
+// (the server decides; the next game stops starting by itself then).
+(function () {
+  "use strict";
+  const panel = document.getElementById("block-panel");
+  if (!panel) return;
+  const button = document.querySelector("#block-continue button");
+  const show = (id, text) => { const node = document.getElementById(id); if (node) node.textContent = text; };
+  async function refresh() {
+    try {
+      const response = await fetch(panel.dataset.progressUrl, { credentials: "same-origin" });
+      if (response.ok) {
+        const p = await response.json();
+        show("block-episodes", String(p.episodes));
+        show("block-minutes", p.minutes.toFixed(1));
+        show("block-score", String(Math.round(p.score * 100) / 100));
+        show("block-bonus", p.bonus.toFixed(2));
+        if (p.can_continue) {
+          button.disabled = false;
+          const play = document.getElementById("play");
+          if (play) delete play.dataset.autostart;
+          show("block-requirement", p.done ? "Done: press Continue when you are ready." : "Time is up: press Continue.");
+        }
+      }
+    } catch (error) { /* the next refresh tries again */ }
+    setTimeout(refresh, 2000);
+  }
+  setTimeout(refresh, 2000);
+})();

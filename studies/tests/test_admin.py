@@ -88,12 +88,14 @@ def test_a_study_duplicates_as_a_draft_with_its_steps_and_questions(admin_client
     assert Question.objects.filter(step__study=copy).count() == 4
 
 
-def test_a_study_with_a_game_block_cannot_be_opened_yet(admin_client: Client) -> None:
+def test_a_study_with_a_block_against_another_participant_cannot_be_opened_yet(
+    admin_client: Client,
+) -> None:
     study = make_study()
     Study.objects.filter(pk=study.pk).update(status=Study.Status.DRAFT)
-    game = Game.objects.create(slug="pong", title="Pong", env_id="ALE/Pong-v5")
+    game = Game.objects.create(slug="pong-2p", title="Pong for two", env_id="multi/pong")
     Step.objects.create(study=study, order=9, kind=Step.Kind.GAME, title="Play", game=game,
-                        episodes=2)  # fmt: skip
+                        seating="vs_human", episodes=2)  # fmt: skip
     admin_client.post(
         "/admin/studies/study/", {"action": "open_studies", "_selected_action": [study.pk]}
     )
