@@ -583,3 +583,45 @@ def finish_block(participant: Participant, position: int) -> None:
         )
     with transaction.atomic():
         _move_on(participant, position)
+
+
+# --- the connection gate ----------------------------------------------------------------------
+
+GATE_SAMPLES = 10
+
+
+def needs_gate(participant: Participant, step: Step) -> bool:
+    """Before the first game block, a study with a round-trip limit measures the connection."""
+    return (
+        step.kind == Step.Kind.GAME
+        and participant.study.max_ping_ms is not None
+        and participant.ping_ms is None
+    )
+
+
+def pass_gate(participant: Participant, position: int, samples: list[float]) -> bool:
+    """Store the median of the round trips the page measured; over the study's limit, the
+    participant is turned away (a conditional update: once). Returns whether they passed."""
+    step = _check_position(participant, position, Step.Kind.GAME)
+    if not needs_gate(participant, step):
+        raise not_on_step()
+    measured = sorted(float(s) for s in samples if 0 <= float(s) < 60_000)[: GATE_SAMPLES * 2]
+    if len(measured) < GATE_SAMPLES // 2:
+        raise Refusal(
+            "The connection test did not finish",
+            "Reload the page to measure your connection again.",
+            status=400,
+        )
+    median = measured[len(measured) // 2]
+    limit = participant.study.max_ping_ms or 0
+    passed = median <= limit
+    fields: dict[str, Any] = {"ping_ms": median}
+    if not passed:
+        fields |= {"state": Participant.State.REFUSED, "finished_at": timezone.now()}
+    updated = Participant.objects.filter(
+        pk=participant.pk, position=position, state__in=ACTIVE, ping_ms__isnull=True
+    ).update(**fields)
+    if not updated:
+        raise not_on_step()
+    participant.refresh_from_db()
+    return passed

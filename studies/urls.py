@@ -13,5 +13,6 @@ urlpatterns = [
     path("s/<slug:slug>/report/", views.report, name="report"),
     path("s/<slug:slug>/tab/", views.tab, name="tab"),
     path("s/<slug:slug>/progress/", views.progress, name="progress"),
+    path("s/<slug:slug>/ping/", views.ping, name="ping"),
     path("s/<slug:slug>/attention/", views.attention, name="attention"),
 ]

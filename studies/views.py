@@ -140,6 +140,10 @@ def _show(
         context["form"] = form or ConsentForm(current)
     elif current.kind == Step.Kind.QUESTIONNAIRE:
         context["form"] = form or QuestionnaireForm(current)
+    elif current.kind == Step.Kind.GAME and services.needs_gate(participant, current):
+        context["gate_samples"] = services.GATE_SAMPLES
+        context["ping_url"] = reverse("studies:ping", args=[study.slug])
+        return render(request, "studies/gate.html", context, status=status)
     elif current.kind == Step.Kind.GAME:
         game = current.game
         assert game is not None  # a game block names its game (Step.clean)
@@ -175,6 +179,22 @@ def _act(request: HttpRequest, study: Study, participant: Participant) -> HttpRe
             consent.add_error(None, "To take part, tick every statement (or decline below).")
             return _show(request, study, participant, consent, status=400)
         services.agree(participant, position, consent.ticked())
+    elif current.kind == Step.Kind.GAME and "rtts" in request.POST:
+        try:
+            samples = [float(x) for x in request.POST["rtts"].split(",")[:100] if x.strip()]
+        except ValueError:
+            raise Refusal(
+                "The connection test did not finish", "Reload the page.", status=400
+            ) from None
+        if not services.pass_gate(participant, position, samples):
+            limit = study.max_ping_ms
+            raise Refusal(
+                "Your connection is too slow for this study",
+                f"The games need answers from our server within {limit} ms, and your connection "
+                f"took {participant.ping_ms:.0f} ms (the median of {len(samples)} tries). Thank "
+                "you for your interest; you may close this page.",
+                status=200,
+            )
     elif current.kind == Step.Kind.GAME:
         services.finish_block(participant, position)
     elif current.kind == Step.Kind.QUESTIONNAIRE:
@@ -251,6 +271,12 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         "studies/reported.html",
         {"study": study, "back": reverse("studies:step", args=[slug])},
     )
+
+
+@require_GET
+def ping(request: HttpRequest, slug: str) -> HttpResponse:
+    """A round trip for the connection gate: nothing to compute, nothing to send."""
+    return HttpResponse(status=204, headers={"Cache-Control": "no-store"})
 
 
 @require_GET

@@ -115,3 +115,31 @@ def test_a_game_block_needs_a_game_that_fits_its_seating(pong: Game) -> None:
     no_end = Step(study=study, kind="game", title="x", game=pong, seating="alone")
     with pytest.raises(ValidationError, match="Say when the block is done"):
         no_end.full_clean()
+
+
+def test_the_connection_gate_measures_before_the_first_game_and_turns_slow_ones_away(
+    pong: Game,
+) -> None:
+    study = block_study(pong, episodes=1)
+    Study.objects.filter(pk=study.pk).update(max_ping_ms=150)
+    fast, slow = Client(), Client()
+    quick = enter(fast, study, PROLIFIC_PID="fast")
+    post(fast, study, {})
+    gate, fields = page(fast, study)
+    assert b"Checking your connection" in gate.content and b"data-ping-url" in gate.content
+    assert fast.get("/s/play/ping/").status_code == 204
+    rtts = ",".join(["40", "42", "45", "400", "41", "44", "43", "39", "46", "47"])
+    assert fast.post("/s/play/step/", {**fields, "rtts": rtts}).status_code == 302
+    quick.refresh_from_db()
+    assert quick.ping_ms == 44 and quick.state == "started"
+    assert b'data-ws-path="/ws/play/pong/"' in page(fast, study)[0].content  # on to the game
+    replay = fast.post("/s/play/step/", {**fields, "rtts": "1,1,1,1,1,1,1,1,1,1"})
+    assert replay.status_code == 409
+    laggy = enter(slow, study, PROLIFIC_PID="slow")
+    post(slow, study, {})
+    _, fields = page(slow, study)
+    refused = slow.post("/s/play/step/", {**fields, "rtts": ",".join(["300"] * 10)})
+    assert refused.status_code == 200 and b"too slow" in refused.content
+    laggy.refresh_from_db()
+    assert laggy.state == "refused" and laggy.ping_ms == 300
+    assert b"nothing more to do" in slow.get("/s/play/step/").content
