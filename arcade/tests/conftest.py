@@ -34,6 +34,9 @@ class Stack:
     host: str
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # One URL per web process when each has a port of its own (``stack_pinned``): a client
+    # then chooses the process it talks to.
+    urls: list[str] = field(default_factory=list)
 
     def session_cookie(self, user: Any) -> str:
         client = Client()
@@ -60,8 +63,10 @@ def _wait_for(check: Any, what: str, timeout: float, stack_logs: Path) -> None:
 def live_stack(
     transactional_db: Any, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    """Mark a test ``@pytest.mark.stack_env(NAME="value")`` to set more of the stack's settings."""
+    """Mark a test ``@pytest.mark.stack_env(NAME="value")`` to set more of the stack's settings,
+    ``@pytest.mark.stack_pinned`` to give each web process a port of its own."""
     marker = request.node.get_closest_marker("stack_env")
+    pinned = request.node.get_closest_marker("stack_pinned") is not None
     db = connection.settings_dict
     database_url = (
         f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
@@ -70,6 +75,7 @@ def live_stack(
     )
     redis.Redis.from_url(settings.REDIS_URL).flushdb()  # no stale tasks from earlier runs
     port = free_port()
+    ports = [port, free_port()] if pinned else [port]
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -97,11 +103,23 @@ def live_stack(
     commands = {
         # Two web processes and two workers, as in production: a player may land on either
         # web process, and any worker takes any task.
-        "web": [sys.executable, "-m", "arcade.serve", "--processes=2", f"--port={port}"],
+        **{
+            ("web" if i == 0 else f"web{i}"): [
+                *(sys.executable, "-m", "arcade.serve"),
+                f"--processes={1 if pinned else 2}",
+                f"--port={p}",
+            ]
+            for i, p in enumerate(ports)
+        },
         "worker": [*worker, "--hostname=first@%h"],
         "worker2": [*worker, "--hostname=second@%h"],
     }
-    stack = Stack(url=f"http://127.0.0.1:{port}", host=f"127.0.0.1:{port}", logs=logs)
+    stack = Stack(
+        url=f"http://127.0.0.1:{port}",
+        host=f"127.0.0.1:{port}",
+        logs=logs,
+        urls=[f"http://127.0.0.1:{p}" for p in ports],
+    )
     for name, command in commands.items():
         log = (logs / f"{name}.log").open("w")
         stack.processes[name] = subprocess.Popen(
@@ -112,8 +130,10 @@ def live_stack(
 
         def web_up() -> bool:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return True
+                for p in ports:
+                    with socket.create_connection(("127.0.0.1", p), timeout=0.2):
+                        pass
+                return True
             except OSError:
                 return False
 
