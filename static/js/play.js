@@ -78,6 +78,8 @@
     leave: document.getElementById("leave"),
     seatInfo: document.getElementById("seat-info"),
     pad: document.getElementById("pad"),
+    // A spectator of a game of several seats: each seat's score (`scores` messages).
+    seatScores: [...document.querySelectorAll("[data-seat-score]")],
   };
   const ctx = el.screen.getContext("2d", { alpha: false });
 
@@ -96,6 +98,7 @@
     pausesWhenHidden: false, // hello.game.pauses_when_hidden: send `pause` while hidden
     steps: 0, // steps of this episode so far (the newest frame's number)
     points: [0, 0], // two-sided games: the player's and the opponent's points
+    seatScores: null, // a spectator of several seats: {returns, points}, one each a seat
     moves: null, // turn-based games that count moves (info.moves)
     bestMoves: null, // the fewest moves possible, once the game says (info.best_moves)
     episode: null, // uuid of the current episode
@@ -168,6 +171,9 @@
     get rtt() { return s.rttMs; },
     get saved() { return s.saved; },
     get points() { return [...s.points]; },
+    get seatScores() {
+      return s.seatScores && { returns: [...s.seatScores.returns], points: [...s.seatScores.points] };
+    },
     get moves() { return s.moves; },
   });
 
@@ -215,6 +221,7 @@
       case "episode":
       case "palette":
       case "points":
+      case "scores":
       case "turn":
       case "episode_end":
         // These belong between the frames around them: queue them behind frames still decoding.
@@ -762,6 +769,7 @@
       s.sawLives = false;
       s.steps = msg.resumed ? msg.steps || 0 : 0;
       s.points = msg.resumed && Array.isArray(msg.points) ? msg.points.map(Number) : [0, 0];
+      s.seatScores = null; // a spectator's come after the episode
       s.moves = null;
       s.bestMoves = null;
       if (el.moves) show(el.moves, "0");
@@ -784,6 +792,8 @@
       if (s.heldKeys.size > 0) sendInput(performance.now());
     } else if (msg.type === "points") {
       s.points = msg.points.map(Number);
+    } else if (msg.type === "scores") {
+      showSeatScores(msg);
     } else if (msg.type === "turn") {
       onTurn(msg.info || {});
     } else if (msg.type === "episode_end") {
@@ -828,10 +838,12 @@
     if (s.moves !== null && s.bestMoves !== null && msg.reason === "terminated") {
       return `Solved in ${s.moves} moves (best possible ${s.bestMoves}).`;
     }
-    const score = TWO_SIDED
-      ? `Final score ${formatScore(s.points[0])} : ${formatScore(s.points[1])} ` +
-        `(return ${formatScore(msg.score)})`
-      : `Final score ${formatScore(msg.score)}`;
+    const score = s.seatScores
+      ? `Final score ${seatScoresText()}`
+      : TWO_SIDED
+        ? `Final score ${formatScore(s.points[0])} : ${formatScore(s.points[1])} ` +
+          `(return ${formatScore(msg.score)})`
+        : `Final score ${formatScore(msg.score)}`;
     const why = {
       terminated: "Game over",
       truncated: "Time's up: the game stopped at its step limit",
@@ -841,6 +853,24 @@
     }[msg.reason] || "Game over";
     const moves = s.moves !== null ? `, ${s.moves} moves` : "";
     return `${why}. ${score} after ${steps}${moves}.`;
+  }
+
+  /** A spectator of a game of several seats: every seat's score, not only the first seat's. */
+  function showSeatScores(msg) {
+    s.seatScores = { returns: msg.returns.map(Number), points: msg.points.map(Number) };
+    for (const element of el.seatScores) {
+      const seat = Number(element.dataset.seatScore);
+      const ret = s.seatScores.returns[seat] ?? 0;
+      // A two-sided game's screen counts points won; its return (won minus lost) on hover.
+      show(element, formatScore(TWO_SIDED ? s.seatScores.points[seat] ?? 0 : ret));
+      if (TWO_SIDED) element.title = `Player ${seat + 1}'s points (return ${formatScore(ret)})`;
+    }
+  }
+
+  /** "player 1 3, player 2 5": each seat's score as the spectator's page shows it. */
+  function seatScoresText() {
+    const figures = TWO_SIDED ? s.seatScores.points : s.seatScores.returns;
+    return figures.map((figure, seat) => `player ${seat + 1} ${formatScore(figure)}`).join(", ");
   }
 
   /** A turn-based game's step: count the moves, say when one was not allowed. */
@@ -942,17 +972,23 @@
   /** Score, lives and the end of the episode, which every frame's header carries. */
   function showHeader(header) {
     s.steps = header.frame;
-    if (TWO_SIDED) {
-      show(el.score, `${formatScore(s.points[0])} : ${formatScore(s.points[1])}`);
-      show(el.ret, formatScore(header.score));
-    } else {
-      show(el.score, formatScore(header.score));
-    }
+    // A spectator of several seats has no one score to show: `scores` messages give each seat's.
+    if (el.score) showScore(header.score);
     if (header.lives !== 0) s.sawLives = true;
     if (el.lives) show(el.lives, s.sawLives ? String(header.lives) : "–");
     const reason = Frames.endReason(header.flags);
     // The game-over screen (episode_end's summary) follows; keys stay captured until then.
     if (reason && s.state === "playing") setState("over", OVER_STATE[reason] || "game over");
+  }
+
+  /** The score as the game's screen shows it: a two-sided game's both sides, and its return. */
+  function showScore(score) {
+    if (TWO_SIDED) {
+      show(el.score, `${formatScore(s.points[0])} : ${formatScore(s.points[1])}`);
+      show(el.ret, formatScore(score));
+    } else {
+      show(el.score, formatScore(score));
+    }
   }
 
   function formatScore(score) {
