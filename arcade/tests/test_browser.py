@@ -586,6 +586,7 @@ def test_it_gives_a_player_who_reloads_mid_game_their_seat_back_without_a_play_a
     playing(first)
     playing(second)
     episode = second.evaluate("window.arcadeState.episode")
+    record_states(first)
 
     second.reload()
     playing(second, after_frame=first.evaluate("window.arcadeState.frame"))
@@ -597,6 +598,13 @@ def test_it_gives_a_player_who_reloads_mid_game_their_seat_back_without_a_play_a
     expect(first.locator("#error")).to_have_text("bob@example.org is back")
     for page in (first, second):
         expect(page.locator("#error")).to_have_class("error notice")  # news, not a fault
+    # While Bob was gone, Alice's game stood still, and her page said so and why.
+    playing(first, after_frame=first.evaluate("window.arcadeState.frame"))
+    assert first.evaluate("window.states") == ["playing", "paused", "playing"]
+    assert first.evaluate("window.pausedSaid") == [
+        "Paused: bob@example.org lost their connection; waiting 20 s for them to come back."
+    ]
+    expect(first.locator("#begin")).to_be_hidden()
 
 
 def test_it_tells_a_spectator_of_a_game_that_has_ended_there_is_nothing_to_watch(

@@ -194,6 +194,37 @@ async def test_a_spectator_sees_the_game_and_every_seats_score_and_its_input_is_
     await player.ws.disconnect()
 
 
+async def test_a_spectator_who_comes_while_a_player_is_away_is_told_why_the_game_stands_still(
+    make_game: Any, alice: Any, bob: Any, staff: Any, clean_lobby: None, fast: Any
+) -> None:
+    from play import engine
+
+    fast.ARCADE = {**fast.ARCADE, "RECONNECT_GRACE_SECONDS": 30}
+    engine.live_settings.cache_clear()
+    await game(make_game, "pong-2p", max_steps=3600)
+    first = Seated(await connect("pong-2p", alice, route="match"))
+    second = Seated(await connect("pong-2p", bob, route="match"))
+    for player in (first, second):
+        await player.open()
+        await player.join()
+    await first.until_episode()
+    await first.play(frames=30)
+    await second.ws.disconnect()  # bob's network goes: the game pauses for him
+    away = await first.next_text("seat")
+    assert (away["state"], away["seat"], away["grace"]) == ("away", 1, 30)
+
+    spectator = Seated(await connect(first.episode, staff, route="watch"))
+    await spectator.open()
+    watched = await spectator.next_text("episode")
+    told = await spectator.next_text("seat")
+
+    assert watched["paused"] is True
+    assert (told["state"], told["seat"], told["name"]) == ("away", 1, "bob@example.org")
+    assert 0 < told["grace"] <= 30  # what is left of bob's grace
+    await spectator.ws.disconnect()
+    await first.ws.disconnect()
+
+
 async def test_a_seat_acts_only_on_itself_and_a_player_holds_one_seat(
     make_game: Any, alice: Any, bob: Any, clean_lobby: None, fast: Any
 ) -> None:

@@ -90,8 +90,11 @@
     opened: false, // the handshake succeeded (a refused one closes with 1006 and no code)
     helloSeen: false,
     // connecting | ready | standby (first frame, waiting for the player) | countdown |
-    // playing | paused (tab hidden) | over | error | keyboard (touch-only, no on-screen keys)
+    // playing | paused (tab hidden; in a game of several players, a player away) | over |
+    // error | keyboard (touch-only, no on-screen keys); match mode also waiting | starting,
+    // watch mode watching
     state: "connecting",
+    away: new Map(), // a game of several players: seat -> its `seat` "away" message, while away
     countdownTimer: null,
     autoTimer: null, // a study block's next game, due after one ends
     autoBegin: false, // that game's countdown starts without a key
@@ -234,7 +237,9 @@
         onLobby(msg);
         break;
       case "seat":
-        onSeat(msg);
+        // A seat going away or coming back pauses or resumes the game between two frames.
+        if (typeof msg.state === "string") enqueue({ kind: "event", msg });
+        else onSeat(msg);
         break;
       case "episode_saved":
         onSaved(msg);
@@ -516,7 +521,8 @@
 
   /** 3-2-1, then play. Keys held meanwhile are sent as they change: they count from step 1. */
   function startCountdown() {
-    if (s.state !== "standby" && s.state !== "paused") return;
+    // (A game of several players pauses for a player away, not for us: no key resumes it.)
+    if (MATCH || WATCH || (s.state !== "standby" && s.state !== "paused")) return;
     setState("countdown", "get ready");
     el.beginText.textContent = "Get ready";
     el.beginButton.hidden = true;
@@ -586,14 +592,37 @@
     setState(starting ? "starting" : "waiting", starting ? "get ready" : "waiting for players");
   }
 
-  function onSeat(msg) {
-    if (typeof msg.state === "string") {
-      // Our own return was said already ("Reconnected"): not "<our name> is back".
-      if (msg.state === "back" && msg.seat === s.seat) return;
-      const say = SEAT_STATE[msg.state];
-      if (say) showNotice(say(msg));
-      return;
+  /** News of a seat mid-game: its player went away (the game pauses), came back, or an AI
+   * took their seat (the game goes on once nobody is away). */
+  function onSeatState(msg) {
+    if (msg.state === "away") s.away.set(msg.seat, msg);
+    else s.away.delete(msg.seat);
+    showAway();
+    // Our own return was said already ("Reconnected"): not "<our name> is back".
+    if (msg.state === "away" || (msg.state === "back" && msg.seat === s.seat)) return;
+    const say = SEAT_STATE[msg.state];
+    if (say) showNotice(say(msg));
+  }
+
+  /**
+   * The game stands still while a player is away (the server waits for them to reconnect):
+   * the state says paused and the stage says why, until they are back or an AI has the seat.
+   */
+  function showAway() {
+    if (s.away.size > 0 && ["playing", "watching", "paused"].includes(s.state)) {
+      const why = [...s.away.values()].map((msg) => SEAT_STATE.away(msg)).join(". ");
+      setState("paused", "paused");
+      el.beginText.textContent = `Paused: ${why}.`;
+      el.beginButton.hidden = true;
+      el.countdown.hidden = true;
+      el.begin.hidden = false;
+    } else if (s.away.size === 0 && s.state === "paused") {
+      el.begin.hidden = true;
+      setState(WATCH ? "watching" : "playing");
     }
+  }
+
+  function onSeat(msg) {
     s.seat = msg.seat;
     s.gameKeys = new Set(msg.keys || []);
     if (el.seatInfo) {
@@ -770,6 +799,7 @@
       s.steps = msg.resumed ? msg.steps || 0 : 0;
       s.points = msg.resumed && Array.isArray(msg.points) ? msg.points.map(Number) : [0, 0];
       s.seatScores = null; // a spectator's come after the episode
+      s.away.clear(); // who is away now comes after the episode, for a page arriving mid-pause
       s.moves = null;
       s.bestMoves = null;
       if (el.moves) show(el.moves, "0");
@@ -794,6 +824,8 @@
       s.points = msg.points.map(Number);
     } else if (msg.type === "scores") {
       showSeatScores(msg);
+    } else if (msg.type === "seat") {
+      onSeatState(msg);
     } else if (msg.type === "turn") {
       onTurn(msg.info || {});
     } else if (msg.type === "episode_end") {
@@ -801,9 +833,11 @@
         return; // the end of the game our own New game replaced; the new one is on its way
       }
       forgetEpisode();
+      s.away.clear();
       if (MATCH) el.newGame.disabled = false; // Play again: a new waiting room
-      // Ended while it waited for the player: the server gave up on an idle tab.
-      const waited = s.state === "standby" || s.state === "paused";
+      // Ended while it waited for the player: the server gave up on an idle tab. (A game of
+      // several players that ends while paused ended for a player who did not come back.)
+      const waited = !MATCH && !WATCH && (s.state === "standby" || s.state === "paused");
       cancelCountdown();
       setState("over", OVER_STATE[msg.reason] || "game over");
       el.summary.textContent = waited
@@ -1061,13 +1095,15 @@
 
   /** Input is sent while the game can use it: held during the countdown, or in play. */
   function sending() {
-    return !WATCH && (s.state === "playing" || s.state === "countdown");
+    // A game of several players paused for someone else takes the keys held when it goes on.
+    return !WATCH && (s.state === "playing" || s.state === "countdown" || (MATCH && s.state === "paused"));
   }
 
   function onKeyDown(event) {
     if (isTyping(event.target)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return; // leave browser shortcuts alone
-    if ((s.state === "standby" || s.state === "paused") && !NOT_ANY_KEY.has(event.code)) {
+    const waitsForUs = !MATCH && !WATCH && (s.state === "standby" || s.state === "paused");
+    if (waitsForUs && !NOT_ANY_KEY.has(event.code)) {
       // Any key begins; Space and Enter must not also press the button under the focus.
       event.preventDefault();
       startCountdown();
