@@ -351,6 +351,8 @@ class Match:
         message = self._episode_message(episode, resumed=True, seat=viewer.seat)
         message["paused"] = not self.playing
         await viewer.transport.send_json(message)
+        if viewer.seat is None and self.multi:
+            await viewer.transport.send_json(self._scores_message(episode))
         await self._send_frame_to(viewer, episode, number, Outcome(0.0, False, False, 0))
 
     def unwatch(self, viewer: Viewer) -> None:
@@ -770,13 +772,8 @@ class Match:
         recorder = episode.recorder
         if stepped.entries:
             await self._broadcast({"type": "palette", "entries": stepped.entries})
-        if self.game.two_sided_score and any(stepped.rewards):
-            for viewer in list(self.viewers):
-                mine = viewer.seat or 0
-                if stepped.rewards[mine] or self.multi:
-                    await viewer.transport.send_json(
-                        p.PointsMessage(type="points", points=list(episode.points[mine]))
-                    )
+        if any(stepped.rewards):
+            await self._send_scores(episode, stepped.rewards)
         if self.game.turn_based:
             # Turn-based games say what the move did (Tower of Hanoi: moves, illegal drops):
             # one small message a key press.
@@ -791,6 +788,28 @@ class Match:
             return "truncated"
         self._maybe_cut(episode)
         return None
+
+    async def _send_scores(self, episode: Episode, rewards: list[float]) -> None:
+        """A step scored: each player's points of a two-sided score, and every seat's score to
+        the spectators of a game of several seats (one seat's would tell half the story)."""
+        scores: p.ScoresMessage | None = None
+        for viewer in list(self.viewers):
+            if viewer.seat is None and self.multi:
+                scores = scores or self._scores_message(episode)
+                await viewer.transport.send_json(scores)
+                continue
+            mine = viewer.seat or 0
+            if self.game.two_sided_score and (rewards[mine] or self.multi):
+                await viewer.transport.send_json(
+                    p.PointsMessage(type="points", points=list(episode.points[mine]))
+                )
+
+    def _scores_message(self, episode: Episode) -> p.ScoresMessage:
+        return p.ScoresMessage(
+            type="scores",
+            returns=list(episode.returns),
+            points=[won for won, _ in episode.points],
+        )
 
     def _maybe_cut(self, episode: Episode, *, now: bool = False) -> None:
         """Cut a chunk when it is full or a second old (``now``: whatever is pending)."""

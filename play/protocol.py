@@ -169,6 +169,15 @@ class PointsMessage(TypedDict):
     points: list[float]  # [the player's, the opponent's]: sums of positive, negative rewards
 
 
+class ScoresMessage(TypedDict):
+    """Every seat's score of a game of several seats, for a spectator (who holds no seat): sent
+    after ``episode`` and before each frame whose step changed a seat's return."""
+
+    type: Literal["scores"]
+    returns: list[float]  # each seat's return so far, in seat order
+    points: list[float]  # each seat's points won so far, as the screen counts them
+
+
 class TurnMessage(TypedDict):
     """What a turn-based game's step did (its info's scalars), sent before its frame."""
 
@@ -213,6 +222,7 @@ ServerMessage = (
     | EpisodeMessage
     | PaletteMessage
     | PointsMessage
+    | ScoresMessage
     | TurnMessage
     | EpisodeEndMessage
     | EpisodeSavedMessage

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -212,9 +213,26 @@ class Room:
             await self._end("abandoned")
             return
         await self.match.pause("reconnect")
-        await self._broadcast(
-            {"type": "seat", "seat": seat, "state": "away", "grace": grace, "name": occupant.name}
-        )
+        await self._broadcast(self._away_message(seat, occupant))
+
+    def _away_message(self, seat: int, occupant: Occupant) -> dict[str, Any]:
+        """The game stands still for this person, whose socket dropped, for the grace left."""
+        assert occupant.away is not None
+        left = occupant.away.when() - asyncio.get_running_loop().time()
+        return {
+            "type": "seat",
+            "seat": seat,
+            "state": "away",
+            "grace": max(0, math.ceil(left)),
+            "name": occupant.name,
+        }
+
+    async def _tell_who_is_away(self, transport: Transport, *, but: int | None = None) -> None:
+        """A screen that arrives mid-pause (a spectator, a player back) learns why the game
+        stands still, as the others did when it paused."""
+        for index, occupant in list(self.people.items()):
+            if index != but and occupant.away is not None:
+                await transport.send_json(self._away_message(index, occupant))
 
     def _others_here(self, seat: int) -> bool:
         """Someone other than the person at ``seat`` is still at the game."""
@@ -230,6 +248,7 @@ class Room:
         self.match.seats[seat].reset(0)
         await transport.send_json(self.seat_message(seat))
         await self.match.watch_again(occupant.viewer)
+        await self._tell_who_is_away(transport, but=seat)
         await self._broadcast(
             {"type": "seat", "seat": seat, "state": "back", "name": occupant.name}
         )
@@ -323,7 +342,9 @@ class Room:
     # --- spectators ------------------------------------------------------------------------
 
     async def watch(self, transport: Transport) -> Viewer:
-        return await self.spectators.watch(transport, window=self.match.settings.window)
+        viewer = await self.spectators.watch(transport, window=self.match.settings.window)
+        await self._tell_who_is_away(transport)
+        return viewer
 
     def unwatch(self, viewer: Viewer) -> None:
         self.spectators.unwatch(viewer)

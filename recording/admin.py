@@ -1,11 +1,11 @@
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from .admin_views import episode_frame_png, episode_frames, episode_playback, episode_strip_png
-from .models import Chunk, Episode, EpisodeSeat, Transition
+from .models import Chunk, Episode, EpisodeQuerySet, EpisodeSeat, Transition
 
 
 class EstimatedCountPaginator(Paginator):
@@ -134,12 +134,9 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Episode]:
         # What the list's columns read, fetched for the whole page at once, not row by row.
-        holders = EpisodeSeat.objects.select_related("user", "policy")
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(Prefetch("seats", queryset=holders))
-            .annotate(has_chunks=Exists(Chunk.objects.filter(episode=OuterRef("pk"))))
+        episodes = cast(EpisodeQuerySet, super().get_queryset(request))
+        return episodes.with_holders().annotate(
+            has_chunks=Exists(Chunk.objects.filter(episode=OuterRef("pk")))
         )
 
     def get_urls(self) -> list[URLPattern]:

@@ -45,6 +45,11 @@ class EpisodeQuerySet(models.QuerySet["Episode"]):
             )
         )
 
+    def with_holders(self) -> EpisodeQuerySet:
+        """Each episode's seats and who held them, fetched for all at once (``lineup``)."""
+        holders = EpisodeSeat.objects.select_related("user", "policy")
+        return self.prefetch_related(models.Prefetch("seats", queryset=holders))
+
     def with_stored_steps(self) -> EpisodeQuerySet:
         """Each episode with ``stored_steps``: the steps in its stored chunks, which count an
         active episode's play so far (its ``steps`` is written when it ends)."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Response, expect, sync_playwright
 
 from recording.models import Episode
 
@@ -410,6 +410,25 @@ def people(browser: Browser, live_stack: Stack, django_db_blocker: Any) -> Itera
         context.close()
 
 
+def record_states(page: Page) -> None:
+    """From now on, ``window.states`` lists the states the page went through, and
+    ``window.pausedSaid`` what the stage said each time it paused."""
+    page.evaluate(
+        """() => {
+          const state = document.getElementById("episode-state");
+          window.states = [state.dataset.state];
+          window.pausedSaid = [];
+          new MutationObserver(() => {
+            const now = state.dataset.state;
+            if (window.states.at(-1) !== now) window.states.push(now);
+            if (now === "paused") {
+              window.pausedSaid.push(document.getElementById("begin-text").textContent);
+            }
+          }).observe(state, {attributes: true, attributeFilter: ["data-state"]});
+        }"""
+    )
+
+
 def playing(page: Page, *, after_frame: int = 30) -> None:
     page.wait_for_function(
         f"window.arcadeState.state === 'playing' && window.arcadeState.frame > {after_frame}",
@@ -445,16 +464,7 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
         " When the ball comes back to you after a point, serve it within two seconds."
     )
     first.screenshot(path="/tmp/e2e-waiting.png")
-    first.evaluate(
-        """() => {
-          const state = document.getElementById("episode-state");
-          window.states = [state.dataset.state];
-          new MutationObserver(() => {
-            const now = state.dataset.state;
-            if (window.states.at(-1) !== now) window.states.push(now);
-          }).observe(state, {attributes: true, attributeFilter: ["data-state"]});
-        }"""
-    )
+    record_states(first)
 
     second.goto(live_stack.url + "/games/pong-2p/play/")
     playing(first)
@@ -479,8 +489,22 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     first.screenshot(path="/tmp/e2e-playing-alice.png")
     second.screenshot(path="/tmp/e2e-playing-bob.png")
 
+    # Staff find the game among the live ones in the admin, and watch it.
     spectator = people(staff)
-    spectator.goto(live_stack.url + f"/watch/{episode}/")
+    responses: list[Response] = []
+    spectator.on("response", lambda response: responses.append(response))
+    spectator.goto(live_stack.url + "/admin/recording/episode/?live=yes")
+    # The admin's pages have the site's icon, and so has /favicon.ico, which browsers ask for.
+    icons = spectator.evaluate(
+        """() => Promise.all(
+          [document.querySelector("link[rel=icon]").href, "/favicon.ico"].map(
+            (url) => fetch(url).then((response) => [response.status, response.url])
+          )
+        )"""
+    )
+    assert icons == [[200, live_stack.url + "/static/favicon.svg"]] * 2
+    spectator.get_by_role("link", name="Watch").click()
+    spectator.wait_for_url(f"**/watch/{episode}/")
     spectator.wait_for_function(
         "window.arcadeState.state === 'watching' && window.arcadeState.framesDrawn > 30",
         timeout=20_000,
@@ -488,8 +512,24 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     expect(spectator.locator("#episode-state")).to_have_text("watching")
     expect(spectator.locator("#play")).to_contain_text(
         "You are watching: nothing you press is played."
-        " Players: alice@example.org, bob@example.org."
+        " Player 1, the green paddle, on the right: alice@example.org."
+        " Player 2, the orange paddle, on the left: bob@example.org."
     )
+    # Both sides' points, seat by seat, as the game's screen counts them: not the first's alone.
+    expect(spectator.locator(".status-bar dt")).to_have_text(
+        ["Player 1", "Player 2", "Lives", "FPS", "State"]
+    )
+    spectator.wait_for_function(
+        "(window.arcadeState.seatScores?.points ?? []).some((points) => points > 0)",
+        timeout=20_000,
+    )
+    shown, points = spectator.evaluate(
+        """() => [
+          [...document.querySelectorAll("[data-seat-score]")].map((score) => score.textContent),
+          window.arcadeState.seatScores.points,
+        ]"""
+    )
+    assert shown == [f"{points:g}" for points in points]
     # Alice holds Down: the spectator sees her paddle go down; the spectator's own keys do nothing.
     top = spectator.evaluate(PADDLE_TOP)
     assert top is not None
@@ -506,6 +546,7 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     assert set(spectator.evaluate("window.sentMessages")) <= {"ack", "ping", "keyframe"}
     assert spectator.evaluate("window.arcadeState.seq") == 0
     expect(spectator.locator("#error")).to_have_text("")
+    assert [r.url for r in responses if r.status == 404] == []  # nothing any page asked for
 
 
 def test_it_lets_a_player_who_left_the_waiting_room_wait_again(
@@ -545,6 +586,7 @@ def test_it_gives_a_player_who_reloads_mid_game_their_seat_back_without_a_play_a
     playing(first)
     playing(second)
     episode = second.evaluate("window.arcadeState.episode")
+    record_states(first)
 
     second.reload()
     playing(second, after_frame=first.evaluate("window.arcadeState.frame"))
@@ -556,6 +598,13 @@ def test_it_gives_a_player_who_reloads_mid_game_their_seat_back_without_a_play_a
     expect(first.locator("#error")).to_have_text("bob@example.org is back")
     for page in (first, second):
         expect(page.locator("#error")).to_have_class("error notice")  # news, not a fault
+    # While Bob was gone, Alice's game stood still, and her page said so and why.
+    playing(first, after_frame=first.evaluate("window.arcadeState.frame"))
+    assert first.evaluate("window.states") == ["playing", "paused", "playing"]
+    assert first.evaluate("window.pausedSaid") == [
+        "Paused: bob@example.org lost their connection; waiting 20 s for them to come back."
+    ]
+    expect(first.locator("#begin")).to_be_hidden()
 
 
 def test_it_tells_a_spectator_of_a_game_that_has_ended_there_is_nothing_to_watch(

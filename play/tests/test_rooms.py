@@ -155,7 +155,7 @@ async def test_a_player_who_leaves_mid_game_is_replaced_by_the_ai_from_that_step
     await first.ws.disconnect()
 
 
-async def test_a_spectator_sees_the_game_and_its_input_is_refused(
+async def test_a_spectator_sees_the_game_and_every_seats_score_and_its_input_is_refused(
     make_game: Any, alice: Any, staff: Any, bob: Any, clean_lobby: None, fast: Any
 ) -> None:
     pong2p = await game(make_game, "pong-2p", max_steps=600)
@@ -167,10 +167,12 @@ async def test_a_spectator_sees_the_game_and_its_input_is_refused(
     await player.play(frames=30)
     # Someone who does not play in it may not watch; staff may.
     assert await closed_with(await connect(player.episode, bob, route="watch")) == 4403
-    spectator = Player(await connect(player.episode, staff, route="watch"))
+    spectator = Seated(await connect(player.episode, staff, route="watch"))
     await spectator.open()
     watched = await spectator.next_text("episode")
     assert watched["episode"] == player.episode and watched["seat"] is None
+    scores = await spectator.next_text("scores")  # both seats' so far, with the episode
+    assert len(scores["returns"]) == len(scores["points"]) == 2
     header = await spectator.play(frames=watched["steps"] + 30)
     await spectator.press("ArrowUp")
     assert (await spectator.next_text("error"))["code"] == "spectator"
@@ -178,10 +180,49 @@ async def test_a_spectator_sees_the_game_and_its_input_is_refused(
     assert (await spectator.next_text("error"))["code"] == "spectator"
     assert header.input_seq == 0
     # The player plays on, undisturbed; a spectator that stops reading costs them nothing.
-    assert (await player.play_until_over())["reason"] == "truncated"
+    end = await player.play_until_over()
+    assert end["reason"] == "truncated"
     assert spectator.frames[header.frame].tobytes() == player.frames[header.frame].tobytes()
+    # The spectator saw every seat's score as it changed, not only the first seat's.
+    assert (await spectator.play_until_over())["score"] == end["score"]
+    last = [t for t in spectator.texts if t["type"] == "scores"][-1]
+    mine = [t for t in player.texts if t["type"] == "points"][-1]["points"]
+    assert last["returns"][0] == end["score"] and any(last["returns"])
+    assert last["points"] == mine  # [alice's points, the AI's], as her own screen showed them
+    assert not [t for t in spectator.texts if t["type"] == "points"]
     await spectator.ws.disconnect()
     await player.ws.disconnect()
+
+
+async def test_a_spectator_who_comes_while_a_player_is_away_is_told_why_the_game_stands_still(
+    make_game: Any, alice: Any, bob: Any, staff: Any, clean_lobby: None, fast: Any
+) -> None:
+    from play import engine
+
+    fast.ARCADE = {**fast.ARCADE, "RECONNECT_GRACE_SECONDS": 30}
+    engine.live_settings.cache_clear()
+    await game(make_game, "pong-2p", max_steps=3600)
+    first = Seated(await connect("pong-2p", alice, route="match"))
+    second = Seated(await connect("pong-2p", bob, route="match"))
+    for player in (first, second):
+        await player.open()
+        await player.join()
+    await first.until_episode()
+    await first.play(frames=30)
+    await second.ws.disconnect()  # bob's network goes: the game pauses for him
+    away = await first.next_text("seat")
+    assert (away["state"], away["seat"], away["grace"]) == ("away", 1, 30)
+
+    spectator = Seated(await connect(first.episode, staff, route="watch"))
+    await spectator.open()
+    watched = await spectator.next_text("episode")
+    told = await spectator.next_text("seat")
+
+    assert watched["paused"] is True
+    assert (told["state"], told["seat"], told["name"]) == ("away", 1, "bob@example.org")
+    assert 0 < told["grace"] <= 30  # what is left of bob's grace
+    await spectator.ws.disconnect()
+    await first.ws.disconnect()
 
 
 async def test_a_seat_acts_only_on_itself_and_a_player_holds_one_seat(

@@ -36,3 +36,41 @@ def test_it_says_a_game_that_does_not_exist_is_not_found_on_the_sites_page(bob: 
 
     assert response.status_code == 404
     assert "There is nothing at this address" in response.content.decode()
+
+
+def test_it_shows_a_spectator_each_seat_of_a_game_for_two_its_role_holder_and_score(
+    alice: Any, staff: Any
+) -> None:
+    from games.models import Policy
+    from recording import services
+    from recording.services import SeatHolder
+    from recording.tests.helpers import pong_for_two
+
+    game = pong_for_two()
+    tracker = Policy.objects.create(game=game, name="Tracker", kind="pong-tracker")
+    episode = services.episode_start(
+        user=alice,
+        game=game,
+        seed=1,
+        frame_shape=[210, 160],
+        pixel_format="indexed",
+        seats=[
+            SeatHolder(index=0, kind="human", user=alice, role="the green paddle, on the right"),
+            SeatHolder(
+                index=1, kind="policy", policy=tracker, role="the orange paddle, on the left"
+            ),
+        ],
+    )
+    client = Client()
+    client.force_login(staff)
+
+    page = client.get(f"/watch/{episode.pk}/").content.decode()
+
+    assert (
+        "Player 1, the green paddle, on the right: alice@example.org."
+        " Player 2, the orange paddle, on the left: Tracker (AI)."
+    ) in page
+    # Each seat's score has its place (the page fills them from `scores` messages), not one
+    # "Score" of the first seat's.
+    assert 'data-seat-score="0"' in page and 'data-seat-score="1"' in page
+    assert 'id="score"' not in page

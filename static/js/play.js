@@ -78,6 +78,8 @@
     leave: document.getElementById("leave"),
     seatInfo: document.getElementById("seat-info"),
     pad: document.getElementById("pad"),
+    // A spectator of a game of several seats: each seat's score (`scores` messages).
+    seatScores: [...document.querySelectorAll("[data-seat-score]")],
   };
   const ctx = el.screen.getContext("2d", { alpha: false });
 
@@ -88,14 +90,18 @@
     opened: false, // the handshake succeeded (a refused one closes with 1006 and no code)
     helloSeen: false,
     // connecting | ready | standby (first frame, waiting for the player) | countdown |
-    // playing | paused (tab hidden) | over | error | keyboard (touch-only, no on-screen keys)
+    // playing | paused (tab hidden; in a game of several players, a player away) | over |
+    // error | keyboard (touch-only, no on-screen keys); match mode also waiting | starting,
+    // watch mode watching
     state: "connecting",
+    away: new Map(), // a game of several players: seat -> its `seat` "away" message, while away
     countdownTimer: null,
     autoTimer: null, // a study block's next game, due after one ends
     autoBegin: false, // that game's countdown starts without a key
     pausesWhenHidden: false, // hello.game.pauses_when_hidden: send `pause` while hidden
     steps: 0, // steps of this episode so far (the newest frame's number)
     points: [0, 0], // two-sided games: the player's and the opponent's points
+    seatScores: null, // a spectator of several seats: {returns, points}, one each a seat
     moves: null, // turn-based games that count moves (info.moves)
     bestMoves: null, // the fewest moves possible, once the game says (info.best_moves)
     episode: null, // uuid of the current episode
@@ -168,6 +174,9 @@
     get rtt() { return s.rttMs; },
     get saved() { return s.saved; },
     get points() { return [...s.points]; },
+    get seatScores() {
+      return s.seatScores && { returns: [...s.seatScores.returns], points: [...s.seatScores.points] };
+    },
     get moves() { return s.moves; },
   });
 
@@ -215,6 +224,7 @@
       case "episode":
       case "palette":
       case "points":
+      case "scores":
       case "turn":
       case "episode_end":
         // These belong between the frames around them: queue them behind frames still decoding.
@@ -227,7 +237,9 @@
         onLobby(msg);
         break;
       case "seat":
-        onSeat(msg);
+        // A seat going away or coming back pauses or resumes the game between two frames.
+        if (typeof msg.state === "string") enqueue({ kind: "event", msg });
+        else onSeat(msg);
         break;
       case "episode_saved":
         onSaved(msg);
@@ -509,7 +521,8 @@
 
   /** 3-2-1, then play. Keys held meanwhile are sent as they change: they count from step 1. */
   function startCountdown() {
-    if (s.state !== "standby" && s.state !== "paused") return;
+    // (A game of several players pauses for a player away, not for us: no key resumes it.)
+    if (MATCH || WATCH || (s.state !== "standby" && s.state !== "paused")) return;
     setState("countdown", "get ready");
     el.beginText.textContent = "Get ready";
     el.beginButton.hidden = true;
@@ -579,14 +592,37 @@
     setState(starting ? "starting" : "waiting", starting ? "get ready" : "waiting for players");
   }
 
-  function onSeat(msg) {
-    if (typeof msg.state === "string") {
-      // Our own return was said already ("Reconnected"): not "<our name> is back".
-      if (msg.state === "back" && msg.seat === s.seat) return;
-      const say = SEAT_STATE[msg.state];
-      if (say) showNotice(say(msg));
-      return;
+  /** News of a seat mid-game: its player went away (the game pauses), came back, or an AI
+   * took their seat (the game goes on once nobody is away). */
+  function onSeatState(msg) {
+    if (msg.state === "away") s.away.set(msg.seat, msg);
+    else s.away.delete(msg.seat);
+    showAway();
+    // Our own return was said already ("Reconnected"): not "<our name> is back".
+    if (msg.state === "away" || (msg.state === "back" && msg.seat === s.seat)) return;
+    const say = SEAT_STATE[msg.state];
+    if (say) showNotice(say(msg));
+  }
+
+  /**
+   * The game stands still while a player is away (the server waits for them to reconnect):
+   * the state says paused and the stage says why, until they are back or an AI has the seat.
+   */
+  function showAway() {
+    if (s.away.size > 0 && ["playing", "watching", "paused"].includes(s.state)) {
+      const why = [...s.away.values()].map((msg) => SEAT_STATE.away(msg)).join(". ");
+      setState("paused", "paused");
+      el.beginText.textContent = `Paused: ${why}.`;
+      el.beginButton.hidden = true;
+      el.countdown.hidden = true;
+      el.begin.hidden = false;
+    } else if (s.away.size === 0 && s.state === "paused") {
+      el.begin.hidden = true;
+      setState(WATCH ? "watching" : "playing");
     }
+  }
+
+  function onSeat(msg) {
     s.seat = msg.seat;
     s.gameKeys = new Set(msg.keys || []);
     if (el.seatInfo) {
@@ -762,6 +798,8 @@
       s.sawLives = false;
       s.steps = msg.resumed ? msg.steps || 0 : 0;
       s.points = msg.resumed && Array.isArray(msg.points) ? msg.points.map(Number) : [0, 0];
+      s.seatScores = null; // a spectator's come after the episode
+      s.away.clear(); // who is away now comes after the episode, for a page arriving mid-pause
       s.moves = null;
       s.bestMoves = null;
       if (el.moves) show(el.moves, "0");
@@ -784,6 +822,10 @@
       if (s.heldKeys.size > 0) sendInput(performance.now());
     } else if (msg.type === "points") {
       s.points = msg.points.map(Number);
+    } else if (msg.type === "scores") {
+      showSeatScores(msg);
+    } else if (msg.type === "seat") {
+      onSeatState(msg);
     } else if (msg.type === "turn") {
       onTurn(msg.info || {});
     } else if (msg.type === "episode_end") {
@@ -791,9 +833,11 @@
         return; // the end of the game our own New game replaced; the new one is on its way
       }
       forgetEpisode();
+      s.away.clear();
       if (MATCH) el.newGame.disabled = false; // Play again: a new waiting room
-      // Ended while it waited for the player: the server gave up on an idle tab.
-      const waited = s.state === "standby" || s.state === "paused";
+      // Ended while it waited for the player: the server gave up on an idle tab. (A game of
+      // several players that ends while paused ended for a player who did not come back.)
+      const waited = !MATCH && !WATCH && (s.state === "standby" || s.state === "paused");
       cancelCountdown();
       setState("over", OVER_STATE[msg.reason] || "game over");
       el.summary.textContent = waited
@@ -828,10 +872,12 @@
     if (s.moves !== null && s.bestMoves !== null && msg.reason === "terminated") {
       return `Solved in ${s.moves} moves (best possible ${s.bestMoves}).`;
     }
-    const score = TWO_SIDED
-      ? `Final score ${formatScore(s.points[0])} : ${formatScore(s.points[1])} ` +
-        `(return ${formatScore(msg.score)})`
-      : `Final score ${formatScore(msg.score)}`;
+    const score = s.seatScores
+      ? `Final score ${seatScoresText()}`
+      : TWO_SIDED
+        ? `Final score ${formatScore(s.points[0])} : ${formatScore(s.points[1])} ` +
+          `(return ${formatScore(msg.score)})`
+        : `Final score ${formatScore(msg.score)}`;
     const why = {
       terminated: "Game over",
       truncated: "Time's up: the game stopped at its step limit",
@@ -841,6 +887,24 @@
     }[msg.reason] || "Game over";
     const moves = s.moves !== null ? `, ${s.moves} moves` : "";
     return `${why}. ${score} after ${steps}${moves}.`;
+  }
+
+  /** A spectator of a game of several seats: every seat's score, not only the first seat's. */
+  function showSeatScores(msg) {
+    s.seatScores = { returns: msg.returns.map(Number), points: msg.points.map(Number) };
+    for (const element of el.seatScores) {
+      const seat = Number(element.dataset.seatScore);
+      const ret = s.seatScores.returns[seat] ?? 0;
+      // A two-sided game's screen counts points won; its return (won minus lost) on hover.
+      show(element, formatScore(TWO_SIDED ? s.seatScores.points[seat] ?? 0 : ret));
+      if (TWO_SIDED) element.title = `Player ${seat + 1}'s points (return ${formatScore(ret)})`;
+    }
+  }
+
+  /** "player 1 3, player 2 5": each seat's score as the spectator's page shows it. */
+  function seatScoresText() {
+    const figures = TWO_SIDED ? s.seatScores.points : s.seatScores.returns;
+    return figures.map((figure, seat) => `player ${seat + 1} ${formatScore(figure)}`).join(", ");
   }
 
   /** A turn-based game's step: count the moves, say when one was not allowed. */
@@ -942,17 +1006,23 @@
   /** Score, lives and the end of the episode, which every frame's header carries. */
   function showHeader(header) {
     s.steps = header.frame;
-    if (TWO_SIDED) {
-      show(el.score, `${formatScore(s.points[0])} : ${formatScore(s.points[1])}`);
-      show(el.ret, formatScore(header.score));
-    } else {
-      show(el.score, formatScore(header.score));
-    }
+    // A spectator of several seats has no one score to show: `scores` messages give each seat's.
+    if (el.score) showScore(header.score);
     if (header.lives !== 0) s.sawLives = true;
     if (el.lives) show(el.lives, s.sawLives ? String(header.lives) : "–");
     const reason = Frames.endReason(header.flags);
     // The game-over screen (episode_end's summary) follows; keys stay captured until then.
     if (reason && s.state === "playing") setState("over", OVER_STATE[reason] || "game over");
+  }
+
+  /** The score as the game's screen shows it: a two-sided game's both sides, and its return. */
+  function showScore(score) {
+    if (TWO_SIDED) {
+      show(el.score, `${formatScore(s.points[0])} : ${formatScore(s.points[1])}`);
+      show(el.ret, formatScore(score));
+    } else {
+      show(el.score, formatScore(score));
+    }
   }
 
   function formatScore(score) {
@@ -1025,13 +1095,15 @@
 
   /** Input is sent while the game can use it: held during the countdown, or in play. */
   function sending() {
-    return !WATCH && (s.state === "playing" || s.state === "countdown");
+    // A game of several players paused for someone else takes the keys held when it goes on.
+    return !WATCH && (s.state === "playing" || s.state === "countdown" || (MATCH && s.state === "paused"));
   }
 
   function onKeyDown(event) {
     if (isTyping(event.target)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return; // leave browser shortcuts alone
-    if ((s.state === "standby" || s.state === "paused") && !NOT_ANY_KEY.has(event.code)) {
+    const waitsForUs = !MATCH && !WATCH && (s.state === "standby" || s.state === "paused");
+    if (waitsForUs && !NOT_ANY_KEY.has(event.code)) {
       // Any key begins; Space and Enter must not also press the button under the focus.
       event.preventDefault();
       startCountdown();
