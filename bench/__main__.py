@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     policies.add_argument("--matches", type=int, default=16, help="AI seats stepped at 60 Hz")
     policies.add_argument("--seconds", type=float, default=3.0, help="per window of seat_cost")
     policies.add_argument("--rounds", type=int, default=2, help="windows of each way")
+    study = commands.add_parser("study", help="simulated participants through a whole study")
+    study.add_argument("--participants", type=int, default=200)
+    study.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -186,6 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             rounds=args.rounds,
         )
         print(policy_bench.render(result))
+        print(json.dumps(result))
+        return 0
+    if args.command == "study":
+        from . import study as study_bench
+
+        result = study_bench.run(participants=args.participants, concurrency=args.concurrency)
+        print(study_bench.render(result))
         print(json.dumps(result))
         return 0
     from .suite import run_all

@@ -164,8 +164,8 @@ def running_stack(
         ARCADE_HSTS_SECONDS="0",
         ARCADE_METRICS_PUBLIC="true",
         PYTHONUNBUFFERED="1",
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})  # may replace any of the above (a bench's own settings)
     stack = Stack(
         url=f"http://127.0.0.1:{port}",
         env=env,

@@ -1,4 +1,14 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _link_block_episode(sender: type, instance: Any, created: bool, **_: object) -> None:
+    """A new episode with a study's context is linked to its block's participants."""
+    if created and instance.context:
+        from . import services
+
+        services.link_block_episode(instance)
 
 
 class StudiesConfig(AppConfig):
@@ -16,9 +26,4 @@ class StudiesConfig(AppConfig):
         from . import services
 
         contexts.provide(services.episode_context)
-
-        def linked(sender: type, instance: Episode, created: bool, **_: object) -> None:
-            if created and instance.context:
-                services.link_block_episode(instance)
-
-        post_save.connect(linked, sender=Episode, dispatch_uid="studies.block_episode")
+        post_save.connect(_link_block_episode, sender=Episode, dispatch_uid="studies.block_episode")
