@@ -8,12 +8,13 @@ class StudiesConfig(AppConfig):
     def ready(self) -> None:
         # A study's game block is a live match like any other: play asks the providers what
         # an episode is for, and a new episode with a study's context is linked to its block.
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
         from play import contexts
         from recording.models import Episode
 
-        from . import services
+        from . import dashboard, services
 
         contexts.provide(services.episode_context)
 
@@ -22,3 +23,7 @@ class StudiesConfig(AppConfig):
                 services.link_block_episode(instance)
 
         post_save.connect(linked, sender=Episode, dispatch_uid="studies.block_episode")
+        # The dashboard's median time per step: PostgreSQL has one, SQLite (`make run`) not.
+        connection_created.connect(
+            dashboard.register_sqlite_median, dispatch_uid="studies.sqlite_median"
+        )
