@@ -1,12 +1,15 @@
-"""A study's dashboard: its figures (``studies.dashboard``), counted in the database."""
+"""A study's dashboard: its figures (``studies.dashboard``), counted in the database, and the
+admin page that shows them to staff."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -194,3 +197,51 @@ def test_a_block_score_is_the_participants_own_seats_return(cast: Study, pong: G
     assert services.block_progress(ann, block).score == 6
     assert sorted(scores.block_scores(block)) == [-2.0, 6.0]
     assert scores.block_scores(block, leaving_out=ann) == [-2.0]
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def dashboard_url(study: Study) -> str:
+    return f"/admin/studies/study/{study.pk}/dashboard/"
+
+
+def test_it_shows_staff_the_figures_and_plots(cast: Study, staff: Any) -> None:
+    client = Client()
+    client.force_login(staff)
+    cid = Participant.objects.get(study=cast, external_id="cid")
+    services.report_problem(cid, "The game <froze>")
+    response = client.get(dashboard_url(cast))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'id="state-completed">2<' in text and 'id="state-in_game">1<' in text
+    assert "The game &lt;froze&gt;" in text
+    assert f"/admin/studies/participant/{cid.pk}/change/" in text
+    assert text.count('<svg class="chart"') == 2  # completions over time, the block's scores
+    assert "Participants by score: -2: 1, 3: 1." in text  # the histogram's description
+
+
+def test_the_study_page_and_list_link_to_it(cast: Study, staff: Any) -> None:
+    client = Client()
+    client.force_login(staff)
+    change = client.get(f"/admin/studies/study/{cast.pk}/change/").content.decode()
+    assert dashboard_url(cast) in change
+    assert dashboard_url(cast) in client.get("/admin/studies/study/").content.decode()
+
+
+def test_it_sends_people_who_are_not_staff_to_log_in(cast: Study, alice: Any) -> None:
+    assert Client().get(dashboard_url(cast)).status_code == 302
+    client = Client()
+    client.force_login(alice)
+    response = client.get(dashboard_url(cast))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_it_refuses_staff_who_may_not_view_studies(cast: Study, bob: Any) -> None:
+    bob.is_staff = True
+    bob.save()
+    client = Client()
+    client.force_login(bob)
+    assert client.get(dashboard_url(cast)).status_code == 403
+    bob.user_permissions.add(Permission.objects.get(codename="view_study"))
+    assert client.get(dashboard_url(cast)).status_code == 200
