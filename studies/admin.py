@@ -83,7 +83,7 @@ class StudyAdmin(admin.ModelAdmin[Study]):
             "Recruitment",
             {"fields": ("entry_parameters", "completion_redirect_url", "max_ping_ms")},
         ),
-        ("Play and data", {"fields": ("pause_when_hidden", "retention_days")}),
+        ("Play and data", {"fields": ("pause_when_hidden", "inactive_minutes", "retention_days")}),
     )
 
     def get_urls(self) -> list[URLPattern]:

@@ -77,6 +77,15 @@ class Study(models.Model):
     pause_when_hidden = models.BooleanField(
         default=True, help_text="Games pause while the participant's tab is hidden."
     )
+    inactive_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="Participants still walking who are not heard from for this long (their "
+        "study page closed: an open one checks in every few seconds) are marked timed out. "
+        "Empty: never.",
+    )
     retention_days = models.PositiveIntegerField(
         default=30, help_text="Days a withdrawn participant's data is kept before deletion."
     )

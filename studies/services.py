@@ -21,6 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from recording.models import Episode
+
 from . import plan
 from .models import (
     Answer,
@@ -39,6 +41,7 @@ MTURK = ("workerId", "assignmentId", "hitId")
 PARAMETER_MAX = 200  # characters of one kept parameter's value
 REPORT_MAX = 2000
 ACTIVE = (Participant.State.STARTED, Participant.State.CONSENTED)
+SEEN_EVERY = timedelta(minutes=1)  # how often a participant's last sign of life is written
 
 
 class Refusal(Exception):
@@ -353,6 +356,41 @@ def withdraw(participant: Participant) -> None:
     if not updated and participant.state == Participant.State.DECLINED:
         raise Refusal("Nothing to withdraw", "You declined consent: no data of yours is kept.")
     participant.refresh_from_db()
+
+
+def mark_seen(participant: Participant, *, now: Any = None) -> None:
+    """The participant's browser asked for something: they are still here. Written at most
+    once a minute (an open study page asks every few seconds whether its tab still holds the
+    study), as one conditional update."""
+    now = now or timezone.now()
+    if participant.last_seen_at and now - participant.last_seen_at < SEEN_EVERY:
+        return
+    Participant.objects.filter(pk=participant.pk, last_seen_at__lt=now - SEEN_EVERY).update(
+        last_seen_at=now
+    )
+
+
+def time_out_inactive(*, now: Any = None) -> int:
+    """Participants still walking whose browser has not been heard from for their study's
+    ``inactive_minutes`` are timed out: their study has ended. One who is playing a game of a
+    block is never timed out mid-episode (the watchdog ends a lost episode within a minute,
+    and they are timed out after). Returns how many were timed out."""
+    now = now or timezone.now()
+    timed_out = 0
+    studies = Study.objects.filter(inactive_minutes__isnull=False, participants__state__in=ACTIVE)
+    for study_id, minutes in studies.values_list("pk", "inactive_minutes").distinct():
+        if not minutes:
+            continue  # filtered out above; says so to the type checker
+        timed_out += (
+            Participant.objects.filter(
+                study_id=study_id,
+                state__in=ACTIVE,
+                last_seen_at__lt=now - timedelta(minutes=minutes),
+            )
+            .exclude(block_episodes__episode__status=Episode.Status.ACTIVE)
+            .update(state=Participant.State.TIMED_OUT, finished_at=now)
+        )
+    return timed_out
 
 
 def purge_withdrawn(now: Any = None) -> int:

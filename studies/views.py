@@ -29,11 +29,15 @@ def _bound(request: HttpRequest, study: Study) -> Participant | None:
     participant_id = request.session.get(SESSION, {}).get(study.slug)
     if not participant_id:
         return None
-    return (
+    participant = (
         Participant.objects.select_related("study")
         .filter(pk=participant_id, study=study, session_key=request.session.session_key)
         .first()
     )
+    if participant is not None:
+        # Every request of their browser is a sign of life (the time-out counts from the last).
+        services.mark_seen(participant)
+    return participant
 
 
 def _refused(request: HttpRequest, study: Study | None, refusal: Refusal) -> HttpResponse:
