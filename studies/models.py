@@ -434,6 +434,11 @@ class StepVisit(models.Model):
     attention = models.JSONField(
         default=list, blank=True, help_text="[seconds since start, focused, visible] changes."
     )
+    # A game block whose score page is on: what the page tells the participant, fixed when they
+    # finish the block ({"score", "better_than": percent or null, "others": how many}), and
+    # when they pressed its Continue. Set and not yet seen: the page is due, before any step.
+    score_page = models.JSONField(null=True, blank=True)
+    score_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["participant", "position"]
