@@ -60,7 +60,8 @@ class StepInline(admin.TabularInline[Step, Study]):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin[Study]):
     list_display = (
-        "title", "slug", "status", "participant_count", "completed_count", "link", "dashboard",
+        "title", "slug", "status", "participant_count", "completed_count", "link",
+        "dashboard_link",
     )  # fmt: skip
     list_filter = ("status",)
     search_fields = ("title", "slug")
@@ -99,6 +100,11 @@ class StudyAdmin(admin.ModelAdmin[Study]):
             return "-"
         url = reverse("admin:studies_study_dashboard", args=[study.pk])
         return format_html('<a href="{}">Participants, times, scores, reports</a>', url)
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, study: Study) -> str:
+        url = reverse("admin:studies_study_dashboard", args=[study.pk])
+        return format_html('<a href="{}">Dashboard</a>', url)
 
     @admin.display(description="Participants")
     def participant_count(self, study: Study) -> int:

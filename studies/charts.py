@@ -96,7 +96,7 @@ def histogram(values: Sequence[float], *, most_bins: int = 12) -> Histogram:
 def _frame(title: str, description: str, body: str) -> SafeString:
     return format_html(
         '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}" '
-        'xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="system-ui, sans-serif">'
+        'xmlns="http://www.w3.org/2000/svg" font-size="13" font-family="system-ui, sans-serif">'
         "<title>{}</title><desc>{}</desc>{}</svg>",
         WIDTH,
         HEIGHT,
