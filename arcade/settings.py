@@ -235,6 +235,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(WATCHDOG_SECONDS),
         "options": {"expires": WATCHDOG_SECONDS * 0.9},
     },
+    # Study participants not heard from for their study's inactive_minutes end as timed out.
+    "time-out-participants": {
+        "task": "studies.tasks.time_out_participants",
+        "schedule": 60.0,
+        "options": {"expires": 54.0},
+    },
 }
 # Replay verification has its own queue, so a lab can give it its own workers; the default
 # worker consumes both (`celery worker -Q celery,verify`).

@@ -13,12 +13,13 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from . import outline
+from .admin_views import study_dashboard
 from .models import (
     GAME_BLOCKS_NOT_YET,
     Answer,
@@ -58,22 +59,52 @@ class StepInline(admin.TabularInline[Step, Study]):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin[Study]):
-    list_display = ("title", "slug", "status", "participant_count", "completed_count", "link")
+    list_display = (
+        "title", "slug", "status", "participant_count", "completed_count", "link",
+        "dashboard_link",
+    )  # fmt: skip
     list_filter = ("status",)
     search_fields = ("title", "slug")
     prepopulated_fields = {"slug": ("title",)}
     inlines = [ConditionInline, StepInline]
-    readonly_fields = ("plan_outline", "version", "link")
+    readonly_fields = ("plan_outline", "version", "link", "dashboard")
     actions = ["duplicate", "open_studies", "close_studies"]
     fieldsets = (
-        (None, {"fields": ("title", "slug", "status", "link", "notes", "plan_outline", "version")}),
+        (
+            None,
+            {
+                "fields": (
+                    *("title", "slug", "status", "link", "dashboard"),
+                    *("notes", "plan_outline", "version"),
+                )
+            },
+        ),
         ("Who and when", {"fields": ("audience", "opens_at", "closes_at", "max_participants")}),
         (
             "Recruitment",
             {"fields": ("entry_parameters", "completion_redirect_url", "max_ping_ms")},
         ),
-        ("Play and data", {"fields": ("pause_when_hidden", "retention_days")}),
+        ("Play and data", {"fields": ("pause_when_hidden", "inactive_minutes", "retention_days")}),
     )
+
+    def get_urls(self) -> list[URLPattern]:
+        dashboard = self.admin_site.admin_view(study_dashboard)
+        return [
+            path("<int:pk>/dashboard/", dashboard, name="studies_study_dashboard"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Dashboard")
+    def dashboard(self, study: Study) -> str:
+        if study.pk is None:
+            return "-"
+        url = reverse("admin:studies_study_dashboard", args=[study.pk])
+        return format_html('<a href="{}">Participants, times, scores, reports</a>', url)
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, study: Study) -> str:
+        url = reverse("admin:studies_study_dashboard", args=[study.pk])
+        return format_html('<a href="{}">Dashboard</a>', url)
 
     @admin.display(description="Participants")
     def participant_count(self, study: Study) -> int:

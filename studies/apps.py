@@ -18,12 +18,17 @@ class StudiesConfig(AppConfig):
     def ready(self) -> None:
         # A study's game block is a live match like any other: play asks the providers what
         # an episode is for, and a new episode with a study's context is linked to its block.
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
         from play import contexts
         from recording.models import Episode
 
-        from . import services
+        from . import dashboard, services
 
         contexts.provide(services.episode_context)
         post_save.connect(_link_block_episode, sender=Episode, dispatch_uid="studies.block_episode")
+        # The dashboard's median time per step: PostgreSQL has one, SQLite (`make run`) not.
+        connection_created.connect(
+            dashboard.register_sqlite_median, dispatch_uid="studies.sqlite_median"
+        )

@@ -77,6 +77,15 @@ class Study(models.Model):
     pause_when_hidden = models.BooleanField(
         default=True, help_text="Games pause while the participant's tab is hidden."
     )
+    inactive_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="Participants still walking who are not heard from for this long (their "
+        "study page closed: an open one checks in every few seconds) are marked timed out. "
+        "Empty: never.",
+    )
     retention_days = models.PositiveIntegerField(
         default=30, help_text="Days a withdrawn participant's data is kept before deletion."
     )
@@ -425,6 +434,11 @@ class StepVisit(models.Model):
     attention = models.JSONField(
         default=list, blank=True, help_text="[seconds since start, focused, visible] changes."
     )
+    # A game block whose score page is on: what the page tells the participant, fixed when they
+    # finish the block ({"score", "better_than": percent or null, "others": how many}), and
+    # when they pressed its Continue. Set and not yet seen: the page is due, before any step.
+    score_page = models.JSONField(null=True, blank=True)
+    score_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["participant", "position"]

@@ -21,7 +21,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import plan
+from recording.models import Episode
+
+from . import plan, scores
 from .models import (
     Answer,
     BlockEpisode,
@@ -39,6 +41,7 @@ MTURK = ("workerId", "assignmentId", "hitId")
 PARAMETER_MAX = 200  # characters of one kept parameter's value
 REPORT_MAX = 2000
 ACTIVE = (Participant.State.STARTED, Participant.State.CONSENTED)
+SEEN_EVERY = timedelta(minutes=1)  # how often a participant's last sign of life is written
 
 
 class Refusal(Exception):
@@ -227,6 +230,8 @@ def _check_position(participant: Participant, position: int, kind: str) -> Step:
     step = current_step(participant)
     if step is None or position != participant.position or step.kind != kind:
         raise not_on_step()
+    if score_page_due(participant) is not None:
+        raise not_on_step()  # a step cannot be answered before the score page shown before it
     return step
 
 
@@ -294,7 +299,8 @@ def answer(participant: Participant, position: int, values: Mapping[int, Any]) -
 
 def complete(participant: Participant) -> str:
     """The completion code, issued once, when every step of the plan is done."""
-    if participant.state not in ACTIVE or not participant.done_walking:
+    due = participant.state in ACTIVE and score_page_due(participant) is not None
+    if participant.state not in ACTIVE or not participant.done_walking or due:
         if participant.completion_code:
             raise Refusal(
                 "Your code was already issued",
@@ -353,6 +359,41 @@ def withdraw(participant: Participant) -> None:
     if not updated and participant.state == Participant.State.DECLINED:
         raise Refusal("Nothing to withdraw", "You declined consent: no data of yours is kept.")
     participant.refresh_from_db()
+
+
+def mark_seen(participant: Participant, *, now: Any = None) -> None:
+    """The participant's browser asked for something: they are still here. Written at most
+    once a minute (an open study page asks every few seconds whether its tab still holds the
+    study), as one conditional update."""
+    now = now or timezone.now()
+    if participant.last_seen_at and now - participant.last_seen_at < SEEN_EVERY:
+        return
+    Participant.objects.filter(pk=participant.pk, last_seen_at__lt=now - SEEN_EVERY).update(
+        last_seen_at=now
+    )
+
+
+def time_out_inactive(*, now: Any = None) -> int:
+    """Participants still walking whose browser has not been heard from for their study's
+    ``inactive_minutes`` are timed out: their study has ended. One who is playing a game of a
+    block is never timed out mid-episode (the watchdog ends a lost episode within a minute,
+    and they are timed out after). Returns how many were timed out."""
+    now = now or timezone.now()
+    timed_out = 0
+    studies = Study.objects.filter(inactive_minutes__isnull=False, participants__state__in=ACTIVE)
+    for study_id, minutes in studies.values_list("pk", "inactive_minutes").distinct():
+        if not minutes:
+            continue  # filtered out above; says so to the type checker
+        timed_out += (
+            Participant.objects.filter(
+                study_id=study_id,
+                state__in=ACTIVE,
+                last_seen_at__lt=now - timedelta(minutes=minutes),
+            )
+            .exclude(block_episodes__episode__status=Episode.Status.ACTIVE)
+            .update(state=Participant.State.TIMED_OUT, finished_at=now)
+        )
+    return timed_out
 
 
 def purge_withdrawn(now: Any = None) -> int:
@@ -583,6 +624,77 @@ def finish_block(participant: Participant, position: int) -> None:
         )
     with transaction.atomic():
         _move_on(participant, position)
+        if step.show_score_page:
+            others = scores.block_scores(step, leaving_out=participant)
+            told = ScoreFigures(
+                score=progress.score,
+                better_than=scores.better_than(progress.score, others),
+                others=len(others),
+            )
+            StepVisit.objects.filter(participant=participant, position=position).update(
+                score_page=told.as_json()
+            )
+
+
+# --- the score page after a block -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreFigures:
+    """What a block's score page tells the participant, fixed when they finish the block."""
+
+    score: float  # theirs, as the block's panel added it up (``block_progress``)
+    better_than: int | None  # the percentage of the others who finished it before them
+    others: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"score": self.score, "better_than": self.better_than, "others": self.others}
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePage:
+    step: Step  # the block
+    position: int  # its place in the participant's plan
+    told: ScoreFigures
+    scores: list[float]  # of everyone who finished the block, theirs too, for the histogram
+
+
+def score_page_due(participant: Participant) -> StepVisit | None:
+    """The block visit whose score page the participant has not yet continued from."""
+    return (
+        participant.visits.filter(score_page__isnull=False, score_seen_at__isnull=True)
+        .select_related("step")
+        .first()
+    )
+
+
+def score_page(visit: StepVisit) -> ScorePage:
+    told = visit.score_page or {}
+    return ScorePage(
+        step=visit.step,
+        position=visit.position,
+        told=ScoreFigures(
+            score=float(told.get("score", 0.0)),
+            better_than=told.get("better_than"),
+            others=int(told.get("others", 0)),
+        ),
+        scores=scores.block_scores(visit.step),
+    )
+
+
+def leave_score_page(participant: Participant, position: int) -> None:
+    """Continue from the score page of the block at ``position``: once (a replayed Continue or
+    a stale tab changes nothing)."""
+    if participant.state not in ACTIVE:
+        raise Refusal("The study has ended for you", "There is nothing more to do here.")
+    left = StepVisit.objects.filter(
+        participant=participant,
+        position=position,
+        score_page__isnull=False,
+        score_seen_at__isnull=True,
+    ).update(score_seen_at=timezone.now())
+    if not left:
+        raise not_on_step()
 
 
 # --- the connection gate ----------------------------------------------------------------------

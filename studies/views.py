@@ -29,11 +29,15 @@ def _bound(request: HttpRequest, study: Study) -> Participant | None:
     participant_id = request.session.get(SESSION, {}).get(study.slug)
     if not participant_id:
         return None
-    return (
+    participant = (
         Participant.objects.select_related("study")
         .filter(pk=participant_id, study=study, session_key=request.session.session_key)
         .first()
     )
+    if participant is not None:
+        # Every request of their browser is a sign of life (the time-out counts from the last).
+        services.mark_seen(participant)
+    return participant
 
 
 def _refused(request: HttpRequest, study: Study | None, refusal: Refusal) -> HttpResponse:
@@ -120,13 +124,19 @@ def _show(
     form: Any = None,
     status: int = 200,
 ) -> HttpResponse:
-    current = services.current_step(participant)
     context: dict[str, Any] = {
         "study": study,
         "participant": participant,
         "position": participant.position,
         "steps_total": len(participant.plan),
     }
+    due = services.score_page_due(participant)
+    if due is not None:  # between a block and the next step, once
+        shown = services.score_page(due)
+        context |= {"page": shown, "position": shown.position, "no_attention": True}
+        context["tab"] = services.take_tab(participant)
+        return render(request, "studies/score.html", context)
+    current = services.current_step(participant)
     if current is None:
         context["tab"] = services.take_tab(participant)
         return render(request, "studies/finish.html", context)
@@ -164,6 +174,9 @@ def _act(request: HttpRequest, study: Study, participant: Participant) -> HttpRe
         position = int(request.POST.get("position", ""))
     except ValueError:
         raise services.not_on_step() from None
+    if "score_page" in request.POST:
+        services.leave_score_page(participant, position)
+        return redirect("studies:step", slug=study.slug)
     current = services.current_step(participant)
     if current is None or position != participant.position:
         raise services.not_on_step()

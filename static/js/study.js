@@ -23,6 +23,7 @@
   note();
 
   function sendAttention() {
+    if (!data.attentionUrl) return; // a page between steps (a block's score page) has none
     note();
     const now = performance.now();
     const body = JSON.stringify({
