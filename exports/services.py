@@ -31,7 +31,7 @@ from django.db.models import QuerySet
 from recording.frames import episode_data
 from recording.models import Episode
 
-from . import observations, seats
+from . import observations, scopes, seats
 from .formats import FORMATS, ExportItem, Target
 from .models import AdminExport, ExportedEpisode
 from .replay import ale_ram
@@ -57,6 +57,7 @@ class EpisodeQuery:
     include_staff: bool = False
     include_test_accounts: bool = False
     episodes: tuple[str, ...] = ()  # these episodes only (the admin's selection)
+    within: scopes.Within | None = None  # what a scope vouches for: a study's episodes
 
 
 def selection(episode_ids: Iterable[str]) -> EpisodeQuery:
@@ -77,10 +78,21 @@ def admin_export_destination(*, now: datetime, count: int) -> str:
 
 
 def episodes_for_export(query: EpisodeQuery) -> QuerySet[Episode]:
-    """The matching episodes in export order: by game, then by start time, then by id."""
+    """The matching episodes in export order: by game, then by start time, then by id.
+
+    Whatever the filters, episodes a scope withholds (a withdrawn participant's) are left out.
+    ``ExportError`` when ``query.within`` names something that does not exist.
+    """
     episodes = Episode.objects.select_related("game", "user")
     if query.episodes:
         episodes = episodes.filter(pk__in=query.episodes)
+    if query.within is not None:
+        try:
+            episodes = episodes.filter(pk__in=scopes.episodes_within(query.within))
+        except scopes.Unknown as exc:
+            raise ExportError(str(exc)) from None
+    for withheld in scopes.withheld():
+        episodes = episodes.exclude(pk__in=withheld)
     if query.games:
         episodes = episodes.filter(game__slug__in=query.games)
     if query.since:
@@ -340,6 +352,7 @@ def dataset_export(
                     user=user_pseudonym(episode.user_id),
                     data=data,
                     trajectory=trajectory,
+                    context=scopes.exported_context(episode.context),
                 )
             )
             written.append((episode, location))

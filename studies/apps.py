@@ -10,12 +10,16 @@ class StudiesConfig(AppConfig):
         # an episode is for, and a new episode with a study's context is linked to its block.
         from django.db.models.signals import post_save
 
+        from exports import scopes
         from play import contexts
         from recording.models import Episode
 
-        from . import services
+        from . import scope, services
 
         contexts.provide(services.episode_context)
+        # Exports ask which of a study's episodes they may write and how to show its context
+        # (participants as pseudonyms); a withdrawn participant's episodes leave every export.
+        scopes.provide(scope.SCOPE)
 
         def linked(sender: type, instance: Episode, created: bool, **_: object) -> None:
             if created and instance.context:
