@@ -9,12 +9,14 @@ link; Wendy (Prolific) withdraws and Dora (Prolific) declines.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.test import Client
 
 from studies.models import Condition, Participant, Question, Step, Study
+from studies.tests.test_game_blocks import played
 from studies.tests.test_participants import enter, page, post
 
 PAT = {
@@ -119,3 +121,55 @@ def decline(study: Study, query: dict[str, str]) -> Participant:
     assert post(client, study, {"decline": ""}).status_code == 200
     participant.refresh_from_db()
     return participant
+
+
+@dataclass
+class Walked:
+    study: Study
+    pat: Walker  # Prolific, fast: 1.50 + 0.30 of bonus
+    max: Walker  # MTurk, slow: 2.00 (capped) + 0.60
+    lee: Walker  # a bare link: 0.50 + 0.10
+    wendy: Walker  # Prolific, fast: played, then withdrew
+    dora: Participant  # declined
+
+    def everyone(self) -> list[Participant]:
+        walkers = [self.pat, self.max, self.lee, self.wendy]
+        return [w.refresh() for w in walkers] + [self.dora]
+
+
+def play_through(walker: Walker, game: Any, *, score: float, again_steps: int) -> None:
+    """Both blocks (a game each), the last page, and the completion code."""
+    walker.open_block()
+    played(walker.participant, game, steps=600, score=score)
+    walker.next()
+    walker.open_block()
+    played(walker.participant, game, steps=again_steps, score=0)
+    walker.next()
+    walker.next()
+    walker.complete()
+
+
+def walk_the_cast(pong: Any) -> Walked:
+    """Everyone's walk through "reflexes" (played games are made as the live sink makes them,
+    without recording: enough for the blocks' progress and bonuses)."""
+    study = reflexes(pong)
+    pat = join(study, PAT, age=31, comment=f"My id: {PAT['PROLIFIC_PID'].upper()}, thanks")
+    max_ = join(study, MAX, age=45)
+    wendy = join(study, WENDY, age=22, comment="I'd rather not")
+    dora = decline(study, DORA)
+    lee = join(study, {}, age=50)
+    pat.report(f"The game froze (I am {PAT['PROLIFIC_PID']})")
+    pat.client.post(
+        "/s/reflexes/attention/",
+        json.dumps({"position": 1, "events": [[1.5, False, False]], "hidden": 2.5, "blurred": 3}),
+        content_type="application/json",
+    )
+    play_through(pat, pong, score=3, again_steps=1800)
+    play_through(max_, pong, score=5, again_steps=3600)
+    play_through(lee, pong, score=1, again_steps=600)
+    wendy.open_block()
+    played(wendy.participant, pong, steps=600, score=2)
+    wendy.report("Too hard for me")
+    wendy.withdraw()
+    Participant.objects.filter(pk=pat.participant.pk).update(ping_ms=42.5)
+    return Walked(study, pat, max_, lee, wendy, dora)

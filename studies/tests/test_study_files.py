@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -16,66 +15,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from studies.datafiles import BLANKED, TABLES
-from studies.models import Participant, Study
 from studies.scope import participant_pseudonym
-from studies.tests.cast import DORA, MAX, PAT, RAW_IDS, WENDY, Walker, decline, join, reflexes
-from studies.tests.test_game_blocks import played
+from studies.tests.cast import RAW_IDS, Walked
 
 pytestmark = pytest.mark.django_db
 
 
-@dataclass
-class Cast:
-    study: Study
-    pat: Walker  # Prolific, fast: 1.50 + 0.30 of bonus
-    max: Walker  # MTurk, slow: 2.00 (capped) + 0.60
-    lee: Walker  # a bare link: 0.50 + 0.10
-    wendy: Walker  # Prolific, fast: played, then withdrew
-    dora: Participant  # declined
-
-    def everyone(self) -> list[Participant]:
-        walkers = [self.pat, self.max, self.lee, self.wendy]
-        return [w.refresh() for w in walkers] + [self.dora]
-
-
-def play_through(walker: Walker, game: Any, *, score: float, again_steps: int) -> None:
-    """Both blocks (a game each), the last page, and the completion code."""
-    walker.open_block()
-    played(walker.participant, game, steps=600, score=score)
-    walker.next()
-    walker.open_block()
-    played(walker.participant, game, steps=again_steps, score=0)
-    walker.next()
-    walker.next()
-    walker.complete()
-
-
-@pytest.fixture
-def cast(pong: Any) -> Cast:
-    study = reflexes(pong)
-    pat = join(study, PAT, age=31, comment=f"My id: {PAT['PROLIFIC_PID'].upper()}, thanks")
-    max_ = join(study, MAX, age=45)
-    wendy = join(study, WENDY, age=22, comment="I'd rather not")
-    dora = decline(study, DORA)
-    lee = join(study, {}, age=50)
-    pat.report(f"The game froze (I am {PAT['PROLIFIC_PID']})")
-    pat.client.post(
-        "/s/reflexes/attention/",
-        json.dumps({"position": 1, "events": [[1.5, False, False]], "hidden": 2.5, "blurred": 3}),
-        content_type="application/json",
-    )
-    play_through(pat, pong, score=3, again_steps=1800)
-    play_through(max_, pong, score=5, again_steps=3600)
-    play_through(lee, pong, score=1, again_steps=600)
-    wendy.open_block()
-    played(wendy.participant, pong, steps=600, score=2)
-    wendy.report("Too hard for me")
-    wendy.withdraw()
-    Participant.objects.filter(pk=pat.participant.pk).update(ping_ms=42.5)
-    return Cast(study, pat, max_, lee, wendy, dora)
-
-
-def export(cast: Cast, destination: Path) -> str:
+def export(walked: Walked, destination: Path) -> str:
     out = StringIO()
     call_command("export_study", "reflexes", "--destination", str(destination), stdout=out)
     return out.getvalue()
@@ -86,9 +32,9 @@ def parquet(root: Path, table: str) -> pd.DataFrame:
 
 
 def test_it_writes_each_table_as_parquet_and_csv_with_the_same_rows(
-    cast: Cast, tmp_path: Path
+    walked: Walked, tmp_path: Path
 ) -> None:
-    export(cast, tmp_path)
+    export(walked, tmp_path)
     for table in TABLES:
         frame = parquet(tmp_path, table.name)
         with (tmp_path / f"{table.name}.csv").open(newline="") as handle:
@@ -101,11 +47,11 @@ def test_it_writes_each_table_as_parquet_and_csv_with_the_same_rows(
 
 
 def test_answers_name_the_participant_by_pseudonym_with_condition_step_and_question(
-    cast: Cast, tmp_path: Path
+    walked: Walked, tmp_path: Path
 ) -> None:
-    export(cast, tmp_path)
+    export(walked, tmp_path)
     answers = parquet(tmp_path, "answers")
-    pat = answers[answers.participant == participant_pseudonym(cast.pat.participant.pk)]
+    pat = answers[answers.participant == participant_pseudonym(walked.pat.participant.pk)]
     assert pat.question_text.tolist() == ["Your age?", "I play video games often.", "Comments?"]
     assert pat.question_kind.tolist() == ["number", "likert", "short"]
     assert [json.loads(v) for v in pat.value] == [31.0, 3, f"My id: {BLANKED}, thanks"]
@@ -114,16 +60,16 @@ def test_answers_name_the_participant_by_pseudonym_with_condition_step_and_quest
         max_rows = [
             row
             for row in csv.DictReader(handle)
-            if row["participant"] == participant_pseudonym(cast.max.participant.pk)
+            if row["participant"] == participant_pseudonym(walked.max.participant.pk)
         ]
     assert (max_rows[0]["condition"], json.loads(max_rows[0]["value"])) == ("slow", 45.0)
 
 
-def test_consent_timings_connection_and_problem_reports(cast: Cast, tmp_path: Path) -> None:
-    export(cast, tmp_path)
-    me = participant_pseudonym(cast.pat.participant.pk)
+def test_consent_timings_connection_and_problem_reports(walked: Walked, tmp_path: Path) -> None:
+    export(walked, tmp_path)
+    me = participant_pseudonym(walked.pat.participant.pk)
     consent = parquet(tmp_path, "consent").set_index("participant").loc[me]
-    pat = cast.pat.refresh()
+    pat = walked.pat.refresh()
     assert (consent.state, consent.consent_version, consent.study_version) == ("completed", "v3", 1)
     assert consent.consented_at == pd.Timestamp(pat.consented_at)
     timings = parquet(tmp_path, "timings")
@@ -137,30 +83,30 @@ def test_consent_timings_connection_and_problem_reports(cast: Cast, tmp_path: Pa
     assert json.loads(survey.attention) == [[1.5, False, False]]
     connection = parquet(tmp_path, "connection").set_index("participant")
     assert connection.loc[me].ping_ms == 42.5
-    assert pd.isna(connection.loc[participant_pseudonym(cast.max.participant.pk)].ping_ms)
+    assert pd.isna(connection.loc[participant_pseudonym(walked.max.participant.pk)].ping_ms)
     problems = parquet(tmp_path, "problems")
     assert problems.text.tolist() == [f"The game froze (I am {BLANKED})"]
     assert (problems.participant.tolist(), problems.step_title.tolist()) == ([me], ["Pong, fast"])
 
 
-def test_declined_and_withdrawn_participants_are_left_out(cast: Cast, tmp_path: Path) -> None:
-    summary = export(cast, tmp_path)
-    kept = {participant_pseudonym(w.participant.pk) for w in (cast.pat, cast.max, cast.lee)}
+def test_declined_and_withdrawn_participants_are_left_out(walked: Walked, tmp_path: Path) -> None:
+    summary = export(walked, tmp_path)
+    kept = {participant_pseudonym(w.participant.pk) for w in (walked.pat, walked.max, walked.lee)}
     for table in TABLES:
         assert set(parquet(tmp_path, table.name).participant) <= kept, table.name
     assert set(parquet(tmp_path, "consent").participant) == kept
     everything = b"".join(p.read_bytes() for p in tmp_path.iterdir())
-    for gone in (cast.wendy.participant.pk, cast.dora.pk):
+    for gone in (walked.wendy.participant.pk, walked.dora.pk):
         assert participant_pseudonym(gone).encode() not in everything
     assert b"Too hard" not in everything and b"rather not" not in everything
     assert "left out: 1 declined, 1 withdrew" in summary
 
 
 def test_no_raw_recruitment_id_code_or_participant_id_is_in_any_file(
-    cast: Cast, tmp_path: Path
+    walked: Walked, tmp_path: Path
 ) -> None:
-    export(cast, tmp_path)
-    people = cast.everyone()
+    export(walked, tmp_path)
+    people = walked.everyone()
     secrets = [*RAW_IDS, *(str(p.pk) for p in people), *(p.external_id for p in people)]
     secrets += [p.completion_code for p in people if p.completion_code]
     files = list(tmp_path.iterdir())
@@ -172,9 +118,9 @@ def test_no_raw_recruitment_id_code_or_participant_id_is_in_any_file(
 
 
 def test_the_card_says_what_each_file_holds_with_counts_and_the_export_time(
-    cast: Cast, tmp_path: Path
+    walked: Walked, tmp_path: Path
 ) -> None:
-    export(cast, tmp_path)
+    export(walked, tmp_path)
     card = (tmp_path / "README.md").read_text()
     assert card.startswith("# Reflexes: the study's data")
     assert "Study `reflexes`, version 1; exported 20" in card
