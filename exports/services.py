@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from recording.frames import episode_data
 from recording.models import Episode
@@ -244,6 +244,7 @@ class ExportSummary:
     locations: list[str] = field(default_factory=list)  # datasets / part files written
     folders: dict[str, int] = field(default_factory=dict)  # folder written: files in it
     skipped: list[str] = field(default_factory=list)  # episodes that could not be read, why
+    withheld: int = 0  # episodes already in the destination that a scope now withholds
 
     def lines(self) -> list[str]:
         verb = "would export" if self.dry_run else "exported"
@@ -258,6 +259,12 @@ class ExportSummary:
             f"  wrote {folder}/ ({files} file{'s' if files != 1 else ''})"
             for folder, files in self.folders.items()
         ]
+        if self.withheld:
+            lines.append(
+                f"WITHHELD since exported: {self.withheld} episodes in {self.destination} (a "
+                "study's participant withdrew); export to a new destination and delete this one "
+                "to leave them out."
+            )
         if self.skipped:
             lines.append(f"SKIPPED {len(self.skipped)} episodes that could not be read:")
             lines += [f"  skipped {reason}" for reason in self.skipped]
@@ -312,6 +319,12 @@ def dataset_export(
         )
     matching = list(episodes_for_export(query))
     done = set(earlier.values_list("episode_id", flat=True))
+    # Files already written keep what was exported then; say so when some of it has since
+    # been withdrawn, so the operator can replace the destination.
+    withheld = Q()
+    for episodes in scopes.withheld():
+        withheld |= Q(episode_id__in=episodes)
+    summary.withheld = earlier.filter(withheld).count() if withheld else 0
     todo = [episode for episode in matching if episode.pk not in done]
     summary.matched, summary.already = len(matching), len(matching) - len(todo)
     for episode in todo:

@@ -135,6 +135,16 @@ def test_a_withdrawn_participants_episodes_leave_every_export(
     assert picked.matched == 1 and set(contexts(tmp_path / "picked")) == {alice}
 
 
+def test_a_later_run_says_when_a_participant_withdrew_after_their_episodes_were_exported(
+    played: Played, tmp_path: Path
+) -> None:
+    assert "WITHHELD" not in export(tmp_path, "--study", "reflexes", "--format", "parquet")
+    played.pat.withdraw()
+    again = export(tmp_path, "--study", "reflexes", "--format", "parquet")
+    assert "1 episodes match; 1 already in" in again
+    assert "WITHHELD since exported: 1 episodes in" in again and "new destination" in again
+
+
 def test_no_raw_id_or_participant_id_is_in_the_files(played: Played, tmp_path: Path) -> None:
     export(tmp_path / "minari", "--study", "reflexes")
     export(tmp_path / "parquet", "--study", "reflexes", "--format", "parquet")
