@@ -155,9 +155,7 @@ TABLES = (ANSWERS, CONSENT, TIMINGS, CONNECTION, PROBLEMS)
 
 def _own_ids(participant: Participant) -> re.Pattern[str] | None:
     """The participant's ids as they might type them (any letter case)."""
-    ids = {str(participant.pk), participant.completion_code or ""}
-    if not participant.generated_id:
-        ids.add(participant.external_id)
+    ids = {str(participant.pk), participant.external_id, participant.completion_code or ""}
     ids |= {str(participant.parameters.get(name, "")) for name in (*PROLIFIC, *MTURK)}
     ids = {i for i in ids if len(i) >= 4}  # shorter would blank ordinary words
     if not ids:
@@ -178,104 +176,134 @@ def _blank(value: Any, ids: re.Pattern[str] | None) -> Any:
 
 
 @dataclass
-class Who:
-    pseudonym: str
-    condition: str
-    ids: re.Pattern[str] | None
+class Roster:
+    """The participants in the export, in the order they entered, and how each appears."""
+
+    participants: list[Participant]
+    pseudonyms: dict[Any, str]
+    conditions: dict[Any, str]
+    ids: dict[Any, re.Pattern[str] | None]  # what to blank in what they typed
+    order: dict[Any, int]
+
+    def person(self, participant_id: Any) -> dict[str, Any]:
+        return {
+            "participant": self.pseudonyms[participant_id],
+            "condition": self.conditions[participant_id],
+        }
+
+    def blanked(self, participant_id: Any, value: Any) -> Any:
+        return _blank(value, self.ids[participant_id])
 
 
-def study_rows(study: Study) -> dict[str, list[dict[str, Any]]]:
-    """Every table's rows, participants in the order they entered."""
+def roster(study: Study) -> Roster:
     participants = list(
         Participant.objects.filter(study=study)
         .in_exports()
         .select_related("condition")
         .order_by("started_at", "pk")
     )
-    who = {
-        p.pk: Who(participant_pseudonym(p.pk), p.condition.name if p.condition else "", _own_ids(p))
-        for p in participants
-    }
-    order = {p.pk: index for index, p in enumerate(participants)}
-
-    def person(participant_id: Any) -> dict[str, Any]:
-        return {
-            "participant": who[participant_id].pseudonym,
-            "condition": who[participant_id].condition,
-        }
-
-    answers = sorted(
-        Answer.objects.filter(participant__in=participants).select_related("question__step"),
-        key=lambda a: (
-            order[a.participant_id],
-            a.answered_at,
-            a.question.step.order,
-            a.question.order,
-            a.question_id,
-        ),
+    return Roster(
+        participants=participants,
+        pseudonyms={p.pk: participant_pseudonym(p.pk) for p in participants},
+        conditions={p.pk: p.condition.name if p.condition else "" for p in participants},
+        ids={p.pk: _own_ids(p) for p in participants},
+        order={p.pk: index for index, p in enumerate(participants)},
     )
-    visits = StepVisit.objects.filter(participant__in=participants).select_related("step")
-    reports = ProblemReport.objects.filter(participant__in=participants).select_related("step")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def answer_rows(r: Roster) -> list[dict[str, Any]]:
+    answers = Answer.objects.filter(participant__in=r.participants).select_related("question__step")
+    ordered = sorted(
+        answers,
+        key=lambda a: (r.order[a.participant_id], a.answered_at, a.question.step.order,
+                       a.question.order, a.question_id),
+    )  # fmt: skip
+    return [
+        {
+            **r.person(a.participant_id),
+            "step": a.question.step_id,
+            "step_title": a.question.step.title,
+            "question": a.question_id,
+            "question_text": a.question.text,
+            "question_kind": a.question.kind,
+            "value": _json(r.blanked(a.participant_id, a.value)),
+            "answered_at": a.answered_at,
+        }
+        for a in ordered
+    ]
+
+
+def consent_rows(r: Roster) -> list[dict[str, Any]]:
+    return [
+        {
+            **r.person(p.pk),
+            "study_version": p.study_version,
+            "state": p.state,
+            "consent_version": p.consent_version,
+            "consented_at": p.consented_at,
+            "started_at": p.started_at,
+            "finished_at": p.finished_at,
+        }
+        for p in r.participants
+    ]
+
+
+def timing_rows(r: Roster) -> list[dict[str, Any]]:
+    visits = StepVisit.objects.filter(participant__in=r.participants).select_related("step")
+    return [
+        {
+            **r.person(v.participant_id),
+            "position": v.position,
+            "step": v.step_id,
+            "step_kind": v.step.kind,
+            "step_title": v.step.title,
+            "started_at": v.started_at,
+            "finished_at": v.finished_at,
+            "seconds": (v.finished_at - v.started_at).total_seconds() if v.finished_at else None,
+            "hidden_seconds": v.hidden_seconds,
+            "blurred_seconds": v.blurred_seconds,
+            "attention": _json(v.attention),
+        }
+        for v in sorted(visits, key=lambda v: (r.order[v.participant_id], v.position))
+    ]
+
+
+def connection_rows(r: Roster) -> list[dict[str, Any]]:
+    return [{**r.person(p.pk), "state": p.state, "ping_ms": p.ping_ms} for p in r.participants]
+
+
+def problem_rows(r: Roster) -> list[dict[str, Any]]:
+    reports = ProblemReport.objects.filter(participant__in=r.participants).select_related("step")
+    return [
+        {
+            **r.person(report.participant_id),
+            "step": report.step_id,
+            "step_title": report.step.title if report.step else "",
+            "text": r.blanked(report.participant_id, report.text),
+            # The page's path only: a query string could carry the link's parameters.
+            "page": r.blanked(report.participant_id, report.page.split("?")[0]),
+            "created_at": report.created_at,
+            "resolved": report.resolved,
+        }
+        for report in sorted(
+            reports, key=lambda report: (r.order[report.participant_id], report.created_at)
+        )
+    ]
+
+
+def study_rows(study: Study) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows, participants in the order they entered."""
+    r = roster(study)
     return {
-        ANSWERS.name: [
-            {
-                **person(a.participant_id),
-                "step": a.question.step_id,
-                "step_title": a.question.step.title,
-                "question": a.question_id,
-                "question_text": a.question.text,
-                "question_kind": a.question.kind,
-                "value": json.dumps(_blank(a.value, who[a.participant_id].ids), sort_keys=True),
-                "answered_at": a.answered_at,
-            }
-            for a in answers
-        ],
-        CONSENT.name: [
-            {
-                **person(p.pk),
-                "study_version": p.study_version,
-                "state": p.state,
-                "consent_version": p.consent_version,
-                "consented_at": p.consented_at,
-                "started_at": p.started_at,
-                "finished_at": p.finished_at,
-            }
-            for p in participants
-        ],
-        TIMINGS.name: [
-            {
-                **person(v.participant_id),
-                "position": v.position,
-                "step": v.step_id,
-                "step_kind": v.step.kind,
-                "step_title": v.step.title,
-                "started_at": v.started_at,
-                "finished_at": v.finished_at,
-                "seconds": (
-                    (v.finished_at - v.started_at).total_seconds() if v.finished_at else None
-                ),
-                "hidden_seconds": v.hidden_seconds,
-                "blurred_seconds": v.blurred_seconds,
-                "attention": json.dumps(v.attention),
-            }
-            for v in sorted(visits, key=lambda v: (order[v.participant_id], v.position))
-        ],
-        CONNECTION.name: [
-            {**person(p.pk), "state": p.state, "ping_ms": p.ping_ms} for p in participants
-        ],
-        PROBLEMS.name: [
-            {
-                **person(r.participant_id),
-                "step": r.step_id,
-                "step_title": r.step.title if r.step else "",
-                "text": _blank(r.text, who[r.participant_id].ids),
-                # The page's path only: a query string could carry the link's parameters.
-                "page": _blank(r.page.split("?")[0], who[r.participant_id].ids),
-                "created_at": r.created_at,
-                "resolved": r.resolved,
-            }
-            for r in sorted(reports, key=lambda r: (order[r.participant_id], r.created_at, r.pk))
-        ],
+        ANSWERS.name: answer_rows(r),
+        CONSENT.name: consent_rows(r),
+        TIMINGS.name: timing_rows(r),
+        CONNECTION.name: connection_rows(r),
+        PROBLEMS.name: problem_rows(r),
     }
 
 
