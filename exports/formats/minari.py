@@ -55,8 +55,8 @@ in Minari's Parquet storage with `jpeg_encoding` off (observations are exact). E
 Minari metadata also has `arcade_episode` (UUID), `user` (pseudonym), `game`, `started_at`,
 `recorded_steps`, `end_reason`, `verification`, `cut_short` (why the episode ends before
 its recording does: an interrupted one), `env_kwargs` and `context` (what it was played for,
-below; `{}` for free play); with `indices`
-observations also `palette` (256 x [r, g, b]: RGB = palette[indices]).
+e.g. a study's game block; `{}` for free play); with `indices` observations also `palette`
+(256 x [r, g, b]: RGB = palette[indices]).
 
 """
     + INFOS

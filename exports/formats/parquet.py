@@ -39,8 +39,8 @@ LAYOUT = """\
   `env_kwargs`, `seed`, `steps`, `recorded_steps`, `total_return`, `status`, `end_reason`,
   `verification`, `cut_short` (why the data ends before the recording: an interrupted
   episode), `started_at`, `frame_shape`, `pixel_format`, `observation_shape`,
-  `versions`, `palette`, `context` (what it was played for, JSON, below; `{}` for free
-  play)).
+  `versions`, `palette`, `context` (what it was played for, e.g. a study's game block,
+  as JSON; `{}` for free play)).
 - `steps/part-*.parquet`: one row per step, the fields below.
 - `frames/<game>/part-*.parquet`: one row per observation (`episode`, `frame`,
   `observation`); `observation` is the flattened uint8 array, its shape in the episodes table
