@@ -12,6 +12,7 @@ from typing import Any
 
 from recording.models import Episode
 
+from . import scopes
 from .inputs import COLUMNS as INPUT_COLUMNS
 
 OBSERVATION_TEXT = {
@@ -168,6 +169,7 @@ def dataset_card(
     """``seats``: the format's words on games of several seats, said when the export has any."""
     games = _games(episodes)
     multi_seat = bool(seats) and any(episode.is_multi_seat for episode in episodes)
+    context_fields = scopes.fields_of(episode.context for episode in episodes)
     lines = [
         "# Arcade human-play dataset",
         "",
@@ -184,6 +186,7 @@ def dataset_card(
         layout,
         "",
         *(["## Games of several seats", "", seats, ""] if multi_seat else []),
+        *(_context_section(context_fields) if context_fields else []),
         "## Loading",
         "",
         loading,
@@ -219,3 +222,17 @@ def dataset_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _context_section(fields: list[tuple[str, str, str]]) -> list[str]:
+    return [
+        "## What an episode was played for",
+        "",
+        "Each episode's `context` says what it was played for (empty for free play), with "
+        "the people in it as pseudonyms:",
+        "",
+        "| field | type | meaning |",
+        "|---|---|---|",
+        *(f"| `{name}` | {kind} | {meaning} |" for name, kind, meaning in fields),
+        "",
+    ]

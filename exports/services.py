@@ -26,12 +26,12 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from recording.frames import episode_data
 from recording.models import Episode
 
-from . import observations, seats
+from . import observations, scopes, seats
 from .formats import FORMATS, ExportItem, Target
 from .models import AdminExport, ExportedEpisode
 from .replay import ale_ram
@@ -57,6 +57,7 @@ class EpisodeQuery:
     include_staff: bool = False
     include_test_accounts: bool = False
     episodes: tuple[str, ...] = ()  # these episodes only (the admin's selection)
+    within: scopes.Within | None = None  # what a scope vouches for: a study's episodes
 
 
 def selection(episode_ids: Iterable[str]) -> EpisodeQuery:
@@ -77,10 +78,21 @@ def admin_export_destination(*, now: datetime, count: int) -> str:
 
 
 def episodes_for_export(query: EpisodeQuery) -> QuerySet[Episode]:
-    """The matching episodes in export order: by game, then by start time, then by id."""
+    """The matching episodes in export order: by game, then by start time, then by id.
+
+    Whatever the filters, episodes a scope withholds (a withdrawn participant's) are left out.
+    ``ExportError`` when ``query.within`` names something that does not exist.
+    """
     episodes = Episode.objects.select_related("game", "user")
     if query.episodes:
         episodes = episodes.filter(pk__in=query.episodes)
+    if query.within is not None:
+        try:
+            episodes = episodes.filter(pk__in=scopes.episodes_within(query.within))
+        except scopes.Unknown as exc:
+            raise ExportError(str(exc)) from None
+    for withheld in scopes.withheld():
+        episodes = episodes.exclude(pk__in=withheld)
     if query.games:
         episodes = episodes.filter(game__slug__in=query.games)
     if query.since:
@@ -232,6 +244,7 @@ class ExportSummary:
     locations: list[str] = field(default_factory=list)  # datasets / part files written
     folders: dict[str, int] = field(default_factory=dict)  # folder written: files in it
     skipped: list[str] = field(default_factory=list)  # episodes that could not be read, why
+    withheld: int = 0  # episodes already in the destination that a scope now withholds
 
     def lines(self) -> list[str]:
         verb = "would export" if self.dry_run else "exported"
@@ -246,6 +259,12 @@ class ExportSummary:
             f"  wrote {folder}/ ({files} file{'s' if files != 1 else ''})"
             for folder, files in self.folders.items()
         ]
+        if self.withheld:
+            lines.append(
+                f"WITHHELD since exported: {self.withheld} episodes in {self.destination} (a "
+                "study's participant withdrew); export to a new destination and delete this one "
+                "to leave them out."
+            )
         if self.skipped:
             lines.append(f"SKIPPED {len(self.skipped)} episodes that could not be read:")
             lines += [f"  skipped {reason}" for reason in self.skipped]
@@ -300,6 +319,12 @@ def dataset_export(
         )
     matching = list(episodes_for_export(query))
     done = set(earlier.values_list("episode_id", flat=True))
+    # Files already written keep what was exported then; say so when some of it has since
+    # been withdrawn, so the operator can replace the destination.
+    withheld = Q()
+    for episodes in scopes.withheld():
+        withheld |= Q(episode_id__in=episodes)
+    summary.withheld = earlier.filter(withheld).count() if withheld else 0
     todo = [episode for episode in matching if episode.pk not in done]
     summary.matched, summary.already = len(matching), len(matching) - len(todo)
     for episode in todo:
@@ -340,6 +365,7 @@ def dataset_export(
                     user=user_pseudonym(episode.user_id),
                     data=data,
                     trajectory=trajectory,
+                    context=scopes.exported_context(episode.context),
                 )
             )
             written.append((episode, location))

@@ -22,6 +22,7 @@ from recording.chunkfile import ChunkData
 from recording.models import Episode
 from recording.recorder import InputStamp, Recorder
 
+from . import contexts
 from . import match as live
 from .seats import ScriptedSeat
 
@@ -92,6 +93,9 @@ def play(
             seed=seed,
             frame_shape=list(machine.frame.shape),
             pixel_format=machine.pixel_format,
+            # As the live sink asks: a script playing for a study's participant in a game
+            # block plays that block's episode.
+            context=contexts.for_episode([user], game),
         )
         recorder = Recorder(
             episode=str(episode.pk), pixel_format=machine.pixel_format, chunk_steps=chunk_steps

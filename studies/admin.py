@@ -12,13 +12,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from . import outline
+from . import bonuses, datafiles, outline
 from .admin_views import study_dashboard
 from .models import (
     GAME_BLOCKS_NOT_YET,
@@ -68,7 +68,14 @@ class StudyAdmin(admin.ModelAdmin[Study]):
     prepopulated_fields = {"slug": ("title",)}
     inlines = [ConditionInline, StepInline]
     readonly_fields = ("plan_outline", "version", "link", "dashboard")
-    actions = ["duplicate", "open_studies", "close_studies"]
+    actions = [
+        "duplicate",
+        "open_studies",
+        "close_studies",
+        "bonus_csv_prolific",
+        "bonus_csv_mturk",
+        "export_answers",
+    ]
     fieldsets = (
         (
             None,
@@ -144,6 +151,62 @@ class StudyAdmin(admin.ModelAdmin[Study]):
     @admin.action(description="Close")
     def close_studies(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         queryset.update(status=Study.Status.CLOSED)
+
+    # The bonus file names participants by their recruitment ids: only staff who may see them
+    # get these actions (Django leaves an action out of the list, and refuses it, without).
+    def has_view_recruitment_ids_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("studies.view_recruitment_ids")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("studies.view_participant")
+
+    @admin.action(
+        description="Download the bonus CSV (Prolific)", permissions=["view_recruitment_ids"]
+    )
+    def bonus_csv_prolific(
+        self, request: HttpRequest, queryset: QuerySet[Study]
+    ) -> HttpResponse | None:
+        return self._bonus_csv(request, queryset, "prolific")
+
+    @admin.action(
+        description="Download the bonus CSV (MTurk)", permissions=["view_recruitment_ids"]
+    )
+    def bonus_csv_mturk(
+        self, request: HttpRequest, queryset: QuerySet[Study]
+    ) -> HttpResponse | None:
+        return self._bonus_csv(request, queryset, "mturk")
+
+    def _bonus_csv(
+        self, request: HttpRequest, queryset: QuerySet[Study], platform: str
+    ) -> HttpResponse | None:
+        study = self._one(request, queryset)
+        if study is None:
+            return None
+        sheet = bonuses.bonus_sheet(study, platform)
+        for line in sheet.lines()[1:]:
+            self.message_user(request, f"{study.slug}: {line.strip()}", messages.WARNING)
+        response = HttpResponse(sheet.text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{study.slug}-bonuses-{platform}.csv"'
+        )
+        return response
+
+    @admin.action(description="Export answers (zip)", permissions=["export"])
+    def export_answers(
+        self, request: HttpRequest, queryset: QuerySet[Study]
+    ) -> HttpResponse | None:
+        study = self._one(request, queryset)
+        if study is None:
+            return None
+        response = HttpResponse(datafiles.study_zip(study), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{study.slug}-data.zip"'
+        return response
+
+    def _one(self, request: HttpRequest, queryset: QuerySet[Study]) -> Study | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select one study for this action.", messages.ERROR)
+            return None
+        return queryset.get()
 
 
 class QuestionInline(admin.StackedInline[Question, Step]):

@@ -21,12 +21,16 @@ class StudiesConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
+        from exports import scopes
         from play import contexts
         from recording.models import Episode
 
-        from . import dashboard, services
+        from . import dashboard, scope, services
 
         contexts.provide(services.episode_context)
+        # Exports ask which of a study's episodes they may write and how to show its context
+        # (participants as pseudonyms); a withdrawn participant's episodes leave every export.
+        scopes.provide(scope.SCOPE)
         post_save.connect(_link_block_episode, sender=Episode, dispatch_uid="studies.block_episode")
         # The dashboard's median time per step: PostgreSQL has one, SQLite (`make run`) not.
         connection_created.connect(

@@ -9,7 +9,7 @@ exporter publishes that folder to the destination.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,6 +51,9 @@ class ExportItem:
     user: str  # the pseudonym
     data: EpisodeData
     trajectory: Trajectory
+    # What the episode was played for, as its scope shows it in datasets (``exports.scopes``):
+    # e.g. a study's block, its participants as pseudonyms; empty for free play.
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 class Writer(Protocol):

@@ -54,8 +54,9 @@ A Minari root (`MINARI_DATASETS_PATH`): one dataset per game, `arcade/<game>/<ob
 in Minari's Parquet storage with `jpeg_encoding` off (observations are exact). Each episode's
 Minari metadata also has `arcade_episode` (UUID), `user` (pseudonym), `game`, `started_at`,
 `recorded_steps`, `end_reason`, `verification`, `cut_short` (why the episode ends before
-its recording does: an interrupted one) and `env_kwargs`; with `indices`
-observations also `palette` (256 x [r, g, b]: RGB = palette[indices]).
+its recording does: an interrupted one), `env_kwargs` and `context` (what it was played for,
+e.g. a study's game block; `{}` for free play); with `indices` observations also `palette`
+(256 x [r, g, b]: RGB = palette[indices]).
 
 """
     + INFOS
@@ -264,12 +265,7 @@ class Writer:
         names = []
         for seat in range(count):
             data = seat_view(item.data, seat)
-            seen = ExportItem(
-                episode=item.episode,
-                user=item.user,
-                data=data,
-                trajectory=seat_trajectory(item.trajectory, data),
-            )
+            seen = replace(item, data=data, trajectory=seat_trajectory(item.trajectory, data))
             names.append(
                 self._add(seen, dataset_id(item.episode.game.slug, self.observation, seat), seat)
             )
@@ -334,6 +330,7 @@ class Writer:
                 "verification": episode.verification,
                 "cut_short": item.data.cut_short,
                 "env_kwargs": episode.env_spec.get("env_kwargs", {}),
+                "context": item.context,
                 **({"seat": seat} if seat is not None else {}),
                 **extra,
             },

@@ -39,7 +39,8 @@ LAYOUT = """\
   `env_kwargs`, `seed`, `steps`, `recorded_steps`, `total_return`, `status`, `end_reason`,
   `verification`, `cut_short` (why the data ends before the recording: an interrupted
   episode), `started_at`, `frame_shape`, `pixel_format`, `observation_shape`,
-  `versions`, `palette`).
+  `versions`, `palette`, `context` (what it was played for, e.g. a study's game block,
+  as JSON; `{}` for free play)).
 - `steps/part-*.parquet`: one row per step, the fields below.
 - `frames/<game>/part-*.parquet`: one row per observation (`episode`, `frame`,
   `observation`); `observation` is the flattened uint8 array, its shape in the episodes table
@@ -203,6 +204,7 @@ class Writer:
                 "palette": (
                     data.palette.reshape(-1).tolist() if data.palette is not None else None
                 ),
+                "context": json.dumps(item.context, sort_keys=True),
             }
         )
         return f"episodes/{self.part}"
@@ -236,6 +238,7 @@ class Writer:
                         ("observation_shape", pa.list_(pa.int32())),
                         ("versions", pa.string()),
                         ("palette", pa.list_(pa.uint8())),
+                        ("context", pa.string()),
                     ]
                 ),
             )

@@ -1,13 +1,15 @@
 """Export recorded episodes as a dataset (Minari or Parquet) to a folder or a storage prefix.
 
 Only episodes not yet exported to that destination are written, so running it again adds
-what was played since. Staff and test accounts are left out unless asked for. The summary
+what was played since. Staff and test accounts are left out unless asked for, and a study's
+withdrawn participants' episodes always (``exports.scopes``). The summary
 lists every folder written; when an episode could not be read it says which and why, and the
 command exits with status 2 (the others are exported). Examples::
 
     manage.py export_dataset --destination /data/arcade --game pong --verified-only
     manage.py export_dataset --destination storage:exports/atari --format parquet \\
         --observation atari --since 2026-01-01 --min-steps 600 --dry-run
+    manage.py export_dataset --destination /data/reaction --study reaction --condition fast
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tqdm import tqdm
 
 from exports.formats import FORMATS
 from exports.observations import OBSERVATIONS
+from exports.scopes import Within
 from exports.services import EpisodeQuery, ExportError, Progress, dataset_export
 from recording.models import Episode
 
@@ -88,9 +91,22 @@ class Command(BaseCommand):
             action="store_true",
             help="include episodes of accounts marked as test accounts",
         )
+        parser.add_argument(
+            "--study",
+            help="only this study's game-block episodes (its slug), of participants still in "
+            "its exports (not withdrawn)",
+        )
+        parser.add_argument(
+            "--condition", help="with --study: only the participants of this condition"
+        )
         parser.add_argument("--dry-run", action="store_true", help="count, write nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["condition"] and not options["study"]:
+            raise CommandError("--condition needs --study: say whose condition it is")
+        within = None
+        if options["study"]:
+            within = Within(scope="study", value=options["study"], part=options["condition"])
         query = EpisodeQuery(
             games=tuple(options["game"]),
             since=options["since"],
@@ -101,6 +117,7 @@ class Command(BaseCommand):
             verified_only=options["verified_only"],
             include_staff=options["include_staff"],
             include_test_accounts=options["include_test_accounts"],
+            within=within,
         )
         bars: list[tqdm[Any]] = []
 
