@@ -241,6 +241,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 54.0},
     },
+    # What withdrawn participants left is deleted once their study's retention period is over.
+    "purge-withdrawn-participants": {
+        "task": "studies.tasks.purge_withdrawn",
+        "schedule": 3600.0,
+        "options": {"expires": 3000.0},
+    },
 }
 # Replay verification has its own queue, so a lab can give it its own workers; the default
 # worker consumes both (`celery worker -Q celery,verify`).

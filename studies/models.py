@@ -75,7 +75,9 @@ class Study(models.Model):
         "trip is above this are turned away. Empty: no gate.",
     )
     pause_when_hidden = models.BooleanField(
-        default=True, help_text="Games pause while the participant's tab is hidden."
+        default=True,
+        help_text="Games pause while the participant's tab is hidden (games that can pause: "
+        "each game's own setting). Off: they go on, hidden.",
     )
     inactive_minutes = models.PositiveIntegerField(
         null=True,

@@ -38,7 +38,7 @@ def a_study(pong: Any) -> Study:
     Question.objects.create(step=survey, order=1, kind="likert", text="I play video games.",
                             choices="Never\nSometimes\nOften")  # fmt: skip
     Step.objects.create(study=study, order=3, kind="game", title="Play Pong", game=pong,
-                        episodes=2, countdown_seconds=1)  # fmt: skip
+                        episodes=2, countdown_seconds=1, show_score_page=True)  # fmt: skip
     pair = Step.objects.create(study=study, order=4, kind="random", title="Two thoughts")
     Step.objects.create(study=study, parent=pair, order=0, kind="page", title="First thought")
     Step.objects.create(study=study, parent=pair, order=1, kind="page", title="Second thought")
@@ -88,6 +88,12 @@ def test_a_participant_walks_a_study_from_prolific_to_the_completion_code(
     expect(continue_button).to_be_enabled(timeout=20_000)
     expect(page.locator("#block-episodes")).to_have_text("2")
     continue_button.click()
+
+    # The block's score page: the participant's score among everyone's (the first to finish).
+    expect(page.locator("main h1")).to_have_text("Your score: Play Pong")
+    expect(page.locator("#score-words")).to_contain_text("You scored")
+    expect(page.locator("main svg").first).to_be_visible()
+    page.get_by_role("button", name="Continue").click()
 
     first = heading(page)
     assert first in ("First thought", "Second thought")

@@ -262,7 +262,8 @@
     }
     const game = msg.game;
     s.gameKeys = new Set(game.keys);
-    s.pausesWhenHidden = Boolean(game.pauses_when_hidden); // else the game goes on, hidden
+    // Else the game goes on, hidden; a study may choose so for its games (data-no-hidden-pause).
+    s.pausesWhenHidden = Boolean(game.pauses_when_hidden) && root.dataset.noHiddenPause !== "true";
     s.ackEvery = Math.max(1, Math.floor(msg.ack_every) || 1);
     if (msg.window > 0 && s.ackEvery >= msg.window) {
       // Acking only after the server has stopped for want of an ack would stall the stream.

@@ -143,3 +143,13 @@ def test_the_connection_gate_measures_before_the_first_game_and_turns_slow_ones_
     laggy.refresh_from_db()
     assert laggy.state == "refused" and laggy.ping_ms == 300
     assert b"nothing more to do" in slow.get("/s/play/step/").content
+
+
+def test_a_study_may_keep_its_games_going_while_the_tab_is_hidden(pong: Game) -> None:
+    study = block_study(pong, episodes=1)
+    client = Client()
+    enter(client, study, **PROLIFIC)
+    post(client, study, {})
+    assert b"data-no-hidden-pause" not in page(client, study)[0].content  # the game's own rule
+    Study.objects.filter(pk=study.pk).update(pause_when_hidden=False)
+    assert b'data-no-hidden-pause="true"' in page(client, study)[0].content
