@@ -143,7 +143,7 @@ class StudyAdmin(admin.ModelAdmin[Study]):
     @admin.action(description="Open")
     def open_studies(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
-            if study.has_game_blocks():
+            if study.has_unplayable_blocks():
                 self.message_user(request, f"{study.slug}: {GAME_BLOCKS_NOT_YET}", messages.ERROR)
             else:
                 Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)

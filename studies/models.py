@@ -22,7 +22,6 @@ from django.utils import timezone
 from games.models import Game
 from recording.models import Episode
 
-PLACEHOLDERS = ("{code}", "{participant}", "{pid}")
 # Blocks against another participant from the waiting room are built and shown in the outline,
 # but not yet playable in a study: a study that has one stays a draft until they are.
 GAME_BLOCKS_NOT_YET = (
@@ -112,10 +111,10 @@ class Study(models.Model):
             )
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValidationError({"closes_at": "The study must close after it opens."})
-        if self.status == self.Status.OPEN and self.pk and self.has_game_blocks():
+        if self.status == self.Status.OPEN and self.pk and self.has_unplayable_blocks():
             raise ValidationError({"status": GAME_BLOCKS_NOT_YET})
 
-    def has_game_blocks(self) -> bool:
+    def has_unplayable_blocks(self) -> bool:
         """Game blocks against another participant (not yet playable in a study)."""
         return self.current_steps().filter(kind=Step.Kind.GAME, seating="vs_human").exists()
 
@@ -338,10 +337,11 @@ class Question(models.Model):
 class ParticipantQuerySet(models.QuerySet["Participant"]):
     def counted(self) -> ParticipantQuerySet:
         """Those who hold a place in the study (a decline or a withdrawal frees it)."""
-        return self.exclude(state__in=[Participant.State.DECLINED, Participant.State.WITHDREW])
+        return self.exclude(state__in=Participant.GONE)
 
     def in_exports(self) -> ParticipantQuerySet:
-        return self.exclude(state__in=[Participant.State.DECLINED, Participant.State.WITHDREW])
+        """Those whose data the study keeps (a decline or a withdrawal takes it out)."""
+        return self.exclude(state__in=Participant.GONE)
 
 
 class Participant(models.Model):
@@ -360,7 +360,8 @@ class Participant(models.Model):
         LINK = "link", "Link"
         ACCOUNT = "account", "Signed-in user"
 
-    FINAL = (State.COMPLETED, State.DECLINED, State.WITHDREW, State.TIMED_OUT, State.REFUSED)
+    # Out of the study and its data: they hold no place and appear in no export.
+    GONE = (State.DECLINED, State.WITHDREW)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")

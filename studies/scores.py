@@ -32,7 +32,6 @@ from .models import BlockEpisode, Participant, Step, StepVisit
 # read from ``seat_returns`` at their seat's index, which SQL cannot take from a column, so each
 # possible index is a branch of the CASE.
 MOST_SEATS = 4
-GONE = (Participant.State.DECLINED, Participant.State.WITHDREW)
 
 
 def _own_return() -> Coalesce:
@@ -73,7 +72,7 @@ def block_scores(step: Step, *, leaving_out: Participant | None = None) -> list[
     )
     finishers = (
         StepVisit.objects.filter(step=step, finished_at__isnull=False)
-        .exclude(participant__state__in=GONE)
+        .exclude(participant__state__in=Participant.GONE)
         .annotate(score=Coalesce(Subquery(per_participant), Value(0.0)))
     )
     if leaving_out is not None:

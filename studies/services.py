@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -30,7 +31,6 @@ from .models import (
     Condition,
     Participant,
     ProblemReport,
-    Question,
     Step,
     StepVisit,
     Study,
@@ -337,8 +337,6 @@ def redirect_url(participant: Participant) -> str:
     template = participant.study.completion_redirect_url
     if not template or not participant.completion_code:
         return ""
-    from urllib.parse import quote
-
     return (
         template.replace("{code}", quote(participant.completion_code))
         .replace("{participant}", quote(str(participant.pk)))
@@ -353,7 +351,7 @@ def withdraw(participant: Participant) -> None:
         return
     updated = (
         Participant.objects.filter(pk=participant.pk)
-        .exclude(state__in=[Participant.State.WITHDREW, Participant.State.DECLINED])
+        .exclude(state__in=Participant.GONE)
         .update(state=Participant.State.WITHDREW, finished_at=timezone.now())
     )
     if not updated and participant.state == Participant.State.DECLINED:
@@ -443,10 +441,6 @@ def record_attention(
         hidden_seconds=max(0.0, float(hidden)),
         blurred_seconds=max(0.0, float(blurred)),
     )
-
-
-def questions_of(step: Step) -> list[Question]:
-    return list(step.questions.all())
 
 
 # --- game blocks ------------------------------------------------------------------------------
