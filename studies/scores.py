@@ -1,9 +1,10 @@
 """Scores of a game block across its participants, added up in the database.
 
-A participant's score in a block is what ``services.block_progress`` shows them: their returns
-over the block's ended episodes (with at least one step) added up, their own seat's return in a
-game of several seats. Here the same sum is one query for everyone who finished the block, for
-the dashboard's histograms and the score page's comparison.
+A participant's score in a block is their returns over the block's ended episodes (with at
+least one step) added up, their own seat's return in a game of several seats. The rule is
+written once, here: ``own_returns`` for one participant's live panel
+(``services.block_progress``), and ``block_scores``, the same sum in one query for everyone who
+finished the block, for the dashboard's histograms and the score page's comparison.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db.models import (
     FloatField,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -35,7 +37,8 @@ MOST_SEATS = 4
 
 
 def _own_return() -> Coalesce:
-    """The participant's return in one linked episode (``services._return_of`` in SQL)."""
+    """The participant's return in one linked episode: their seat's in a game of several seats
+    (``seat`` alias), else the episode's."""
     returns = "episode__seat_returns"
     return Coalesce(
         Case(
@@ -57,15 +60,28 @@ def ended_links() -> Q:
     return ~Q(episode__status=Episode.Status.ACTIVE) & Q(episode__steps__gt=0)
 
 
-def block_scores(step: Step, *, leaving_out: Participant | None = None) -> list[float]:
-    """The score of each participant who finished ``step`` (their visit to it ended), withdrawn
-    and declined ones left out; a finisher who ended no episode scored 0."""
+def _ended_with_seat(**lookups: object) -> QuerySet[BlockEpisode]:
+    """Block links to ended episodes, each with the participant's seat in it (``seat``)."""
     seat = EpisodeSeat.objects.filter(
         episode=OuterRef("episode"), user=OuterRef("participant__user")
     ).order_by("index", "from_step")
+    return BlockEpisode.objects.filter(ended_links(), **lookups).alias(
+        seat=Subquery(seat.values("index")[:1])
+    )
+
+
+def own_returns(participant: Participant, step: Step) -> list[float]:
+    """The participant's return in each episode they ended in ``step``, oldest first: what
+    their live panel adds up (``services.block_progress``)."""
+    links = _ended_with_seat(participant=participant, step=step).order_by("episode__started_at")
+    return [float(r) for r in links.annotate(own=_own_return()).values_list("own", flat=True)]
+
+
+def block_scores(step: Step, *, leaving_out: Participant | None = None) -> list[float]:
+    """The score of each participant who finished ``step`` (their visit to it ended), withdrawn
+    and declined ones left out; a finisher who ended no episode scored 0."""
     per_participant = (
-        BlockEpisode.objects.filter(ended_links(), participant=OuterRef("participant"), step=step)
-        .alias(seat=Subquery(seat.values("index")[:1]))
+        _ended_with_seat(participant=OuterRef("participant"), step=step)
         .values("participant")
         .annotate(score=Sum(_own_return()))
         .values("score")

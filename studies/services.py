@@ -548,40 +548,27 @@ class Progress:
         }
 
 
-def _return_of(episode: Any, user_id: int | None) -> float:
-    if episode.seat_returns and user_id is not None:
-        for seat in episode.seats.all():
-            if seat.user_id == user_id and seat.index < len(episode.seat_returns):
-                return float(episode.seat_returns[seat.index])
-    return float(episode.total_return or 0.0)
-
-
 def block_progress(participant: Participant, step: Step, *, now: Any = None) -> Progress:
     from recording.models import Episode
 
     now = now or timezone.now()
     links = BlockEpisode.objects.filter(participant=participant, step=step)
-    episodes = list(
-        Episode.objects.filter(pk__in=links.values("episode"))
-        .with_stored_steps()
-        .prefetch_related("seats")
-    )
+    episodes = list(Episode.objects.filter(pk__in=links.values("episode")).with_stored_steps())
     fps = step.game.fps if step.game else 60
-    ended = [e for e in episodes if e.status != Episode.Status.ACTIVE and e.steps > 0]
+    returns = scores.own_returns(participant, step)  # one a game ended
     steps = 0
     for e in episodes:  # a running episode's steps are written when it ends: count its chunks
         steps += (
             e.steps if e.status != Episode.Status.ACTIVE else (getattr(e, "stored_steps", 0) or 0)
         )
     minutes = steps / fps / 60
-    returns = [_return_of(e, participant.user_id) for e in ended]
     score = sum(returns)
     best = max(returns) if returns else None
     wanted: list[str] = []
     met = True
     if step.episodes:
         wanted.append(f"{step.episodes} games")
-        met = met and len(ended) >= step.episodes
+        met = met and len(returns) >= step.episodes
     if step.min_active_minutes:
         wanted.append(f"{step.min_active_minutes:g} minutes of play")
         met = met and minutes >= step.min_active_minutes
@@ -602,7 +589,7 @@ def block_progress(participant: Participant, step: Step, *, now: Any = None) -> 
     if step.bonus_cap is not None:
         bonus = min(bonus, float(step.bonus_cap))
     return Progress(
-        episodes=len(ended), minutes=minutes, score=score, best=best, bonus=bonus,
+        episodes=len(returns), minutes=minutes, score=score, best=best, bonus=bonus,
         done=met and bool(wanted), time_up=time_up, requirement=" and ".join(wanted),
     )  # fmt: skip
 
