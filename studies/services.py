@@ -430,17 +430,23 @@ def report_problem(participant: Participant, text: str, *, page: str = "") -> Pr
 def record_attention(
     participant: Participant, position: int, events: list[list[Any]], hidden: float, blurred: float
 ) -> None:
-    """Focus and visibility changes the page saw on a step (seconds since it opened)."""
+    """Focus and visibility changes the page saw on a step (seconds since it opened). What a
+    page cannot have measured (negative, not finite, over a day) is refused: ValueError."""
     kept = [
-        [float(t), bool(focused), bool(visible)]
+        [_seconds(t), bool(focused), bool(visible)]
         for t, focused, visible in events[:500]
-        if isinstance(t, int | float)
+        if isinstance(t, int | float) and not isinstance(t, bool)
     ]
     StepVisit.objects.filter(participant=participant, position=position).update(
-        attention=kept,
-        hidden_seconds=max(0.0, float(hidden)),
-        blurred_seconds=max(0.0, float(blurred)),
+        attention=kept, hidden_seconds=_seconds(hidden), blurred_seconds=_seconds(blurred)
     )
+
+
+def _seconds(value: Any) -> float:
+    seconds = float(value)
+    if not 0.0 <= seconds <= 86_400.0:  # also false for NaN
+        raise ValueError(f"not a page's seconds: {value!r}")
+    return seconds
 
 
 # --- game blocks ------------------------------------------------------------------------------

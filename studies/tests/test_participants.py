@@ -296,3 +296,29 @@ def test_participants_are_balanced_across_conditions_by_completions_then_walkers
     assert third.condition_id == second.condition_id
     titles = set(Step.objects.filter(pk__in=third.plan).values_list("title", flat=True))
     assert ("S" in titles) == (third.condition_id == silent.pk)
+
+
+def test_a_page_reports_its_focus_and_visibility_and_nonsense_is_refused() -> None:
+    study = make_study()
+    client = Client()
+    participant = enter(client, study, **PROLIFIC)
+    page(client, study)
+    url = f"/s/{study.slug}/attention/"
+    good = {"position": 0, "events": [[0, True, True], [2.5, False, False]], "hidden": 1.5}
+    assert client.post(url, good, content_type="application/json").status_code == 200
+    visit = participant.visits.get(position=0)
+    assert visit.attention == [[0.0, True, True], [2.5, False, False]]
+    assert visit.hidden_seconds == 1.5
+    for bad in (
+        b"not json",
+        b'{"position": "a"}',
+        b'{"position": 0, "events": [[1, 2]]}',
+        b'{"position": 0, "hidden": "nan"}',
+        b'{"position": 0, "blurred": 1e308}',
+        b'{"position": 0, "events": [[-1, true, true]]}',
+        b"[1]",
+    ):
+        response = client.post(url, bad, content_type="application/json")
+        assert response.status_code == 400, bad
+    visit.refresh_from_db()
+    assert visit.hidden_seconds == 1.5  # nothing half-written
