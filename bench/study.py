@@ -7,8 +7,9 @@ their own (a cookie jar each), ``--concurrency`` at a time, each arriving from a
 walk it as a person does: every page fetched, every form posted, the game played over the real
 socket (started, begun, its frames acknowledged) until it ends, the block's progress polled
 until it lets them continue. Right after each study page, the same browser fetches a plain
-Django page (the study's base template, no database query of its own) padded to that page's
-size, so both are timed side by side under the same load.
+Django page padded to that page's size (``bench/study_urls.py``: its session, user and the one
+row it shows read, in the study pages' base template), so both are timed side by side under
+the same load.
 
 Reported: pages per second (study requests, all of them: a form posted and the page it
 redirects to count as one), p50/p99 of a step's page against the plain page of its size beside
@@ -87,6 +88,7 @@ class Walk:
     study_ms: list[float] = field(default_factory=list)  # every request, a POST with its redirect
     page_ms: list[float] = field(default_factory=list)  # a step's page (GET), as the plain one
     plain_ms: list[float] = field(default_factory=list)
+    by_page: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (study, plain)
     errors: list[str] = field(default_factory=list)
 
 
@@ -122,7 +124,10 @@ class Browser:
         if not plain and data is None and path.endswith("/step/"):
             self.walk.page_ms.append(took)
             # The same browser, a plain page of the same size, right after: side by side.
-            self.request(f"/bench/plain/?bytes={len(text.encode())}", plain=True)
+            self.request(f"/bench/plain/{SLUG}/?bytes={len(text.encode())}", plain=True)
+            heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.S)
+            name = re.sub(r"<[^>]+>|\s+", " ", heading.group(1)).strip() if heading else "?"
+            self.walk.by_page.setdefault(name, []).append((took, self.walk.plain_ms[-1]))
         return text
 
     def cookie(self, name: str) -> str:
@@ -251,6 +256,23 @@ def run(participants: int = 200, concurrency: int = 16) -> dict[str, Any]:
         "plain_page_p50_ms": p(plain, 0.5),
         "plain_page_p99_ms": p(plain, 0.99),
         "plain_page_mean_ms": round(statistics.fmean(plain), 2) if plain else 0.0,
+        # Each step's page against the plain page fetched right after it: p50s, and the median
+        # of the pairs' ratios (the pairs share the moment's load).
+        "by_page": {
+            name: {
+                "pages": len(pairs),
+                "p50_ms": p(sorted(a for a, _ in pairs), 0.5),
+                "plain_p50_ms": p(sorted(b for _, b in pairs), 0.5),
+                "median_ratio": round(statistics.median(a / b for a, b in pairs if b > 0), 2),
+            }
+            for name, pairs in walk.by_page.items()
+        },
+        "median_page_ratio": round(
+            statistics.median(a / b for pairs in walk.by_page.values() for a, b in pairs if b > 0),
+            2,
+        )
+        if walk.by_page
+        else 0.0,
     }
 
 
@@ -261,5 +283,6 @@ def render(result: dict[str, Any]) -> str:
         f"{result['requests']} study requests in {result['seconds']} s = "
         f"{result['pages_per_second']} a second; a step's page p50 {result['page_p50_ms']} ms, "
         f"p99 {result['page_p99_ms']} ms; a plain page of the same size p50 "
-        f"{result['plain_page_p50_ms']} ms, p99 {result['plain_page_p99_ms']} ms"
+        f"{result['plain_page_p50_ms']} ms, p99 {result['plain_page_p99_ms']} ms; a step's page "
+        f"over the plain page after it: median {result['median_page_ratio']}"
     )

@@ -8,6 +8,8 @@ to a participant, whatever the renderer lets through.
 
 from __future__ import annotations
 
+import functools
+
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
@@ -23,11 +25,14 @@ TAGS = {
 ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
 
 
+# The same texts are shown to every participant of a study: rendered once a process each.
+@functools.lru_cache(maxsize=512)
 def render(text: str) -> SafeString:
     """Blocks (paragraphs, lists, headings): a page's or a step's text."""
     return _clean(_renderer.render(text or ""))
 
 
+@functools.lru_cache(maxsize=2048)
 def render_inline(text: str) -> SafeString:
     """One line with no paragraph around it: a question, a consent statement, a label."""
     return _clean(_renderer.renderInline(text or ""))

@@ -381,7 +381,11 @@ class Participant(models.Model):
         help_text="The account their episodes are recorded under.",
     )
     session_key = models.CharField(max_length=64, blank=True)
-    tab = models.CharField(max_length=32, blank=True, help_text="The tab that holds the study.")
+    tab = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The page (tab) that holds the study: its time and a nonce.",
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.STARTED)
     condition = models.ForeignKey(
         Condition, null=True, blank=True, on_delete=models.PROTECT, related_name="participants"

@@ -2,53 +2,64 @@
 
 A participant's score in a block is their returns over the block's ended episodes (with at
 least one step) added up, their own seat's return in a game of several seats. The rule is
-written once, here: ``own_returns`` for one participant's live panel
-(``services.block_progress``), and ``block_scores``, the same sum in one query for everyone who
-finished the block, for the dashboard's histograms and the score page's comparison.
+written once, here: ``played`` for one participant's live panel (``services.block_progress``:
+every episode of theirs in the block, its steps and their return, in one query), and
+``block_scores``, the same sum in one query for everyone who finished the block, for the
+dashboard's histograms and the score page's comparison.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import (
-    Case,
+    BooleanField,
+    ExpressionWrapper,
     F,
     FloatField,
+    Func,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
-    When,
 )
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
-from recording.models import Episode, EpisodeSeat
+from recording.models import Chunk, Episode, EpisodeSeat
 
 from .models import BlockEpisode, Participant, Step, StepVisit
 
-# Seats a game may have (multi-agent ALE's games have two or four): a participant's return is
-# read from ``seat_returns`` at their seat's index, which SQL cannot take from a column, so each
-# possible index is a branch of the CASE.
-MOST_SEATS = 4
+
+class SeatReturn(Func):
+    """A seat's return in an episode: element ``seat`` of its ``seat_returns`` list (NULL when
+    the seat is unknown or the list has no such element). One JSON lookup by a computed index,
+    which the ORM's key transforms cannot take."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s)::double precision",
+            arg_joiner=" ->> ", **extra,
+        )  # fmt: skip
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="CAST(json_extract(%(expressions)s || ']') AS REAL)",
+            arg_joiner=", '$[' || ", **extra,
+        )  # fmt: skip
 
 
 def _own_return() -> Coalesce:
     """The participant's return in one linked episode: their seat's in a game of several seats
     (``seat`` alias), else the episode's."""
-    returns = "episode__seat_returns"
     return Coalesce(
-        Case(
-            *(
-                When(seat=i, then=Cast(KeyTextTransform(str(i), returns), FloatField()))
-                for i in range(MOST_SEATS)
-            ),
-            default=None,
-            output_field=FloatField(),
-        ),
+        SeatReturn(F("episode__seat_returns"), F("seat")),
         F("episode__total_return"),
         Value(0.0),
         output_field=FloatField(),
@@ -60,21 +71,54 @@ def ended_links() -> Q:
     return ~Q(episode__status=Episode.Status.ACTIVE) & Q(episode__steps__gt=0)
 
 
-def _ended_with_seat(**lookups: object) -> QuerySet[BlockEpisode]:
-    """Block links to ended episodes, each with the participant's seat in it (``seat``)."""
+def _with_seat(links: QuerySet[BlockEpisode]) -> QuerySet[BlockEpisode]:
+    """Block links, each with the participant's seat in its episode (``seat``)."""
     seat = EpisodeSeat.objects.filter(
         episode=OuterRef("episode"), user=OuterRef("participant__user")
     ).order_by("index", "from_step")
-    return BlockEpisode.objects.filter(ended_links(), **lookups).alias(
-        seat=Subquery(seat.values("index")[:1])
+    return links.alias(seat=Subquery(seat.values("index")[:1]))
+
+
+def _ended_with_seat(**lookups: object) -> QuerySet[BlockEpisode]:
+    """Block links to ended episodes, each with the participant's seat in it (``seat``)."""
+    return _with_seat(BlockEpisode.objects.filter(ended_links(), **lookups))
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """One episode of a participant's in a block, as their live panel counts it."""
+
+    counts: bool  # ended with at least one step: its return is part of their score
+    steps: int  # played so far (a running episode's stored chunks: its total is written at its end)
+    own: float  # the participant's return in it (their seat's)
+
+
+def played(participant: Participant, step: Step) -> list[Played]:
+    """Every episode the participant played in ``step``, oldest first, in one query."""
+    stored = (
+        Chunk.objects.filter(episode=OuterRef("episode"))
+        .values("episode")
+        .annotate(n=Sum("n_steps"))
+        .values("n")
     )
-
-
-def own_returns(participant: Participant, step: Step) -> list[float]:
-    """The participant's return in each episode they ended in ``step``, oldest first: what
-    their live panel adds up (``services.block_progress``)."""
-    links = _ended_with_seat(participant=participant, step=step).order_by("episode__started_at")
-    return [float(r) for r in links.annotate(own=_own_return()).values_list("own", flat=True)]
+    links = (
+        _with_seat(BlockEpisode.objects.filter(participant=participant, step=step))
+        .annotate(
+            counts=ExpressionWrapper(ended_links(), output_field=BooleanField()),
+            own=_own_return(),
+            stored=Coalesce(Subquery(stored), Value(0)),
+        )
+        .order_by("episode__started_at")
+        .values_list("counts", "episode__status", "episode__steps", "stored", "own")
+    )
+    return [
+        Played(
+            counts=bool(counts),
+            steps=int(stored if status == Episode.Status.ACTIVE else total),
+            own=float(own),
+        )
+        for counts, status, total, stored, own in links
+    ]
 
 
 def block_scores(step: Step, *, leaving_out: Participant | None = None) -> list[float]:

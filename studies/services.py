@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -174,6 +176,39 @@ def current_step(participant: Participant) -> Step | None:
     return None if step_id is None else Step.objects.get(pk=step_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    """Where a participant's page is: the score page they have yet to continue from (shown
+    before anything else), else their current step and their visit to it (None when every
+    step is done)."""
+
+    score_page: StepVisit | None = None
+    visit: StepVisit | None = None
+
+    @property
+    def step(self) -> Step | None:
+        return self.visit.step if self.visit is not None else None
+
+
+def whereabouts(participant: Participant) -> Whereabouts:
+    """Read with the visits they need in one query (with the current step and its game: a
+    study's page costs what a plain page does, ``bench study``); the current step's visit is
+    begun the first time it is shown."""
+    visits = list(
+        participant.visits.filter(
+            Q(position=participant.position)
+            | Q(score_page__isnull=False, score_seen_at__isnull=True)
+        ).select_related("step", "step__game")
+    )
+    due = next((v for v in visits if v.score_page is not None and v.score_seen_at is None), None)
+    if due is not None:
+        return Whereabouts(score_page=due)
+    if participant.current_step_id is None:
+        return Whereabouts()
+    here = next((v for v in visits if v.position == participant.position), None)
+    return Whereabouts(visit=here or visit(participant))
+
+
 def visit(participant: Participant) -> StepVisit | None:
     """The participant's visit to their current step, begun the first time they see it."""
     step_id = participant.current_step_id
@@ -185,16 +220,36 @@ def visit(participant: Participant) -> StepVisit | None:
     return found
 
 
-def take_tab(participant: Participant) -> str:
-    """A new tab holds the study from now on; the one before is told so when it next acts."""
-    token = secrets.token_hex(8)
-    Participant.objects.filter(pk=participant.pk).update(tab=token)
-    participant.tab = token
-    return token
+_TABS = signing.Signer(salt="studies.tab")
+
+
+def issue_tab() -> str:
+    """A token for a page being shown, later than every one issued before it (its time comes
+    first) and signed, so a page cannot make one up. Showing a page writes nothing: the page
+    claims the study with it as it opens (``claim_tab``), and so does every form it posts."""
+    return _TABS.sign(f"{time.time_ns():020d}{secrets.token_hex(4)}")
+
+
+def claim_tab(participant: Participant, token: str) -> bool:
+    """The page holding ``token`` holds the study, unless a page opened later has claimed it
+    (a second tab takes over; the first is told when it next asks or acts). One conditional
+    update, written only when the holder changes."""
+    try:
+        value = _TABS.unsign(token)
+    except signing.BadSignature:
+        return False
+    if value == participant.tab:
+        return True
+    if value < participant.tab:
+        return False
+    claimed = Participant.objects.filter(pk=participant.pk, tab__lt=value).update(tab=value)
+    if claimed:
+        participant.tab = value
+    return bool(claimed)
 
 
 def check_tab(participant: Participant, token: str) -> None:
-    if not token or token != participant.tab:
+    if not claim_tab(participant, token):
         raise Refusal(
             "Continue in your other tab",
             "This study is open in another tab or window, which has taken over. Please go on "
@@ -554,19 +609,16 @@ class Progress:
         }
 
 
-def block_progress(participant: Participant, step: Step, *, now: Any = None) -> Progress:
-    from recording.models import Episode
-
+def block_progress(
+    participant: Participant, step: Step, *, now: Any = None, visit: StepVisit | None = None
+) -> Progress:
+    """Where the participant stands in a block: two queries at most (their episodes, and their
+    visit's start when the block has a time limit and ``visit`` is not given)."""
     now = now or timezone.now()
-    links = BlockEpisode.objects.filter(participant=participant, step=step)
-    episodes = list(Episode.objects.filter(pk__in=links.values("episode")).with_stored_steps())
+    games = scores.played(participant, step)
     fps = step.game.fps if step.game else 60
-    returns = scores.own_returns(participant, step)  # one a game ended
-    steps = 0
-    for e in episodes:  # a running episode's steps are written when it ends: count its chunks
-        steps += (
-            e.steps if e.status != Episode.Status.ACTIVE else (getattr(e, "stored_steps", 0) or 0)
-        )
+    returns = [g.own for g in games if g.counts]  # one a game ended
+    steps = sum(g.steps for g in games)
     minutes = steps / fps / 60
     score = sum(returns)
     best = max(returns) if returns else None
@@ -581,7 +633,8 @@ def block_progress(participant: Participant, step: Step, *, now: Any = None) -> 
     if step.min_score is not None:
         wanted.append(f"a score of {step.min_score:g} in one game")
         met = met and best is not None and best >= step.min_score
-    visit = StepVisit.objects.filter(participant=participant, step=step).first()
+    if step.time_limit_minutes and visit is None:
+        visit = StepVisit.objects.filter(participant=participant, step=step).first()
     time_up = bool(
         step.time_limit_minutes
         and visit is not None

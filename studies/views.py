@@ -25,13 +25,14 @@ from .services import Refusal
 SESSION = "studies"
 
 
-def _bound(request: HttpRequest, study: Study) -> Participant | None:
-    participant_id = request.session.get(SESSION, {}).get(study.slug)
+def _bound(request: HttpRequest, slug: str) -> Participant | None:
+    """The participant this browser is in the study as (read with their study, one query)."""
+    participant_id = request.session.get(SESSION, {}).get(slug)
     if not participant_id:
         return None
     participant = (
         Participant.objects.select_related("study")
-        .filter(pk=participant_id, study=study, session_key=request.session.session_key)
+        .filter(pk=participant_id, study__slug=slug, session_key=request.session.session_key)
         .first()
     )
     if participant is not None:
@@ -40,15 +41,20 @@ def _bound(request: HttpRequest, study: Study) -> Participant | None:
     return participant
 
 
-def _refused(request: HttpRequest, study: Study | None, refusal: Refusal) -> HttpResponse:
+def _study(request: HttpRequest, slug: str) -> tuple[Study, Participant | None]:
+    participant = _bound(request, slug)
+    if participant is not None:
+        return participant.study, participant
+    return get_object_or_404(Study, slug=slug), None
+
+
+def _refused(
+    request: HttpRequest, study: Study | None, refusal: Refusal, participant: Participant | None
+) -> HttpResponse:
     return render(
         request,
         "studies/refused.html",
-        {
-            "study": study,
-            "refusal": refusal,
-            "participant": _bound(request, study) if study else None,
-        },
+        {"study": study, "refusal": refusal, "participant": participant},
         status=refusal.status,
     )
 
@@ -62,8 +68,7 @@ def _sign_in(request: HttpRequest, participant: Participant) -> None:
         services.rebind_session(participant, request.session.session_key or "")
 
 
-def _need_participant(request: HttpRequest, study: Study) -> Participant:
-    participant = _bound(request, study)
+def _need(participant: Participant | None) -> Participant:
     if participant is None:
         raise Refusal(
             "Open the study from its link",
@@ -75,20 +80,16 @@ def _need_participant(request: HttpRequest, study: Study) -> Participant:
 
 @require_GET
 def entry(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
     if not request.session.session_key:
         request.session.save()
+    study, returning = _study(request, slug)
     session_key = request.session.session_key or ""
     try:
         participant = services.enter(
-            study,
-            request.GET,
-            session_key=session_key,
-            user=request.user,
-            returning=_bound(request, study),
+            study, request.GET, session_key=session_key, user=request.user, returning=returning
         )
     except Refusal as refusal:
-        return _refused(request, study, refusal)
+        return _refused(request, study, refusal, returning)
     _sign_in(request, participant)
     bound = dict(request.session.get(SESSION, {}))
     bound[study.slug] = str(participant.pk)
@@ -98,9 +99,9 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def step(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study, bound = _study(request, slug)
     try:
-        participant = _need_participant(request, study)
+        participant = _need(bound)
         if participant.state == Participant.State.COMPLETED:
             return redirect("studies:done", slug=slug)
         if participant.state not in services.ACTIVE:
@@ -114,7 +115,7 @@ def step(request: HttpRequest, slug: str) -> HttpResponse:
             return _act(request, study, participant)
         return _show(request, study, participant)
     except Refusal as refusal:
-        return _refused(request, study, refusal)
+        return _refused(request, study, refusal, bound)
 
 
 def _show(
@@ -130,22 +131,16 @@ def _show(
         "position": participant.position,
         "steps_total": len(participant.plan),
     }
-    due = services.score_page_due(participant)
-    if due is not None:  # between a block and the next step, once
-        shown = services.score_page(due)
+    where = services.whereabouts(participant)
+    context["tab"] = services.issue_tab()
+    if where.score_page is not None:  # between a block and the next step, once
+        shown = services.score_page(where.score_page)
         context |= {"page": shown, "position": shown.position, "no_attention": True}
-        context["tab"] = services.take_tab(participant)
         return render(request, "studies/score.html", context)
-    current = services.current_step(participant)
+    current = where.step
     if current is None:
-        context["tab"] = services.take_tab(participant)
         return render(request, "studies/finish.html", context)
-    services.visit(participant)
-    context |= {
-        "step": current,
-        "body": markdown(current.body),
-        "tab": services.take_tab(participant),
-    }
+    context |= {"step": current, "body": markdown(current.body)}
     if current.kind == Step.Kind.CONSENT:
         context["form"] = form or ConsentForm(current)
     elif current.kind == Step.Kind.QUESTIONNAIRE:
@@ -163,7 +158,7 @@ def _show(
             "mode": "match" if multi else "play",
             "ws_path": f"/ws/{'match' if multi else 'play'}/{game.slug}/",
             "autostart": current.countdown_seconds or 1,
-            "progress": services.block_progress(participant, current).as_json(),
+            "progress": services.block_progress(participant, current, visit=where.visit).as_json(),
         }
     return render(request, f"studies/step_{current.kind}.html", context, status=status)
 
@@ -222,23 +217,23 @@ def _act(request: HttpRequest, study: Study, participant: Participant) -> HttpRe
 
 @require_POST
 def complete(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study, bound = _study(request, slug)
     try:
-        participant = _need_participant(request, study)
+        participant = _need(bound)
         services.check_tab(participant, request.POST.get("tab", ""))
         services.complete(participant)
     except Refusal as refusal:
-        return _refused(request, study, refusal)
+        return _refused(request, study, refusal, bound)
     return redirect("studies:done", slug=slug)
 
 
 @require_GET
 def done(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study, bound = _study(request, slug)
     try:
-        participant = _need_participant(request, study)
+        participant = _need(bound)
     except Refusal as refusal:
-        return _refused(request, study, refusal)
+        return _refused(request, study, refusal, bound)
     if not participant.completion_code:
         return redirect("studies:step", slug=slug)
     return render(
@@ -254,29 +249,29 @@ def done(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study, bound = _study(request, slug)
     try:
-        participant = _need_participant(request, study)
+        participant = _need(bound)
         if request.method == "POST":
             services.withdraw(participant)
             return render(request, "studies/withdrawn.html", {"study": study})
     except Refusal as refusal:
-        return _refused(request, study, refusal)
+        return _refused(request, study, refusal, bound)
     return render(request, "studies/withdraw.html", {"study": study, "participant": participant})
 
 
 @require_POST
 def report(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study, bound = _study(request, slug)
     try:
-        participant = _need_participant(request, study)
+        participant = _need(bound)
         services.report_problem(
             participant, request.POST.get("text", ""), page=request.POST.get("page", "")
         )
     except Refusal as refusal:
         if request.headers.get("Accept") == "application/json":
             return JsonResponse({"error": refusal.message}, status=refusal.status)
-        return _refused(request, study, refusal)
+        return _refused(request, study, refusal, bound)
     if request.headers.get("Accept") == "application/json":
         return JsonResponse({"ok": True})
     return render(
@@ -295,28 +290,26 @@ def ping(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def progress(request: HttpRequest, slug: str) -> JsonResponse:
     """The live panel of a game block: games, minutes, score, bonus, and whether it is done."""
-    study = get_object_or_404(Study, slug=slug)
-    participant = _bound(request, study)
+    participant = _bound(request, slug)
     current = services.current_step(participant) if participant is not None else None
     if participant is None or current is None or current.kind != Step.Kind.GAME:
         return JsonResponse({"error": "not in a game block"}, status=409)
     return JsonResponse(services.block_progress(participant, current).as_json())
 
 
-@require_GET
+@require_POST
 def tab(request: HttpRequest, slug: str) -> JsonResponse:
-    """Whether the asking tab still holds the study (a second tab takes over)."""
-    study = get_object_or_404(Study, slug=slug)
-    participant = _bound(request, study)
-    current = participant is not None and participant.tab == request.GET.get("t", "")
+    """A page claims the study as it opens, then asks every few seconds whether it still
+    holds it (a page opened later in another tab takes it over)."""
+    participant = _bound(request, slug)
+    current = participant is not None and services.claim_tab(participant, request.POST.get("t", ""))
     return JsonResponse({"current": current})
 
 
 @require_POST
 def attention(request: HttpRequest, slug: str) -> JsonResponse:
     """Focus and visibility changes of the page of one step (sent as the page closes)."""
-    study = get_object_or_404(Study, slug=slug)
-    participant = _bound(request, study)
+    participant = _bound(request, slug)
     if participant is None:
         return JsonResponse({"error": "not in this study"}, status=403)
     try:

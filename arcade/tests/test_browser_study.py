@@ -64,6 +64,15 @@ def test_a_participant_walks_a_study_from_prolific_to_the_completion_code(
 
     expect(page.locator("main h1")).to_have_text("Instructions")
     expect(page.locator("main strong")).to_have_text("arrow keys")
+    # A second tab of the same browser takes the study over; the first says so and stops.
+    second_tab = page.context.new_page()
+    second_tab.goto(f"{live_stack.url}/s/{study.slug}/step/")
+    expect(second_tab.locator("main h1")).to_have_text("Instructions")
+    expect(page.locator("#tab-taken")).to_be_visible(timeout=10_000)
+    expect(page.get_by_role("button", name="Continue")).to_be_disabled()
+    second_tab.close()
+    page.reload()  # reloading takes it back
+    expect(page.locator("#tab-taken")).to_be_hidden()
     page.get_by_role("button", name="Continue").click()
 
     expect(page.locator("main h1")).to_have_text("About you")

@@ -42,11 +42,15 @@
   document.querySelectorAll("main form").forEach((form) => form.addEventListener("submit", sendOnce));
   window.addEventListener("pagehide", sendOnce);
 
-  // A second tab that opens the study takes it over: this one says so and stops acting.
+  // The page claims the study as it opens; a tab opened later takes it over, and this one
+  // then says so and stops acting.
   const banner = document.getElementById("tab-taken");
   async function checkTab() {
     try {
-      const response = await fetch(`${data.tabUrl}?t=${encodeURIComponent(data.tab)}`, { credentials: "same-origin" });
+      const response = await fetch(data.tabUrl, {
+        method: "POST", body: new URLSearchParams({ t: data.tab }), credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf },
+      });
       if (!response.ok) return;
       const answer = await response.json();
       if (!answer.current) {
@@ -57,7 +61,7 @@
     } catch (error) { /* offline for a moment: ask again */ }
     setTimeout(checkTab, 3000);
   }
-  setTimeout(checkTab, 3000);
+  checkTab();
 
   const report = document.getElementById("report-form");
   if (report) {

@@ -12,7 +12,7 @@ from django.test import Client
 from games.models import Game
 from play.seats import Holder
 from play.sink import DjangoSink
-from recording.models import Episode
+from recording.models import Chunk, Episode
 from studies import services
 from studies.models import BlockEpisode, Participant, Step, Study
 from studies.tests.test_participants import PROLIFIC, enter, page, post
@@ -103,6 +103,27 @@ def test_a_score_requirement_and_a_time_limit(pong: Game) -> None:
     began = participant.visits.get(position=1).started_at
     later = services.block_progress(participant, block, now=began + timedelta(minutes=11))
     assert later.time_up
+
+
+def test_a_running_game_counts_its_minutes_so_far_but_not_yet_its_score(pong: Game) -> None:
+    study = block_study(pong, min_active_minutes=1)
+    client = Client()
+    participant = enter(client, study, **PROLIFIC)
+    post(client, study, {})
+    played(participant, pong, steps=1800, score=3)  # half a minute, ended
+    assert participant.user_id is not None
+    running = DjangoSink(user=participant.user, game=pong)._start(
+        seed=2, frame_shape=[210, 160], pixel_format="palette",
+        holders=[Holder("human", participant.user_id)], roles=[],
+    )  # fmt: skip
+    for index in range(3):  # stored so far: its total is written when it ends
+        Chunk.objects.create(
+            episode=running, index=index, first_frame=index * 300, n_frames=300, n_steps=300,
+            keyframe=index == 0, file=f"c{index}", size=1,
+        )  # fmt: skip
+    progress = client.get("/s/play/progress/").json()
+    assert progress["minutes"] == 0.75 and progress["episodes"] == 1 and progress["score"] == 3
+    assert not progress["can_continue"]
 
 
 def test_a_game_block_needs_a_game_that_fits_its_seating(pong: Game) -> None:

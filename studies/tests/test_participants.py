@@ -75,6 +75,11 @@ def post(client: Client, study: Study, data: dict[str, Any]) -> Any:
     return client.post(f"/s/{study.slug}/step/", {**fields, **data})
 
 
+def claim(client: Client, study: Study, token: str) -> Any:
+    """What a study page's script does as it opens, then every few seconds."""
+    return client.post(f"/s/{study.slug}/tab/", {"t": token}).json()
+
+
 def walk_to_the_end(client: Client, study: Study) -> None:
     assert post(client, study, {"agree0": "on", "agree1": "on", "agree": ""}).status_code == 302
     assert post(client, study, {}).status_code == 302  # instructions
@@ -156,12 +161,52 @@ def test_a_second_tab_takes_over_and_the_first_is_told() -> None:
     _, first_tab = page(client, study)
     _, second_tab = page(client, study)  # the same browser opens the study in another tab
     assert first_tab["tab"] != second_tab["tab"]
+    assert claim(client, study, first_tab["tab"]) == {"current": True}  # as each page opens
+    assert claim(client, study, second_tab["tab"]) == {"current": True}
     stale = client.post(f"/s/{study.slug}/step/", {**first_tab, "agree0": "on", "agree1": "on"})
     assert stale.status_code == 409 and b"another tab" in stale.content
-    assert client.get(f"/s/{study.slug}/tab/", {"t": first_tab["tab"]}).json() == {"current": False}
-    assert client.get(f"/s/{study.slug}/tab/", {"t": second_tab["tab"]}).json() == {"current": True}
+    assert claim(client, study, first_tab["tab"]) == {"current": False}  # told when it asks
+    assert claim(client, study, second_tab["tab"]) == {"current": True}
     ok = client.post(f"/s/{study.slug}/step/", {**second_tab, "agree0": "on", "agree1": "on"})
     assert ok.status_code == 302
+
+
+def test_the_tab_opened_last_holds_the_study_whichever_claims_first() -> None:
+    study = make_study()
+    client = Client()
+    participant = enter(client, study, **PROLIFIC)
+    _, first_tab = page(client, study)
+    _, second_tab = page(client, study)
+    # The later page's claim arrives first (the first page's script was slow): it still wins,
+    # and showing the pages wrote nothing.
+    assert Participant.objects.get(pk=participant.pk).tab == ""
+    assert claim(client, study, second_tab["tab"]) == {"current": True}
+    assert claim(client, study, first_tab["tab"]) == {"current": False}
+    # A later page's form may act before its script has claimed: it claims as it posts.
+    _, third_tab = page(client, study)
+    assert (
+        client.post(
+            f"/s/{study.slug}/step/", {**third_tab, "agree0": "on", "agree1": "on"}
+        ).status_code
+        == 302
+    )
+    assert claim(client, study, second_tab["tab"]) == {"current": False}
+
+
+def test_a_made_up_or_tampered_tab_holds_nothing() -> None:
+    study = make_study()
+    client = Client()
+    enter(client, study, **PROLIFIC)
+    _, fields = page(client, study)
+    value, signature = fields["tab"].split(":", 1)
+    for forged in ("", "any", "99999999999999999999ffffffff", f"9{value[1:]}:{signature}"):
+        assert claim(client, study, forged) == {"current": False}
+        refused = client.post(
+            f"/s/{study.slug}/step/", {**fields, "tab": forged, "agree0": "on", "agree1": "on"}
+        )
+        assert refused.status_code == 409
+    assert claim(client, study, fields["tab"]) == {"current": True}
+    assert client.get(f"/s/{study.slug}/tab/").status_code == 405  # claiming is a POST
 
 
 def test_a_step_cannot_be_skipped_or_answered_twice() -> None:

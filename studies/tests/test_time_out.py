@@ -86,11 +86,11 @@ def test_every_request_of_the_participants_browser_is_a_sign_of_life() -> None:
     client = Client()
     walker = enter(client, study, **PROLIFIC)
     last_seen(walker, 20)
-    client.get(f"/s/{study.slug}/tab/", {"t": "any"})  # an open page asks every few seconds
+    client.post(f"/s/{study.slug}/tab/", {"t": "any"})  # an open page asks every few seconds
     walker.refresh_from_db()
     assert timezone.now() - walker.last_seen_at < timedelta(seconds=5)
     seen = walker.last_seen_at
-    client.get(f"/s/{study.slug}/tab/", {"t": "any"})  # written at most once a minute
+    client.post(f"/s/{study.slug}/tab/", {"t": "any"})  # written at most once a minute
     walker.refresh_from_db()
     assert walker.last_seen_at == seen
 
