@@ -5,7 +5,10 @@ web processes. The parent binds the socket once and hands it to every child (`da
 the children all accept from it. A child busy stepping its games is late to `accept`, so new
 players land mostly on the less loaded process. The parent forwards SIGTERM and SIGINT to
 every child and waits for them, and stops all of them if one dies, so a supervisor (`arcade.run`,
-Docker, systemd) sees one service.
+Docker, systemd) sees one service. A child still there ``ARCADE_STOP_GRACE_SECONDS`` (20) after
+the signal is killed: a Daphne whose shutdown hangs (an HTTP request caught mid-flight as its
+event loop stops) must not outlive the service it belongs to, holding its port's database
+connections.
 
     python -m arcade.serve --processes 2 --bind 0.0.0.0 --port 8000
 """
@@ -76,8 +79,15 @@ def serve(*, processes: int, host: str, port: int, application: str, extra: list
     failed = not stopping
     if failed:
         stop(signal.SIGTERM, None)
+    deadline = time.monotonic() + float(os.environ.get("ARCADE_STOP_GRACE_SECONDS", "20"))
     for child in children:
-        child.wait()
+        try:
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"arcade: web process {child.pid} did not stop; killed", flush=True)
+            child.kill()
+            child.wait()
+            failed = True
     sock.close()
     if metrics_dir is not None:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -163,6 +163,7 @@ def running_stack(
         ARCADE_SECURE_COOKIES="false",
         ARCADE_HSTS_SECONDS="0",
         ARCADE_METRICS_PUBLIC="true",
+        ARCADE_STOP_GRACE_SECONDS="10",  # a hung web process is killed before the wait ends
         PYTHONUNBUFFERED="1",
     )
     env.update(extra_env or {})  # may replace any of the above (a bench's own settings)

@@ -1,7 +1,9 @@
 """The waiting room: people who open a multi-seat game are seated first come, first served.
 
-Each game has at most one room open for people at a time, across every web process: Redis
-key ``arcade:lobby:<game>`` holds its address (``play/hub.py``). A player who finds none
+Each waiting room has at most one room open for people at a time, across every web process:
+Redis key ``arcade:lobby:<game>`` holds its address (``play/hub.py``); a waiting room of its
+own (a study block's, named by ``play/contexts.py``) is ``arcade:lobby:<game>:<name>``, so
+that only the people it names meet there. A player who finds none
 hosts a new room on their own process (set only if still absent, so two processes cannot
 both open one); a player who finds one asks its host for a seat. A room that fills (or
 starts, or ends) withdraws its address, and one that has a free seat again (someone left
@@ -22,6 +24,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from games.engine.deciding import DecisionThread
@@ -29,7 +32,7 @@ from games.engine.machines import GameConfig, SeatConfig
 from games.models import Game, Policy
 from games.services import policy_build
 
-from . import engine
+from . import contexts, engine
 from . import hub as hubs
 from . import protocol as p
 from .match import Match, human_seat
@@ -41,6 +44,13 @@ from .viewers import Spectators, Transport, Viewer
 log = logging.getLogger(__name__)
 
 LOBBY_KEY = "arcade:lobby:{}"
+
+
+def lobby_key(game_slug: str, waiting_room: str = "") -> str:
+    key = LOBBY_KEY.format(game_slug)
+    return f"{key}:{waiting_room}" if waiting_room else key
+
+
 LOBBY_TTL = 3600
 ATTEMPTS = 5  # rooms tried before a player is told to try again
 # Deletes the lobby's address only if it is still this room's (another may have opened since).
@@ -155,10 +165,12 @@ async def take_seat(
     ``channel`` its channel-layer name and ``subscribe`` its relay's start (for a room of
     another process: called before the room is asked, so nothing it sends is lost)."""
     name = user.get_username()
+    waiting_room = await database_sync_to_async(contexts.waiting_room)(user, game)
+    key = lobby_key(config.slug, waiting_room)
     for _ in range(ATTEMPTS):
-        address = hubs.Address.loads(await _get(LOBBY_KEY.format(config.slug)))
+        address = hubs.Address.loads(await _get(key))
         if address is None:
-            room = await _host(game, config, user)
+            room = await _host(game, config, user, key)
             if room is None:
                 continue  # another process opened one meanwhile: join that
             address = room.address
@@ -181,7 +193,7 @@ async def take_seat(
         if answer.code == "seated":
             raise p.ProtocolError("seated", answer.text)
         # Full or gone: that room is no longer open; look again (it withdrew, or we do).
-        await _eval(_WITHDRAW, LOBBY_KEY.format(config.slug), address.dumps())
+        await _eval(_WITHDRAW, key, address.dumps())
     raise p.ProtocolError("busy", "Could not find a seat just now; press Play to try again.")
 
 
@@ -213,7 +225,7 @@ async def rejoin(
     return RemoteLink(address, reply["seat"], SeatConfig(**reply["config"]), user.pk)
 
 
-async def _host(game: Game, config: GameConfig, user: Any) -> Room | None:
+async def _host(game: Game, config: GameConfig, user: Any, key: str) -> Room | None:
     conf = settings.ARCADE
     match = Match(
         game=config,
@@ -237,8 +249,9 @@ async def _host(game: Game, config: GameConfig, user: Any) -> Room | None:
         ),
         on_close=_closed,
     )
+    room.lobby_key = key
     room.address = await hubs.hub().address(room.id, functools.partial(_serve, room))
-    if not await _set_if_absent(LOBBY_KEY.format(config.slug), room.address.dumps()):
+    if not await _set_if_absent(key, room.address.dumps()):
         hubs.hub().close(room.id)
         return None
     _rooms[room.id] = room
@@ -276,7 +289,7 @@ def _closed(room: Room) -> None:
 async def _forget(room: Room) -> None:
     try:
         if room.address is not None:
-            await _eval(_WITHDRAW, LOBBY_KEY.format(room.game.slug), room.address.dumps())
+            await _eval(_WITHDRAW, room.lobby_key, room.address.dumps())
         if room.episode_id is not None:
             await hubs.unpublish(room.episode_id)
     except Exception:  # the keys expire anyway
@@ -285,12 +298,12 @@ async def _forget(room: Room) -> None:
 
 async def _withdraw_if_closed(room: Room) -> None:
     if not room.open_for_people and room.address is not None:
-        await _eval(_WITHDRAW, LOBBY_KEY.format(room.game.slug), room.address.dumps())
+        await _eval(_WITHDRAW, room.lobby_key, room.address.dumps())
 
 
 async def _advertise_if_open(room: Room) -> None:
     if room.open_for_people and room.address is not None:
-        await _set_if_absent(LOBBY_KEY.format(room.game.slug), room.address.dumps())
+        await _set_if_absent(room.lobby_key, room.address.dumps())
 
 
 def admit_join(user_id: int) -> bool:

@@ -96,6 +96,7 @@ class Room:
         self.ai: dict[int, _Ai] = {}
         self.spectators = Spectators(match)
         self.address: hubs.Address | None = None
+        self.lobby_key = ""  # where its address is advertised while it has free seats
         self.episode_id: str | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._tasks: set[asyncio.Task[Any]] = set()

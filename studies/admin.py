@@ -21,7 +21,6 @@ from django.utils.safestring import SafeString
 from . import bonuses, datafiles, outline
 from .admin_views import study_dashboard
 from .models import (
-    GAME_BLOCKS_NOT_YET,
     Answer,
     Condition,
     Participant,
@@ -143,8 +142,8 @@ class StudyAdmin(admin.ModelAdmin[Study]):
     @admin.action(description="Open")
     def open_studies(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
-            if study.has_unplayable_blocks():
-                self.message_user(request, f"{study.slug}: {GAME_BLOCKS_NOT_YET}", messages.ERROR)
+            if problems := study.unplayable():
+                self.message_user(request, f"{study.slug}: {' '.join(problems)}", messages.ERROR)
             else:
                 Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)
 

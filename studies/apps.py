@@ -17,7 +17,8 @@ class StudiesConfig(AppConfig):
 
     def ready(self) -> None:
         # A study's game block is a live match like any other: play asks the providers what
-        # an episode is for, and a new episode with a study's context is linked to its block.
+        # an episode is for and where a participant waits for a seat (their block's own
+        # waiting room), and a new episode with a study's context is linked to its block.
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
@@ -28,6 +29,7 @@ class StudiesConfig(AppConfig):
         from . import dashboard, scope, services
 
         contexts.provide(services.episode_context)
+        contexts.provide_waiting_room(services.waiting_room)
         # Exports ask which of a study's episodes they may write and how to show its context
         # (participants as pseudonyms); a withdrawn participant's episodes leave every export.
         scopes.provide(scope.SCOPE)

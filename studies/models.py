@@ -19,15 +19,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from games.models import Game
+from games.models import Game, GameSeat
 from recording.models import Episode
-
-# Blocks against another participant from the waiting room are built and shown in the outline,
-# but not yet playable in a study: a study that has one stays a draft until they are.
-GAME_BLOCKS_NOT_YET = (
-    "This study has a game block against another participant, which participants cannot "
-    "play yet: keep it a draft."
-)
 
 
 class Study(models.Model):
@@ -111,12 +104,18 @@ class Study(models.Model):
             )
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValidationError({"closes_at": "The study must close after it opens."})
-        if self.status == self.Status.OPEN and self.pk and self.has_unplayable_blocks():
-            raise ValidationError({"status": GAME_BLOCKS_NOT_YET})
+        if self.status == self.Status.OPEN and self.pk and (problems := self.unplayable()):
+            raise ValidationError({"status": " ".join(problems)})
 
-    def has_unplayable_blocks(self) -> bool:
-        """Game blocks against another participant (not yet playable in a study)."""
-        return self.current_steps().filter(kind=Step.Kind.GAME, seating="vs_human").exists()
+    def unplayable(self) -> list[str]:
+        """Why participants could not play one of its game blocks (its game disabled, or its
+        seats no longer fitting the block since the catalogue changed): it cannot be opened."""
+        blocks = self.current_steps().filter(kind=Step.Kind.GAME).select_related("game")
+        return [
+            f"{block.title}: {problem}"
+            for block in blocks.prefetch_related("game__seats")
+            if (problem := block.seating_problem())
+        ]
 
     @property
     def extra_parameters(self) -> list[str]:
@@ -253,12 +252,8 @@ class Step(models.Model):
             game = self.game if self.game_id is not None else None
             if game is None:
                 errors["game"] = "Choose the game of this block."
-            elif (self.seating == self.Seating.ALONE) == game.is_multi_seat:
-                errors["seating"] = (
-                    "Alone: choose a one-player game. Against an AI or another participant: "
-                    "choose a game of several seats (its seats say who fills them, e.g. "
-                    "pong-vs-ai or pong-2p)."
-                )
+            elif problem := self.seating_problem():
+                errors["seating"] = problem
             if self.episodes is None and self.min_active_minutes is None and self.min_score is None:
                 errors["episodes"] = (
                     "Say when the block is done: a number of episodes, minutes of play or a score."
@@ -276,6 +271,35 @@ class Step(models.Model):
             errors["condition"] = "The condition must be one of this study's."
         if errors:
             raise ValidationError(errors)
+
+    def seating_problem(self) -> str | None:
+        """Why the block's game cannot seat it as it says, or None. Alone: a one-player game.
+        Against an AI: a game of several seats with one the AI fills from the start. Against
+        another participant: a game with two seats people may take (participants of the same
+        block wait for each other in the block's own waiting room; a seat whose AI sits down
+        after a wait lets a participant who waited alone play on)."""
+        game = self.game if self.game_id is not None else None
+        if game is None:
+            return None
+        if not game.enabled:
+            return f"{game.title} is disabled in the catalogue."
+        fills = [seat.fill for seat in game.seats.all()]
+        people = sum(1 for fill in fills if fill != GameSeat.Fill.POLICY)
+        if self.seating == self.Seating.ALONE and game.is_multi_seat:
+            return "Alone: choose a one-player game (e.g. pong)."
+        if self.seating == self.Seating.VS_AI and not (
+            game.is_multi_seat and GameSeat.Fill.POLICY in fills and people >= 1
+        ):
+            return (
+                "Against an AI: choose a game of several seats where the AI fills one from the "
+                "start (e.g. pong-vs-ai)."
+            )
+        if self.seating == self.Seating.VS_HUMAN and not (game.is_multi_seat and people >= 2):
+            return (
+                "Against another participant: choose a game of several seats with two that "
+                "people take (e.g. pong-2p)."
+            )
+        return None
 
     @property
     def statements(self) -> list[str]:

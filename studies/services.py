@@ -563,6 +563,23 @@ def episode_context(people: Any, game: Any) -> dict[str, Any] | None:
     }
 
 
+def waiting_room(user: Any, game: Any) -> str | None:
+    """``play.contexts`` waiting-room provider: a participant whose current step is a block of
+    this game waits for a seat in the block's own waiting room, where they meet only the
+    block's other participants (never a visitor of the public game, nor another study's or
+    version's participant)."""
+    if user is None or not user.is_authenticated:
+        return None
+    for participant in Participant.objects.filter(user=user, state__in=ACTIVE):
+        step_id = participant.current_step_id
+        if (
+            step_id is not None
+            and Step.objects.filter(pk=step_id, kind=Step.Kind.GAME, game=game).exists()
+        ):
+            return f"study-block-{step_id}"
+    return None
+
+
 def link_block_episode(episode: Any) -> None:
     """Called when an episode is created: its study context becomes the block's links."""
     context = episode.context or {}

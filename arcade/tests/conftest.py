@@ -84,6 +84,9 @@ def live_stack(
         "DEBUG": "true",
         "ARCADE_PREWARM": "1",
         "PYTHONUNBUFFERED": "1",
+        # A web process whose shutdown hangs is killed well before the wait below ends, so
+        # that none outlives the test holding connections to its database.
+        "ARCADE_STOP_GRACE_SECONDS": "5",
         **(marker.kwargs if marker else {}),
     }
     logs = tmp_path / "logs"

@@ -137,3 +137,38 @@ def test_a_participant_walks_a_study_from_prolific_to_the_completion_code(
     finally:
         other.close()
     assert Participant.objects.filter(study=study).count() == 1
+
+
+def test_two_participants_of_a_block_against_each_other_play_one_game_together(
+    live_stack: Stack,
+    make_game: Any,
+    browser: Browser,  # noqa: F811
+) -> None:
+    duel = make_game("pong-2p", max_steps=150, start_countdown=1)
+    study = Study.objects.create(slug="duel", title="A duel", status=Study.Status.OPEN)
+    Step.objects.create(study=study, order=0, kind="game", title="Duel", game=duel,
+                        seating="vs_human", episodes=1, countdown_seconds=1)  # fmt: skip
+    Step.objects.create(study=study, order=1, kind="page", title="Thanks")
+    contexts = [browser.new_context() for _ in range(2)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for pid, each in zip(("duel-a", "duel-b"), pages, strict=True):
+            each.goto(f"{live_stack.url}/s/{study.slug}/?PROLIFIC_PID={pid}")
+            expect(each.locator("main h1").first).to_have_text("Duel")
+        for each in pages:  # they meet in the block's waiting room, and the game ends for both
+            expect(each.locator("#episode-state")).to_have_attribute(
+                "data-state", "over", timeout=30_000
+            )
+            expect(each.locator("#block-continue button")).to_be_enabled(timeout=20_000)
+        seats = sorted(each.locator("#seat-info").inner_text() for each in pages)
+        assert "the green paddle" in seats[0] and "the orange paddle" in seats[1]  # one each
+        for each in pages:
+            each.locator("#block-continue button").click()
+            expect(each.locator("main h1")).to_have_text("Thanks")
+    finally:
+        for context in contexts:
+            context.close()
+    participants = list(Participant.objects.filter(study=study))
+    assert len(participants) == 2
+    episodes = {link.episode_id for p in participants for link in p.block_episodes.all()}
+    assert len(episodes) == 1  # one game, both of theirs

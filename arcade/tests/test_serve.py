@@ -43,7 +43,10 @@ def children_of(pid: int) -> list[int]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    monkeypatch.setenv("ARCADE_STOP_GRACE_SECONDS", "3")
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
@@ -123,3 +126,17 @@ def test_one_process_dying_stops_the_service_so_its_supervisor_restarts_it(
     while Path(f"/proc/{second}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{second}").exists()
+
+
+def test_a_process_that_does_not_stop_is_killed_after_the_grace(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    process, _ = served
+    stuck, other = children_of(process.pid)
+    os.kill(stuck, signal.SIGSTOP)  # as a Daphne whose shutdown hangs: it never exits by itself
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=30) != 0  # not a clean stop: its supervisor hears so
+    for pid in (stuck, other):
+        assert not Path(f"/proc/{pid}").exists()

@@ -88,19 +88,29 @@ def test_a_study_duplicates_as_a_draft_with_its_steps_and_questions(admin_client
     assert Question.objects.filter(step__study=copy).count() == 4
 
 
-def test_a_study_with_a_block_against_another_participant_cannot_be_opened_yet(
-    admin_client: Client,
+def test_a_study_whose_block_cannot_be_played_is_not_opened(
+    admin_client: Client, make_game: Any
 ) -> None:
     study = make_study()
     Study.objects.filter(pk=study.pk).update(status=Study.Status.DRAFT)
-    game = Game.objects.create(slug="pong-2p", title="Pong for two", env_id="multi/pong")
-    Step.objects.create(study=study, order=9, kind=Step.Kind.GAME, title="Play", game=game,
+    game = make_game("pong-2p")
+    Step.objects.create(study=study, order=9, kind=Step.Kind.GAME, title="Duel", game=game,
                         seating="vs_human", episodes=2)  # fmt: skip
+    Game.objects.filter(pk=game.pk).update(enabled=False)  # the catalogue changed since
+    answer = admin_client.post(
+        "/admin/studies/study/",
+        {"action": "open_studies", "_selected_action": [study.pk]},
+        follow=True,
+    )
+    assert "Duel: Pong for two is disabled in the catalogue." in answer.content.decode()
+    study.refresh_from_db()
+    assert study.status == Study.Status.DRAFT
+    Game.objects.filter(pk=game.pk).update(enabled=True)
     admin_client.post(
         "/admin/studies/study/", {"action": "open_studies", "_selected_action": [study.pk]}
     )
     study.refresh_from_db()
-    assert study.status == Study.Status.DRAFT
+    assert study.status == Study.Status.OPEN
 
 
 def test_recruitment_ids_are_shown_only_to_staff_with_the_permission(staff: Any) -> None:
