@@ -42,8 +42,8 @@ class Study(models.Model):
     max_participants = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Participants who may enter (declined and withdrawn ones do not count). "
-        "Empty: no limit.",
+        help_text="Participants who may enter (those who declined, withdrew, timed out or were "
+        "turned away by the connection gate do not count). Empty: no limit.",
     )
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.ANYONE)
     entry_parameters = models.CharField(
@@ -360,8 +360,9 @@ class Question(models.Model):
 
 class ParticipantQuerySet(models.QuerySet["Participant"]):
     def counted(self) -> ParticipantQuerySet:
-        """Those who hold a place in the study (a decline or a withdrawal frees it)."""
-        return self.exclude(state__in=Participant.GONE)
+        """Those who hold a place in the study: leaving it (declined, withdrew), timing out or
+        being turned away by the connection gate frees it, as Prolific then recruits again."""
+        return self.exclude(state__in=Participant.PLACE_FREED)
 
     def in_exports(self) -> ParticipantQuerySet:
         """Those whose data the study keeps (a decline or a withdrawal takes it out)."""
@@ -386,6 +387,9 @@ class Participant(models.Model):
 
     # Out of the study and its data: they hold no place and appear in no export.
     GONE = (State.DECLINED, State.WITHDREW)
+    # Hold no place against the study's most participants (a timed-out or turned-away
+    # participant's data stays in the study's files).
+    PLACE_FREED = (*GONE, State.TIMED_OUT, State.REFUSED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")

@@ -168,7 +168,11 @@ def _act(request: HttpRequest, study: Study, participant: Participant) -> HttpRe
     try:
         position = int(request.POST.get("position", ""))
     except ValueError:
-        raise services.not_on_step() from None
+        raise Refusal(
+            "That request was incomplete",
+            "The page sent no step with its answer. Reload the page and try again.",
+            status=400,
+        ) from None
     if "score_page" in request.POST:
         services.leave_score_page(participant, position)
         return redirect("studies:step", slug=study.slug)

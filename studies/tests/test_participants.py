@@ -216,6 +216,9 @@ def test_a_step_cannot_be_skipped_or_answered_twice() -> None:
     _, fields = page(client, study)
     skipped = client.post(f"/s/{study.slug}/step/", {**fields, "position": "2"})
     assert skipped.status_code == 409 and b"not your current step" in skipped.content
+    for malformed in ("", "x", "1e9", "-"):
+        answer = client.post(f"/s/{study.slug}/step/", {**fields, "position": malformed})
+        assert answer.status_code == 400 and b"incomplete" in answer.content
     agree = {**fields, "agree0": "on", "agree1": "on"}
     assert client.post(f"/s/{study.slug}/step/", agree).status_code == 302
     _, now = page(client, study)
@@ -317,6 +320,16 @@ def test_closed_full_and_draft_studies_turn_people_away_clearly() -> None:
     draft = Client().get(f"/s/{study.slug}/", {"PROLIFIC_PID": "fourth"})
     assert draft.status_code == 404
     assert Participant.objects.filter(study=study).count() == 1
+
+
+@pytest.mark.parametrize("state", ["timed_out", "refused", "withdrew", "declined"])
+def test_a_participant_who_left_or_timed_out_frees_their_place(state: str) -> None:
+    study = make_study(max_participants=1)
+    first = enter(Client(), study, PROLIFIC_PID="first")
+    Participant.objects.filter(pk=first.pk).update(state=state)
+    assert enter(Client(), study, PROLIFIC_PID="second").state == "started"
+    again = Client().get(f"/s/{study.slug}/", {"PROLIFIC_PID": "first"})
+    assert again.status_code == 403  # but they cannot take it up again themselves
 
 
 def test_pages_of_a_study_need_its_link_first() -> None:
