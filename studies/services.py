@@ -20,8 +20,9 @@ from typing import Any
 from urllib.parse import quote
 
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from recording.models import Episode
@@ -190,16 +191,21 @@ class Whereabouts:
         return self.visit.step if self.visit is not None else None
 
 
-def whereabouts(participant: Participant) -> Whereabouts:
-    """Read with the visits they need in one query (with the current step and its game: a
-    study's page costs what a plain page does, ``bench study``); the current step's visit is
-    begun the first time it is shown."""
-    visits = list(
-        participant.visits.filter(
-            Q(position=participant.position)
-            | Q(score_page__isnull=False, score_seen_at__isnull=True)
-        ).select_related("step", "step__game")
+def _due_or_current() -> Q:
+    """The visits a page needs: the current step's, and a block's score page not yet seen."""
+    return Q(position=F("participant__position")) | Q(
+        score_page__isnull=False, score_seen_at__isnull=True
     )
+
+
+def whereabouts(participant: Participant) -> Whereabouts:
+    """Read with the visits they need in one query, with the current step; the current
+    step's visit is begun the first time it is shown."""
+    visits = list(participant.visits.filter(_due_or_current()).select_related("step"))
+    return _where(participant, visits)
+
+
+def _where(participant: Participant, visits: list[StepVisit]) -> Whereabouts:
     due = next((v for v in visits if v.score_page is not None and v.score_seen_at is None), None)
     if due is not None:
         return Whereabouts(score_page=due)
@@ -207,6 +213,37 @@ def whereabouts(participant: Participant) -> Whereabouts:
         return Whereabouts()
     here = next((v for v in visits if v.position == participant.position), None)
     return Whereabouts(visit=here or visit(participant))
+
+
+def locate(
+    participant_id: str, slug: str, session_key: str
+) -> tuple[Participant, Whereabouts | None] | None:
+    """The browser's participant in the study ``slug``, with where they are when their
+    current step's visit has begun: one query for a page of a step already shown (a study's
+    page costs no more than a plain one, ``bench study``). None: no such participant here."""
+    try:
+        visits = list(
+            StepVisit.objects.filter(_due_or_current())
+            .filter(
+                participant_id=participant_id,
+                participant__study__slug=slug,
+                participant__session_key=session_key,
+            )
+            .select_related("participant__study", "step")
+        )
+    except ValidationError:  # not a participant's id
+        return None
+    if not visits:  # a step not yet shown (or no such participant): read them alone
+        found = (
+            Participant.objects.select_related("study")
+            .filter(pk=participant_id, study__slug=slug, session_key=session_key)
+            .first()
+        )
+        return None if found is None else (found, None)
+    participant = visits[0].participant
+    for each in visits:
+        each.participant = participant
+    return participant, _where(participant, visits)
 
 
 def visit(participant: Participant) -> StepVisit | None:

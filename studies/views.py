@@ -27,18 +27,24 @@ SESSION = "studies"
 
 def _bound(request: HttpRequest, slug: str) -> Participant | None:
     """The participant this browser is in the study as (read with their study, one query)."""
+    participant, _ = _located(request, slug)
+    return participant
+
+
+def _located(
+    request: HttpRequest, slug: str
+) -> tuple[Participant | None, services.Whereabouts | None]:
+    """The participant, and where they are when it came in the same query (``locate``)."""
     participant_id = request.session.get(SESSION, {}).get(slug)
     if not participant_id:
-        return None
-    participant = (
-        Participant.objects.select_related("study")
-        .filter(pk=participant_id, study__slug=slug, session_key=request.session.session_key)
-        .first()
-    )
-    if participant is not None:
-        # Every request of their browser is a sign of life (the time-out counts from the last).
-        services.mark_seen(participant)
-    return participant
+        return None, None
+    found = services.locate(str(participant_id), slug, request.session.session_key or "")
+    if found is None:
+        return None, None
+    participant, where = found
+    # Every request of their browser is a sign of life (the time-out counts from the last).
+    services.mark_seen(participant)
+    return participant, where
 
 
 def _study(request: HttpRequest, slug: str) -> tuple[Study, Participant | None]:
@@ -99,7 +105,8 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def step(request: HttpRequest, slug: str) -> HttpResponse:
-    study, bound = _study(request, slug)
+    bound, where = _located(request, slug)
+    study = bound.study if bound is not None else get_object_or_404(Study, slug=slug)
     try:
         participant = _need(bound)
         if participant.state == Participant.State.COMPLETED:
@@ -113,7 +120,7 @@ def step(request: HttpRequest, slug: str) -> HttpResponse:
             )
         if request.method == "POST":
             return _act(request, study, participant)
-        return _show(request, study, participant)
+        return _show(request, study, participant, where=where)
     except Refusal as refusal:
         return _refused(request, study, refusal, bound)
 
@@ -124,6 +131,7 @@ def _show(
     participant: Participant,
     form: Any = None,
     status: int = 200,
+    where: services.Whereabouts | None = None,
 ) -> HttpResponse:
     context: dict[str, Any] = {
         "study": study,
@@ -131,7 +139,7 @@ def _show(
         "position": participant.position,
         "steps_total": len(participant.plan),
     }
-    where = services.whereabouts(participant)
+    where = where or services.whereabouts(participant)
     context["tab"] = services.issue_tab()
     if where.score_page is not None:  # between a block and the next step, once
         shown = services.score_page(where.score_page)
