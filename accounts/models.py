@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class UserManager(BaseUserManager["User"]):
@@ -44,3 +45,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def public_name(self) -> str:
+        """How other players see them (a waiting room, a seat, a spectator's view): never their
+        email address, which is staff's to see. A keyed digest of the account, so it is the same
+        every game and says nothing about who they are."""
+        return f"Player {salted_hmac('accounts.public_name', str(self.pk)).hexdigest()[:6]}"

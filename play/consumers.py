@@ -122,7 +122,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             store=sink,
             pool=engine.pool(),
             settings=engine.live_settings(),
-            holder=Holder("human", user_id=user.pk, name=user.get_username()),
+            holder=Holder("human", user_id=user.pk, name=user.public_name),
         )
         sink.solo = self.session  # staff may watch it (play/lobby.py, Solo)
         self.attached = True

@@ -164,7 +164,7 @@ async def take_seat(
     when no seat could be had. ``transport`` is the socket (for a room of this process),
     ``channel`` its channel-layer name and ``subscribe`` its relay's start (for a room of
     another process: called before the room is asked, so nothing it sends is lost)."""
-    name = user.get_username()
+    name = user.public_name  # what the others in the room see
     waiting_room = await database_sync_to_async(contexts.waiting_room)(user, game)
     key = lobby_key(config.slug, waiting_room)
     for _ in range(ATTEMPTS):
@@ -211,14 +211,14 @@ async def rejoin(
         raise p.ProtocolError("resume_failed", "That game has ended; press Play.")
     if hubs.hub().local(address):
         room = _rooms[address.room]
-        answer = await room.join(user_id=user.pk, name=user.get_username(), transport=transport)
+        answer = await room.join(user_id=user.pk, name=user.public_name, transport=transport)
         if isinstance(answer, Joined):
             return LocalLink(room, answer, user.pk)
         raise p.ProtocolError("resume_failed", answer.text)
     await subscribe()
     reply = await hubs.request(
         address,
-        {"type": "room.join", "user": user.pk, "name": user.get_username(), "consumer": channel},
+        {"type": "room.join", "user": user.pk, "name": user.public_name, "consumer": channel},
     )
     if reply["type"] != "room.joined":
         raise p.ProtocolError("resume_failed", reply.get("text", "That game has ended."))

@@ -34,7 +34,7 @@ class Holder:
     kind: HolderKind
     user_id: int | None = None
     policy_id: int | None = None
-    name: str = ""  # how players see them: a username, a policy's name
+    name: str = ""  # how players see them: a public name (User.public_name), a policy's
 
     @property
     def key(self) -> str:

@@ -165,8 +165,8 @@ class EpisodeAdmin(admin.ModelAdmin[Episode]):
         if not lineup:
             return episode.user.get_username()
         if len(lineup) == 1:
-            return " then ".join(lineup[0].holders)
-        return format_html_join(mark_safe("<br>"), "{}", ((str(line),) for line in lineup))
+            return " then ".join(lineup[0].accounts)
+        return format_html_join(mark_safe("<br>"), "{}", ((line.for_staff(),) for line in lineup))
 
     @admin.display(description="Frames")
     def frames_link(self, episode: Episode) -> str:

@@ -187,8 +187,9 @@ class Episode(models.Model):
         ``user`` and ``policy`` to list many episodes in a few queries)."""
         lines: dict[int, SeatLine] = {}
         for seat in self.seats.all():
-            line = lines.setdefault(seat.index, SeatLine(seat.index, seat.role, []))
+            line = lines.setdefault(seat.index, SeatLine(seat.index, seat.role, [], []))
             line.holders.append(seat.holder_name)
+            line.accounts.append(seat.holder_account)
         return list(lines.values())
 
     @property
@@ -261,9 +262,19 @@ class EpisodeSeat(models.Model):
 
     @property
     def holder_name(self) -> str:
-        """Who held the seat, as staff and players know them."""
+        """Who held the seat, as players see each other (``User.public_name``)."""
+        if self.kind == EpisodeSeat.Kind.HUMAN and self.user is not None:
+            return self.user.public_name
+        return self._other_holder()
+
+    @property
+    def holder_account(self) -> str:
+        """Who held the seat, as staff know them (the person's email address)."""
         if self.kind == EpisodeSeat.Kind.HUMAN and self.user is not None:
             return self.user.get_username()
+        return self._other_holder()
+
+    def _other_holder(self) -> str:
         if self.kind == EpisodeSeat.Kind.POLICY and self.policy is not None:
             return f"{self.policy.name} (AI)"
         return "nobody"
@@ -276,7 +287,8 @@ class SeatLine:
 
     index: int
     role: str
-    holders: list[str]
+    holders: list[str]  # as players see them (public names)
+    accounts: list[str]  # as staff know them (email addresses)
 
     @property
     def player_number(self) -> int:
@@ -284,6 +296,9 @@ class SeatLine:
 
     def __str__(self) -> str:
         return f"Player {self.player_number}: {' then '.join(self.holders)}"
+
+    def for_staff(self) -> str:
+        return f"Player {self.player_number}: {' then '.join(self.accounts)}"
 
 
 class Chunk(models.Model):

@@ -455,7 +455,7 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     )
     expect(first.locator("#lobby-seats li")).to_have_text(
         [
-            "Seat 1, the green paddle, on the right: alice@example.org",
+            f"Seat 1, the green paddle, on the right: you ({alice.public_name})",
             "Seat 2, the orange paddle, on the left: open",
         ]
     )
@@ -512,8 +512,8 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     expect(spectator.locator("#episode-state")).to_have_text("watching")
     expect(spectator.locator("#play")).to_contain_text(
         "You are watching: nothing you press is played."
-        " Player 1, the green paddle, on the right: alice@example.org."
-        " Player 2, the orange paddle, on the left: bob@example.org."
+        f" Player 1, the green paddle, on the right: {alice.public_name}."
+        f" Player 2, the orange paddle, on the left: {bob.public_name}."
     )
     # Both sides' points, seat by seat, as the game's screen counts them: not the first's alone.
     expect(spectator.locator(".status-bar dt")).to_have_text(
@@ -593,16 +593,16 @@ def test_it_gives_a_player_who_reloads_mid_game_their_seat_back_without_a_play_a
     assert second.evaluate("window.arcadeState.episode") == episode
     # Play again mid-game would walk out of it: it is for after the game, as before the reload.
     expect(second.locator("#new-game")).to_be_disabled()
-    # Bob is told he is back in the game, not that "bob@example.org is back"; Alice is.
+    # Bob is told he is back in the game, not that "Player … is back"; Alice is.
     expect(second.locator("#error")).to_have_text("Reconnected: the game goes on.")
-    expect(first.locator("#error")).to_have_text("bob@example.org is back")
+    expect(first.locator("#error")).to_have_text(f"{bob.public_name} is back")
     for page in (first, second):
         expect(page.locator("#error")).to_have_class("error notice")  # news, not a fault
     # While Bob was gone, Alice's game stood still, and her page said so and why.
     playing(first, after_frame=first.evaluate("window.arcadeState.frame"))
     assert first.evaluate("window.states") == ["playing", "paused", "playing"]
     assert first.evaluate("window.pausedSaid") == [
-        "Paused: bob@example.org lost their connection; waiting 20 s for them to come back."
+        f"Paused: {bob.public_name} lost their connection; waiting 20 s for them to come back."
     ]
     expect(first.locator("#begin")).to_be_hidden()
 

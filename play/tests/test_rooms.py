@@ -91,6 +91,10 @@ async def test_two_players_are_matched_and_play_together_each_from_their_own_sea
     waiting = await first.next_text("lobby")  # the seat first, then who is there
     assert (waiting["state"], waiting["seats"], waiting["filled"]) == ("waiting", 2, 1)
     assert (await second.join())["seat"] == 1
+    # Players see each other by their public names, never by their email addresses.
+    joined = await second.next_text("lobby")
+    names = [seat.get("name") for seat in joined["who"]]
+    assert names[0] == alice.public_name and "@" not in str(joined)
     started = [await first.until_episode(), await second.until_episode()]
     assert started[0]["episode"] == started[1]["episode"]
     assert [msg["seat"] for msg in started] == [0, 1]
@@ -219,7 +223,7 @@ async def test_a_spectator_who_comes_while_a_player_is_away_is_told_why_the_game
     told = await spectator.next_text("seat")
 
     assert watched["paused"] is True
-    assert (told["state"], told["seat"], told["name"]) == ("away", 1, "bob@example.org")
+    assert (told["state"], told["seat"], told["name"]) == ("away", 1, bob.public_name)
     assert 0 < told["grace"] <= 30  # what is left of bob's grace
     await spectator.ws.disconnect()
     await first.ws.disconnect()

@@ -583,7 +583,8 @@
         `(${msg.filled} of ${msg.seats} seats taken)`;
     const items = (msg.who || []).map((seat) => {
       const item = document.createElement("li");
-      const who = seat.kind === "open" ? "open" : seat.kind === "ai" ? `${seat.name} (AI)` : seat.name;
+      const who = seat.kind === "open" ? "open" : seat.kind === "ai" ? `${seat.name} (AI)`
+        : seat.seat === s.seat ? `you (${seat.name})` : seat.name;
       item.textContent = `Seat ${seat.seat + 1}${seat.role ? `, ${seat.role}` : ""}: ${who}`;
       if (seat.seat === s.seat) item.classList.add("mine");
       return item;
