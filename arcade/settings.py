@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "recording",
     "exports",
     "studies",
+    "agents",
 ]
 
 MIDDLEWARE = [

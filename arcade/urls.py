@@ -22,6 +22,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("games.urls")),
     path("", include("play.urls")),
     path("", include("studies.urls")),
+    path("", include("agents.urls")),
 ]
 
 if settings.SERVE_MEDIA:

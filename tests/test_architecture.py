@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_PARTY = {"accounts", "arcade", "bench", "exports", "games", "play", "recording", "studies"}
+FIRST_PARTY = {
+    "accounts", "agents", "arcade", "bench", "exports", "games", "play", "recording", "studies",
+}  # fmt: skip
 
 # What each room may import of the project's own packages (docs/architecture.md).
 ALLOWED: dict[str, set[str]] = {
@@ -22,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "play": {"play", "games", "recording", "accounts"},
     "exports": {"exports", "games", "recording", "accounts"},
     "studies": {"studies", "play", "exports", "games", "recording", "accounts"},
+    "agents": {"agents", "play", "exports", "games", "recording", "accounts"},
 }
 # What of `arcade` an app may import: the Celery app, to send tasks with (settings come
 # through django.conf).
