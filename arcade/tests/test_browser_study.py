@@ -170,5 +170,6 @@ def test_two_participants_of_a_block_against_each_other_play_one_game_together(
             context.close()
     participants = list(Participant.objects.filter(study=study))
     assert len(participants) == 2
-    episodes = {link.episode_id for p in participants for link in p.block_episodes.all()}
-    assert len(episodes) == 1  # one game, both of theirs
+    episodes = [{link.episode_id for link in p.block_episodes.all()} for p in participants]
+    # One game, both of theirs; the block was done with it, so no other game started.
+    assert episodes[0] == episodes[1] and len(episodes[0]) == 1

@@ -67,7 +67,7 @@ def test_it_shows_a_spectator_each_seat_of_a_game_for_two_its_role_holder_and_sc
     page = client.get(f"/watch/{episode.pk}/").content.decode()
 
     assert (
-        "Player 1, the green paddle, on the right: alice@example.org."
+        f"Player 1, the green paddle, on the right: {alice.public_name}."
         " Player 2, the orange paddle, on the left: Tracker (AI)."
     ) in page
     # Each seat's score has its place (the page fills them from `scores` messages), not one

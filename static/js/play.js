@@ -850,8 +850,12 @@
       if (AUTOSTART > 0 && !waited && root.dataset.autostart) {
         el.summary.textContent += ` The next game starts in ${AUTOSTART} s.`;
         clearTimeout(s.autoTimer);
-        s.autoTimer = setTimeout(() => {
-          if (!root.dataset.autostart || s.state !== "over") return;
+        // A page that hosts the game may stop the next one (a study's block that is done):
+        // it is asked as the game ends, and its answer is awaited with the countdown.
+        const gate = typeof root.autostartGate === "function" ? root.autostartGate() : Promise.resolve(true);
+        s.autoTimer = setTimeout(async () => {
+          const go = await gate.catch(() => true);
+          if (!go || !root.dataset.autostart || s.state !== "over") return;
           s.autoBegin = true; // its countdown starts by itself too
           startGame();
         }, AUTOSTART * 1000);

@@ -87,23 +87,29 @@
   if (!panel) return;
   const button = document.querySelector("#block-continue button");
   const show = (id, text) => { const node = document.getElementById(id); if (node) node.textContent = text; };
+  const play = document.getElementById("play");
+  // Where the block stands now; true while it is not done (the next game may start).
+  async function check() {
+    const response = await fetch(panel.dataset.progressUrl, { credentials: "same-origin" });
+    if (!response.ok) return true;
+    const p = await response.json();
+    show("block-episodes", String(p.episodes));
+    show("block-minutes", p.minutes.toFixed(1));
+    show("block-score", String(Math.round(p.score * 100) / 100));
+    show("block-bonus", p.bonus.toFixed(2));
+    if (p.can_continue) {
+      button.disabled = false;
+      if (play) delete play.dataset.autostart;
+      show("block-requirement", p.done ? "Done: press Continue when you are ready." : "Time is up: press Continue.");
+    }
+    return !p.can_continue;
+  }
+  // As a game ends, the page asks before the next starts: the game just ended is counted by
+  // then (the server records its end before telling the page), so a block that it completes
+  // starts no other.
+  if (play) play.autostartGate = check;
   async function refresh() {
-    try {
-      const response = await fetch(panel.dataset.progressUrl, { credentials: "same-origin" });
-      if (response.ok) {
-        const p = await response.json();
-        show("block-episodes", String(p.episodes));
-        show("block-minutes", p.minutes.toFixed(1));
-        show("block-score", String(Math.round(p.score * 100) / 100));
-        show("block-bonus", p.bonus.toFixed(2));
-        if (p.can_continue) {
-          button.disabled = false;
-          const play = document.getElementById("play");
-          if (play) delete play.dataset.autostart;
-          show("block-requirement", p.done ? "Done: press Continue when you are ready." : "Time is up: press Continue.");
-        }
-      }
-    } catch (error) { /* the next refresh tries again */ }
+    try { await check(); } catch (error) { /* the next refresh tries again */ }
     setTimeout(refresh, 2000);
   }
   setTimeout(refresh, 2000);
