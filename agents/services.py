@@ -33,12 +33,25 @@ def issue(user: Any, name: str) -> tuple[ApiToken, str]:
     return token, raw
 
 
+def token_group(token_id: int) -> str:
+    """The channel-layer group of a token's open sessions, on every web process."""
+    return f"agents.token.{token_id}"
+
+
 def revoke(token: ApiToken) -> bool:
-    """Revoke it (once): it opens nothing from now on. True when it was active."""
+    """Revoke it (once): it opens nothing from now on, and its open sessions are told and
+    closed. True when it was active."""
     revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     token.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(token_group(token.pk), {"type": "token.revoked"})
     return bool(revoked)
 
 

@@ -12,7 +12,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
+from agents.routing import websocket_urlpatterns as agent_urlpatterns  # noqa: E402
 from play import engine  # noqa: E402
 from play.origins import SameOriginValidator  # noqa: E402
 from play.routing import websocket_urlpatterns  # noqa: E402
@@ -22,8 +24,18 @@ application = ExposeRawSend(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            # Scheme, host and port of the Origin, not the host alone (play/origins.py).
-            "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": URLRouter(
+                [
+                    # Programs: their API token, no cookie (agents/routing.py).
+                    *agent_urlpatterns,
+                    # Browsers: scheme, host and port of the Origin, not the host alone
+                    # (play/origins.py).
+                    re_path(
+                        r"",
+                        SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+                    ),
+                ]
+            ),
         }
     )
 )

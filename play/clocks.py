@@ -2,8 +2,9 @@
 
 A match has one clock. The deadline clock steps at the game's rate in real time (every match of
 that rate shares one ticker, ``games/engine/clock.py``); the turn clock steps once a move (a key
-press in a turn-based game); the lockstep clock steps as fast as every seat answers (agents,
-scripts and tests). The clock only decides *when*: the step itself is the match's.
+press in a turn-based game); the lockstep clock steps as fast as every seat answers (scripts
+and tests); the request clock steps once each time a program asks (the agent API), and answers
+it when the step is done. The clock only decides *when*: the step itself is the match's.
 """
 
 from __future__ import annotations
@@ -113,6 +114,44 @@ class LockstepClock(Generic[R]):
             if reason is not None:
                 return reason
             await asyncio.sleep(0)
+
+    def hurry(self) -> None:
+        pass
+
+    def move(self) -> None:
+        pass
+
+
+class RequestClock(Generic[R]):
+    """One step each time a program asks (``request``), answered when that step is done, with
+    why the episode ended (or None); between requests, ``idle`` every ``idle_seconds``."""
+
+    def __init__(self, idle_seconds: float) -> None:
+        self.idle_seconds = idle_seconds
+        self._asks: asyncio.Queue[asyncio.Future[R | None]] = asyncio.Queue()
+
+    def request(self) -> asyncio.Future[R | None]:
+        asked: asyncio.Future[R | None] = asyncio.get_running_loop().create_future()
+        self._asks.put_nowait(asked)
+        return asked
+
+    async def run(self, step: Step[R], idle: Callable[[], None]) -> R:
+        while True:
+            try:
+                asked = await asyncio.wait_for(self._asks.get(), self.idle_seconds)
+            except TimeoutError:
+                idle()
+                continue
+            try:
+                reason = await step()
+            except BaseException as exc:
+                if not asked.done():
+                    asked.set_exception(exc)
+                raise
+            if not asked.done():
+                asked.set_result(reason)
+            if reason is not None:
+                return reason
 
     def hurry(self) -> None:
         pass

@@ -384,15 +384,16 @@ class Match:
 
     # --- starting and ending episodes --------------------------------------------------------
 
-    async def start(self) -> bool:
-        """End any running episode as restarted (New game) and start a new one.
+    async def start(self, *, seed: int | None = None) -> bool:
+        """End any running episode as restarted (New game) and start a new one (from
+        ``seed`` when given: an agent's reset; else a drawn one).
 
         The new episode shows its first frame and waits for ``begin``. False when every
         socket went while the machine was being made ready: then no episode was created (a
         start nobody saw leaves no record).
         """
         await self.stop("restarted", notify=True)
-        machine, seed, colours = await self.pool.acquire(self.game)
+        machine, seed, colours = await self.pool.acquire(self.game, seed=seed)
         if not self.anyone_here:
             self.pool.release(self.game, machine)
             return False

@@ -24,12 +24,13 @@ from recording.recorder import InputStamp
 
 from . import protocol as p
 
-HolderKind = Literal["human", "policy", "vacant", "script"]
+HolderKind = Literal["human", "policy", "vacant", "script", "agent"]
 
 
 @dataclass(frozen=True, slots=True)
 class Holder:
-    """Who holds a seat: a person (``user_id``), a policy (``policy_id``), nobody, a script."""
+    """Who holds a seat: a person (``user_id``), a policy (``policy_id``), nobody, a script,
+    or a program through the agent API (``user_id``: its token's owner; ``name``: the agent's)."""
 
     kind: HolderKind
     user_id: int | None = None
@@ -43,6 +44,8 @@ class Holder:
             return f"user:{self.user_id}"
         if self.kind == "policy":
             return f"policy:{self.policy_id}"
+        if self.kind == "agent":
+            return f"agent:{self.user_id}"
         return self.kind
 
 
@@ -169,3 +172,32 @@ class ScriptedSeat:
 
     def see(self, screen: Screen) -> None:
         pass
+
+
+class AgentSeat:
+    """A program's seat (the agent API, ``agents/``): it plays the action its last ``step``
+    named, and a step is taken only when it asks (``play.clocks.RequestClock``), so every
+    recorded action was chosen for its step."""
+
+    def __init__(self, *, n_actions: int, default_action: int, holder: Holder) -> None:
+        self.holder = holder
+        self.n_actions = n_actions
+        self.default_action = default_action
+        self.action = default_action
+        self.stamp = InputStamp()
+
+    def reset(self, seed: int) -> None:
+        self.action = self.default_action
+
+    def act(self, action: int) -> None:
+        if not 0 <= action < self.n_actions:
+            raise p.ProtocolError(
+                "bad_action", f"action_id must be one of the legal actions 0..{self.n_actions - 1}."
+            )
+        self.action = action
+
+    def take(self) -> tuple[int, bool]:
+        return self.action, True
+
+    def see(self, screen: Screen) -> None:
+        pass  # the program reads its observation when the step it asked for is done

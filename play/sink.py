@@ -63,9 +63,20 @@ class Sink(Protocol):
 class DjangoSink:
     """A match's recording through the database and the workers."""
 
-    def __init__(self, *, user: Any, game: Game) -> None:
+    def __init__(
+        self,
+        *,
+        user: Any,
+        game: Game,
+        context: dict[str, Any] | None = None,
+        env_spec: dict[str, Any] | None = None,
+    ) -> None:
         self.user = user  # who opened the match: the episode's player when no seat names one
         self.game = game
+        # What every episode of the match is for, beside what the apps above say (an API
+        # agent's name and version).
+        self.context = context or {}
+        self.env_spec = env_spec  # the environment as played, when not the game's own
         # A one-player match, which spectators find through this process's hub while it
         # hosts an episode (a room publishes its own).
         self.solo: Match | None = None
@@ -116,7 +127,8 @@ class DjangoSink:
             frame_shape=frame_shape,
             pixel_format=pixel_format,
             seats=seats,
-            context=contexts.for_episode(people, self.game),
+            context={**contexts.for_episode(people, self.game), **self.context},
+            env_spec=self.env_spec,
         )
 
     async def seat_taken(self, *, episode: str, index: int, holder: Holder, from_step: int) -> None:
@@ -178,6 +190,9 @@ def _seat_holder(index: int, holder: Holder, role: str) -> services.SeatHolder:
     if holder.kind == "human":
         user = User.objects.get(pk=holder.user_id or 0)
         return services.SeatHolder(index=index, role=role, kind="human", user=user)
+    if holder.kind == "agent":
+        user = User.objects.get(pk=holder.user_id or 0)
+        return services.SeatHolder(index=index, role=role, kind="agent", user=user)
     if holder.kind == "policy":
         policy = Policy.objects.get(pk=holder.policy_id or 0)
         return services.SeatHolder(index=index, role=role, kind="policy", policy=policy)

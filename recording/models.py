@@ -214,6 +214,7 @@ class EpisodeSeat(models.Model):
         HUMAN = "human", "Person"
         POLICY = "policy", "AI policy"
         VACANT = "vacant", "Nobody (the default action)"
+        AGENT = "agent", "Program (the agent API, as its token's owner)"
 
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="seats")
     index = models.PositiveSmallIntegerField()
@@ -243,7 +244,7 @@ class EpisodeSeat(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    models.Q(kind="human", user__isnull=False, policy__isnull=True)
+                    models.Q(kind__in=["human", "agent"], user__isnull=False, policy__isnull=True)
                     | models.Q(kind="policy", policy__isnull=False, user__isnull=True)
                     | models.Q(kind="vacant", user__isnull=True, policy__isnull=True)
                 ),
@@ -265,6 +266,8 @@ class EpisodeSeat(models.Model):
         """Who held the seat, as players see each other (``User.public_name``)."""
         if self.kind == EpisodeSeat.Kind.HUMAN and self.user is not None:
             return self.user.public_name
+        if self.kind == EpisodeSeat.Kind.AGENT and self.user is not None:
+            return f"an agent of {self.user.public_name}"
         return self._other_holder()
 
     @property
@@ -272,6 +275,8 @@ class EpisodeSeat(models.Model):
         """Who held the seat, as staff know them (the person's email address)."""
         if self.kind == EpisodeSeat.Kind.HUMAN and self.user is not None:
             return self.user.get_username()
+        if self.kind == EpisodeSeat.Kind.AGENT and self.user is not None:
+            return f"an agent of {self.user.get_username()}"
         return self._other_holder()
 
     def _other_holder(self) -> str:

@@ -53,7 +53,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-SeatKind = Literal["human", "policy", "vacant"]
+SeatKind = Literal["human", "policy", "vacant", "agent"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +62,7 @@ class SeatHolder:
 
     index: int  # 0: the first player
     role: str = ""  # who the seat is on the screen: "the orange paddle, on the left"
-    kind: SeatKind  # a person, an AI policy, or nobody (the seat plays its default action)
+    kind: SeatKind  # a person, an AI policy, nobody (the default action), or an API agent
     user: User | None = None  # kind "human"
     policy: Policy | None = None  # kind "policy"
 
@@ -70,11 +70,19 @@ class SeatHolder:
         if self.kind not in EpisodeSeat.Kind.values:
             raise ValueError(f"seat {self.index}: unknown kind {self.kind!r}")
         named = (self.user is not None, self.policy is not None)
-        wanted = {"human": (True, False), "policy": (False, True), "vacant": (False, False)}
+        wanted = {
+            "human": (True, False), "agent": (True, False), "policy": (False, True),
+            "vacant": (False, False),
+        }  # fmt: skip
         if named != wanted[self.kind]:
             raise ValueError(
                 f"seat {self.index}: a {self.kind} seat names "
-                + {"human": "its user", "policy": "its policy", "vacant": "nobody"}[self.kind]
+                + {
+                    "human": "its user",
+                    "agent": "its token's owner",
+                    "policy": "its policy",
+                    "vacant": "nobody",
+                }[self.kind]
                 + " and nothing else"
             )
 
@@ -115,9 +123,12 @@ def episode_start(
     pixel_format: str,
     seats: Sequence[SeatHolder] | None = None,
     context: dict[str, Any] | None = None,
+    env_spec: dict[str, Any] | None = None,
 ) -> Episode:
     """A new episode and its seats; ``seats`` None: one seat, ``user``'s (one-player games).
-    ``context``: what it is played for (``Episode.context``).
+    ``context``: what it is played for (``Episode.context``). ``env_spec``: the environment
+    as it was played, when the match changed the game's (an agent's options: frameskip,
+    mode, sticky actions); replay verification rebuilds exactly it.
 
     With ``seats`` (one per seat of the game), the episode's ``user`` is the person in the
     lowest-numbered human seat (seat 1 when seat 0 is an AI); ``user`` (who started the
@@ -135,7 +146,7 @@ def episode_start(
             user=owner,
             game=game,
             seed=seed,
-            env_spec=game.env_spec(),
+            env_spec=env_spec or game.env_spec(),
             versions=library_versions(),
             frame_shape=frame_shape,
             pixel_format=pixel_format,

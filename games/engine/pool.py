@@ -196,14 +196,23 @@ class MachinePool:
             self._top_up(config)
             return item
 
-    async def acquire(self, config: GameConfig) -> tuple[AnyMachine, int, list[int]]:
+    async def acquire(
+        self, config: GameConfig, *, seed: int | None = None
+    ) -> tuple[AnyMachine, int, list[int]]:
         """A machine at the start of a freshly seeded episode: machine, seed, first colours.
 
         The machine is a ``MultiMachine`` when ``config.multi_seat``; either way the episode
-        is the one ``machine.start(seed, None)`` would begin.
+        is the one ``machine.start(seed, None)`` would begin. ``seed``: the episode's, chosen
+        by the caller (an agent's reset) rather than drawn; it is started here, not taken
+        from the helper's stock of states seeded ahead.
         """
         machine = await self._off_loop(config)
-        if seeded_in_helper(config) and self._use_helper and not isinstance(machine, HostedMachine):
+        if (
+            seed is None
+            and seeded_in_helper(config)
+            and self._use_helper
+            and not isinstance(machine, HostedMachine)
+        ):
             seed, future = self._next_start(config)
             try:
                 state = await asyncio.wrap_future(future)
@@ -220,7 +229,7 @@ class MachinePool:
                 raise
         # Seeded here: a game that needs no helper, or a hosted machine, which resets in its
         # own process (nothing here waits for it, nor for the helper's queue).
-        seed = secrets.randbits(31)
+        seed = secrets.randbits(31) if seed is None else seed
         try:
             return machine, seed, await asyncio.to_thread(machine.start, seed, None)
         except BaseException:

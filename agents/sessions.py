@@ -1,0 +1,197 @@
+"""An agent's session: one match whose seat a program holds, stepped when it asks.
+
+The match is the platform's one loop (``play/match.py``): an ``AgentSeat`` plays the action the
+program sent, a ``RequestClock`` takes one step per request, and an ``AgentScreen`` (the
+program's viewer) keeps what the step showed, read as the step is taken (the machine goes back
+to its pool when an episode ends). Every episode is recorded, finalised and verified by the
+workers like a person's, with the agent's seat, name and version.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from games.engine import codec
+from games.engine.machines import GameConfig, Outcome
+from games.models import Game
+from play import engine
+from play import protocol as p
+from play.clocks import RequestClock
+from play.match import EndReason, Match
+from play.seats import AgentSeat, Holder
+from play.sink import DjangoSink
+from play.viewers import Viewer
+
+from .options import Options
+
+# The 18 actions of ALE's full action space, in its order (``full_action_space``).
+FULL_ACTIONS = [
+    "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT",
+    "DOWNLEFT", "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE",
+    "DOWNRIGHTFIRE", "DOWNLEFTFIRE",
+]  # fmt: skip
+
+
+@dataclass
+class Seen:
+    """What a step showed the program."""
+
+    screen: np.ndarray
+    reward: float
+    done: bool
+    lives: int
+    frame: int  # the episode's frame number (steps taken)
+
+
+class Quiet:
+    """The program's transport for the match's own messages, which it does not read (it is
+    answered in OpenEnv's terms by its consumer); attached while its socket is."""
+
+    def __init__(self) -> None:
+        self.attached = True
+
+    async def send_bytes(self, data: bytes) -> None:
+        pass
+
+    async def send_json(self, message: Any) -> None:
+        pass
+
+
+class AgentScreen(Viewer):
+    """The program's viewer: the observation of each step, as its ``obs_type`` asks."""
+
+    def __init__(self, match: Match, obs_type: str) -> None:
+        super().__init__(Quiet(), window=1 << 30, seat=0)
+        self.match = match
+        self.obs_type = obs_type
+        self.seen: Seen | None = None
+
+    async def send_frame(
+        self,
+        *,
+        number: int,
+        frame: np.ndarray,
+        pixel_format: str,
+        outcome: Outcome,
+        score: float,
+        lives: int,
+        input_seq: int,
+        words: codec.Sparse | None = None,
+    ) -> bool:
+        self.seen = Seen(
+            screen=self._screen(frame),
+            reward=outcome.reward,
+            done=outcome.terminated or outcome.truncated,
+            lives=lives,
+            frame=number,
+        )
+        return True
+
+    def _screen(self, frame: np.ndarray) -> np.ndarray:
+        episode = self.match.episode
+        machine: Any = episode.machine if episode is not None else None
+        if self.obs_type == "palette":
+            return frame.copy()
+        if self.obs_type == "rgb" and machine is not None and machine.palette is not None:
+            return machine.palette.rgb[frame]  # every colour of the frame is learned by now
+        ale = getattr(machine, "ale", None)
+        if ale is None:
+            raise p.ProtocolError("bad_option", f"obs_type {self.obs_type} is not available.")
+        if self.obs_type == "grayscale":
+            return np.asarray(ale.getScreenGrayscale())
+        if self.obs_type == "ram":
+            return np.asarray(ale.getRAM())
+        return np.asarray(ale.getScreenRGB())
+
+
+class AgentSession:
+    """One program's match: reset (a new episode), step, state, close."""
+
+    def __init__(self, *, user: Any, token_prefix: str, game: Game, options: Options) -> None:
+        self.user = user
+        self.token_prefix = token_prefix
+        self.game = game
+        self.options = options
+        self.match: Match | None = None
+        self.screen: AgentScreen | None = None
+        self.seat: AgentSeat | None = None
+        self.clock: RequestClock[EndReason] | None = None
+        self.steps = 0
+        self.done = False
+        self.episode_id = ""
+        self.last_used = time.monotonic()
+
+    async def reset(self) -> Seen:
+        await self.close("restarted")
+        config: GameConfig = self.options.config(await sync_to_async(self.game.config)())
+        meanings = FULL_ACTIONS if self.options.full_action_space else self.game.action_meanings
+        spec = {
+            **self.game.env_spec(),
+            "env_kwargs": config.env_kwargs,
+            "max_steps": config.max_steps,
+            "action_meanings": meanings,
+        }
+        self.seat = AgentSeat(
+            n_actions=len(meanings),
+            default_action=0,
+            holder=Holder("agent", user_id=self.user.pk, name=self.options.agent_name),
+        )
+        self.clock = RequestClock[EndReason](float(settings.ARCADE["CHUNK_SECONDS"]))
+        sink = DjangoSink(
+            user=self.user,
+            game=self.game,
+            context={
+                "agent": {
+                    "name": self.options.agent_name,
+                    "version": self.options.agent_version,
+                    "token": self.token_prefix,
+                }
+            },
+            env_spec=spec,
+        )
+        match = Match(
+            game=config,
+            store=sink,
+            pool=engine.pool(),
+            settings=engine.live_settings(),
+            seats=[self.seat],
+            clock=self.clock,
+        )
+        self.screen = AgentScreen(match, self.options.obs_type)
+        match.viewers.append(self.screen)
+        self.match = match
+        await match.start(seed=self.options.seed)
+        assert match.episode is not None
+        self.episode_id = match.episode.id
+        match.begin()
+        self.steps = 0
+        self.done = False
+        seen = self.screen.seen
+        assert seen is not None  # the start sent the first frame
+        return seen
+
+    async def step(self, action: int) -> Seen:
+        if self.match is None or self.seat is None or self.clock is None or self.screen is None:
+            raise p.ProtocolError("not_started", "Send reset first: there is no episode yet.")
+        if self.done:
+            raise p.ProtocolError("episode_over", "The episode is over: send reset for a new one.")
+        self.seat.act(action)
+        await self.clock.request()
+        self.steps += 1
+        seen = self.screen.seen
+        assert seen is not None
+        self.done = seen.done
+        return seen
+
+    async def close(self, reason: EndReason = "abandoned") -> None:
+        match, self.match = self.match, None
+        if match is not None:
+            if self.screen is not None:
+                self.screen.transport.attached = False  # type: ignore[misc]
+            await match.stop(reason)
