@@ -80,6 +80,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
     async def token_revoked(self, _message: dict[str, Any]) -> None:
         """Its token was revoked (by its owner or staff): the session ends, and says why."""
         await self._send(error("token_revoked", "This session's API token was revoked."))
+        await self._end_session()
         await self.close(code=CLOSE_UNAUTHORIZED)
 
     async def disconnect(self, code: int) -> None:
@@ -87,6 +88,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(
                 services.token_group(self.token.pk), self.channel_name
             )
+        await self._end_session()
+
+    async def _end_session(self) -> None:
+        """Its episode ends now, every step kept: the socket closing may be told later."""
         if self.session is not None:
             session, self.session = self.session, None
             await session.close("abandoned")
@@ -114,6 +119,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             elif kind == "state":
                 await self._send({"type": "state", "data": self._state()})
             elif kind == "close":
+                await self._end_session()
                 await self.close()
             else:
                 raise p.ProtocolError(

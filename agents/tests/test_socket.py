@@ -3,6 +3,7 @@ an error naming what to fix, and the session going on; seeds that reproduce an e
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -47,6 +48,13 @@ async def token(pong: Any, alice: Any) -> AsyncIterator[str]:
     _, raw = await sync_to_async(services.issue)(alice, "tests")
     yield raw
     await end_every_game()
+    from play import engine
+
+    for _ in range(100):  # a session that closed a moment ago may still store its last chunk
+        if not engine.heartbeat().live:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"an agent's game is still running: {engine.heartbeat().live}")
 
 
 async def test_without_a_good_token_the_socket_is_told_why_and_closed(token: str) -> None:
@@ -108,3 +116,12 @@ async def test_a_revoked_tokens_sessions_are_told_and_closed(token: str) -> None
     said = json.loads(await agent.ws.receive_from(timeout=5))
     assert said["data"]["code"] == "token_revoked"
     assert (await agent.ws.receive_output(timeout=5))["code"] == 4401
+    await agent.ws.disconnect()
+    # Its episode ended with the session, every step kept: nothing of it is left running.
+    from play import engine
+
+    for _ in range(100):  # its last chunk may still be on its way
+        if not engine.heartbeat().live:
+            break
+        await asyncio.sleep(0.05)
+    assert not engine.heartbeat().live
