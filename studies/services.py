@@ -565,9 +565,9 @@ def rebind_session(participant: Participant, session_key: str) -> None:
     participant.session_key = session_key
 
 
-def episode_context(people: Any, game: Any) -> dict[str, Any] | None:
-    """``play.contexts`` provider: the episode belongs to a study's game block when a person
-    at its seats is a participant whose current step is a block of this game."""
+def _on_blocks_of(people: Any, game: Any) -> list[tuple[Participant, Step]]:
+    """The active participants among ``people`` (users) whose current step is a block of
+    ``game``, each with that block: what both of play's questions are answered from."""
     walkers = [
         p
         for p in Participant.objects.filter(user__in=[u for u in people if u is not None])
@@ -576,19 +576,21 @@ def episode_context(people: Any, game: Any) -> dict[str, Any] | None:
         if p.current_step_id is not None
     ]
     if not walkers:
-        return None
-    blocks = {
-        step.pk: step
-        for step in Step.objects.filter(
-            pk__in=[p.current_step_id for p in walkers], kind=Step.Kind.GAME, game=game
-        )
-    }
-    playing = [p for p in walkers if p.current_step_id in blocks]
+        return []
+    blocks = Step.objects.filter(
+        pk__in=[p.current_step_id for p in walkers], kind=Step.Kind.GAME, game=game
+    ).in_bulk()
+    return [(p, blocks[p.current_step_id]) for p in walkers if p.current_step_id in blocks]
+
+
+def episode_context(people: Any, game: Any) -> dict[str, Any] | None:
+    """``play.contexts`` provider: the episode belongs to a study's game block when a person
+    at its seats is a participant whose current step is a block of this game."""
+    playing = _on_blocks_of(people, game)
     if not playing:
         return None
-    first = playing[0]
-    step = blocks[first.current_step_id]  # type: ignore[index]
-    together = [p for p in playing if p.current_step_id == step.pk]
+    first, step = playing[0]
+    together = [p for p, block in playing if block.pk == step.pk]
     return {
         "study": first.study.slug,
         "study_version": first.study_version,
@@ -607,14 +609,8 @@ def waiting_room(user: Any, game: Any) -> str | None:
     version's participant)."""
     if user is None or not user.is_authenticated:
         return None
-    for participant in Participant.objects.filter(user=user, state__in=ACTIVE):
-        step_id = participant.current_step_id
-        if (
-            step_id is not None
-            and Step.objects.filter(pk=step_id, kind=Step.Kind.GAME, game=game).exists()
-        ):
-            return f"study-block-{step_id}"
-    return None
+    playing = _on_blocks_of([user], game)
+    return f"study-block-{playing[0][1].pk}" if playing else None
 
 
 def link_block_episode(episode: Any) -> None:
