@@ -10,6 +10,8 @@
 `--game pong --vs-ai`: human-vs-AI Pong against an ONNX policy.
 `python -m bench seatcost`: CPU of a seat whose socket is on another process than its match.
 `python -m bench relay`: relaying frames against relaying joint actions to a lockstep replica.
+`python -m bench agents`: agents stepping Pong through the agent socket, beside OpenEnv's Atari
+server: steps per server core-second, step latency, the sessions one web process holds.
 `python -m bench compare --ref REF`: the single-player live point of REF and of this tree, in turn.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
@@ -104,6 +106,29 @@ def main(argv: list[str] | None = None) -> int:
     study = commands.add_parser("study", help="simulated participants through a whole study")
     study.add_argument("--participants", type=int, default=200)
     study.add_argument("--concurrency", type=int, default=16)
+    agents = commands.add_parser(
+        "agents", help="agents stepping Pong through the agent socket, beside OpenEnv's server"
+    )
+    agents.add_argument("--seconds", type=float, default=4.0, help="each window's measured time")
+    agents.add_argument("--warmup", type=float, default=1.0, help="before each window")
+    agents.add_argument("--rounds", type=int, default=3, help="the headline's windows of each")
+    agents.add_argument("--agents", type=int, default=4, help="lean client's sessions on Arcade")
+    agents.add_argument("--max-sessions", type=int, default=200, help="the ceiling of the hold")
+    agents.add_argument("--hold-rate", type=float, default=5.0, help="each held session's steps/s")
+    agents.add_argument(
+        "--hold-obs",
+        choices=("auto", "rgb", "ram", "grayscale", "palette"),
+        default="auto",
+        help="held sessions' observations (auto: RGB when binary is served, else RAM)",
+    )
+    agents.add_argument(
+        "--answer-within", type=float, default=1.0, help="seconds a held session's step may take"
+    )
+    agents.add_argument("--hold", type=float, default=5.0, help="seconds held at the most")
+    agents.add_argument("--latency-steps", type=int, default=2000)
+    agents.add_argument(
+        "--verify-timeout", type=float, default=300.0, help="seconds to wait for the verifier"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -196,6 +221,25 @@ def main(argv: list[str] | None = None) -> int:
 
         result = study_bench.run(participants=args.participants, concurrency=args.concurrency)
         print(study_bench.render(result))
+        print(json.dumps(result))
+        return 0
+    if args.command == "agents":
+        from . import agents as agents_bench
+
+        result = agents_bench.run(
+            seconds=args.seconds,
+            warmup=args.warmup,
+            rounds=args.rounds,
+            agents=args.agents,
+            max_sessions=args.max_sessions,
+            hold_rate=args.hold_rate,
+            hold_obs=args.hold_obs,
+            answer_within=args.answer_within,
+            hold=args.hold,
+            latency_steps=args.latency_steps,
+            verify_timeout=args.verify_timeout,
+        )
+        print(agents_bench.render(result))
         print(json.dumps(result))
         return 0
     from .suite import run_all

@@ -50,10 +50,27 @@ def cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
+def cpu_seconds_of_tree(pid: int) -> float:
+    """CPU time used so far by a process (all its threads) and its live descendants."""
+    return sum(cpu_seconds_of(p) for p in (pid, *_children(pid)))
+
+
 def _rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _pss_mb(pid: int) -> float:
+    """Its proportional share of memory: pages shared with others (a forked child's) are
+    split between them, so a process tree's sum counts each page once."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -82,6 +99,9 @@ class Stack:
 
     def rss_mb(self, role: str) -> float:
         return sum(_rss_mb(p) for p in self.pids(role))
+
+    def pss_mb(self, role: str) -> float:
+        return sum(_pss_mb(p) for p in self.pids(role))
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
