@@ -278,3 +278,17 @@ async def test_an_idle_session_is_closed_and_told(token: str, monkeypatch: Any) 
         await asyncio.sleep(0.05)
     assert episode is not None and episode.end_reason == "abandoned"
     await agent.ws.disconnect()
+
+
+@override_settings(ARCADE={**settings.ARCADE, "MAX_SESSIONS_PER_PROCESS": 1})
+async def test_agents_never_take_a_persons_place_on_the_process(token: str) -> None:
+    from play import engine
+
+    agent = Agent(token)
+    await agent.open()
+    await agent.ask({"type": "reset", "data": {"obs_type": "ram"}})
+    await agent.ask({"type": "step", "data": {"action_id": 0}})
+    assert engine.heartbeat().live  # its game is live, and beating
+    assert engine.seats().take()  # yet a person's game still finds its one place
+    engine.seats().give_back()
+    await agent.ws.disconnect()
