@@ -82,14 +82,16 @@ async def hold_sessions(
     multiplex: bool,
     binary: bool,
     obs_type: str = "auto",
-    per_socket: int = 16,
+    per_socket: int = 1,
 ) -> tuple[dict[str, Any], Tally]:
     """Open sessions one after another, each stepping at ``rate``, until one goes unanswered,
     the server refuses one, or ``ceiling``; then hold them for ``hold`` seconds.
 
     ``obs_type`` "auto" is RGB when the server sends binary observations, else RAM: RGB as JSON
-    would make this client, not the server, what gives out first. With several sessions to a
-    socket, ``per_socket`` of them share one, as a vectorised trainer's would.
+    would make this client, not the server, what gives out first. Each session has a socket of
+    its own, as independent programs do (``per_socket`` > 1 and ``multiplex``: that many share
+    one, as a vectorised trainer's would; a session's reset then holds up its neighbours' steps,
+    one socket's messages being taken in turn).
     """
     if obs_type == "auto":
         obs_type = "rgb" if binary else "ram"

@@ -141,13 +141,14 @@ async def _lean_agent(
     sock: AgentSocket,
     session: str,
     options: dict[str, Any],
+    reply: dict[str, Any],
     tally: Tally,
     stop: asyncio.Event,
     seed: int,
 ) -> None:
-    """One session stepping as fast as its answers come, a new game each time one ends."""
+    """One session, from its reset's ``reply``, stepping as fast as its answers come, a new game
+    each time one ends."""
     rng = np.random.default_rng(seed)
-    reply = await sock.ask("reset", options, session)
     while not stop.is_set():
         if reply["type"] == "error":
             tally.errors.append(str(reply["data"].get("code")))
@@ -175,26 +176,25 @@ async def lean_window(
     warmup: float,
     seconds: float,
 ) -> tuple[Window, Tally]:
-    """``sessions`` sessions of the lean client, stepping as fast as they can."""
+    """``sessions`` sessions of the lean client, all reset first, then stepping as fast as they
+    can: the window counts stepping only, not a game's start."""
     arcade = server.name == "arcade"
     options = options_of(obs_type=obs_type, frameskip=frameskip, encoding=encoding, arcade=arcade)
     sockets = [await AgentSocket.open(server.url, server.token)]
     if not multiplex:
         sockets += [await AgentSocket.open(server.url, server.token) for _ in range(sessions - 1)]
+    seats = [
+        (sockets[0] if multiplex else sockets[i], f"a{i}" if multiplex else "")
+        for i in range(sessions)
+    ]
+    resets = await asyncio.wait_for(
+        asyncio.gather(*(sock.ask("reset", options, name) for sock, name in seats)), 300
+    )
     tally = Tally()
     stop = asyncio.Event()
     agents = [
-        asyncio.create_task(
-            _lean_agent(
-                sockets[0] if multiplex else sockets[i],
-                f"a{i}" if multiplex else "",
-                options,
-                tally,
-                stop,
-                seed=i,
-            )
-        )
-        for i in range(sessions)
+        asyncio.create_task(_lean_agent(sock, name, options, reply, tally, stop, seed=i))
+        for i, ((sock, name), reply) in enumerate(zip(seats, resets, strict=True))
     ]
     elapsed, server_cpu, recording_cpu = await _timed(server, tally, warmup=warmup, seconds=seconds)
     stop.set()
@@ -231,6 +231,7 @@ async def openenv_client_window(
     options = options_of(obs_type=obs_type, frameskip=frameskip, encoding="json", arcade=arcade)
     tally = Tally()
     stop = asyncio.Event()
+    ready = asyncio.Event()  # its game started: the window counts stepping only
 
     async def agent() -> None:
         rng = np.random.default_rng(0)
@@ -239,6 +240,7 @@ async def openenv_client_window(
             tally.compression = ws.response.headers.get("Sec-WebSocket-Extensions", "") or ""
             result = await env.reset(**options)
             legal = len(result.observation["legal_actions"])
+            ready.set()
             while not stop.is_set():
                 result = await env.step({"action_id": int(rng.integers(legal))})
                 tally.stepped()
@@ -246,6 +248,11 @@ async def openenv_client_window(
                     result = await env.reset(**options)
 
     task = asyncio.create_task(agent())
+    started = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, started}, timeout=300, return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
+    if task.done():
+        task.result()  # it failed before its first step: say why
     elapsed, server_cpu, recording_cpu = await _timed(server, tally, warmup=warmup, seconds=seconds)
     stop.set()
     try:

@@ -129,7 +129,7 @@ def arcade_server(stack: Stack, token: str) -> Server:
     return Server(
         name="arcade",
         url=stack.url,
-        cpu=stack.cpu_seconds,
+        cpu=stack.tree_cpu_seconds,
         roles=SERVER_ROLES,
         recording_roles=RECORDING_ROLES,
         token=token,

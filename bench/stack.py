@@ -42,17 +42,23 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds_of(pid: int) -> float:
+def cpu_seconds_of(pid: int, *, reaped: bool = False) -> float:
+    """Its CPU time so far; ``reaped``: with that of its children that ended and were waited
+    for (which no longer show in /proc)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime + cstime
+    return ticks / CLOCK_TICKS
 
 
 def cpu_seconds_of_tree(pid: int) -> float:
-    """CPU time used so far by a process (all its threads) and its live descendants."""
-    return sum(cpu_seconds_of(p) for p in (pid, *_children(pid)))
+    """CPU time used so far by a process (all its threads) and all its descendants, those that
+    ended too: it only grows, as processes come and go (a hosted machine's, a backend's)."""
+    return sum(cpu_seconds_of(p, reaped=True) for p in (pid, *_children(pid)))
 
 
 def _rss_mb(pid: int) -> float:
@@ -96,6 +102,10 @@ class Stack:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by every server-side process, by role."""
         return {role: sum(cpu_seconds_of(p) for p in self.pids(role)) for role in self.roots}
+
+    def tree_cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by every role's processes, those that ended included."""
+        return {role: cpu_seconds_of_tree(pid) for role, pid in self.roots.items()}
 
     def rss_mb(self, role: str) -> float:
         return sum(_rss_mb(p) for p in self.pids(role))
