@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     agents.add_argument("--rounds", type=int, default=3, help="the headline's windows of each")
     agents.add_argument("--agents", type=int, default=4, help="lean client's sessions on Arcade")
     agents.add_argument("--max-sessions", type=int, default=200, help="the ceiling of the hold")
-    agents.add_argument("--hold-rate", type=float, default=5.0, help="each held session's steps/s")
+    agents.add_argument("--hold-rate", type=float, default=2.0, help="each held session's steps/s")
     agents.add_argument(
         "--hold-obs",
         choices=("auto", "rgb", "ram", "grayscale", "palette"),

@@ -1,32 +1,37 @@
 """Agents stepping Pong through Arcade's agent socket, beside OpenEnv's Atari server.
 
-On one stack (one web process, a recording worker and a verifier: every episode recorded,
-finalised and replay-verified) and, in turn, OpenEnv's Atari server (``bench/openenv_atari.py``:
-not on PyPI, so built from openenv-core's ``create_app`` around ale-py, serving one session as
-OpenEnv does), measured side by side in one run:
+One stack (one web process, a recording worker and a verifier: every episode recorded,
+finalised and replay-verified) and OpenEnv's Atari server (``bench/openenv_atari.py``: not on
+PyPI, so built from openenv-core's ``create_app`` around ale-py; one server a configuration, as
+its options are its variables, each serving one session as OpenEnv does), measured side by side
+in one run:
 
-- **Steps per server core-second**: agents step Pong as fast as they can for a window; the
-  server's CPU seconds are read from /proc (its process and children) over the same window.
-  The headline (``arcade_steps_per_core_s``, ``openenv_steps_per_core_s``, ``ratio``) drives
-  both servers with OpenEnv's own client (``GenericEnvClient``, one session, RGB, JSON,
-  frameskip 4), in rounds taken in turn (the median round's ratio), so a neighbour's load on
-  the shared cores falls on both alike. Arcade's figure counts its web process; the figure
-  ``with_recording`` adds what the recording worker, the verifier, PostgreSQL and Redis used in
-  the window. Then a lean client (``bench/agent_client.py``) at frameskip 4 and 1, RGB and RAM,
-  binary and JSON (OpenEnv: JSON only, one session), ``--agents`` sessions on Arcade.
+- **Steps per server core-second**: agents step Pong as fast as they can for a window (every
+  session reset first); the server's CPU seconds are read from /proc over the same window, its
+  processes' and their children's (Arcade's hosted machines), ended ones included. Arcade's
+  figure counts its web process; ``with_recording`` adds what the recording worker, the
+  verifier, PostgreSQL and Redis used in the window.
+  - The headline (``arcade_steps_per_core_s``, ``openenv_steps_per_core_s``, ``ratio``): both
+    servers driven by OpenEnv's own client (``GenericEnvClient``, one session, RGB, JSON,
+    frameskip 4), and ``lean_ratio``: the lean client (``bench/agent_client.py``) on both,
+    Arcade's ``--agents`` sessions binary (on one socket when it multiplexes), OpenEnv's one
+    JSON. In ``--rounds`` rounds taken in turn, the median round's ratio reported, so that a
+    neighbour's load on the shared cores falls on both alike.
+  - Then the lean client once at frameskip 4 and 1, RGB and RAM, binary and JSON.
 - **Step latency** over the socket, p50 and p99, one session, RGB, binary, frameskip 4, beside
-  the emulator's own step in this process (ale-py's ``act`` four times and the screen's copy).
-- **Sessions one web process holds**: sessions opened one after another, each resetting Pong
-  and stepping at ``--hold-rate`` a second, up to ``--max-sessions``; the most held while every
-  session had each step answered within ``--answer-within`` seconds, and the web process's
-  memory per session. OpenEnv's server is asked for a second session as well.
-- **Episodes**: after the run, the stack's episodes of the bench's agent, recorded and
-  verified, and their steps against the steps the clients took.
+  the emulator's own step in this process (ale-py's ``act`` four times, the screen copied).
+- **Sessions one web process holds**: sessions opened one after another (a socket each), each
+  resetting Pong and stepping at ``--hold-rate`` a second, up to ``--max-sessions``; the most
+  held while every session had each step answered within ``--answer-within`` seconds, and the
+  web process's memory (PSS, its hosted machines included) per session. OpenEnv's server is
+  asked for a second session as well.
+- **Episodes**: after the run, the stack's episodes of the bench's agent once the workers are
+  done, recorded and verified, and their steps against the steps the clients were answered.
 
 The binary encoding and several sessions on one socket are used when the server offers them
-(``server_features``); until then the lean client's binary rows are JSON and say so.
+(``server_features``); otherwise the rows say json.
 
-`python -m bench agents --seconds 4 --rounds 3 --agents 4 --max-sessions 200`
+`python -m bench agents --seconds 4 --rounds 3 --agents 4 --max-sessions 200 --hold-rate 2`
 """
 
 from __future__ import annotations
@@ -287,7 +292,7 @@ def run(
     rounds: int = 3,
     agents: int = 4,
     max_sessions: int = 200,
-    hold_rate: float = 5.0,
+    hold_rate: float = 2.0,
     hold_obs: str = "auto",
     answer_within: float = 1.0,
     hold: float = 5.0,
