@@ -29,6 +29,7 @@ from play.sink import DjangoSink
 from play.viewers import Viewer
 
 from .options import Options
+from .scope import agent_context
 
 # The 18 actions of ALE's full action space, in its order (``full_action_space``).
 FULL_ACTIONS = [
@@ -146,13 +147,11 @@ class AgentSession:
         sink = DjangoSink(
             user=self.user,
             game=self.game,
-            context={
-                "agent": {
-                    "name": self.options.agent_name,
-                    "version": self.options.agent_version,
-                    "token": self.token_prefix,
-                }
-            },
+            context=agent_context(
+                name=self.options.agent_name,
+                version=self.options.agent_version,
+                token_prefix=self.token_prefix,
+            ),
             env_spec=spec,
         )
         match = Match(
