@@ -169,35 +169,41 @@ def _response(answer: remote.Answer) -> HttpResponse:
     return JsonResponse(answer.body, status=answer.status)
 
 
-@csrf_exempt
-@require_POST
-async def sessions(request: HttpRequest) -> HttpResponse:
+async def _asked(request: HttpRequest) -> tuple[Any, dict[str, Any]] | HttpResponse:
+    """The request's token and JSON body, or the response refusing it."""
     token = await _token(request)
     if token is None:
         return _unauthorized()
-    data = _body(request)
+    data = _body(request) if request.method == "POST" else {}
     if isinstance(data, JsonResponse):
         return data
-    return _response(await remote.create(token, data))
+    return token, data
+
+
+@csrf_exempt
+@require_POST
+async def sessions(request: HttpRequest) -> HttpResponse:
+    asked = await _asked(request)
+    if isinstance(asked, HttpResponse):
+        return asked
+    return _response(await remote.create(*asked))
 
 
 @csrf_exempt
 @require_http_methods(["GET", "DELETE"])
 async def session(request: HttpRequest, session_id: str) -> HttpResponse:
-    token = await _token(request)
-    if token is None:
-        return _unauthorized()
+    asked = await _asked(request)
+    if isinstance(asked, HttpResponse):
+        return asked
     kind = "state" if request.method == "GET" else "delete"
-    return _response(await remote.ask(session_id, token, kind))
+    return _response(await remote.ask(session_id, asked[0], kind))
 
 
 @csrf_exempt
 @require_POST
 async def step(request: HttpRequest, session_id: str) -> HttpResponse:
-    token = await _token(request)
-    if token is None:
-        return _unauthorized()
-    data = _body(request)
-    if isinstance(data, JsonResponse):
-        return data
+    asked = await _asked(request)
+    if isinstance(asked, HttpResponse):
+        return asked
+    token, data = asked
     return _response(await remote.ask(session_id, token, "step", data))

@@ -97,7 +97,16 @@ def test_openenv_validate_passes_and_sessions_live_across_requests_and_processes
     binary_id = message["data"]["session_id"]
     status, kind, body = call(f"{first}/sessions/{binary_id}/step", "POST", {"action_id": 1}, raw)
     assert status == 200 and wire.read_binary(body)[1].shape == (210, 160, 3)
+    # past the token's sessions at once (two open now): refused, and nothing is left open
+    from agents.models import ApiToken
+
+    ApiToken.objects.filter(user=alice).update(max_sessions=2)
+    status, error = answer(f"{first}/sessions", "POST", {"obs_type": "ram"}, raw)
+    assert (status, error["code"]) == (429, "too_many_sessions")
     assert call(f"{first}/sessions/{binary_id}", "DELETE", token=raw)[0] == 204
+    status, third = answer(f"{first}/sessions", "POST", {"obs_type": "ram"}, raw)
+    assert status == 201
+    assert call(f"{second}/sessions/{third['session_id']}", "DELETE", token=raw)[0] == 204
     # deleted: its episode ends, every step kept and verified like any other
     assert call(f"{first}/sessions/{session_id}", "DELETE", token=raw)[0] == 204
     assert answer(f"{second}/sessions/{session_id}", token=raw)[0] == 404
