@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .agent_client import AgentSocket
 from .agent_load import Server, Tally, options_of, percentile
-from .stack import Stack
+from .stack import Stack, cpu_seconds_of, cpu_seconds_of_tree
+
+RECENT_SECONDS = 5.0
 
 
 @dataclass
@@ -27,7 +30,28 @@ class Held:
     last_answer: dict[str, float] = field(default_factory=dict)
     rss_mb_at_most: float = 0.0
     pss_mb_at_most: float = 0.0
+    cpu_at_most: tuple[float, float] = (0.0, 0.0)  # cores the web used: all of it, its loop
     opening_ms: list[float] = field(default_factory=list)  # each session's reset, answered
+
+
+def _event_loop_pid(stack: Stack) -> int:
+    """The web process's Daphne (``arcade.serve``'s child), whose one thread runs every game."""
+    root = stack.roots["web"]
+    try:
+        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+    except OSError:
+        children = []
+    return int(children[0]) if children else root
+
+
+def _cpu_share(seen: list[tuple[float, float, float]]) -> tuple[float, float]:
+    """Cores used over the last ``RECENT_SECONDS`` of ``seen``: the web's, its loop's."""
+    last = seen[-1]
+    first = next((s for s in seen if s[0] >= last[0] - RECENT_SECONDS), seen[0])
+    wall = last[0] - first[0]
+    if wall <= 0:
+        return (0.0, 0.0)
+    return (round((last[1] - first[1]) / wall, 2), round((last[2] - first[2]) / wall, 2))
 
 
 async def _held_session(
@@ -115,11 +139,18 @@ async def hold_sessions(
             held.last_answer.get(f"s{i}", opened_at[i]) >= late for i in range(held.open)
         )
 
+    loop_pid = _event_loop_pid(stack)
+    cpu_seen: list[tuple[float, float, float]] = []  # (when, the web's CPU, its loop's CPU)
+
     def most_so_far() -> None:
+        cpu_seen.append(
+            (time.monotonic(), cpu_seconds_of_tree(stack.roots["web"]), cpu_seconds_of(loop_pid))
+        )
         if all_answering():
             held.most = held.open
             held.rss_mb_at_most = stack.rss_mb("web")
             held.pss_mb_at_most = stack.pss_mb("web")
+            held.cpu_at_most = _cpu_share(cpu_seen)
 
     for index in range(ceiling):
         if held.failure:
@@ -162,11 +193,12 @@ async def hold_sessions(
     while not held.failure and time.monotonic() - began < hold:
         await asyncio.sleep(0.5)
         most_so_far()
+    ended = time.monotonic()
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     for sock in sockets:
         await sock.close()
-    recent = [ms for when, ms in held.latencies if when >= began]
+    recent = [ms for when, ms in held.latencies if ended - RECENT_SECONDS <= when <= ended]
     result = {
         "max_sessions_one_process": held.most,
         "sessions_ceiling": ceiling,
@@ -174,8 +206,12 @@ async def hold_sessions(
         "sessions_stopped_by": held.failure or f"the ceiling ({ceiling})",
         "sessions_obs_type": obs_type,
         "sessions_step_rate": rate,
+        # The steps of the last few seconds, and the web's CPU then: the process's event loop
+        # near one core is what gave out, not its memory.
         "sessions_step_p50_ms": round(percentile(recent, 0.5), 2),
         "sessions_step_p99_ms": round(percentile(recent, 0.99), 2),
+        "web_cpu_share_at_most": held.cpu_at_most[0],
+        "web_loop_cpu_share_at_most": held.cpu_at_most[1],
         "session_open_p50_ms": round(percentile(held.opening_ms, 0.5), 1),
         "session_open_p99_ms": round(percentile(held.opening_ms, 0.99), 1),
         "web_rss_mb_before": round(rss_before, 1),

@@ -456,7 +456,8 @@ def render(result: dict[str, Any]) -> str:
         f"sessions one web process held: {result['max_sessions_one_process']} (stopped by "
         f"{result['sessions_stopped_by']}), {result['memory_mb_per_session']} MB each (PSS; "
         f"RSS {result['rss_mb_per_session']}), a session opened in p50 "
-        f"{result['session_open_p50_ms']} ms; "
+        f"{result['session_open_p50_ms']} ms, the web's event loop at "
+        f"{result['web_loop_cpu_share_at_most']} of a core; "
         f"OpenEnv's second session: {result['openenv_second_session']}",
         f"episodes: {result['episodes_recorded']} recorded, {result['episodes_verified']} "
         f"verified; steps {result['steps_recorded']} recorded of {result['steps_taken']} taken",
