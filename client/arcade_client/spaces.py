@@ -1,0 +1,81 @@
+"""A session's Gymnasium spaces: the screen's shape from its ``obs_type``, the number of
+actions from the server's catalogue (``/metadata``).
+
+Gymnasium (and every trainer built on it) reads the spaces before the first reset, so the
+action count cannot wait for the first observation's ``legal_actions``.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from . import endpoint
+from .wire import ArcadeError, Observation
+
+# Every Atari game's screen is 210x160; RAM is 128 bytes. palette: the frame's palette indices.
+SHAPES: dict[str, tuple[int, ...]] = {
+    "rgb": (210, 160, 3),
+    "grayscale": (210, 160),
+    "ram": (128,),
+    "palette": (210, 160),
+}
+FULL_ACTION_SPACE = 18
+
+
+def observation_space(obs_type: str) -> spaces.Box:
+    if obs_type not in SHAPES:
+        raise ValueError(f"obs_type must be one of {', '.join(SHAPES)}, not {obs_type!r}.")
+    return spaces.Box(0, 255, SHAPES[obs_type], np.uint8)
+
+
+def check_screen(space: spaces.Space[Any], seen: Observation) -> None:
+    if seen.screen.shape != space.shape or seen.screen.dtype != space.dtype:
+        raise ArcadeError(
+            "bad_reply",
+            f"The server sent a {seen.obs_type} screen of shape {seen.screen.shape} "
+            f"({seen.screen.dtype}), not {space.shape} ({space.dtype}) as expected.",
+        )
+
+
+def action_count(
+    *,
+    url: str | None,
+    token: str | None,
+    game_name: str,
+    full_action_space: bool,
+    probe: Callable[[], Observation],
+) -> int:
+    """How many actions the game takes: 18 with the full action space, else the game's
+    minimal set as the server's ``/metadata`` lists it, else (a server without it) as a reset
+    shows (``probe``; the server records that episode too, ended as restarted)."""
+    if full_action_space:
+        return FULL_ACTION_SPACE
+    try:
+        metadata = endpoint.get_json(url, "/metadata", token)
+    except (urllib.error.URLError, ValueError, OSError):
+        metadata = None
+    listed = _listed_actions(metadata, game_name)
+    if listed is not None:
+        return listed
+    return len(probe().legal_actions)
+
+
+def _listed_actions(metadata: Any, game_name: str) -> int | None:
+    """The action count of ``game_name`` in ``/metadata``'s ``games``, if it is there."""
+    games = metadata.get("games") if isinstance(metadata, dict) else None
+    if isinstance(games, dict):
+        games = [{"name": name, **value} for name, value in games.items()]
+    for game in games if isinstance(games, list) else []:
+        if not isinstance(game, dict) or game_name not in (game.get("name"), game.get("game_name")):
+            continue
+        actions = game.get("actions", game.get("n_actions"))
+        if isinstance(actions, int):
+            return actions
+        if isinstance(actions, list):
+            return len(actions)
+    return None
