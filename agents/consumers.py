@@ -15,12 +15,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from games.models import Game
 from play import protocol as p
 
-from . import services
-from .options import read
-from .sessions import AgentSession, Seen
+from . import services, wire
+from .desk import Desk, session_name
+from .wire import Observation
 
 log = logging.getLogger(__name__)
 
@@ -28,32 +27,8 @@ MAX_MESSAGE = 64 * 1024  # a reset's options or an action: far less than this
 CLOSE_UNAUTHORIZED = 4401
 
 
-def error(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "data": {"code": code, "message": message}}
-
-
-def observation(seen: Seen, *, legal: int, obs_type: str) -> dict[str, Any]:
-    """OpenEnv's Atari observation: the screen as a flat list, with its shape."""
-    return {
-        "type": "observation",
-        "data": {
-            "observation": {
-                "screen": seen.screen.reshape(-1).tolist(),
-                "screen_shape": list(seen.screen.shape),
-                "legal_actions": list(range(legal)),
-                "lives": seen.lives,
-                "episode_frame_number": seen.frame,
-                "frame_number": seen.frame,
-                "obs_type": obs_type,
-            },
-            "reward": seen.reward,
-            "done": seen.done,
-        },
-    }
-
-
 class AgentConsumer(AsyncWebsocketConsumer):
-    session: AgentSession | None = None
+    desk: Desk | None = None
     token: Any = None
 
     async def connect(self) -> None:
@@ -65,8 +40,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.token = await database_sync_to_async(services.find)(raw) if raw else None
         await self.accept()
         if self.token is None:
-            await self._send(
-                error(
+            await self.send(
+                text_data=wire.error(
                     "unauthorized",
                     "Send an API token in the Authorization header (Bearer <token>, or a URL's "
                     "user:<token>@ for clients that cannot set headers); make one on your "
@@ -75,12 +50,18 @@ class AgentConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
+        self.desk = Desk(self.token, self._told)
         await self.channel_layer.group_add(services.token_group(self.token.pk), self.channel_name)
+
+    async def _told(self, session: str, code: str, message: str) -> None:
+        await self.send(text_data=wire.error(code, message, session=session))
 
     async def token_revoked(self, _message: dict[str, Any]) -> None:
         """Its token was revoked (by its owner or staff): the session ends, and says why."""
-        await self._send(error("token_revoked", "This session's API token was revoked."))
-        await self._end_session()
+        await self.send(
+            text_data=wire.error("token_revoked", "This session's API token was revoked.")
+        )
+        await self._end_sessions()
         await self.close(code=CLOSE_UNAUTHORIZED)
 
     async def disconnect(self, code: int) -> None:
@@ -88,17 +69,19 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(
                 services.token_group(self.token.pk), self.channel_name
             )
-        await self._end_session()
+        await self._end_sessions()
 
-    async def _end_session(self) -> None:
-        """Its episode ends now, every step kept: the socket closing may be told later."""
-        if self.session is not None:
-            session, self.session = self.session, None
-            await session.close("abandoned")
+    async def _end_sessions(self) -> None:
+        """Its episodes end now, every step kept: the socket closing may be told later."""
+        desk, self.desk = self.desk, None
+        if desk is not None:
+            await desk.close_all()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.token is None:
+        desk = self.desk
+        if desk is None:
             return
+        name = ""
         try:
             if text_data is None or len(text_data) > MAX_MESSAGE:
                 raise p.ProtocolError(
@@ -112,73 +95,36 @@ class AgentConsumer(AsyncWebsocketConsumer):
                 raise p.ProtocolError("bad_message", "A message is a JSON object with a type.")
             kind = message.get("type")
             data = message.get("data", {})
+            if not isinstance(data, dict):
+                raise p.ProtocolError("bad_message", "A message's 'data' is a JSON object.")
+            name = session_name(data)
             if kind == "reset":
-                await self._reset(data)
+                await self._observation(desk, name, await desk.reset(name, data))
             elif kind == "step":
-                await self._step(data)
+                await self._observation(desk, name, await desk.step(name, data))
             elif kind == "state":
-                await self._send({"type": "state", "data": self._state()})
+                await self.send(text_data=json.dumps({"type": "state", "data": desk.state(name)}))
+            elif kind == "close" and name:
+                await desk.close(name)
             elif kind == "close":
-                await self._end_session()
+                await self._end_sessions()
                 await self.close()
             else:
                 raise p.ProtocolError(
                     "bad_message", "The message's type must be reset, step, state or close."
                 )
         except p.ProtocolError as exc:
-            await self._send(error(exc.code, exc.message))
+            await self.send(text_data=wire.error(exc.code, exc.message, session=name))
         except Exception:
             log.exception("agent session failed")
-            await self._send(error("internal", "The server could not do that; reset to go on."))
-
-    async def _reset(self, data: Any) -> None:
-        options = read(data)
-        game = await Game.objects.filter(slug=options.game_name, enabled=True).afirst()
-        if game is None or game.is_multi_seat or not game.is_atari:
-            raise p.ProtocolError(
-                "unknown_game",
-                f"No one-player Atari game {options.game_name!r} here; see /metadata.",
+            await self.send(
+                text_data=wire.error(
+                    "internal", "The server could not do that; reset to go on.", session=name
+                )
             )
-        if self.session is not None:
-            await self.session.close("restarted")
-        self.session = AgentSession(
-            user=self.token.user, token_prefix=self.token.prefix, game=game, options=options
-        )
-        seen = await self.session.reset()
-        await self._observation(seen)
 
-    async def _step(self, data: Any) -> None:
-        if self.session is None:
-            raise p.ProtocolError("not_started", "Send reset first: there is no episode yet.")
-        action = data.get("action_id") if isinstance(data, dict) else None
-        if isinstance(action, bool) or not isinstance(action, int):
-            raise p.ProtocolError("bad_action", 'A step names its action: {"action_id": 0}.')
-        seen = await self.session.step(action)
-        await self._observation(seen)
-
-    async def _observation(self, seen: Seen) -> None:
-        session = self.session
-        assert session is not None and session.seat is not None
-        await self._send(
-            observation(seen, legal=session.seat.n_actions, obs_type=session.options.obs_type)
-        )
-
-    def _state(self) -> dict[str, Any]:
-        session = self.session
-        if session is None:
-            return {"episode_id": None, "step_count": 0}
-        options = session.options
-        return {
-            "episode_id": session.episode_id,
-            "step_count": session.steps,
-            "game_name": options.game_name,
-            "obs_type": options.obs_type,
-            "full_action_space": options.full_action_space,
-            "mode": options.mode,
-            "difficulty": options.difficulty,
-            "repeat_action_probability": options.repeat_action_probability,
-            "frameskip": options.frameskip,
-        }
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(message))
+    async def _observation(self, desk: Desk, name: str, seen: Observation) -> None:
+        if desk.encoding(name) == "binary":
+            await self.send(bytes_data=seen.binary(session=name))
+        else:
+            await self.send(text_data=seen.json(session=name))

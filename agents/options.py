@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from games.engine.machines import GameConfig
+from games.engine.registry import AtariSettings
 from play import protocol as p
 
 ObsType = Literal["rgb", "grayscale", "ram", "palette"]
@@ -54,6 +55,20 @@ class Options:
             if value is not None:
                 kwargs[name] = value
         return kwargs
+
+    def check(self, cartridge: AtariSettings) -> None:
+        """Refuse a mode or difficulty the game's cartridge does not have, naming those it has."""
+        for name, plural, offered in (
+            ("mode", "modes", cartridge.modes),
+            ("difficulty", "difficulties", cartridge.difficulties),
+        ):
+            value = getattr(self, name)
+            if value is not None and value not in offered:
+                raise p.ProtocolError(
+                    "bad_option",
+                    f"{self.game_name} has no {name} {value}; its {plural}: "
+                    f"{', '.join(map(str, offered))} (see /metadata).",
+                )
 
     def config(self, game: GameConfig) -> GameConfig:
         """The game as this session plays it: its own pool of machines (their kwargs differ)."""

@@ -9,8 +9,6 @@ workers like a person's, with the agent's seat, name and version.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,7 @@ from play.sink import DjangoSink
 from play.viewers import Viewer
 
 from .options import Options
+from .wire import Observation
 
 # The 18 actions of ALE's full action space, in its order (``full_action_space``).
 FULL_ACTIONS = [
@@ -36,17 +35,6 @@ FULL_ACTIONS = [
     "DOWNLEFT", "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE",
     "DOWNRIGHTFIRE", "DOWNLEFTFIRE",
 ]  # fmt: skip
-
-
-@dataclass
-class Seen:
-    """What a step showed the program."""
-
-    screen: np.ndarray
-    reward: float
-    done: bool
-    lives: int
-    frame: int  # the episode's frame number (steps taken)
 
 
 class Quiet:
@@ -66,11 +54,12 @@ class Quiet:
 class AgentScreen(Viewer):
     """The program's viewer: the observation of each step, as its ``obs_type`` asks."""
 
-    def __init__(self, match: Match, obs_type: str) -> None:
+    def __init__(self, match: Match, obs_type: str, legal: int) -> None:
         super().__init__(Quiet(), window=1 << 30, seat=0)
         self.match = match
         self.obs_type = obs_type
-        self.seen: Seen | None = None
+        self.legal = legal
+        self.seen: Observation | None = None
 
     async def send_frame(
         self,
@@ -84,30 +73,37 @@ class AgentScreen(Viewer):
         input_seq: int,
         words: codec.Sparse | None = None,
     ) -> bool:
-        self.seen = Seen(
+        self.seen = Observation(
             screen=self._screen(frame),
-            reward=outcome.reward,
-            done=outcome.terminated or outcome.truncated,
+            legal=self.legal,
             lives=lives,
             frame=number,
+            reward=outcome.reward,
+            done=outcome.terminated or outcome.truncated,
+            truncated=outcome.truncated and not outcome.terminated,
+            obs_type=self.obs_type,
         )
         return True
 
     def _screen(self, frame: np.ndarray) -> np.ndarray:
-        episode = self.match.episode
-        machine: Any = episode.machine if episode is not None else None
+        """From the frame's palette indices (every colour of it is learned by now), so a
+        machine in this process and one hosted in another show exactly the same."""
         if self.obs_type == "palette":
             return frame.copy()
-        if self.obs_type == "rgb" and machine is not None and machine.palette is not None:
-            return machine.palette.rgb[frame]  # every colour of the frame is learned by now
-        ale = getattr(machine, "ale", None)
-        if ale is None:
-            raise p.ProtocolError("bad_option", f"obs_type {self.obs_type} is not available.")
-        if self.obs_type == "grayscale":
-            return np.asarray(ale.getScreenGrayscale())
+        episode = self.match.episode
+        machine: Any = episode.machine if episode is not None else None
         if self.obs_type == "ram":
-            return np.asarray(ale.getRAM())
-        return np.asarray(ale.getScreenRGB())
+            return np.array(machine.ram(), np.uint8)
+        rgb = machine.palette.rgb
+        if self.obs_type == "grayscale":
+            return grayscale(rgb)[frame]
+        return rgb[frame]
+
+
+def grayscale(rgb: np.ndarray) -> np.ndarray:
+    """ALE's grayscale of each palette colour: its luma, rounded (as ``getScreenGrayscale``)."""
+    luma = rgb.astype(np.float32) @ np.array([0.2989, 0.5870, 0.1140], np.float32)
+    return np.round(luma).astype(np.uint8)
 
 
 class AgentSession:
@@ -125,9 +121,10 @@ class AgentSession:
         self.steps = 0
         self.done = False
         self.episode_id = ""
-        self.last_used = time.monotonic()
+        self.seed: int | None = None
+        self.max_steps = 0
 
-    async def reset(self) -> Seen:
+    async def reset(self) -> Observation:
         await self.close("restarted")
         config: GameConfig = self.options.config(await sync_to_async(self.game.config)())
         meanings = FULL_ACTIONS if self.options.full_action_space else self.game.action_meanings
@@ -163,12 +160,15 @@ class AgentSession:
             seats=[self.seat],
             clock=self.clock,
         )
-        self.screen = AgentScreen(match, self.options.obs_type)
+        self.screen = AgentScreen(match, self.options.obs_type, len(meanings))
         match.viewers.append(self.screen)
         self.match = match
+        engine.hosting_program(match)
         await match.start(seed=self.options.seed)
         assert match.episode is not None
         self.episode_id = match.episode.id
+        self.seed = match.episode.seed
+        self.max_steps = config.max_steps
         match.begin()
         self.steps = 0
         self.done = False
@@ -176,7 +176,7 @@ class AgentSession:
         assert seen is not None  # the start sent the first frame
         return seen
 
-    async def step(self, action: int) -> Seen:
+    async def step(self, action: int) -> Observation:
         if self.match is None or self.seat is None or self.clock is None or self.screen is None:
             raise p.ProtocolError("not_started", "Send reset first: there is no episode yet.")
         if self.done:

@@ -326,6 +326,9 @@ ARCADE: dict[str, Any] = {
     # games one web process hosts at most (running or paused); more players wait for a seat
     # rather than all getting a degraded game (docs/performance.md: ~30 per core here)
     "MAX_SESSIONS_PER_PROCESS": envint("ARCADE_MAX_SESSIONS_PER_PROCESS", 30, minimum=1),
+    # agent sessions (the agent API) one web process holds at most, apart from people's games
+    # (an agent never takes a person's place); each holds an emulator (~4 MB)
+    "AGENT_SESSIONS": envint("ARCADE_AGENT_SESSIONS", 200, minimum=0),
     # running games one player may have of one game; a newer tab takes over the oldest
     "MAX_GAMES_PER_USER": envint("ARCADE_MAX_GAMES_PER_USER", 1, minimum=1),
     # starts (New game, a new tab) one player may make a minute on one web process

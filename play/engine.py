@@ -85,7 +85,21 @@ def attended() -> set[str]:
             or now - _detached_at.get(session, now) < grace
         ):
             ids.add(episode.id)
-    return ids
+    return ids | programs_episodes()
+
+
+# The matches programs hold (the agent API, ``agents/``): attended while their session is open
+# (it ends them itself), and counted apart from people's games: an agent never takes a
+# person's place on a process (``Seats``), it has its own budget (ARCADE["AGENT_SESSIONS"]).
+_programs: weakref.WeakSet[Match] = weakref.WeakSet()
+
+
+def hosting_program(session: Match) -> None:
+    _programs.add(session)
+
+
+def programs_episodes() -> set[str]:
+    return {match.episode.id for match in list(_programs) if match.episode is not None}
 
 
 # The sessions of this process's open sockets and their players, for a shutdown that ends none
@@ -137,7 +151,8 @@ class Seats:
         self.starting = 0
 
     def take(self) -> bool:
-        if len(heartbeat().live) + self.starting >= settings.ARCADE["MAX_SESSIONS_PER_PROCESS"]:
+        people = len(heartbeat().live - programs_episodes()) if _programs else len(heartbeat().live)
+        if people + self.starting >= settings.ARCADE["MAX_SESSIONS_PER_PROCESS"]:
             return False
         self.starting += 1
         return True

@@ -59,7 +59,12 @@ class Thaw:
     frozen: bytes
 
 
-Request = Start | Step | Freeze | Thaw
+@dataclass(frozen=True, slots=True)
+class Peek:
+    """The machine's RAM now (what the agent API's ``ram`` observations show)."""
+
+
+Request = Start | Step | Freeze | Thaw | Peek
 
 # --- replies (host -> web process) --------------------------------------------------------
 
@@ -92,7 +97,12 @@ class Failed:
     error: str
 
 
-Reply = Ready | Shown | Frozen | Failed
+@dataclass(frozen=True, slots=True)
+class Memory:
+    ram: bytes
+
+
+Reply = Ready | Shown | Frozen | Failed | Memory
 
 
 class HostError(RuntimeError):
@@ -139,6 +149,8 @@ def _answer(machine: AtariMachine, request: Request) -> Reply:
     if isinstance(request, Start):
         learned = machine.start(request.seed, request.state)
         return Shown(machine.frame.tobytes(), machine.palette.entries(learned))
+    if isinstance(request, Peek):
+        return Memory(machine.ram().tobytes())
     if isinstance(request, Freeze):
         return Frozen(machine.freeze())
     if isinstance(request, Thaw):
@@ -280,6 +292,11 @@ class HostedMachine:
 
     def new_colours(self) -> list[int]:
         return self._new
+
+    def ram(self) -> np.ndarray:
+        memory = self._call(Peek(), STEP_TIMEOUT)
+        assert isinstance(memory, Memory)
+        return np.frombuffer(memory.ram, np.uint8)
 
     def freeze(self) -> bytes:
         frozen = self._call(Freeze())

@@ -288,6 +288,10 @@ class AtariMachine:
             return []
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
+    def ram(self) -> np.ndarray:
+        """The console's 128 bytes of RAM now."""
+        return np.asarray(self.ale.getRAM())
+
     def freeze(self) -> bytes:
         return pickle.dumps((self.snapshot(), self.palette))
 

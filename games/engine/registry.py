@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import gymnasium as gym
 
 ARCADE_ENVS = {"arcade/TowerOfHanoi-v0": "games.envs.hanoi:TowerOfHanoiEnv"}
@@ -38,3 +41,30 @@ def multi_seat_name(env_id: str) -> str:
     if not is_multi_seat(env_id):
         raise ValueError(f"{env_id!r} is not a multi-seat game (they are named 'multi/<name>')")
     return env_id[len(MULTI_SEAT_PREFIX) :]
+
+
+@dataclass(frozen=True)
+class AtariSettings:
+    """What an Atari game's cartridge offers: its game modes and difficulty switches."""
+
+    modes: tuple[int, ...]
+    difficulties: tuple[int, ...]
+
+
+@functools.cache
+def atari_settings(env_id: str) -> AtariSettings:
+    """Read from its ROM once per process (~50 ms): what a request may ask of the game is
+    checked against it before a machine is made, which would otherwise fail deep inside ALE."""
+    import ale_py
+    from ale_py import roms
+
+    register_all()
+    rom = roms.get_rom_path(gym.spec(env_id).kwargs["game"])
+    if rom is None:
+        raise ValueError(f"{env_id}: ale-py has no ROM of its game")
+    ale = ale_py.ALEInterface()
+    ale.loadROM(rom)
+    return AtariSettings(
+        modes=tuple(int(m) for m in ale.getAvailableModes()),
+        difficulties=tuple(int(d) for d in ale.getAvailableDifficulties()),
+    )

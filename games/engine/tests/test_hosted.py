@@ -76,6 +76,8 @@ def test_it_plays_exactly_as_a_machine_in_this_process() -> None:
             assert np.array_equal(hosted.diff, local.diff)  # type: ignore[arg-type]
             assert np.array_equal(hosted.changed, local.changed)  # type: ignore[arg-type]
             assert_same(hosted, local)
+            if rng.random() < 0.1:  # what an agent's ram observation reads
+                assert np.array_equal(hosted.ram(), local.ram())
     finally:
         hosted.close()
         local.close()

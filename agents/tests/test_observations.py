@@ -1,0 +1,27 @@
+"""An agent's grayscale screen is ALE's own, derived from the palette a recording keeps, so a
+machine hosted in another process shows exactly what one in the web process does."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents.sessions import grayscale
+from games.engine.registry import register_all
+
+
+@pytest.mark.parametrize("game", ["Pong", "Breakout", "MsPacman", "Seaquest"])
+def test_grayscale_from_the_palette_is_ales_getScreenGrayscale(game: str) -> None:
+    register_all()
+    env = gym.make(f"ALE/{game}-v5")
+    env.reset(seed=3)
+    env.action_space.seed(3)
+    ale = env.unwrapped.ale  # type: ignore[attr-defined]
+    palette = np.zeros((256, 3), np.uint8)
+    for _ in range(60):
+        env.step(env.action_space.sample())
+        indices = ale.getScreen()
+        palette[indices.reshape(-1)] = ale.getScreenRGB().reshape(-1, 3)
+        assert np.array_equal(grayscale(palette)[indices], ale.getScreenGrayscale())
+    env.close()

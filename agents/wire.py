@@ -1,0 +1,98 @@
+"""The agent API's messages as they travel: JSON text, or an observation as one binary message.
+
+A binary observation (``encoding: "binary"``) is the JSON observation with its screen taken
+out and sent as raw bytes after it, so a client reads a 210x160x3 screen as 100,800 bytes
+instead of parsing 100,800 numbers:
+
+    b"AOB1" | uint32 little-endian N | N bytes of the observation's JSON | the screen's bytes
+
+The JSON is the JSON encoding's message with ``screen`` null and ``screen_dtype`` "uint8"; the
+screen is ``screen_shape`` bytes in C order. ``state`` and ``error`` stay JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import numpy as np
+
+MAGIC = b"AOB1"
+_HEADER = struct.Struct("<4sI")
+BINARY_CONTENT_TYPE = "application/x-arcade-observation"
+
+
+class ErrorData(TypedDict, total=False):
+    code: str
+    message: str
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a step (or a reset) showed: OpenEnv's Atari observation, and the screen apart."""
+
+    screen: np.ndarray
+    legal: int
+    lives: int
+    frame: int
+    reward: float
+    done: bool
+    truncated: bool
+    obs_type: str
+
+    def data(self, *, session: str = "", screen: bool = True) -> dict[str, Any]:
+        """The message's ``data``: the screen a flat list, or null when it travels as bytes."""
+        data: dict[str, Any] = {
+            "observation": {
+                "screen": self.screen.reshape(-1).tolist() if screen else None,
+                "screen_shape": list(self.screen.shape),
+                "legal_actions": list(range(self.legal)),
+                "lives": self.lives,
+                "episode_frame_number": self.frame,
+                "frame_number": self.frame,
+                "obs_type": self.obs_type,
+            },
+            "reward": self.reward,
+            "done": self.done,
+            # Arcade's: the episode reached its max_steps rather than its end (Gymnasium's
+            # truncation); done is true too, so OpenEnv's clients stop there as well.
+            "truncated": self.truncated,
+        }
+        if not screen:
+            data["observation"]["screen_dtype"] = "uint8"
+        if session:
+            data["session"] = session
+        return data
+
+    def json(self, *, session: str = "") -> str:
+        return json.dumps({"type": "observation", "data": self.data(session=session)})
+
+    def binary(self, *, session: str = "") -> bytes:
+        header = json.dumps(
+            {"type": "observation", "data": self.data(session=session, screen=False)}
+        ).encode()
+        return b"".join(
+            (_HEADER.pack(MAGIC, len(header)), header, np.ascontiguousarray(self.screen).data)
+        )
+
+
+def read_binary(message: bytes) -> tuple[dict[str, Any], np.ndarray]:
+    """A binary observation's message and its screen (what a client does; tests use it)."""
+    magic, length = _HEADER.unpack_from(message)
+    if magic != MAGIC:
+        raise ValueError("not a binary observation (it starts with b'AOB1')")
+    start = _HEADER.size
+    decoded: dict[str, Any] = json.loads(message[start : start + length])
+    shape = decoded["data"]["observation"]["screen_shape"]
+    screen = np.frombuffer(message, np.uint8, offset=start + length).reshape(shape)
+    return decoded, screen
+
+
+def error(code: str, message: str, *, session: str = "") -> str:
+    data: ErrorData = {"code": code, "message": message}
+    if session:
+        data["session"] = session
+    return json.dumps({"type": "error", "data": data})
