@@ -4,14 +4,16 @@ Gymnasium env passing Gymnasium's own checker."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
 import gymnasium
 import numpy as np
 import pytest
-from arcade_client import ArcadeEnv, ArcadeError, AsyncClient, Client
+from arcade_client import ArcadeEnv, ArcadeError, ArcadeVectorEnv, AsyncClient, Client
 from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AutoresetMode
 
 from agents import services
 from arcade.tests.conftest import Stack, live_stack  # noqa: F401 (the fixture)
@@ -79,21 +81,37 @@ async def test_the_asyncio_client_plays_as_the_synchronous_one(
     live_stack: Stack,  # noqa: F811
     token: str,
 ) -> None:
-    # palette: the recorded frame, which every machine of the server's can give (grayscale
-    # and ram need an in-process emulator).
     with Client(live_stack.url, token) as arcade:
-        expected = [arcade.reset(seed=9, obs_type="palette")]
+        expected = [arcade.reset(seed=9, obs_type="ram")]
         expected += [arcade.step(step % 6) for step in range(20)]
     async with AsyncClient(live_stack.url, token) as arcade:
-        seen = [await arcade.reset(seed=9, obs_type="palette")]
+        seen = [await arcade.reset(seed=9, obs_type="ram")]
         seen += [await arcade.step(step % 6) for step in range(20)]
         assert (await arcade.state()).step_count == 20
         with pytest.raises(ArcadeError, match="bad_action"):
             await arcade.step(-1)
-    assert seen[0].screen.shape == (210, 160)
+    assert seen[0].screen.shape == (128,)
     assert all(np.array_equal(a.screen, b.screen) for a, b in zip(seen, expected, strict=True))
     with pytest.raises(ArcadeError, match="unauthorized"):
         await AsyncClient.open(live_stack.url, "arc_00000000_wrong")
+
+
+def test_a_session_the_server_ended_raises_why_at_its_next_step(
+    live_stack: Stack,  # noqa: F811
+    alice: Any,
+    pong: Any,
+) -> None:
+    token, raw = services.issue(alice, "idles")
+    token.idle_seconds = 1
+    token.save(update_fields=["idle_seconds"])
+    with Client(live_stack.url, raw) as arcade:
+        arcade.reset(session="slow", obs_type="palette")
+        arcade.reset(obs_type="palette")
+        time.sleep(8)  # idle for a second, and the server looks every five
+        with pytest.raises(ArcadeError) as ended:
+            arcade.step(0, session="slow")
+    # Not the bare "not_started" the step itself got: the server's notice of why.
+    assert ended.value.code == "idle_timeout" and ended.value.session == "slow"
 
 
 def test_the_gymnasium_env_passes_gymnasiums_checker(
@@ -134,3 +152,53 @@ def test_a_seeded_reset_replays_the_same_episode_and_max_steps_truncates(
         env.close()
         runs.append(np.stack(observations))
     assert np.array_equal(runs[0], runs[1])
+
+
+def test_the_vector_env_steps_every_session_on_one_socket_and_resets_them_next_step(
+    live_stack: Stack,  # noqa: F811
+    token: str,
+) -> None:
+    envs = ArcadeVectorEnv(3, live_stack.url, token, obs_type="palette", max_steps=12)
+    assert envs.action_space.shape == (3,) and envs.observation_space.shape == (3, 210, 160)
+    observations, infos = envs.reset(seed=[5, 5, 6])
+    assert observations.shape == (3, 210, 160) and list(infos["episode_frame_number"]) == [0] * 3
+    # The first two sessions play the same seed and actions, the third its own: each reply
+    # must reach its own session for the first two to stay alike and the third to part.
+    parted = False
+    for step in range(12):
+        observations, rewards, terminations, truncations, infos = envs.step(
+            np.array([2, 2, 3 if step % 2 else 4])
+        )
+        assert np.array_equal(observations[0], observations[1])
+        parted = parted or not np.array_equal(observations[0], observations[2])
+        assert not terminations.any() and truncations.all() == (step == 11)
+    assert parted and list(infos["episode_frame_number"]) == [12] * 3
+    # The step after an episode's last begins the next episode, with no reward.
+    observations, rewards, terminations, truncations, infos = envs.step(np.zeros(3, np.int64))
+    assert list(infos["episode_frame_number"]) == [0] * 3 and not rewards.any()
+    assert not (terminations | truncations).any()
+    assert envs.client.state(session="env2").step_count == 0
+    envs.close()
+
+
+def test_make_vec_finds_the_vector_env_and_same_step_keeps_the_final_observation(
+    live_stack: Stack,  # noqa: F811
+    token: str,
+) -> None:
+    envs = gymnasium.make_vec(
+        "arcade_client:Arcade-v0",
+        num_envs=2,
+        vectorization_mode="vector_entry_point",
+        url=live_stack.url,
+        token=token,
+        max_steps=2,
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+    envs.reset(seed=1)
+    envs.step(envs.action_space.sample())
+    observations, _, _, truncations, infos = envs.step(envs.action_space.sample())
+    assert truncations.all() and infos["_final_obs"].all()
+    assert observations.shape == (2, 210, 160, 3) and infos["final_obs"][0].shape == (210, 160, 3)
+    assert list(infos["final_info"]["episode_frame_number"]) == [2, 2]
+    assert list(infos["episode_frame_number"]) == [0, 0]  # the next episode's first screen
+    envs.close()

@@ -13,7 +13,7 @@ import pytest
 from arcade_client import endpoint, wire
 from arcade_client.env import ends
 from arcade_client.ledger import Ledger
-from arcade_client.spaces import _listed_actions
+from arcade_client.spaces import listed_actions
 from arcade_client.wire import ArcadeError, Observation, State
 
 
@@ -98,6 +98,10 @@ def test_it_tells_terminated_from_truncated_as_the_server_says_or_its_own_max_st
     assert ends(seen(True), steps=5, max_steps=None) == (True, False)
     told = seen(True, terminated=False, truncated=True)
     assert ends(told, steps=1, max_steps=None) == (False, True)
+    # Arcade's server says done and truncated; terminated is done without truncated.
+    assert ends(seen(True, truncated=True), steps=1, max_steps=None) == (False, True)
+    assert ends(seen(True, truncated=False), steps=5, max_steps=5) == (True, False)
+    assert ends(seen(False, truncated=False), steps=1, max_steps=None) == (False, False)
 
 
 def test_a_request_names_its_session_and_only_a_binary_encoding() -> None:
@@ -163,9 +167,9 @@ def test_the_address_and_token_may_come_from_the_environment(
     assert endpoint.headers(None) == {"Authorization": "Bearer arc_2"}
 
 
-def test_it_reads_a_games_action_count_from_the_servers_metadata() -> None:
-    listed = {"games": [{"name": "pong", "actions": ["NOOP", "FIRE", "RIGHT"]}]}
-    assert _listed_actions(listed, "pong") == 3
-    assert _listed_actions({"games": {"pong": {"n_actions": 6}}}, "pong") == 6
-    assert _listed_actions(listed, "breakout") is None
-    assert _listed_actions(None, "pong") is None
+def test_it_reads_a_games_actions_from_the_servers_metadata() -> None:
+    listed = {"games": [{"game_name": "pong", "action_meanings": ["NOOP", "FIRE", "RIGHT"]}]}
+    assert listed_actions(listed, "pong") == ("NOOP", "FIRE", "RIGHT")
+    assert listed_actions(listed, "breakout") is None
+    assert listed_actions({"games": [{"game_name": "pong"}]}, "pong") is None
+    assert listed_actions(None, "pong") is None

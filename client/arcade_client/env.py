@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from . import wire
 from .client import Client
-from .spaces import action_count, check_screen, observation_space
+from .spaces import actions, check_screen, observation_space
 from .wire import Observation
 
 # Options a reset's ``options`` may not change: the spaces were built from them.
@@ -69,8 +69,9 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
             "encoding": encoding,
         }
         self.client = Client(url, token, timeout=timeout)
+        self.action_meanings: tuple[str, ...] | None = None
         try:
-            n = action_count(
+            n, self.action_meanings = actions(
                 url=self.client.url,
                 token=token,
                 game_name=game_name,
@@ -116,6 +117,12 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
             return None
         screen = self._seen.screen
         return screen if screen.ndim == 3 else np.repeat(screen[..., None], 3, axis=2)
+
+    def get_action_meanings(self) -> list[str]:
+        """The actions' names, as ALE's env gives them (wrappers look for ``FIRE``)."""
+        if self.action_meanings is None:
+            raise NotImplementedError("This server does not list its games' actions (/metadata).")
+        return list(self.action_meanings)
 
     def close(self) -> None:
         """Ends the session (an episode still running ends as abandoned); safe to call twice."""

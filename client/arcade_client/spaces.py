@@ -42,40 +42,44 @@ def check_screen(space: spaces.Space[Any], seen: Observation) -> None:
         )
 
 
-def action_count(
+# ALE's full action space, in its order (``full_action_space``).
+FULL_ACTIONS = (
+    "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT",
+    "DOWNLEFT", "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE",
+    "DOWNRIGHTFIRE", "DOWNLEFTFIRE",
+)  # fmt: skip
+
+
+def actions(
     *,
     url: str | None,
     token: str | None,
     game_name: str,
     full_action_space: bool,
     probe: Callable[[], Observation],
-) -> int:
-    """How many actions the game takes: 18 with the full action space, else the game's
-    minimal set as the server's ``/metadata`` lists it, else (a server without it) as a reset
-    shows (``probe``; the server records that episode too, ended as restarted)."""
+) -> tuple[int, tuple[str, ...] | None]:
+    """How many actions the game takes, and their names when known: ALE's 18 with the full
+    action space, else the game's minimal set as the server's ``/metadata`` lists it, else (a
+    server without it) as a reset shows (``probe``; the server records that episode too, ended
+    as restarted), unnamed."""
     if full_action_space:
-        return FULL_ACTION_SPACE
+        return len(FULL_ACTIONS), FULL_ACTIONS
     try:
         metadata = endpoint.get_json(url, "/metadata", token)
     except (urllib.error.URLError, ValueError, OSError):
         metadata = None
-    listed = _listed_actions(metadata, game_name)
-    if listed is not None:
-        return listed
-    return len(probe().legal_actions)
+    meanings = listed_actions(metadata, game_name)
+    if meanings is not None:
+        return len(meanings), meanings
+    return len(probe().legal_actions), None
 
 
-def _listed_actions(metadata: Any, game_name: str) -> int | None:
-    """The action count of ``game_name`` in ``/metadata``'s ``games``, if it is there."""
+def listed_actions(metadata: Any, game_name: str) -> tuple[str, ...] | None:
+    """The action names of ``game_name`` in ``/metadata``'s ``games``, if it is there."""
     games = metadata.get("games") if isinstance(metadata, dict) else None
-    if isinstance(games, dict):
-        games = [{"name": name, **value} for name, value in games.items()]
     for game in games if isinstance(games, list) else []:
-        if not isinstance(game, dict) or game_name not in (game.get("name"), game.get("game_name")):
-            continue
-        actions = game.get("actions", game.get("n_actions"))
-        if isinstance(actions, int):
-            return actions
-        if isinstance(actions, list):
-            return len(actions)
+        if isinstance(game, dict) and game.get("game_name") == game_name:
+            meanings = game.get("action_meanings")
+            if isinstance(meanings, list) and meanings:
+                return tuple(str(meaning) for meaning in meanings)
     return None

@@ -19,7 +19,7 @@ from gymnasium.vector.utils import batch_space
 from . import wire
 from .client import Client
 from .env import ATARI_FPS, FIXED, ends, info
-from .spaces import action_count, check_screen, observation_space
+from .spaces import actions, check_screen, observation_space
 from .wire import Observation, Request, observation_of
 
 
@@ -71,8 +71,9 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         }
         self.single_observation_space = observation_space(obs_type)
         self.client = Client(url, token, timeout=timeout)
+        self.action_meanings: tuple[str, ...] | None = None
         try:
-            n = action_count(
+            n, self.action_meanings = actions(
                 url=self.client.url,
                 token=token,
                 game_name=game_name,

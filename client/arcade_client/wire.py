@@ -218,11 +218,15 @@ def _observation(data: dict[str, Any], pixels: memoryview | None, session: str) 
         # A copy, writable: a view of the message would be read-only, which trips up code
         # (and PyTorch) that writes into its observations.
         screen = np.frombuffer(pixels, dtype=dtype).reshape(shape).copy()
+    done = bool(data.get("done"))
     terminated, truncated = data.get("terminated"), data.get("truncated")
+    if truncated is not None and terminated is None:
+        # Arcade's server sends done and truncated: done is the game's end or max_steps'.
+        terminated = done and not truncated
     return Observation(
         screen=screen,
         reward=float(data.get("reward") or 0.0),
-        done=bool(data.get("done")),
+        done=done,
         lives=int(seen.get("lives", 0)),
         legal_actions=tuple(int(a) for a in seen.get("legal_actions", ())),
         episode_frame_number=int(seen.get("episode_frame_number", 0)),
