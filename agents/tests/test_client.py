@@ -4,6 +4,7 @@ Gymnasium env passing Gymnasium's own checker."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import warnings
 from typing import Any
@@ -90,6 +91,16 @@ async def test_the_asyncio_client_plays_as_the_synchronous_one(
         assert (await arcade.state()).step_count == 20
         with pytest.raises(ArcadeError, match="bad_action"):
             await arcade.step(-1)
+        # Two named sessions in flight together, each answered with its own observation.
+        await asyncio.gather(
+            *(arcade.reset(session=name, seed=9, obs_type="ram") for name in ("a", "b"))
+        )
+        for step in range(20):
+            both = await asyncio.gather(
+                arcade.step(step % 6, session="a"), arcade.step(step % 6, session="b")
+            )
+        assert [seen.session for seen in both] == ["a", "b"]
+        assert all(np.array_equal(seen.screen, expected[-1].screen) for seen in both)
     assert seen[0].screen.shape == (128,)
     assert all(np.array_equal(a.screen, b.screen) for a, b in zip(seen, expected, strict=True))
     with pytest.raises(ArcadeError, match="unauthorized"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from arcade_client import endpoint, wire
 from arcade_client.env import ends
-from arcade_client.ledger import Ledger
+from arcade_client.ledger import Ledger, Notices
 from arcade_client.spaces import listed_actions
 from arcade_client.wire import ArcadeError, Observation, State
 
@@ -136,6 +136,22 @@ def test_a_reply_answers_the_oldest_request_of_its_session() -> None:
     # answers the oldest request rather than leave it waiting.
     assert ledger.settle(reply("", "bad_option")) == "a2"
     assert len(ledger) == 0 and ledger.settle(reply("a")) is None
+
+
+def test_a_notice_explains_the_next_not_started_until_the_session_is_reset() -> None:
+    notices = Notices()
+    idle = ArcadeError("idle_timeout", "No message for 300 s", session="a")
+    notices.note(idle)
+    not_started = ArcadeError("not_started", "Send reset first", session="a")
+    assert notices.explain(not_started) is idle
+    assert notices.explain(not_started) is not_started  # told once
+    notices.note(idle)
+    notices.forget("a")  # a reset began it anew
+    assert notices.explain(not_started) is not_started
+    assert notices.last_word() is None
+    revoked = ArcadeError("token_revoked", "This session's API token was revoked.")
+    notices.note(revoked)
+    assert notices.last_word() is revoked
 
 
 def test_the_token_goes_in_a_header_and_the_address_becomes_the_socket() -> None:

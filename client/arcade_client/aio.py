@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from . import endpoint, wire
 from .client import MAX_MESSAGE
-from .ledger import Ledger
+from .ledger import Ledger, Notices
 from .wire import ArcadeError, Observation, Reply, Request, State, observation_of
 
 
@@ -44,7 +44,7 @@ class AsyncClient:
         self._reader: asyncio.Task[None] | None = None
         self._ledger: Ledger[asyncio.Future[Reply]] = Ledger()
         self._gone: ArcadeError | None = None  # why the socket closed, once it has
-        self.notices: dict[str, ArcadeError] = {}
+        self.notices = Notices()
 
     @classmethod
     async def open(cls, url: str | None = None, token: str | None = None, **kw: Any) -> AsyncClient:
@@ -96,23 +96,22 @@ class AsyncClient:
         if not session:
             raise ValueError("end() takes a session's name; close() ends the default one.")
         await self._post(wire.close(session=session))
-        self.notices.pop(session, None)
+        self.notices.forget(session)
 
     async def ask(self, request: Request) -> Observation | State:
-        future = await self._send(request)
-        reply = await asyncio.wait_for(future, self.timeout)
-        if isinstance(reply, ArcadeError):
-            raise self.notices.pop(reply.session, reply)
-        return reply
+        return (await self.ask_many([request]))[0]
 
     async def ask_many(self, requests: Sequence[Request]) -> list[Observation | State]:
         """Every request sent before any reply is awaited; the first error raised once all are
         answered."""
         futures = [await self._send(request) for request in requests]
         replies = await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
+        errors = [reply for reply in replies if isinstance(reply, ArcadeError)]
         for reply in replies:
-            if isinstance(reply, ArcadeError):
-                raise self.notices.pop(reply.session, reply)
+            if not isinstance(reply, ArcadeError):
+                self.notices.forget(reply.session)
+        if errors:
+            raise self.notices.explain(errors[0])
         return replies  # type: ignore[return-value]  # no ArcadeError left
 
     async def close(self) -> None:
@@ -159,15 +158,13 @@ class AsyncClient:
                 reply = wire.decode(message)
                 future = self._ledger.settle(reply)
                 if future is None:
-                    if isinstance(reply, ArcadeError):
-                        self.notices[reply.session] = reply
+                    self.notices.note(reply)
                 elif not future.done():  # a caller that gave up waiting has cancelled it
                     future.set_result(reply)
         except ConnectionClosed:
             pass
         why = f" ({ws.close_code} {ws.close_reason or ''})".replace(" )", ")")
-        revoked = [n for n in self.notices.values() if n.code == "token_revoked"]
-        self._gone = revoked[0] if revoked else ArcadeError("closed", f"The socket closed{why}.")
+        self._gone = self.notices.last_word() or ArcadeError("closed", f"The socket closed{why}.")
         for future in self._ledger.drain():
             if not future.done():
                 future.set_result(self._gone)

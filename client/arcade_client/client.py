@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from . import endpoint, wire
-from .ledger import Ledger
+from .ledger import Ledger, Notices
 from .wire import ArcadeError, Observation, Reply, Request, State, observation_of
 
 # A JSON RGB screen is about 400 KB of text; websockets refuses messages over 1 MiB by default.
@@ -55,9 +55,7 @@ class Client:
         )
         self._ledger: Ledger[int] = Ledger()
         self._tickets = itertools.count()
-        # The server's notices (an idle session ended, the token revoked), by session: they
-        # explain the error a later request about that session gets.
-        self.notices: dict[str, ArcadeError] = {}
+        self.notices = Notices()
         # One round trip now, so that a wrong token fails here (``unauthorized``), not at the
         # first step of a training run already set up.
         try:
@@ -95,7 +93,7 @@ class Client:
         if not session:
             raise ValueError("end() takes a session's name; close() ends the default one.")
         self._send([wire.close(session=session)])
-        self.notices.pop(session, None)
+        self.notices.forget(session)
 
     def ask(self, request: Request) -> Observation | State:
         return self.ask_many([request])[0]
@@ -109,14 +107,17 @@ class Client:
             reply = self._receive()
             ticket = self._ledger.settle(reply)
             if ticket is None:
-                self._notice(reply)
+                self.notices.note(reply)
             elif ticket in tickets:
                 replies[ticket] = reply
             # else: the late reply to a request whose wait was given up (a timeout): dropped.
         answered = [replies[ticket] for ticket in tickets]
+        errors = [reply for reply in answered if isinstance(reply, ArcadeError)]
         for reply in answered:
-            if isinstance(reply, ArcadeError):
-                raise self.notices.pop(reply.session, reply)
+            if not isinstance(reply, ArcadeError):
+                self.notices.forget(reply.session)
+        if errors:
+            raise self.notices.explain(errors[0])
         return answered  # type: ignore[return-value]  # no ArcadeError left
 
     def close(self) -> None:
@@ -157,16 +158,12 @@ class Client:
             raise self._closed(exc) from exc
         return wire.decode(message)
 
-    def _notice(self, reply: Reply) -> None:
-        if isinstance(reply, ArcadeError):
-            self.notices[reply.session] = reply
-
     def _closed(self, exc: ConnectionClosed) -> ArcadeError:
         """Why the server closed the socket: its last error (``unauthorized``,
         ``token_revoked``) if it said one, read from what is left of the socket."""
         ws, self._ws = self._ws, None
         self._ledger.drain()
-        said: list[Reply] = [*self.notices.values()]
+        said: list[Reply] = []
         while ws is not None:
             try:
                 said.append(wire.decode(ws.recv(timeout=0)))
@@ -174,8 +171,9 @@ class Client:
                 break
         self._stack.close()
         errors = [reply for reply in said if isinstance(reply, ArcadeError)]
-        if errors:
-            return errors[-1]
+        last_word = errors[-1] if errors else self.notices.last_word()
+        if last_word is not None:
+            return last_word
         frame = exc.rcvd
         why = f" ({frame.code} {frame.reason})".replace(" )", ")") if frame else ""
         return ArcadeError("closed", f"The server closed the socket{why}.")

@@ -46,3 +46,29 @@ class Ledger(Generic[W]):
         waiters = [waiter for _, waiter in self._waiting]
         self._waiting.clear()
         return waiters
+
+
+class Notices:
+    """What the server said of its own accord, by session: why it ended one (``idle_timeout``)
+    or all (``token_revoked``). A request about an ended session is answered ``not_started``;
+    the notice says why, so it is what a client raises."""
+
+    def __init__(self) -> None:
+        self.by_session: dict[str, ArcadeError] = {}
+
+    def note(self, reply: Reply) -> None:
+        if isinstance(reply, ArcadeError):
+            self.by_session[reply.session] = reply
+
+    def forget(self, session: str) -> None:
+        """The session answered (a reset began it anew) or was ended by its client."""
+        self.by_session.pop(session, None)
+
+    def explain(self, error: ArcadeError) -> ArcadeError:
+        notice = self.by_session.pop(error.session, None)
+        return notice if notice is not None and error.code == "not_started" else error
+
+    def last_word(self) -> ArcadeError | None:
+        """Why the server closed the socket, if it said: the token was revoked."""
+        revoked = [n for n in self.by_session.values() if n.code == "token_revoked"]
+        return revoked[-1] if revoked else None
