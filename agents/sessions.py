@@ -27,6 +27,7 @@ from play.sink import DjangoSink
 from play.viewers import Viewer
 
 from .options import Options
+from .scope import agent_context
 from .wire import Observation
 
 # The 18 actions of ALE's full action space, in its order (``full_action_space``).
@@ -143,13 +144,11 @@ class AgentSession:
         sink = DjangoSink(
             user=self.user,
             game=self.game,
-            context={
-                "agent": {
-                    "name": self.options.agent_name,
-                    "version": self.options.agent_version,
-                    "token": self.token_prefix,
-                }
-            },
+            context=agent_context(
+                name=self.options.agent_name,
+                version=self.options.agent_version,
+                token_prefix=self.token_prefix,
+            ),
             env_spec=spec,
         )
         match = Match(

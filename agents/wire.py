@@ -43,8 +43,11 @@ class Observation:
     truncated: bool
     obs_type: str
 
-    def data(self, *, session: str = "", screen: bool = True) -> dict[str, Any]:
-        """The message's ``data``: the screen a flat list, or null when it travels as bytes."""
+    def data(
+        self, *, screen: bool = True, session: str = "", session_id: str = ""
+    ) -> dict[str, Any]:
+        """The message's ``data``: the screen a flat list, or null when it travels as bytes;
+        which session it is of (``session`` on a socket, ``session_id`` over HTTP) when named."""
         data: dict[str, Any] = {
             "observation": {
                 "screen": self.screen.reshape(-1).tolist() if screen else None,
@@ -65,15 +68,16 @@ class Observation:
             data["observation"]["screen_dtype"] = "uint8"
         if session:
             data["session"] = session
+        if session_id:
+            data["session_id"] = session_id
         return data
 
     def json(self, *, session: str = "") -> str:
         return json.dumps({"type": "observation", "data": self.data(session=session)})
 
-    def binary(self, *, session: str = "") -> bytes:
-        header = json.dumps(
-            {"type": "observation", "data": self.data(session=session, screen=False)}
-        ).encode()
+    def binary(self, *, session: str = "", session_id: str = "") -> bytes:
+        data = self.data(screen=False, session=session, session_id=session_id)
+        header = json.dumps({"type": "observation", "data": data}).encode()
         return b"".join(
             (_HEADER.pack(MAGIC, len(header)), header, np.ascontiguousarray(self.screen).data)
         )

@@ -1,18 +1,22 @@
+from collections import Counter
 from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from recording.admin import EpisodeAdmin
 from recording.models import Episode
 
+from . import players
 from .admin_views import export_file, export_files
+from .forms import ExportForm
 from .models import AdminExport, ExportedEpisode
-from .services import admin_export_start
+from .services import ExportError, admin_export_start
 
 
 @admin.register(ExportedEpisode)
@@ -40,6 +44,7 @@ class AdminExportAdmin(admin.ModelAdmin[AdminExport]):
     list_filter = ("status", "format")
     readonly_fields = (
         "format",
+        "who_played",
         "prefix",
         "status",
         "progress",
@@ -50,7 +55,7 @@ class AdminExportAdmin(admin.ModelAdmin[AdminExport]):
         "summary",
         "error",
     )
-    exclude = ("episode_ids", "episodes_total", "episodes_done")
+    exclude = ("episode_ids", "played_by", "episodes_total", "episodes_done")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # started from the episode list's actions
@@ -65,6 +70,10 @@ class AdminExportAdmin(admin.ModelAdmin[AdminExport]):
             path("<int:pk>/files/<path:path>", wrap(export_file), name="exports_adminexport_file"),
             *super().get_urls(),
         ]
+
+    @admin.display(description="Who played")
+    def who_played(self, export: AdminExport) -> str:
+        return export.who_played
 
     @admin.display(description="Progress")
     def progress(self, export: AdminExport) -> str:
@@ -93,27 +102,64 @@ admin.site.unregister(Episode)
 class ExportableEpisodeAdmin(EpisodeAdmin):
     actions = ("export_minari", "export_parquet")
 
-    def _export(self, request: HttpRequest, episodes: QuerySet[Episode], format: str) -> None:
-        export = admin_export_start(
-            episode_ids=episodes.values_list("pk", flat=True), format=format, user=request.user
+    def _export(
+        self, request: HttpRequest, episodes: QuerySet[Episode], format: str
+    ) -> TemplateResponse | None:
+        """First the form (whose play of the selection to export), then the export."""
+        form = ExportForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                export = admin_export_start(
+                    episode_ids=episodes.values_list("pk", flat=True),
+                    format=format,
+                    user=request.user,
+                    played_by=form.cleaned_data["who"],
+                )
+            except ExportError as exc:
+                form.add_error(None, f"{exc}.")
+            else:
+                self._started(request, export, selected=len(episodes))
+                return None
+        held = Counter(players.label(players.kinds_of(episode)) for episode in episodes)
+        return TemplateResponse(
+            request,
+            "admin/exports/export_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Export {len(episodes)} episodes as {format.capitalize()}",
+                "opts": self.model._meta,
+                "form": form,
+                "action": request.POST.get("action", f"export_{format}"),
+                "episodes": episodes,
+                "held": sorted(held.items()),
+            },
         )
+
+    def _started(self, request: HttpRequest, export: AdminExport, *, selected: int) -> None:
         url = reverse("admin:exports_adminexport_change", args=[export.pk])
+        total = export.episodes_total
+        chosen = "" if not export.played_by else f" of {selected}, played by {export.who_played},"
         self.message_user(
             request,
             format_html(
-                "Exporting {} episode{} as {} (RGB); a worker writes it in the background. "
+                "Exporting {} episode{}{} as {} (RGB); a worker writes it in the background. "
                 '<a href="{}">Follow its progress and download it</a>.',
-                export.episodes_total,
-                pluralize(export.episodes_total),
-                format.capitalize(),
+                total,
+                pluralize(total),
+                chosen,
+                export.format.capitalize(),
                 url,
             ),
         )
 
-    @admin.action(description="Export selected episodes (Minari)")
-    def export_minari(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
-        self._export(request, queryset, "minari")
+    @admin.action(description="Export selected episodes (Minari)…")
+    def export_minari(
+        self, request: HttpRequest, queryset: QuerySet[Episode]
+    ) -> TemplateResponse | None:
+        return self._export(request, queryset, "minari")
 
-    @admin.action(description="Export selected episodes (Parquet)")
-    def export_parquet(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
-        self._export(request, queryset, "parquet")
+    @admin.action(description="Export selected episodes (Parquet)…")
+    def export_parquet(
+        self, request: HttpRequest, queryset: QuerySet[Episode]
+    ) -> TemplateResponse | None:
+        return self._export(request, queryset, "parquet")

@@ -7,13 +7,14 @@ card, byte for byte: no export time, no host names.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from recording.models import Episode
 
-from . import scopes
+from . import players, scopes
 from .inputs import COLUMNS as INPUT_COLUMNS
+from .players import EVERYONE, PlayedBy
 
 OBSERVATION_TEXT = {
     "rgb": "the screen as RGB, H x W x 3 uint8, lossless",
@@ -30,7 +31,12 @@ OBSERVATION_TEXT = {
 
 STEP_FIELDS = [
     ("episode", "string", "episode id (UUID)"),
-    ("user", "string", "the player's pseudonym: HMAC-SHA256 of the user id under a secret key"),
+    (
+        "user",
+        "string",
+        "the player's pseudonym: HMAC-SHA256 of the user id under a secret key (a program's "
+        "episode: its owner's, the account its token belongs to)",
+    ),
     ("game", "string", "game slug"),
     ("step", "int32", "step number in this dataset, from 0"),
     ("raw_step", "int32", "the recorded step it starts at (equals step except for atari)"),
@@ -82,7 +88,9 @@ STEP_FIELDS = [
     (
         "seat_holders",
         "list<string>",
-        "multi-seat games: who held each seat: `user:<pseudonym>`, `policy:<id>` or `vacant`",
+        "multi-seat games: who held each seat: `user:<pseudonym>` (a person), `agent:<pseudonym>` "
+        "(a program, by its owner's pseudonym; its name in the episode's `seats`), `policy:<id>` "
+        "or `vacant`",
     ),
     (
         "seat_fresh",
@@ -165,15 +173,20 @@ def dataset_card(
     layout: str,
     loading: str,
     seats: str = "",
+    played_by: PlayedBy = EVERYONE,
 ) -> str:
-    """``seats``: the format's words on games of several seats, said when the export has any."""
+    """``seats``: the format's words on games of several seats, said when the export has any.
+    ``played_by``: the filter on who played the export was made with (``exports.players``);
+    prefetch the episodes' ``seats``."""
     games = _games(episodes)
     multi_seat = bool(seats) and any(episode.is_multi_seat for episode in episodes)
     context_fields = scopes.fields_of(episode.context for episode in episodes)
+    kinds = [players.kinds_of(episode) for episode in episodes]
+    present = {kind for held in kinds for kind in held}
     lines = [
-        "# Arcade human-play dataset",
+        "# Arcade human-play dataset" if present <= {"human"} else "# Arcade play dataset",
         "",
-        "Episodes of people playing in the browser on Arcade, recorded step by step and "
+        f"Episodes played on Arcade by {_by_whom(present)}, recorded step by step and "
         f"exported as **{format}** with **{observation}** observations: "
         f"{OBSERVATION_TEXT[observation]}.",
         "",
@@ -185,6 +198,7 @@ def dataset_card(
         "",
         layout,
         "",
+        *_who_played(episodes, kinds, played_by),
         *(["## Games of several seats", "", seats, ""] if multi_seat else []),
         *(_context_section(context_fields) if context_fields else []),
         "## Loading",
@@ -236,3 +250,76 @@ def _context_section(fields: list[tuple[str, str, str]]) -> list[str]:
         *(f"| `{name}` | {kind} | {meaning} |" for name, kind, meaning in fields),
         "",
     ]
+
+
+BY_WHOM = {
+    "human": "people in the browser",
+    "agent": "programs through the agent API",
+    "policy": "Arcade's AI policies",
+}
+
+WHO_PLAYED = """\
+Each seat of an episode is held by a person in the browser (`human`), a program through
+Arcade's agent API (`agent`, as the account its token belongs to), one of Arcade's AI policies
+(`policy`) or nobody (`vacant`: the default action), each from a step on (a person who leaves
+may be replaced by an AI policy). Each episode's `played_by` names the kinds that held its
+seats, vacant ones left out (`human`, `agent`, `human+agent`, ...), and `seats` lists who held
+each seat from which step: `seat`, `from_step`, `role`, `kind`, `holder` (`user:<pseudonym>`,
+`agent:<pseudonym of the program's owner>`, `policy:<id>` or `vacant`: a multi-seat game's
+steps name their holders so), and for a program `agent` and `agent_version`, its name and
+version as it gave them."""
+
+
+def _by_whom(present: set[str]) -> str:
+    named = [BY_WHOM[kind] for kind in players.ORDER if kind in present] or ["nobody yet"]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def _who_played(
+    episodes: list[Episode], kinds: list[tuple[str, ...]], played_by: PlayedBy
+) -> list[str]:
+    """The filter the export was made with, the episodes by who held their seats, and the
+    programs among them by name and version."""
+    by_kinds = Counter(kinds)
+    programs = Counter(
+        (agent.name, agent.version or "")
+        for episode, held in zip(episodes, kinds, strict=True)
+        if "agent" in held and (agent := players.agent_of(episode)) is not None
+    )
+    order = {kind: i for i, kind in enumerate(players.ORDER)}
+    lines = [
+        "## Who played",
+        "",
+        f"Exported for: {played_by}.",
+        "",
+        WHO_PLAYED,
+        "",
+        "| `played_by` | seats held by | episodes |",
+        "|---|---|---|",
+        *(
+            f"| {f'`{players.label(held)}`' if held else '(empty)'} | "
+            f"{' and '.join(players.PEOPLE[players.Kind(k)] for k in held) or 'nobody'} | "
+            f"{by_kinds[held]} |"
+            for held in sorted(by_kinds, key=lambda h: (len(h), [order[k] for k in h]))
+        ),
+        "",
+    ]
+    if programs:
+        lines += [
+            "Programs, by the name and version they gave:",
+            "",
+            "| agent | version | episodes |",
+            "|---|---|---|",
+            *(
+                f"| `{_cell(name)}` | {f'`{_cell(version)}`' if version else '(none given)'} | "
+                f"{count} |"
+                for (name, version), count in sorted(programs.items())
+            ),
+            "",
+        ]
+    return lines
+
+
+def _cell(text: str) -> str:
+    """A program's own words in a table cell: its pipes and backticks cannot break the table."""
+    return text.replace("|", "\\|").replace("`", "'")

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from .players import NotAFilter, PlayedBy
+
 
 class ExportedEpisode(models.Model):
     """One episode written to one destination: what makes a second export add only new ones."""
@@ -13,6 +15,9 @@ class ExportedEpisode(models.Model):
     )
     format = models.CharField(max_length=16)
     observation = models.CharField(max_length=16)
+    # The filter on who played it was chosen by (``exports.players.PlayedBy.as_json``; {}:
+    # everyone): a destination is one dataset, its card stating one filter.
+    played_by = models.JSONField(default=dict, blank=True)
     # Where in the destination: the Minari dataset id, or the Parquet part file.
     location = models.CharField(max_length=300)
     exported_at = models.DateTimeField(auto_now_add=True)
@@ -47,6 +52,9 @@ class AdminExport(models.Model):
     )
     format = models.CharField(max_length=16)
     episode_ids = models.JSONField(default=list)
+    # Of those, whose play to export (``exports.players.PlayedBy.as_json``; {}: everyone's),
+    # kept so that the export can be run again the same way.
+    played_by = models.JSONField(default=dict, blank=True)
     # A storage prefix ("exports/admin/..."): the export's files are everything under it.
     prefix = models.CharField(max_length=300, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -62,6 +70,14 @@ class AdminExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.format} export {self.prefix}"
+
+    @property
+    def who_played(self) -> str:
+        """The filter on who played, in words."""
+        try:
+            return str(PlayedBy.from_json(self.played_by))
+        except NotAFilter as exc:
+            return f"unreadable filter {self.played_by!r}: {exc}"
 
     @property
     def destination(self) -> str:

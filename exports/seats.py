@@ -9,7 +9,8 @@ lives and applied actions. No Django here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -28,20 +29,43 @@ def seat_count(data: EpisodeData) -> int:
     return len(joint[0]) if joint and joint[0] is not None else 0
 
 
-def pseudonymise_holders(data: EpisodeData, pseudonym: Callable[[str], str]) -> None:
-    """Name each person holding a seat as ``user:<pseudonym>`` (``pseudonym`` of the user id),
-    never by the database's id; policies and vacant seats are named as recorded."""
-    names: dict[str, str] = {}
+# Who held a seat from which step: (seat, from_step, kind), one per ``EpisodeSeat`` row.
+Tenure = tuple[int, int, str]
 
-    def renamed(holder: str) -> str:
-        if holder not in names:
+
+def pseudonymise_holders(
+    data: EpisodeData, pseudonym: Callable[[str], str], tenures: Iterable[Tenure] = ()
+) -> None:
+    """Name each person holding a seat as ``user:<pseudonym>`` (``pseudonym`` of the user id),
+    never by the database's id, and each program as ``agent:<pseudonym>`` of its owner: the
+    recording names an agent's seat by its token's owner (``user:<id>``), and only the seat's
+    kind at that step (``tenures``) tells it from the owner playing. Policies and vacant seats
+    are named as recorded."""
+    spans: dict[int, list[tuple[int, str]]] = {}
+    for seat, from_step, kind in sorted(tenures):
+        spans.setdefault(seat, []).append((from_step, kind))
+    starts = {seat: [start for start, _ in held] for seat, held in spans.items()}
+
+    def kind_at(seat: int, step: int) -> str:
+        at = bisect_right(starts.get(seat, []), step) - 1
+        return spans[seat][at][1] if at >= 0 else "human"
+
+    names: dict[tuple[str, bool], str] = {}
+
+    def renamed(holder: str, agent: bool) -> str:
+        if (holder, agent) not in names:
             kind, _, ident = holder.partition(":")
-            names[holder] = f"user:{pseudonym(ident)}" if kind == "user" else holder
-        return names[holder]
+            if kind == "user":
+                names[holder, agent] = f"{'agent' if agent else 'user'}:{pseudonym(ident)}"
+            else:
+                names[holder, agent] = holder
+        return names[holder, agent]
 
     data.steps["seat_holders"] = [
-        None if holders is None else [renamed(h) for h in holders]
-        for holders in data.steps["seat_holders"]
+        None
+        if holders is None
+        else [renamed(h, kind_at(seat, step) == "agent") for seat, h in enumerate(holders)]
+        for step, holders in enumerate(data.steps["seat_holders"])
     ]
 
 

@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from recording.frames import episode_data
 from recording.models import Episode
 
-from . import observations, scopes, seats
+from . import observations, players, scopes, seats
 from .formats import FORMATS, ExportItem, Target
 from .models import AdminExport, ExportedEpisode
 from .replay import ale_ram
@@ -58,15 +58,20 @@ class EpisodeQuery:
     include_test_accounts: bool = False
     episodes: tuple[str, ...] = ()  # these episodes only (the admin's selection)
     within: scopes.Within | None = None  # what a scope vouches for: a study's episodes
+    played_by: players.PlayedBy = players.EVERYONE  # who held the seats (exports/players.py)
 
 
-def selection(episode_ids: Iterable[str]) -> EpisodeQuery:
-    """Exactly these episodes, whoever played them and however they ended (the admin's pick)."""
+def selection(
+    episode_ids: Iterable[str], played_by: players.PlayedBy = players.EVERYONE
+) -> EpisodeQuery:
+    """Exactly these episodes, from any account and however they ended (the admin's pick);
+    of those, ``played_by``'s."""
     return EpisodeQuery(
         episodes=tuple(str(pk) for pk in episode_ids),
         statuses=(),
         include_staff=True,
         include_test_accounts=True,
+        played_by=played_by,
     )
 
 
@@ -81,16 +86,19 @@ def episodes_for_export(query: EpisodeQuery) -> QuerySet[Episode]:
     """The matching episodes in export order: by game, then by start time, then by id.
 
     Whatever the filters, episodes a scope withholds (a withdrawn participant's) are left out.
-    ``ExportError`` when ``query.within`` names something that does not exist.
+    ``ExportError`` when ``query.within`` or an agent of ``query.played_by`` names something
+    that does not exist. Each episode comes with its seats (who played).
     """
-    episodes = Episode.objects.select_related("game", "user")
+    episodes: QuerySet[Episode] = Episode.objects.select_related("game", "user")
+    episodes = episodes.prefetch_related("seats")
     if query.episodes:
         episodes = episodes.filter(pk__in=query.episodes)
-    if query.within is not None:
-        try:
+    try:
+        if query.within is not None:
             episodes = episodes.filter(pk__in=scopes.episodes_within(query.within))
-        except scopes.Unknown as exc:
-            raise ExportError(str(exc)) from None
+        episodes = players.filtered(episodes, query.played_by)
+    except scopes.Unknown as exc:
+        raise ExportError(str(exc)) from None
     for withheld in scopes.withheld():
         episodes = episodes.exclude(pk__in=withheld)
     if query.games:
@@ -245,11 +253,13 @@ class ExportSummary:
     folders: dict[str, int] = field(default_factory=dict)  # folder written: files in it
     skipped: list[str] = field(default_factory=list)  # episodes that could not be read, why
     withheld: int = 0  # episodes already in the destination that a scope now withholds
+    played_by: players.PlayedBy = players.EVERYONE
 
     def lines(self) -> list[str]:
         verb = "would export" if self.dry_run else "exported"
         rate = self.steps / self.seconds if self.seconds else 0.0
         lines = [
+            *([] if self.played_by.everyone else [f"played by {self.played_by}"]),
             f"{self.matched} episodes match; {self.already} already in {self.destination}.",
             f"{verb} {self.exported} episodes, {self.steps} steps, {self.frames} observations "
             f"as {self.format} ({self.observation})"
@@ -310,6 +320,7 @@ def dataset_export(
     key = destination_key(destination)
     summary = ExportSummary(destination=key, format=format, observation=observation)
     summary.dry_run = dry_run
+    summary.played_by = query.played_by
     earlier = ExportedEpisode.objects.filter(destination=key)
     clash = earlier.exclude(format=format, observation=observation).first()
     if clash is not None:
@@ -317,6 +328,7 @@ def dataset_export(
             f"{key} already holds a {clash.format} dataset of {clash.observation} observations; "
             "export there with the same --format and --observation, or choose a new destination"
         )
+    _check_same_players(earlier, key, query.played_by)
     matching = list(episodes_for_export(query))
     done = set(earlier.values_list("episode_id", flat=True))
     # Files already written keep what was exported then; say so when some of it has since
@@ -349,7 +361,7 @@ def dataset_export(
     started = time.perf_counter()
     advance = progress(len(todo), sum(e.steps for e in todo)) if progress else None
     try:
-        writer = FORMATS[format](target, observation=observation)
+        writer = FORMATS[format](target, observation=observation, played_by=query.played_by)
         written: list[tuple[Episode, str]] = []
         for episode in todo:
             try:
@@ -357,7 +369,8 @@ def dataset_export(
             except (ValueError, OSError) as exc:
                 summary.skipped.append(f"{episode.pk}: {exc}")
                 continue
-            seats.pseudonymise_holders(data, user_pseudonym)
+            tenures = [(s.index, s.from_step, s.kind) for s in episode.seats.all()]
+            seats.pseudonymise_holders(data, user_pseudonym, tenures)
             trajectory = observations.transform(observation, data, episode=episode, ram=ram)
             location = writer.add(
                 ExportItem(
@@ -366,6 +379,8 @@ def dataset_export(
                     data=data,
                     trajectory=trajectory,
                     context=scopes.exported_context(episode.context),
+                    played_by=players.label(players.kinds_of(episode)),
+                    seats=players.seats_of(episode, user_pseudonym),
                 )
             )
             written.append((episode, location))
@@ -374,7 +389,10 @@ def dataset_export(
             summary.frames += trajectory.n_observations
             if advance:
                 advance(episode.steps)
-        all_exported = [e.episode for e in earlier.select_related("episode__game")]
+        all_exported = [
+            e.episode
+            for e in earlier.select_related("episode__game").prefetch_related("episode__seats")
+        ]
         writer.close(card_episodes=_unique(all_exported + [e for e, _ in written]))
         staged = [p.relative_to(target.root).as_posix() for p in target.root.rglob("*")]
         summary.folders = written_folders(name for name in staged if (target.root / name).is_file())
@@ -387,6 +405,7 @@ def dataset_export(
             episode=episode,
             format=format,
             observation=observation,
+            played_by=query.played_by.as_json(),
             location=location,
         )
         for episode, location in written
@@ -394,6 +413,21 @@ def dataset_export(
     summary.locations = sorted({location for _, location in written})
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _check_same_players(
+    earlier: QuerySet[ExportedEpisode], key: str, played_by: players.PlayedBy
+) -> None:
+    """A destination is one dataset: its card states one filter on who played, so episodes
+    chosen by another may not join it (``ExportError``)."""
+    for stored in earlier.order_by().values_list("played_by", flat=True).distinct():
+        theirs = players.PlayedBy.from_json(stored)
+        if theirs != played_by:
+            raise ExportError(
+                f"{key} holds episodes exported for {theirs}; export there with the same "
+                f"filter ({theirs.options() or 'no --played-by or --agent'}), or choose a new "
+                "destination"
+            )
 
 
 def _unique(episodes: Iterable[Episode]) -> list[Episode]:
@@ -406,21 +440,40 @@ def _unique(episodes: Iterable[Episode]) -> list[Episode]:
 # --- exports the admin asks for --------------------------------------------------------------
 
 
-def admin_export_start(*, episode_ids: Iterable[Any], format: str, user: Any) -> AdminExport:
-    """Record an admin's export and queue it for a worker once this transaction commits."""
+def admin_export_start(
+    *,
+    episode_ids: Iterable[Any],
+    format: str,
+    user: Any,
+    played_by: players.PlayedBy = players.EVERYONE,
+) -> AdminExport:
+    """Record an admin's export of the selected episodes that ``played_by`` keeps, and queue
+    it for a worker once this transaction commits.
+
+    ``ExportError`` when the filter names an agent that never played, or keeps none of them.
+    """
     from django.db import transaction
     from django.utils import timezone
 
     from .tasks import admin_export
 
     ids = [str(pk) for pk in episode_ids]
-    destination = admin_export_destination(now=timezone.now(), count=len(ids))
+    count = len(ids)
+    if not played_by.everyone:
+        count = episodes_for_export(selection(ids, played_by)).count()
+        if not count:
+            raise ExportError(
+                f"none of the {len(ids)} selected episodes was played by {played_by}: choose "
+                "other players, or other episodes"
+            )
+    destination = admin_export_destination(now=timezone.now(), count=count)
     export = AdminExport.objects.create(
         requested_by=user,
         format=format,
         episode_ids=ids,
+        played_by=played_by.as_json(),
         prefix=destination.removeprefix(STORAGE_PREFIX),
-        episodes_total=len(ids),
+        episodes_total=count,
     )
     transaction.on_commit(lambda: admin_export.delay(export.pk))
     return export
@@ -446,13 +499,13 @@ def admin_export_run(export: AdminExport) -> None:
 
     try:
         summary = dataset_export(
-            query=selection(export.episode_ids),
+            query=selection(export.episode_ids, players.PlayedBy.from_json(export.played_by)),
             destination=export.destination,
             format=export.format,
             observation="rgb",
             progress=started,
         )
-    except ExportError as exc:
+    except (ExportError, players.NotAFilter) as exc:
         # Nothing a retry would change: say why on the export's row.
         rows.update(status=AdminExport.Status.FAILED, error=str(exc), finished_at=timezone.now())
         return

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -362,7 +363,9 @@ class Hub:
             self.inbox = f"{os.getpid()}.{uuid.uuid4().hex[:16]}"
             pubsub = async_redis().pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(POST_KEY.format(self.inbox))
-            self._listener = loop.create_task(self._listen(pubsub))
+            # A context of its own: one copied from the request that happened to start it
+            # would hand its handlers that request's sync_to_async executor, gone with it.
+            self._listener = loop.create_task(self._listen(pubsub), context=contextvars.Context())
         assert self.inbox is not None
         return self.inbox
 
@@ -428,7 +431,7 @@ class Hub:
             message["reply"] = f"{sender} {message['reply']}"
         handler = self._rooms.get(room)
         if handler is None:
-            if "reply" in message and message.get("type") in ("room.join", "room.watch"):
+            if "reply" in message:  # told at once, rather than left to wait until it gives up
                 await reply(
                     message["reply"],
                     {"type": "room.refused", "code": "gone", "text": "That game ended."},
@@ -439,7 +442,9 @@ class Hub:
         except Exception:  # one room's trouble must not stop the others' requests
             log.exception("room %s could not handle %s", room, message.get("type"))
 
-    async def request(self, address: Address, message: dict[str, Any]) -> dict[str, Any]:
+    async def request(
+        self, address: Address, message: dict[str, Any], *, timeout: float = REPLY_TIMEOUT
+    ) -> dict[str, Any]:
         await self.listening()
         asked = uuid.uuid4().hex
         answer = self._answers[asked] = asyncio.get_running_loop().create_future()
@@ -447,7 +452,7 @@ class Hub:
             self._answers.pop(asked, None)
             return {"type": "room.refused", "code": "gone", "text": "That game ended."}
         try:
-            return await asyncio.wait_for(answer, REPLY_TIMEOUT)
+            return await asyncio.wait_for(answer, timeout)
         except TimeoutError:
             return {"type": "room.refused", "code": "gone", "text": "That game is not answering."}
         finally:
@@ -459,10 +464,12 @@ def hub() -> Hub:
     return Hub()
 
 
-async def request(address: Address, message: dict[str, Any]) -> dict[str, Any]:
+async def request(
+    address: Address, message: dict[str, Any], *, timeout: float = REPLY_TIMEOUT
+) -> dict[str, Any]:
     """Send a request to a room and wait for its answer; a refusal when the host does not
     answer in time."""
-    return await hub().request(address, message)
+    return await hub().request(address, message, timeout=timeout)
 
 
 async def tell(address: Address, message: dict[str, Any]) -> bool:

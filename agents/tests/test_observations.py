@@ -25,3 +25,14 @@ def test_grayscale_from_the_palette_is_ales_getScreenGrayscale(game: str) -> Non
         palette[indices.reshape(-1)] = ale.getScreenRGB().reshape(-1, 3)
         assert np.array_equal(grayscale(palette)[indices], ale.getScreenGrayscale())
     env.close()
+
+
+def test_the_docs_show_every_schema_as_served() -> None:
+    import json
+    from pathlib import Path
+
+    from agents import schema
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "agents.md").read_text()
+    for name, served in schema.every().items():
+        assert f"### `{name}`\n\n```json\n{json.dumps(served, indent=2)}\n```" in docs, name

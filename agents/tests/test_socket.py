@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,11 +16,12 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import override_settings
 
-from agents import services, wire
+from agents import schema, services, wire
 from arcade.asgi import application
 from play.tests.sockets import end_every_game
 from recording.models import Episode
 
+SCHEMAS = {"observation": schema.OBSERVATION, "state": schema.STATE, "error": schema.ERROR}
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
 
@@ -39,7 +41,9 @@ class Agent:
         await self.ws.send_to(
             text_data=message if isinstance(message, str) else json.dumps(message)
         )
-        return json.loads(await self.ws.receive_from(timeout=20))
+        answer: dict[str, Any] = json.loads(await self.ws.receive_from(timeout=20))
+        jsonschema.validate(answer["data"], SCHEMAS[answer["type"]])  # every answer, as documented
+        return answer
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_to(text_data=json.dumps(message))

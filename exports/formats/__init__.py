@@ -1,6 +1,7 @@
 """Dataset formats: each module has a ``Writer`` of the same shape.
 
-``Writer(target, observation=...)`` is given one ``ExportItem`` at a time through ``add``,
+``Writer(target, observation=..., played_by=...)`` (``played_by``: the export's filter on
+who played, which its card states) is given one ``ExportItem`` at a time through ``add``,
 which returns where the episode went (a dataset id or a part file), and ``close`` finishes
 the files (metadata, the dataset card). Writers only write below ``target.root``; the
 exporter publishes that folder to the destination.
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from recording.models import Episode
 
     from ..observations import Trajectory
+    from ..players import PlayedBy
 
 
 class Target(ABC):
@@ -54,10 +56,14 @@ class ExportItem:
     # What the episode was played for, as its scope shows it in datasets (``exports.scopes``):
     # e.g. a study's block, its participants as pseudonyms; empty for free play.
     context: dict[str, Any] = field(default_factory=dict)
+    # Who played (``exports.players``): the holders' kinds, ``human+agent``, and each seat's
+    # holder from the step they took it (``players.seats_of``); the exporter always says.
+    played_by: str = ""
+    seats: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Writer(Protocol):
-    def __init__(self, target: Target, *, observation: str) -> None: ...
+    def __init__(self, target: Target, *, observation: str, played_by: PlayedBy) -> None: ...
 
     def add(self, item: ExportItem) -> str: ...
 

@@ -33,6 +33,7 @@ from recording.models import Episode
 from ..card import OBSERVATION_TEXT, dataset_card
 from ..inputs import input_columns
 from ..observations import observation_space
+from ..players import EVERYONE, PlayedBy
 from ..seats import seat_count, seat_trajectory, seat_view
 from . import ExportItem, Target, episode_parquet
 
@@ -54,8 +55,10 @@ A Minari root (`MINARI_DATASETS_PATH`): one dataset per game, `arcade/<game>/<ob
 in Minari's Parquet storage with `jpeg_encoding` off (observations are exact). Each episode's
 Minari metadata also has `arcade_episode` (UUID), `user` (pseudonym), `game`, `started_at`,
 `recorded_steps`, `end_reason`, `verification`, `cut_short` (why the episode ends before
-its recording does: an interrupted one), `env_kwargs` and `context` (what it was played for,
-e.g. a study's game block; `{}` for free play); with `indices` observations also `palette`
+its recording does: an interrupted one), `env_kwargs`, `context` (what it was played for,
+e.g. a study's game block, or the program that played; `{}` for free play), `played_by` (the
+kinds that held its seats: `human`, `agent`, `human+agent`, ...) and `seats` (who held each
+seat from which step: "Who played", below); with `indices` observations also `palette`
 (256 x [r, g, b]: RGB = palette[indices]).
 
 """
@@ -70,8 +73,9 @@ player; each dataset's description names its side): every episode is in every se
 with the same observations, and `actions`, `rewards` and the input infos are seat *k*'s. The
 other seats are in `infos`: `other_actions` (T + 1 x (seats - 1): their actions in seat order;
 the reset row 0) and `reward_of_seat_<i>`, with `holder` (who held seat *k* at the step:
-`user:<pseudonym>`, `policy:<id>` or `vacant`) and `fresh` (seat *k*'s action was decided for
-that step). Each episode's metadata adds `seat`."""
+`user:<pseudonym>`, `agent:<pseudonym>` (a program, by its owner's pseudonym), `policy:<id>` or
+`vacant`) and `fresh` (seat *k*'s action was decided for that step). Each episode's metadata
+adds `seat`."""
 
 LOADING = """\
 ```python
@@ -188,9 +192,10 @@ class Writer:
 
     data_format = DATA_FORMAT
 
-    def __init__(self, target: Target, *, observation: str) -> None:
+    def __init__(self, target: Target, *, observation: str, played_by: PlayedBy = EVERYONE) -> None:
         self.target = target
         self.observation = observation
+        self.played_by = played_by
         self.storages: dict[str, MinariStorage] = {}
         self.sizes: dict[str, tuple[float, float]] = {}  # earlier size, staged size at start
         self.totals: dict[str, tuple[int, int]] = {}  # episodes, steps
@@ -237,12 +242,18 @@ class Writer:
                 dataset_id=name,
                 buffer=[],  # episodes are added one at a time by ``add``
                 env=env_spec(episode),
-                algorithm_name="human play (Arcade)",
+                # What collected the data: people, programs or both, as the export chose.
+                algorithm_name=(
+                    "human play (Arcade)"
+                    if self.played_by.kinds == ("human",)
+                    else f"play on Arcade by {self.played_by.holders()}"
+                ),
                 author="Arcade players (pseudonymous)",
                 observation_space=space,
                 action_space=gym.spaces.Discrete(n_actions),
                 description=(
-                    f"People playing {episode.game.title} on Arcade{side}; observations: "
+                    f"{episode.game.title} played on Arcade by {self.played_by.holders()}"
+                    f"{side}; observations: "
                     f"{OBSERVATION_TEXT[self.observation]}.{others}"
                 ),
                 data_format=self.data_format,
@@ -331,6 +342,8 @@ class Writer:
                 "cut_short": item.data.cut_short,
                 "env_kwargs": episode.env_spec.get("env_kwargs", {}),
                 "context": item.context,
+                "played_by": item.played_by,
+                "seats": item.seats,
                 **({"seat": seat} if seat is not None else {}),
                 **extra,
             },
@@ -357,6 +370,7 @@ class Writer:
             layout=LAYOUT,
             loading=LOADING,
             seats=SEATS,
+            played_by=self.played_by,
         )
         (self.target.root / "README.md").write_text(card)
 

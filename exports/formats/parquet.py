@@ -29,6 +29,7 @@ from recording.models import Episode
 from ..card import dataset_card
 from ..inputs import input_columns
 from ..observations import Trajectory
+from ..players import EVERYONE, PlayedBy
 from ..seats import seat_count, seat_trajectory, seat_view
 from . import ExportItem, Target
 
@@ -40,7 +41,9 @@ LAYOUT = """\
   `verification`, `cut_short` (why the data ends before the recording: an interrupted
   episode), `started_at`, `frame_shape`, `pixel_format`, `observation_shape`,
   `versions`, `palette`, `context` (what it was played for, e.g. a study's game block,
-  as JSON; `{}` for free play)).
+  or the program that played, as JSON; `{}` for free play), `played_by` (the kinds that held
+  its seats: `human`, `agent`, `human+agent`, ...) and `seats` (who held each seat from which
+  step, as JSON: "Who played", below)).
 - `steps/part-*.parquet`: one row per step, the fields below.
 - `frames/<game>/part-*.parquet`: one row per observation (`episode`, `frame`,
   `observation`); `observation` is the flattened uint8 array, its shape in the episodes table
@@ -91,9 +94,10 @@ def _seat_columns(data: EpisodeData, trajectory: Trajectory) -> dict[str, pa.Arr
 class Writer:
     """Appends this run's episodes as new part files; rewrites the card over all of them."""
 
-    def __init__(self, target: Target, *, observation: str) -> None:
+    def __init__(self, target: Target, *, observation: str, played_by: PlayedBy = EVERYONE) -> None:
         self.target = target
         self.observation = observation
+        self.played_by = played_by
         taken = [
             int(name.removeprefix("part-").removesuffix(".parquet"))
             for name in target.names("episodes")
@@ -205,6 +209,8 @@ class Writer:
                     data.palette.reshape(-1).tolist() if data.palette is not None else None
                 ),
                 "context": json.dumps(item.context, sort_keys=True),
+                "played_by": item.played_by,
+                "seats": json.dumps(item.seats, sort_keys=True),
             }
         )
         return f"episodes/{self.part}"
@@ -239,6 +245,8 @@ class Writer:
                         ("versions", pa.string()),
                         ("palette", pa.list_(pa.uint8())),
                         ("context", pa.string()),
+                        ("played_by", pa.string()),
+                        ("seats", pa.string()),
                     ]
                 ),
             )
@@ -249,5 +257,6 @@ class Writer:
             episodes=card_episodes,
             layout=LAYOUT,
             loading=LOADING,
+            played_by=self.played_by,
         )
         self._path("README.md").write_text(card)

@@ -27,15 +27,17 @@ def admin_client(db: Any) -> Client:
     return client
 
 
-def test_it_exports_the_selected_episodes_and_says_where(
+def test_it_asks_whose_play_then_exports_the_selected_episodes_and_says_where(
     admin_client: Client, alice: Any, bob: Any, pong: Any, recorded: Any
 ) -> None:
     chosen = recorded(user=alice, game=pong, steps=20)
     recorded(user=bob, game=pong, steps=20)
+    picked = {"action": "export_parquet", "_selected_action": [str(chosen.pk)]}
+    form = admin_client.post(reverse("admin:recording_episode_changelist"), picked)
+    assert form.status_code == 200 and 'id="export-form"' in form.content.decode()
+    assert not AdminExport.objects.exists()  # nothing until the form is sent
     response = admin_client.post(
-        reverse("admin:recording_episode_changelist"),
-        {"action": "export_parquet", "_selected_action": [str(chosen.pk)]},
-        follow=True,
+        reverse("admin:recording_episode_changelist"), {**picked, "apply": "1"}, follow=True
     )
     message = " ".join(str(m) for m in get_messages(response.wsgi_request))
     export = AdminExport.objects.get()

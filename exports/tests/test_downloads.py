@@ -48,7 +48,7 @@ def logged_in(user: Any | None) -> Client:
 def export_from_the_admin(root: Any, episode: Any, format: str = "parquet") -> AdminExport:
     response = logged_in(root).post(
         reverse("admin:recording_episode_changelist"),
-        {"action": f"export_{format}", "_selected_action": [str(episode.pk)]},
+        {"action": f"export_{format}", "_selected_action": [str(episode.pk)], "apply": "1"},
     )
     assert response.status_code == 302
     return AdminExport.objects.get()
@@ -103,7 +103,7 @@ def test_it_shows_the_exports_progress_and_links_its_files(
     admin = logged_in(root)
     response = admin.post(
         reverse("admin:recording_episode_changelist"),
-        {"action": "export_parquet", "_selected_action": [str(episode.pk)]},
+        {"action": "export_parquet", "_selected_action": [str(episode.pk)], "apply": "1"},
         follow=True,
     )
     export = AdminExport.objects.get()

@@ -2,7 +2,10 @@
 
 Only episodes not yet exported to that destination are written, so running it again adds
 what was played since. Staff and test accounts are left out unless asked for, and a study's
-withdrawn participants' episodes always (``exports.scopes``). The summary
+withdrawn participants' episodes always (``exports.scopes``). ``--played-by`` keeps the
+episodes every seat of which was held by the kinds of player named (vacant seats aside):
+``humans`` is pure human play, ``humans,agents`` adds people against programs; ``--agent``
+keeps those with a seat held by that program (``exports.players``). The summary
 lists every folder written; when an episode could not be read it says which and why, and the
 command exits with status 2 (the others are exported). Examples::
 
@@ -10,6 +13,8 @@ command exits with status 2 (the others are exported). Examples::
     manage.py export_dataset --destination storage:exports/atari --format parquet \\
         --observation atari --since 2026-01-01 --min-steps 600 --dry-run
     manage.py export_dataset --destination /data/reaction --study reaction --condition fast
+    manage.py export_dataset --destination /data/human --played-by humans
+    manage.py export_dataset --destination /data/dqn --played-by agents --agent dqn@2.1
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from tqdm import tqdm
 
 from exports.formats import FORMATS
 from exports.observations import OBSERVATIONS
+from exports.players import NotAFilter, PlayedBy
 from exports.scopes import Within
 from exports.services import EpisodeQuery, ExportError, Progress, dataset_export
 from recording.models import Episode
@@ -99,6 +105,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--condition", help="with --study: only the participants of this condition"
         )
+        parser.add_argument(
+            "--played-by",
+            action="append",
+            default=[],
+            metavar="{humans,agents,policies}",
+            help="only episodes every seat of which was held by these kinds of player for the "
+            "whole episode (vacant seats aside): humans is pure human play, humans,agents adds "
+            "people against programs, and a person replaced by an AI policy counts as both "
+            "humans and policies; comma-separated or repeated (default: everyone)",
+        )
+        parser.add_argument(
+            "--agent",
+            action="append",
+            default=[],
+            metavar="NAME[@VERSION]",
+            help="only episodes with a seat held by the program of this name (agent_name), of "
+            "any version, or with @VERSION of that version (split at the last @); repeat for "
+            "several",
+        )
         parser.add_argument("--dry-run", action="store_true", help="count, write nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -107,6 +132,10 @@ class Command(BaseCommand):
         within = None
         if options["study"]:
             within = Within(scope="study", value=options["study"], part=options["condition"])
+        try:
+            played_by = PlayedBy.parse(kinds=options["played_by"], agents=options["agent"])
+        except NotAFilter as exc:
+            raise CommandError(str(exc)) from None
         query = EpisodeQuery(
             games=tuple(options["game"]),
             since=options["since"],
@@ -118,6 +147,7 @@ class Command(BaseCommand):
             include_staff=options["include_staff"],
             include_test_accounts=options["include_test_accounts"],
             within=within,
+            played_by=played_by,
         )
         bars: list[tqdm[Any]] = []
 
