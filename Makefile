@@ -24,7 +24,7 @@ $(INFRA)/.installed: .ci/infra-requirements.lock .ci/infra-hcl2.lock $(VENV)/.in
 	touch $@
 
 # The Python client (client/, arcade_client) goes in editable, without dependencies of its own:
-# the lock has them (tests/test_architecture.py checks), so the venv holds the lock and it.
+# the lock has them (tests/test_client_package.py checks), so the venv holds the lock and it.
 $(VENV)/.installed: requirements.lock client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)

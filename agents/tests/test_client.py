@@ -46,6 +46,7 @@ def test_the_client_plays_an_episode_in_either_encoding_and_reads_its_state(
             screens[encoding] = np.stack([s.screen for s in seen])
         state = arcade.state()
         assert (state.step_count, state.game_name, state.frameskip) == (30, "pong", 4)
+        assert (state.seed, state.max_steps, state.encoding, state.done) == (3, 30, "json", True)
         assert state.episode_id
     assert arcade.closed
     assert screens["binary"].shape == (31, 210, 160, 3) and screens["binary"].dtype == np.uint8
@@ -133,6 +134,8 @@ def test_the_gymnasium_env_passes_gymnasiums_checker(
         "arcade_client:Arcade-v0", url=live_stack.url, token=token, game_name="pong"
     )
     assert env.action_space == gymnasium.spaces.Discrete(6)
+    # The actions' names, from the server's /metadata, as ALE's env gives them.
+    assert env.unwrapped.get_action_meanings()[:2] == ["NOOP", "FIRE"]  # type: ignore[attr-defined]
     assert env.observation_space.shape == (210, 160, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the checker's complaints are warnings

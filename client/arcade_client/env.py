@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from . import wire
 from .client import Client
-from .spaces import actions, check_screen, observation_space
+from .spaces import actions, check_observation, observation_space
 from .wire import Observation
 
 # Options a reset's ``options`` may not change: the spaces were built from them.
@@ -48,10 +48,7 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
         render_mode: str | None = None,
         timeout: float | None = 60.0,
     ) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}.")
-        if render_mode == "rgb_array" and obs_type not in ("rgb", "grayscale"):
-            raise ValueError(f"A {obs_type} observation cannot be rendered: use obs_type='rgb'.")
+        check_render_mode(render_mode, obs_type)
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": ATARI_FPS / frameskip}
         self.observation_space = observation_space(obs_type)
@@ -99,7 +96,7 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
             seed = int(self.np_random.integers(2**31 - 1))
         request = {**self.options, **(options or {}), "seed": seed}
         self._seen = seen = self.client.reset(**request)
-        check_screen(self.observation_space, seen)
+        check_observation(self.observation_space, int(self.action_space.n), seen)
         self._steps = 0
         self._max_steps = request["max_steps"]
         return seen.screen, info(seen)
@@ -128,6 +125,13 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
         """Ends the session (an episode still running ends as abandoned); safe to call twice."""
         self.client.close()
         super().close()
+
+
+def check_render_mode(render_mode: str | None, obs_type: str) -> None:
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}.")
+    if render_mode == "rgb_array" and obs_type not in ("rgb", "grayscale"):
+        raise ValueError(f"A {obs_type} observation cannot be rendered: use obs_type='rgb'.")
 
 
 def ends(seen: Observation, *, steps: int, max_steps: int | None) -> tuple[bool, bool]:

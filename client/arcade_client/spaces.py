@@ -33,12 +33,19 @@ def observation_space(obs_type: str) -> spaces.Box:
     return spaces.Box(0, 255, SHAPES[obs_type], np.uint8)
 
 
-def check_screen(space: spaces.Space[Any], seen: Observation) -> None:
-    if seen.screen.shape != space.shape or seen.screen.dtype != space.dtype:
+def check_observation(screens: spaces.Space[Any], actions: int, seen: Observation) -> None:
+    """A reset's observation is what the spaces said it would be."""
+    if seen.screen.shape != screens.shape or seen.screen.dtype != screens.dtype:
         raise ArcadeError(
             "bad_reply",
             f"The server sent a {seen.obs_type} screen of shape {seen.screen.shape} "
-            f"({seen.screen.dtype}), not {space.shape} ({space.dtype}) as expected.",
+            f"({seen.screen.dtype}), not {screens.shape} ({screens.dtype}) as expected.",
+        )
+    if len(seen.legal_actions) != actions:
+        raise ArcadeError(
+            "bad_reply",
+            f"The server allows {len(seen.legal_actions)} actions, not {actions} as its "
+            "/metadata said.",
         )
 
 

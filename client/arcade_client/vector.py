@@ -18,8 +18,8 @@ from gymnasium.vector.utils import batch_space
 
 from . import wire
 from .client import Client
-from .env import ATARI_FPS, FIXED, ends, info
-from .spaces import actions, check_screen, observation_space
+from .env import ATARI_FPS, FIXED, check_render_mode, ends, info
+from .spaces import actions, check_observation, observation_space
 from .wire import Observation, Request, observation_of
 
 
@@ -49,8 +49,7 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         """``options``: the rest of a reset's (``mode``, ``difficulty``, ``agent_name``, …)."""
         if num_envs < 1:
             raise ValueError("num_envs must be at least 1.")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}.")
+        check_render_mode(render_mode, obs_type)
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.autoreset_mode = AutoresetMode(autoreset_mode)
@@ -187,7 +186,7 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         return wire.reset(session=self.sessions[i], **{**self.options, **options, "seed": seed})
 
     def _reset_done(self, i: int, seen: Observation, options: dict[str, Any]) -> None:
-        check_screen(self.single_observation_space, seen)
+        check_observation(self.single_observation_space, int(self.single_action_space.n), seen)
         self._seen[i] = seen
         self._steps[i] = 0
         self._max_steps[i] = options.get("max_steps", self.options["max_steps"])
@@ -202,8 +201,8 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
 def _seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | None]:
     if seed is None:
         return [None] * n
-    if isinstance(seed, int):
-        return [seed + i for i in range(n)]
+    if isinstance(seed, int | np.integer):
+        return [int(seed) + i for i in range(n)]
     if len(seed) != n:
         raise ValueError(f"Pass one seed per env: {n} seeds, not {len(seed)}.")
     return list(seed)

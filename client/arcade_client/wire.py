@@ -62,7 +62,8 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """A session's ``state``: its episode and the options it was reset with."""
+    """A session's ``state``: its episode and the options it was reset with (OpenEnv's fields,
+    then Arcade's: ``seed`` is the one in play, drawn by the server when none was sent)."""
 
     episode_id: str | None
     step_count: int
@@ -73,6 +74,10 @@ class State:
     difficulty: int | None = None
     repeat_action_probability: float | None = None
     frameskip: int | None = None
+    seed: int | None = None
+    max_steps: int | None = None
+    encoding: str | None = None
+    done: bool | None = None
     session: str = ""
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -198,6 +203,10 @@ def _reply(kind: str, data: dict[str, Any], pixels: memoryview | None) -> Reply:
             difficulty=data.get("difficulty"),
             repeat_action_probability=data.get("repeat_action_probability"),
             frameskip=data.get("frameskip"),
+            seed=data.get("seed"),
+            max_steps=data.get("max_steps"),
+            encoding=data.get("encoding"),
+            done=data.get("done"),
             session=session,
             data=data,
         )
