@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gymnasium
 
+from . import wire
 from .aio import AsyncClient
 from .client import Client
 from .env import ArcadeEnv
@@ -24,6 +25,7 @@ __all__ = [
     "Client",
     "Observation",
     "State",
+    "wire",
 ]
 __version__ = "0.1.0"
 
