@@ -23,10 +23,13 @@ $(INFRA)/.installed: .ci/infra-requirements.lock .ci/infra-hcl2.lock $(VENV)/.in
 		.ci/infra-hcl2.lock
 	touch $@
 
-$(VENV)/.installed: requirements.lock
+# The Python client (client/, arcade_client) goes in editable, without dependencies of its own:
+# the lock has them (tests/test_client_package.py checks), so the venv holds the lock and it.
+$(VENV)/.installed: requirements.lock client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
+	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps --editable ./client
 	touch $@
 
 # Regenerate the lock file after changing pyproject.toml.

@@ -8,7 +8,6 @@ message is answered with an error naming what to fix, and the session goes on.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from play import engine
 from play import protocol as p
 
 from . import services, wire
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024  # a reset's options or an action: far less than this
 CLOSE_UNAUTHORIZED = 4401
-_ending: set[asyncio.Future[None]] = set()  # sessions being ended, kept from the collector
 
 
 class AgentConsumer(AsyncWebsocketConsumer):
@@ -74,15 +73,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self._end_sessions()
 
     async def _end_sessions(self) -> None:
-        """Its episodes end now, every step kept: the socket closing may be told later. Shielded:
-        the server may cancel a consumer that takes long to go, and a half-stopped match would
-        play on with nobody to end it."""
+        """Its episodes end now, every step kept: the socket closing may be told later."""
         desk, self.desk = self.desk, None
         if desk is not None:
-            ending = asyncio.ensure_future(desk.close_all())
-            _ending.add(ending)
-            ending.add_done_callback(_ending.discard)
-            await asyncio.shield(ending)
+            await engine.finish(desk.close_all())
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         desk = self.desk

@@ -93,10 +93,12 @@ OBSERVATION: dict[str, Any] = {
         "reward": {"type": "number"},
         "done": {"type": "boolean"},
         "truncated": {"type": "boolean", "description": "Ended by max_steps (done too)."},
+        "terminated": {"type": "boolean", "description": "The game's own end (done too)."},
+        "episode_id": {"type": "string", "description": "The recorded episode of this step."},
         "session": _SESSION,
         "session_id": {"type": "string", "description": "An HTTP session's id."},
     },
-    "required": ["observation", "reward", "done", "truncated"],
+    "required": ["observation", "reward", "done", "truncated", "terminated", "episode_id"],
 }
 
 STATE: dict[str, Any] = {

@@ -83,6 +83,7 @@ class AgentScreen(Viewer):
             done=outcome.terminated or outcome.truncated,
             truncated=outcome.truncated and not outcome.terminated,
             obs_type=self.obs_type,
+            episode_id=self.match.episode.id if self.match.episode is not None else "",
         )
         return True
 

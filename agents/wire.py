@@ -42,6 +42,7 @@ class Observation:
     done: bool
     truncated: bool
     obs_type: str
+    episode_id: str = ""
 
     def data(
         self, *, screen: bool = True, session: str = "", session_id: str = ""
@@ -63,6 +64,8 @@ class Observation:
             # Arcade's: the episode reached its max_steps rather than its end (Gymnasium's
             # truncation); done is true too, so OpenEnv's clients stop there as well.
             "truncated": self.truncated,
+            "terminated": self.done and not self.truncated,  # the game's own end
+            "episode_id": self.episode_id,  # the recorded episode this step is part of
         }
         if not screen:
             data["observation"]["screen_dtype"] = "uint8"

@@ -10,6 +10,8 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -22,6 +24,8 @@ from .match import LiveSettings, Match
 from .metrics import Flusher
 from .parking import ParkedSessions
 from .shipping import ChunkShipper
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,19 @@ def _send_chunks(items: list[tuple[str, int, bytes]]) -> None:
         chunks_enqueue(items=items)
     finally:
         close_old_connections()  # eager tasks (tests) open connections in this pool thread
+
+
+_finishing: set[asyncio.Future[Any]] = set()
+
+
+async def finish(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even if the awaiting consumer is cancelled: the server cancels
+    a socket's consumer that takes long to go, and a leave or a stop cut halfway would leave a
+    game playing with nobody to end it."""
+    task = asyncio.ensure_future(work)
+    _finishing.add(task)
+    task.add_done_callback(_finishing.discard)
+    return await asyncio.shield(task)
 
 
 @functools.cache

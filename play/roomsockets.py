@@ -19,8 +19,8 @@ from games.engine.machines import GameConfig
 from games.models import Game
 from recording.notices import player_group
 
+from . import engine, lobby
 from . import hub as hubs
-from . import lobby
 from . import protocol as p
 from .consumers import PlayConsumer
 from .rooms import Room
@@ -172,7 +172,7 @@ class MatchConsumer(_Relayed):
         try:
             link, self.link = self.link, None
             if link is not None:
-                await link.leave()
+                await engine.finish(link.leave())
         except Exception:
             log.exception("could not leave the room of %s", getattr(self, "game", "?"))
         finally:

@@ -118,3 +118,15 @@ def test_importing_the_engine_imports_no_django_or_celery(package: str) -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_python_client_imports_nothing_of_the_project() -> None:
+    # Programs install it alone (pip install ./client), with none of the server's code.
+    client = ROOT / "client" / "arcade_client"
+    found = [
+        f"arcade_client.{path.stem} imports {target}"
+        for path in sorted(client.glob("*.py"))
+        for target in imports(path, f"arcade_client.{path.stem}")
+        if target.split(".")[0] in FIRST_PARTY
+    ]
+    assert len(list(client.glob("*.py"))) > 5 and found == []

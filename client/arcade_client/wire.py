@@ -1,0 +1,248 @@
+"""The messages of Arcade's agent socket, as typed values: requests out, replies in.
+
+No I/O here, so the synchronous and the asyncio client share it and it is tested alone. The
+protocol is Arcade's ``docs/agents.md``: JSON text ``{"type": ..., "data": {...}}`` both ways,
+except that a session reset with ``"encoding": "binary"`` is sent each observation as one binary
+message (``AOB1``, the header's length, the JSON header, the screen's bytes), which spares the
+server writing, and the client parsing, a list of 100,800 numbers a step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+MAGIC = b"AOB1"
+_LENGTH = struct.Struct("<I")
+ObsType = Literal["rgb", "grayscale", "ram", "palette"]
+Encoding = Literal["json", "binary"]
+# Errors the server sends of its own accord, answering no request: they tell why a session or
+# the socket ended.
+NOTICES = frozenset({"idle_timeout", "token_revoked"})
+
+
+class ArcadeError(Exception):
+    """An error the server answered with (``code`` as in docs/agents.md), or one of the client's
+    own: ``bad_reply`` (a reply it cannot read) and ``closed`` (the socket closed)."""
+
+    def __init__(self, code: str, message: str, *, session: str = "") -> None:
+        super().__init__(f"{code}: {message}" + (f" (session {session!r})" if session else ""))
+        self.code = code
+        self.message = message
+        self.session = session
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a reset or a step showed: the screen as an array of its shape, and the step's result.
+
+    ``terminated`` and ``truncated`` are None when the server does not tell them apart (only
+    ``done``: the game ended or reached ``max_steps``).
+    """
+
+    screen: np.ndarray
+    reward: float
+    done: bool
+    lives: int
+    legal_actions: tuple[int, ...]
+    episode_frame_number: int
+    frame_number: int
+    obs_type: str
+    terminated: bool | None = None
+    truncated: bool | None = None
+    session: str = ""
+    # The reply's ``data`` as sent, screen left out: fields this client does not know yet.
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """A session's ``state``: its episode and the options it was reset with (OpenEnv's fields,
+    then Arcade's: ``seed`` is the one in play, drawn by the server when none was sent)."""
+
+    episode_id: str | None
+    step_count: int
+    game_name: str | None = None
+    obs_type: str | None = None
+    full_action_space: bool | None = None
+    mode: int | None = None
+    difficulty: int | None = None
+    repeat_action_probability: float | None = None
+    frameskip: int | None = None
+    seed: int | None = None
+    max_steps: int | None = None
+    encoding: str | None = None
+    done: bool | None = None
+    session: str = ""
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+Reply = Observation | State | ArcadeError
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One message to the server, about one session (``""``: the socket's default session)."""
+
+    type: Literal["reset", "step", "state", "close"]
+    data: dict[str, Any]
+    session: str = ""
+
+    def encode(self) -> str:
+        data = {**self.data, "session": self.session} if self.session else self.data
+        return json.dumps({"type": self.type, "data": data})
+
+    @property
+    def answered(self) -> bool:
+        """Whether the server replies to it (a close does not: the session just ends)."""
+        return self.type != "close"
+
+
+def reset(
+    *,
+    session: str = "",
+    game_name: str | None = None,
+    seed: int | None = None,
+    obs_type: ObsType | None = None,
+    frameskip: int | None = None,
+    full_action_space: bool | None = None,
+    mode: int | None = None,
+    difficulty: int | None = None,
+    repeat_action_probability: float | None = None,
+    max_steps: int | None = None,
+    agent_name: str | None = None,
+    agent_version: str | None = None,
+    encoding: Encoding = "binary",
+    **more: Any,
+) -> Request:
+    """A ``reset``: options left None are the server's defaults (``pong``, ``rgb``, frameskip 4);
+    ``more`` passes options this client does not name yet, which the server checks."""
+    options = {
+        "game_name": game_name,
+        "seed": seed,
+        "obs_type": obs_type,
+        "frameskip": frameskip,
+        "full_action_space": full_action_space,
+        "mode": mode,
+        "difficulty": difficulty,
+        "repeat_action_probability": repeat_action_probability,
+        "max_steps": max_steps,
+        "agent_name": agent_name,
+        "agent_version": agent_version,
+        **more,
+    }
+    data = {name: value for name, value in options.items() if value is not None}
+    if encoding != "json":  # JSON is the server's default: OpenEnv's servers know no other
+        data["encoding"] = encoding
+    return Request("reset", data, session)
+
+
+def step(action: int, *, session: str = "") -> Request:
+    # int(): an action drawn from a Gymnasium space is a NumPy integer, which JSON refuses.
+    return Request("step", {"action_id": int(action)}, session)
+
+
+def state(*, session: str = "") -> Request:
+    return Request("state", {}, session)
+
+
+def close(*, session: str = "") -> Request:
+    return Request("close", {}, session)
+
+
+def observation_of(reply: Observation | State) -> Observation:
+    """The observation a reset or a step is answered with."""
+    if not isinstance(reply, Observation):
+        raise ArcadeError("bad_reply", f"Expected an observation, got {reply!r}.")
+    return reply
+
+
+def decode(message: str | bytes) -> Reply:
+    """A reply from the server; one that cannot be read is an ``ArcadeError("bad_reply")``."""
+    try:
+        if isinstance(message, bytes | bytearray | memoryview):
+            return _binary(bytes(message))
+        parsed = json.loads(message)
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("data"), dict):
+            raise ValueError("a reply is a JSON object with an object as its data")
+        return _reply(parsed["type"], parsed["data"], None)
+    except (ValueError, KeyError, TypeError, struct.error) as exc:
+        return ArcadeError("bad_reply", f"Could not read the server's reply: {exc}.")
+
+
+def _binary(message: bytes) -> Reply:
+    if message[:4] != MAGIC:
+        raise ValueError(f"a binary reply starts with {MAGIC!r}, not {message[:4]!r}")
+    (length,) = _LENGTH.unpack_from(message, 4)
+    end = 8 + length
+    if end > len(message):
+        raise ValueError("the binary reply is shorter than its header says")
+    parsed = json.loads(message[8:end].decode())
+    if parsed.get("type") != "observation":
+        raise ValueError(f"a binary reply is an observation, not {parsed.get('type')!r}")
+    return _reply("observation", parsed["data"], memoryview(message)[end:])
+
+
+def _reply(kind: str, data: dict[str, Any], pixels: memoryview | None) -> Reply:
+    session = str(data.get("session") or "")
+    if kind == "observation":
+        return _observation(data, pixels, session)
+    if kind == "state":
+        return State(
+            episode_id=data.get("episode_id"),
+            step_count=int(data.get("step_count", 0)),
+            game_name=data.get("game_name"),
+            obs_type=data.get("obs_type"),
+            full_action_space=data.get("full_action_space"),
+            mode=data.get("mode"),
+            difficulty=data.get("difficulty"),
+            repeat_action_probability=data.get("repeat_action_probability"),
+            frameskip=data.get("frameskip"),
+            seed=data.get("seed"),
+            max_steps=data.get("max_steps"),
+            encoding=data.get("encoding"),
+            done=data.get("done"),
+            session=session,
+            data=data,
+        )
+    if kind == "error":
+        return ArcadeError(str(data["code"]), str(data.get("message", "")), session=session)
+    raise ValueError(f"unknown reply type {kind!r}")
+
+
+def _observation(data: dict[str, Any], pixels: memoryview | None, session: str) -> Observation:
+    seen = data["observation"]
+    shape = tuple(int(n) for n in seen["screen_shape"])
+    dtype = np.dtype(seen.get("screen_dtype") or "uint8")
+    if pixels is None:
+        screen = np.asarray(seen["screen"], dtype=dtype).reshape(shape)
+    else:
+        if len(pixels) != math.prod(shape) * dtype.itemsize:
+            raise ValueError(f"{len(pixels)} bytes of screen for a screen of shape {shape}")
+        # A copy, writable: a view of the message would be read-only, which trips up code
+        # (and PyTorch) that writes into its observations.
+        screen = np.frombuffer(pixels, dtype=dtype).reshape(shape).copy()
+    done = bool(data.get("done"))
+    terminated, truncated = data.get("terminated"), data.get("truncated")
+    if truncated is not None and terminated is None:
+        # Arcade's server sends done and truncated: done is the game's end or max_steps'.
+        terminated = done and not truncated
+    return Observation(
+        screen=screen,
+        reward=float(data.get("reward") or 0.0),
+        done=done,
+        lives=int(seen.get("lives", 0)),
+        legal_actions=tuple(int(a) for a in seen.get("legal_actions", ())),
+        episode_frame_number=int(seen.get("episode_frame_number", 0)),
+        frame_number=int(seen.get("frame_number", 0)),
+        obs_type=str(seen.get("obs_type", "")),
+        terminated=None if terminated is None else bool(terminated),
+        truncated=None if truncated is None else bool(truncated),
+        session=session,
+        data={**data, "observation": {k: v for k, v in seen.items() if k != "screen"}},
+    )
