@@ -13,10 +13,10 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from play import engine
 from play import protocol as p
+from play.consumers import QuickSocket
 
 from . import services, wire
 from .desk import Desk, session_name
@@ -28,7 +28,7 @@ MAX_MESSAGE = 64 * 1024  # a reset's options or an action: far less than this
 CLOSE_UNAUTHORIZED = 4401
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(QuickSocket):
     desk: Desk | None = None
     token: Any = None
 

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from channels.db import database_sync_to_async
+
 from games.engine.registry import atari_settings
 from games.models import Game
 from play import protocol as p
@@ -38,7 +40,9 @@ def session_name(data: Any) -> str:
 
 
 async def playable(slug: str) -> Game:
-    game = await Game.objects.filter(slug=slug, enabled=True).afirst()
+    # database_sync_to_async, not the async ORM: it closes a connection gone stale, which a
+    # socket open for hours would otherwise meet (its messages skip Channels' check).
+    game = await database_sync_to_async(Game.objects.filter(slug=slug, enabled=True).first)()
     if game is None or game.is_multi_seat or not game.is_atari:
         raise p.ProtocolError(
             "unknown_game", f"No one-player Atari game {slug!r} here; see /metadata for them."

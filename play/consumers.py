@@ -53,7 +53,21 @@ class NoSuchSocket(AsyncWebsocketConsumer):
         await self.close(code=p.CLOSE_NOT_FOUND)
 
 
-class PlayConsumer(AsyncWebsocketConsumer):
+class QuickSocket(AsyncWebsocketConsumer):
+    """A socket whose messages are handled without Channels' database housekeeping."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections in a thread before every message; acks,
+        # input and an agent's steps arrive dozens to thousands of times a second and never
+        # touch the database (the calls that do go through database_sync_to_async, which
+        # closes them itself).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class PlayConsumer(QuickSocket):
     """ws/play/<slug>/: one player's live game."""
 
     session: Match | None = None
@@ -138,15 +152,6 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 pixel_format="indexed" if game.is_atari else "rgb",
             )
         )
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels closes stale database connections in a thread before every message; acks
-        # and input arrive dozens of times a second and never touch the database (the calls
-        # that do go through database_sync_to_async, which closes them itself).
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         await self._teardown()
