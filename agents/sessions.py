@@ -55,11 +55,12 @@ class Quiet:
 class AgentScreen(Viewer):
     """The program's viewer: the observation of each step, as its ``obs_type`` asks."""
 
-    def __init__(self, match: Match, obs_type: str, legal: int) -> None:
+    def __init__(self, match: Match, obs_type: str, legal: int, frameskip: int) -> None:
         super().__init__(Quiet(), window=1 << 30, seat=0)
         self.match = match
         self.obs_type = obs_type
         self.legal = legal
+        self.frameskip = frameskip
         self.seen: Observation | None = None
 
     async def send_frame(
@@ -78,7 +79,8 @@ class AgentScreen(Viewer):
             screen=self._screen(frame),
             legal=self.legal,
             lives=lives,
-            frame=number,
+            # ALE's frame numbers count emulator frames, as OpenEnv's do: frameskip a step.
+            frame=number * self.frameskip,
             reward=outcome.reward,
             done=outcome.terminated or outcome.truncated,
             truncated=outcome.truncated and not outcome.terminated,
@@ -160,7 +162,9 @@ class AgentSession:
             seats=[self.seat],
             clock=self.clock,
         )
-        self.screen = AgentScreen(match, self.options.obs_type, len(meanings))
+        self.screen = AgentScreen(
+            match, self.options.obs_type, len(meanings), self.options.frameskip
+        )
         match.viewers.append(self.screen)
         self.match = match
         engine.hosting_program(match)

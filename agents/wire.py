@@ -38,7 +38,7 @@ class Observation:
     screen: np.ndarray
     legal: int
     lives: int
-    frame: int
+    frame: int  # emulator frames since the episode began (steps x frameskip)
     reward: float
     done: bool
     truncated: bool

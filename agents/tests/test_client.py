@@ -42,7 +42,7 @@ def test_the_client_plays_an_episode_in_either_encoding_and_reads_its_state(
             assert first.legal_actions == (0, 1, 2, 3, 4, 5) and not first.done
             seen = [first, *(arcade.step(step % 6) for step in range(30))]
             assert [s.done for s in seen] == [False] * 30 + [True]  # max_steps
-            assert seen[-1].episode_frame_number == 30
+            assert seen[-1].episode_frame_number == 30 * 4  # emulator frames: frameskip 4
             screens[encoding] = np.stack([s.screen for s in seen])
         state = arcade.state()
         assert (state.step_count, state.game_name, state.frameskip) == (30, "pong", 4)
@@ -160,7 +160,7 @@ def test_a_seeded_reset_replays_the_same_episode_and_max_steps_truncates(
             observations.append(observation)
             ends.append((terminated, truncated))
         assert ends[-1] == (False, True) and ends[:-1] == [(False, False)] * 39
-        assert info["episode_frame_number"] == 40
+        assert info["episode_frame_number"] == 40 * 4
         frame = env.render()
         assert frame is not None and np.array_equal(frame, observation)
         env.close()
@@ -186,7 +186,7 @@ def test_the_vector_env_steps_every_session_on_one_socket_and_resets_them_next_s
         assert np.array_equal(observations[0], observations[1])
         parted = parted or not np.array_equal(observations[0], observations[2])
         assert not terminations.any() and truncations.all() == (step == 11)
-    assert parted and list(infos["episode_frame_number"]) == [12] * 3
+    assert parted and list(infos["episode_frame_number"]) == [12 * 4] * 3
     # The step after an episode's last begins the next episode, with no reward.
     observations, rewards, terminations, truncations, infos = envs.step(np.zeros(3, np.int64))
     assert list(infos["episode_frame_number"]) == [0] * 3 and not rewards.any()
@@ -213,6 +213,6 @@ def test_make_vec_finds_the_vector_env_and_same_step_keeps_the_final_observation
     observations, _, _, truncations, infos = envs.step(envs.action_space.sample())
     assert truncations.all() and infos["_final_obs"].all()
     assert observations.shape == (2, 210, 160, 3) and infos["final_obs"][0].shape == (210, 160, 3)
-    assert list(infos["final_info"]["episode_frame_number"]) == [2, 2]
+    assert list(infos["final_info"]["episode_frame_number"]) == [2 * 4, 2 * 4]
     assert list(infos["episode_frame_number"]) == [0, 0]  # the next episode's first screen
     envs.close()
