@@ -46,7 +46,21 @@ def health(request: HttpRequest) -> JsonResponse:
 def _games() -> list[dict[str, Any]]:
     games = []
     for game in Game.objects.filter(enabled=True).order_by("slug"):
-        if game.is_multi_seat or not game.is_atari:
+        if not game.is_atari:
+            continue
+        if game.is_multi_seat:
+            # A seat in a room of several, reached through its waiting room (docs/agents.md).
+            config = game.config()
+            games.append(
+                {
+                    "game_name": game.slug,
+                    "title": game.title,
+                    "env_id": game.env_id,
+                    "action_meanings": game.action_meanings,
+                    "seats": [{"seat": seat.index, "role": seat.role} for seat in config.seats],
+                    "max_steps": game.max_steps,
+                }
+            )
             continue
         cartridge = atari_settings(game.env_id)
         games.append(

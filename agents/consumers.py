@@ -8,6 +8,8 @@ message is answered with an error naming what to fix, and the session goes on.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 from typing import Any
@@ -31,6 +33,11 @@ CLOSE_UNAUTHORIZED = 4401
 class AgentConsumer(QuickSocket):
     desk: Desk | None = None
     token: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each session's message being answered in a task of its own, if any (``receive``).
+        self._work: dict[str, asyncio.Task[None]] = {}
 
     async def connect(self) -> None:
         headers = {
@@ -75,8 +82,19 @@ class AgentConsumer(QuickSocket):
     async def _end_sessions(self) -> None:
         """Its episodes end now, every step kept: the socket closing may be told later."""
         desk, self.desk = self.desk, None
+        work, self._work = list(self._work.values()), {}
+        current = asyncio.current_task()
+        for task in work:
+            if task is not current:
+                task.cancel()  # a reset waiting for a room's other seats stops waiting
         if desk is not None:
-            await engine.finish(desk.close_all())
+            await engine.finish(self._close_all(desk, [t for t in work if t is not current]))
+
+    @staticmethod
+    async def _close_all(desk: Desk, work: list[asyncio.Task[None]]) -> None:
+        if work:
+            await asyncio.wait(work)
+        await desk.close_all()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         desk = self.desk
@@ -84,21 +102,51 @@ class AgentConsumer(QuickSocket):
             return
         name = ""
         try:
-            if text_data is None or len(text_data) > MAX_MESSAGE:
-                raise p.ProtocolError(
-                    "bad_message", f"Send JSON text messages of at most {MAX_MESSAGE} bytes."
-                )
-            try:
-                message = json.loads(text_data)
-            except ValueError:
-                raise p.ProtocolError("bad_message", "That message is not JSON.") from None
-            if not isinstance(message, dict):
-                raise p.ProtocolError("bad_message", "A message is a JSON object with a type.")
-            kind = message.get("type")
-            data = message.get("data", {})
-            if not isinstance(data, dict):
-                raise p.ProtocolError("bad_message", "A message's 'data' is a JSON object.")
+            kind, data = self._read(text_data)
             name = session_name(data)
+        except p.ProtocolError as exc:
+            await self.send(text_data=wire.error(exc.code, exc.message, session=name))
+            return
+        pending = self._work.get(name)
+        if kind == "reset" or pending is not None or desk.waits(name):
+            # A reset may wait (a seat in a room waits for the others) and a room's step for
+            # its frame: in a task of the session's own, so the socket's other sessions go on;
+            # a session's messages still run in the order they came.
+            task = asyncio.ensure_future(self._answer_after(pending, desk, kind, data, name))
+            self._work[name] = task
+            task.add_done_callback(functools.partial(self._done, name))
+            return
+        await self._answer(desk, kind, data, name)
+
+    def _read(self, text_data: str | None) -> tuple[Any, dict[str, Any]]:
+        if text_data is None or len(text_data) > MAX_MESSAGE:
+            raise p.ProtocolError(
+                "bad_message", f"Send JSON text messages of at most {MAX_MESSAGE} bytes."
+            )
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            raise p.ProtocolError("bad_message", "That message is not JSON.") from None
+        if not isinstance(message, dict):
+            raise p.ProtocolError("bad_message", "A message is a JSON object with a type.")
+        data = message.get("data", {})
+        if not isinstance(data, dict):
+            raise p.ProtocolError("bad_message", "A message's 'data' is a JSON object.")
+        return message.get("type"), data
+
+    async def _answer_after(
+        self, pending: asyncio.Task[None] | None, desk: Desk, kind: Any, data: Any, name: str
+    ) -> None:
+        if pending is not None:
+            await asyncio.wait([pending])
+        await self._answer(desk, kind, data, name)
+
+    def _done(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._work.get(name) is task:
+            del self._work[name]
+
+    async def _answer(self, desk: Desk, kind: Any, data: Any, name: str) -> None:
+        try:
             if kind == "reset":
                 await self._observation(desk, name, await desk.reset(name, data))
             elif kind == "step":

@@ -19,8 +19,10 @@ from games.engine.registry import atari_settings
 from games.models import Game
 from play import protocol as p
 
+from . import seated
 from .hosting import Held, hosting
-from .options import read
+from .options import Options, read
+from .seated import RoomSession
 from .sessions import AgentSession
 from .wire import Observation
 
@@ -40,19 +42,29 @@ def session_name(data: Any) -> str:
 
 
 async def playable(slug: str) -> Game:
+    """An Atari game, of one seat (the program's own) or several (a seat in a room)."""
     # database_sync_to_async, not the async ORM: it closes a connection gone stale, which a
     # socket open for hours would otherwise meet (its messages skip Channels' check).
     game = await database_sync_to_async(Game.objects.filter(slug=slug, enabled=True).first)()
-    if game is None or game.is_multi_seat or not game.is_atari:
+    if game is None or not game.is_atari:
         raise p.ProtocolError(
-            "unknown_game", f"No one-player Atari game {slug!r} here; see /metadata for them."
+            "unknown_game", f"No Atari game {slug!r} here; see /metadata for them."
         )
     return game
 
 
+async def session_for(token: Any, game: Game, options: Options) -> AgentSession | RoomSession:
+    """A session of its own for a one-player game; a seat in a room for a game of several."""
+    if game.is_multi_seat:
+        seated.check(options, game)
+        return RoomSession(user=token.user, token_prefix=token.prefix, game=game, options=options)
+    options.check(await asyncio.to_thread(atari_settings, game.env_id))
+    return AgentSession(user=token.user, token_prefix=token.prefix, game=game, options=options)
+
+
 @dataclass(eq=False)
 class Open:
-    session: AgentSession
+    session: AgentSession | RoomSession
     held: Held
 
 
@@ -64,11 +76,7 @@ class Desk:
 
     async def reset(self, name: str, data: Any) -> Observation:
         options = read({k: v for k, v in data.items() if k != "session"})
-        game = await playable(options.game_name)
-        options.check(await asyncio.to_thread(atari_settings, game.env_id))
-        session = AgentSession(
-            user=self.token.user, token_prefix=self.token.prefix, game=game, options=options
-        )
+        session = await session_for(self.token, await playable(options.game_name), options)
         current = self.sessions.get(name)
         if current is None:
             held = await hosting().open(self.token, functools.partial(self._expire, name))
@@ -114,9 +122,16 @@ class Desk:
                 "encoding": options.encoding,
                 "done": session.done,
             }
+            if isinstance(session, RoomSession):
+                state.update(session.seat_info)
         if name:
             state["session"] = name
         return state
+
+    def waits(self, name: str) -> bool:
+        """Whether the session's steps wait for a clock of their own (a seat in a room)."""
+        current = self.sessions.get(name)
+        return current is not None and isinstance(current.session, RoomSession)
 
     def encoding(self, name: str) -> str:
         current = self.sessions.get(name)

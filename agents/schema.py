@@ -26,7 +26,7 @@ REQUIRED_OBSERVATION = [
 ERROR_CODES = [
     "unauthorized", "bad_message", "bad_option", "unknown_game", "not_started", "bad_action",
     "episode_over", "token_revoked", "too_many_sessions", "rate_limited", "server_busy",
-    "idle_timeout", "no_session", "internal",
+    "idle_timeout", "no_session", "lobby_cancelled", "busy", "internal",
 ]  # fmt: skip
 
 ACTION: dict[str, Any] = {
@@ -119,6 +119,8 @@ STATE: dict[str, Any] = {
         "max_steps": {"type": "integer"},
         "encoding": {"enum": ["json", "binary"]},
         "done": {"type": "boolean"},
+        "seat": {"type": "integer", "minimum": 0, "description": "A room's seat (of several)."},
+        "role": {"type": "string", "description": "Who that seat is on the screen."},
         "session": _SESSION,
     },
     "required": ["episode_id", "step_count"],

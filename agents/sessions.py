@@ -9,6 +9,8 @@ workers like a person's, with the agent's seat, name and version.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -40,28 +42,73 @@ FULL_ACTIONS = [
 
 class Quiet:
     """The program's transport for the match's own messages, which it does not read (it is
-    answered in OpenEnv's terms by its consumer); attached while its socket is."""
+    answered in OpenEnv's terms by its consumer); attached while its socket is. A screen in a
+    room listens for the two it must know of: the waiting room cancelled, the episode ended."""
 
     def __init__(self) -> None:
         self.attached = True
+        self.screen: AgentScreen | None = None
 
     async def send_bytes(self, data: bytes) -> None:
         pass
 
     async def send_json(self, message: Any) -> None:
-        pass
+        screen = self.screen
+        if screen is None or not isinstance(message, dict):
+            return
+        if message.get("type") == "lobby" and message.get("state") == "cancelled":
+            screen.fail(
+                p.ProtocolError(
+                    "lobby_cancelled",
+                    f"The game did not start ({message.get('reason', 'cancelled')}): nobody "
+                    "took the other seats in time. Reset to wait again.",
+                )
+            )
+        elif message.get("type") == "episode_end":
+            screen.ended(str(message.get("reason", "abandoned")))
 
 
 class AgentScreen(Viewer):
-    """The program's viewer: the observation of each step, as its ``obs_type`` asks."""
+    """The program's viewer: the observation of each step, as its ``obs_type`` asks, of its
+    own seat (its reward is its seat's score's change). ``next()`` waits for the next one."""
 
-    def __init__(self, match: Match, obs_type: str, legal: int, frameskip: int) -> None:
-        super().__init__(Quiet(), window=1 << 30, seat=0)
+    def __init__(
+        self, match: Match, obs_type: str, legal: int, frameskip: int, *, seat: int = 0
+    ) -> None:
+        transport = Quiet()
+        super().__init__(transport, window=1 << 30, seat=seat)
+        transport.screen = self
         self.match = match
         self.obs_type = obs_type
         self.legal = legal
         self.frameskip = frameskip
         self.seen: Observation | None = None
+        self.score = 0.0
+        self._next: asyncio.Future[Observation] | None = None
+
+    def next(self) -> asyncio.Future[Observation]:
+        """The observation of the next frame the match shows (a room's clock steps on its own)."""
+        if self._next is None or self._next.done():
+            self._next = asyncio.get_running_loop().create_future()
+        return self._next
+
+    def fail(self, error: Exception) -> None:
+        if self._next is not None and not self._next.done():
+            self._next.set_exception(error)
+
+    def ended(self, reason: str) -> None:
+        """The episode ended, maybe between its steps (a player left): what was last seen is
+        the last observation, done."""
+        seen = self.seen
+        if seen is None:
+            self.fail(p.ProtocolError("episode_over", f"The game ended ({reason})."))
+            return
+        if not seen.done:
+            self.seen = seen = dataclasses.replace(
+                seen, reward=0.0, done=True, truncated=reason != "terminated"
+            )
+        if self._next is not None and not self._next.done():
+            self._next.set_result(seen)
 
     async def send_frame(
         self,
@@ -75,18 +122,21 @@ class AgentScreen(Viewer):
         input_seq: int,
         words: codec.Sparse | None = None,
     ) -> bool:
-        self.seen = Observation(
+        reward, self.score = score - self.score, score
+        self.seen = seen = Observation(
             screen=self._screen(frame),
             legal=self.legal,
             lives=lives,
             # ALE's frame numbers count emulator frames, as OpenEnv's do: frameskip a step.
             frame=number * self.frameskip,
-            reward=outcome.reward,
+            reward=reward,
             done=outcome.terminated or outcome.truncated,
             truncated=outcome.truncated and not outcome.terminated,
             obs_type=self.obs_type,
             episode_id=self.match.episode.id if self.match.episode is not None else "",
         )
+        if self._next is not None and not self._next.done():
+            self._next.set_result(seen)
         return True
 
     def _screen(self, frame: np.ndarray) -> np.ndarray:

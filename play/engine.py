@@ -102,7 +102,11 @@ def attended() -> set[str]:
             or now - _detached_at.get(session, now) < grace
         ):
             ids.add(episode.id)
-    return ids | programs_episodes()
+    return (
+        ids
+        | programs_episodes()
+        | {match.episode.id for match in list(_rooms) if match.episode is not None}
+    )
 
 
 # The matches programs hold (the agent API, ``agents/``): attended while their session is open
@@ -113,6 +117,15 @@ _programs: weakref.WeakSet[Match] = weakref.WeakSet()
 
 def hosting_program(session: Match) -> None:
     _programs.add(session)
+
+
+# The matches of rooms (``play/lobby.py``), several seats each: attended while their room is
+# open, as it ends them itself (a player who went has the grace, then the game's on_leave).
+_rooms: weakref.WeakSet[Match] = weakref.WeakSet()
+
+
+def hosting_room(match: Match) -> None:
+    _rooms.add(match)
 
 
 def programs_episodes() -> set[str]:

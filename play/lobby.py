@@ -37,7 +37,7 @@ from . import hub as hubs
 from . import protocol as p
 from .match import Match, human_seat
 from .rooms import Joined, Refused, Room, RoomTimers
-from .seats import Holder, PolicySeat
+from .seats import Holder, PolicySeat, Seat
 from .sink import DjangoSink
 from .viewers import Spectators, Transport, Viewer
 
@@ -197,6 +197,64 @@ async def take_seat(
     raise p.ProtocolError("busy", "Could not find a seat just now; press Play to try again.")
 
 
+async def seat_program(
+    *,
+    game: Game,
+    config: GameConfig,
+    user: Any,
+    key: str,
+    holder: Holder,
+    seat: Seat,
+    viewer_for: Callable[[Match, int], Viewer],
+    context: dict[str, Any],
+) -> Room:
+    """Seat a program (the agent API, as ``user``'s) in the game's public waiting room, hosting
+    one when there is none: the room; ProtocolError when no seat could be had. ``key`` names
+    its session, ``seat`` plays for it and ``viewer_for`` builds its screen; ``context`` is
+    what the episode's context says of it."""
+    lobby = lobby_key(config.slug)
+    for _ in range(ATTEMPTS):
+        address = hubs.Address.loads(await _get(lobby))
+        room: Room | None
+        if address is None:
+            room = await _host(game, config, user, lobby)
+            if room is None:
+                continue  # another process opened one meanwhile: join that
+            address = room.address
+            assert address is not None
+        if not hubs.hub().local(address):
+            raise p.ProtocolError(
+                "busy",
+                "This game's waiting room is open on another server process, which an agent "
+                "cannot reach yet: reset again in a moment.",
+            )
+        room = _rooms.get(address.room)
+        if room is not None:
+            answer = await room.seat_program(
+                key=key, holder=holder, seat=seat, viewer_for=viewer_for, context=context
+            )
+            if isinstance(answer, Joined):
+                _programs_changed(room)
+                await _withdraw_if_closed(room)
+                return room
+        await _eval(_WITHDRAW, lobby, address.dumps())  # full or gone: look again
+    raise p.ProtocolError("busy", "Could not find a seat just now; reset to try again.")
+
+
+async def leave_program(room: Room, key: str) -> None:
+    """A program's session lets its seat go (``Room.leave_program``)."""
+    await room.leave_program(key)
+    _programs_changed(room)
+    await _advertise_if_open(room)
+
+
+def _programs_changed(room: Room) -> None:
+    """The room's episode, when it starts, says which programs play in it."""
+    store = room.match.store
+    if isinstance(store, DjangoSink) and room.state in ("waiting", "starting"):
+        store.context = room.program_context()
+
+
 async def rejoin(
     *,
     episode_id: str,
@@ -250,6 +308,7 @@ async def _host(game: Game, config: GameConfig, user: Any, key: str) -> Room | N
         on_close=_closed,
     )
     room.lobby_key = key
+    engine.hosting_room(match)
     room.address = await hubs.hub().address(room.id, functools.partial(_serve, room))
     if not await _set_if_absent(key, room.address.dumps()):
         hubs.hub().close(room.id)

@@ -10,6 +10,11 @@ decides: an AI takes the seat over (recorded from that step), the game ends aban
 
 Sockets reach a room directly on its own process, or through its hub channel from another
 (``play/hub.py``): the room treats both alike, through their viewers' transports.
+
+A program (the agent API) takes a seat through the same waiting room: its seat and its screen
+are built by its app and handed in (``seat_program``). It counts as a player, but it has no
+reconnect grace: a program that goes mid-game is gone, and its seat goes as a person's would
+after the grace (an AI takes it over, or the game ends).
 """
 
 from __future__ import annotations
@@ -45,6 +50,17 @@ class Occupant:
     name: str
     viewer: Viewer
     away: asyncio.TimerHandle | None = None  # their socket dropped mid-game: the grace runs
+
+
+@dataclass
+class Program:
+    """A program in a seat of the room, with its screen (``key``: its session, so that two
+    programs of one owner hold two seats)."""
+
+    key: str
+    name: str
+    viewer: Viewer
+    context: dict[str, Any]  # what the episode's context says of it
 
 
 @dataclass
@@ -94,6 +110,7 @@ class Room:
         self.configs = list(game.seats) or [SeatConfig(index=0)]
         self.people: dict[int, Occupant] = {}
         self.ai: dict[int, _Ai] = {}
+        self.programs: dict[int, Program] = {}
         self.spectators = Spectators(match)
         self.address: hubs.Address | None = None
         self.lobby_key = ""  # where its address is advertised while it has free seats
@@ -125,7 +142,7 @@ class Room:
 
     @property
     def filled(self) -> int:
-        return len(self.people) + len(self.ai)
+        return len(self.people) + len(self.ai) + len(self.programs)
 
     @property
     def open_for_people(self) -> bool:
@@ -134,10 +151,13 @@ class Room:
     def _free_seat(self) -> int | None:
         for config in self.configs:
             index = config.index
-            if index in self.people or index in self.ai or config.fill == "policy":
+            if self._taken(index) or config.fill == "policy":
                 continue
             return index
         return None
+
+    def _taken(self, index: int) -> bool:
+        return index in self.people or index in self.ai or index in self.programs
 
     def seat_of(self, user_id: int) -> int | None:
         for index, occupant in self.people.items():
@@ -181,6 +201,64 @@ class Room:
             "keys": chosen.keymap.codes if isinstance(chosen, HumanSeat) else [],
         }
 
+    async def seat_program(
+        self,
+        *,
+        key: str,
+        holder: Holder,
+        seat: Seat,
+        viewer_for: Callable[[Match, int], Viewer],
+        context: dict[str, Any],
+    ) -> Joined | Refused:
+        """Seat a program: ``seat`` plays, the screen ``viewer_for(match, index)`` builds sees."""
+        if self.state != "waiting":
+            return Refused("full", "That game has started; reset to wait for the next one.")
+        index = self._free_seat()
+        if index is None:
+            return Refused("full", "Every seat of that game is taken.")
+        viewer = viewer_for(self.match, index)
+        self.programs[index] = Program(key=key, name=holder.name, viewer=viewer, context=context)
+        self.match.seats[index] = seat
+        self.match.viewers.append(viewer)
+        await self._announce()
+        self._start_when_full()
+        return Joined(index, self.configs[index], viewer)
+
+    def program_context(self) -> dict[str, Any]:
+        """What the seated programs' contexts say, the lowest seat's first where they differ."""
+        merged: dict[str, Any] = {}
+        for index in sorted(self.programs, reverse=True):
+            merged.update(self.programs[index].context)
+        return merged
+
+    async def leave_program(self, key: str) -> None:
+        """A program's session ends (closed, reset, its socket gone). Before the game its seat
+        is free again; mid-game it goes at once, as a person after the grace."""
+        index = next((i for i, program in self.programs.items() if program.key == key), None)
+        if index is None:
+            return
+        program = self.programs.pop(index)
+        self.match.unwatch(program.viewer)
+        if self.state in ("waiting", "starting"):
+            self.match.seats[index] = self.match.human_seat(index)
+            await self._seat_freed()
+            return
+        if self.state != "playing":
+            return
+        if self.game.on_leave in ("end", "abandon") or not self._others_here(index):
+            await self._end("abandoned")
+            return
+        await self._ai_takes_over(index)
+
+    async def _seat_freed(self) -> None:
+        """A seat is free again before the game: the countdown stops, or nobody is left."""
+        if self.state == "starting":
+            self.state = "waiting"  # the countdown stops; the room waits again
+        if not self.people and not self.programs:
+            await self.cancel("everyone left")
+            return
+        await self._announce()
+
     async def leave(self, *, user_id: int) -> None:
         """A person leaves (closed the page, pressed Leave, or their socket dropped)."""
         seat = self.seat_of(user_id)
@@ -193,12 +271,7 @@ class Room:
             self.match.unwatch(occupant.viewer)
             hubs.release(occupant.viewer.transport)
             self.match.seats[seat] = self.match.human_seat(seat)
-            if self.state == "starting":
-                self.state = "waiting"  # the countdown stops; the room waits again
-            if not self.people:
-                await self.cancel("everyone left")
-                return
-            await self._announce()
+            await self._seat_freed()
             return
         if self.state != "playing" or occupant.away is not None:
             return
@@ -236,10 +309,10 @@ class Room:
                 await transport.send_json(self._away_message(index, occupant))
 
     def _others_here(self, seat: int) -> bool:
-        """Someone other than the person at ``seat`` is still at the game."""
+        """Someone other than the player at ``seat`` is still at the game."""
         return any(
             index != seat and occupant.away is None for index, occupant in self.people.items()
-        )
+        ) or any(index != seat for index in self.programs)
 
     async def _come_back(self, seat: int, occupant: Occupant, transport: Transport) -> Joined:
         assert occupant.away is not None
@@ -270,6 +343,11 @@ class Room:
         if not self._others_here(seat):
             await self._end("abandoned")  # nobody left to play for
             return
+        await self._ai_takes_over(seat)
+
+    async def _ai_takes_over(self, seat: int) -> None:
+        """The AI plays ``seat`` from the next step (the recording says so from there); play
+        goes on once nobody else is away."""
         ai = await self.policies(seat)
         await self.match.replace_seat(seat, ai)
         self.ai[seat] = _Ai(ai.holder.name)
@@ -278,14 +356,14 @@ class Room:
             self.match.begin()
 
     async def _fill_with_ai(self, index: int) -> None:
-        if self.state != "waiting" or index in self.people or index in self.ai:
+        if self.state != "waiting" or self._taken(index):
             return
         try:
             ai = await self.policies(index)
         except Exception:
             log.exception("no AI for seat %d of %s", index, self.game.slug)
             return
-        if self.state != "waiting" or index in self.people or index in self.ai:
+        if self.state != "waiting" or self._taken(index):
             return
         self.match.seats[index] = ai
         self.ai[index] = _Ai(ai.holder.name)
@@ -293,7 +371,7 @@ class Room:
         self._start_when_full()
 
     def _start_when_full(self) -> None:
-        if self.state == "waiting" and self.filled == self.size and self.people:
+        if self.state == "waiting" and self.filled == self.size and (self.people or self.programs):
             self.state = "starting"
             self._background(self._count_down())
 
@@ -395,6 +473,8 @@ class Room:
                 who = {"kind": "human", "name": self.people[index].name}
             elif index in self.ai:
                 who = {"kind": "ai", "name": self.ai[index].name}
+            elif index in self.programs:
+                who = {"kind": "agent", "name": self.programs[index].name}
             else:
                 who = {"kind": "open", "name": ""}
             seats.append({"seat": index, "role": config.role, **who})
@@ -414,6 +494,8 @@ class Room:
     async def _broadcast(self, message: p.ServerMessage | dict[str, Any]) -> None:
         for occupant in list(self.people.values()):
             await occupant.viewer.transport.send_json(message)
+        for program in list(self.programs.values()):
+            await program.viewer.transport.send_json(message)
         for viewer in list(self.spectators.viewers):
             await viewer.transport.send_json(message)
 

@@ -20,7 +20,7 @@ from games.engine.deciding import Decider, Decisions
 from games.engine.keymap import KeyMap
 from games.engine.observations import Screen
 from games.engine.policies import Policy
-from recording.recorder import InputStamp
+from recording.recorder import InputStamp, holder_of_policy, holder_of_user
 
 from . import protocol as p
 
@@ -40,12 +40,12 @@ class Holder:
     @property
     def key(self) -> str:
         """As the recording's per-step holders name it: "user:7", "policy:3", "vacant"."""
-        if self.kind == "human":
-            return f"user:{self.user_id}"
+        if self.kind in ("human", "agent"):
+            # A program's seat is recorded as its token's owner's; the seat's kind from that
+            # step (``EpisodeSeat``) tells the two apart, as verification and exports read it.
+            return holder_of_user(self.user_id or 0)
         if self.kind == "policy":
-            return f"policy:{self.policy_id}"
-        if self.kind == "agent":
-            return f"agent:{self.user_id}"
+            return holder_of_policy(self.policy_id or 0)
         return self.kind
 
 

@@ -98,6 +98,11 @@ async def test_two_players_are_matched_and_play_together_each_from_their_own_sea
     started = [await first.until_episode(), await second.until_episode()]
     assert started[0]["episode"] == started[1]["episode"]
     assert [msg["seat"] for msg in started] == [0, 1]
+    # The room's episode is marked alive while it plays (else the watchdog would end a game
+    # of several players as lost after LOST_AFTER_SECONDS).
+    from play import engine
+
+    assert first.episode in engine.attended()
     await first.press("ArrowUp")
     await second.press("ArrowDown")
     ends = await asyncio.gather(first.play_until_over(), second.play_until_over())

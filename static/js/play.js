@@ -584,6 +584,7 @@
     const items = (msg.who || []).map((seat) => {
       const item = document.createElement("li");
       const who = seat.kind === "open" ? "open" : seat.kind === "ai" ? `${seat.name} (AI)`
+        : seat.kind === "agent" ? `${seat.name} (an agent)`
         : seat.seat === s.seat ? `you (${seat.name})` : seat.name;
       item.textContent = `Seat ${seat.seat + 1}${seat.role ? `, ${seat.role}` : ""}: ${who}`;
       if (seat.seat === s.seat) item.classList.add("mine");
