@@ -15,7 +15,7 @@ from .aio import AsyncClient
 from .client import Client
 from .env import ArcadeEnv
 from .vector import ArcadeVectorEnv
-from .wire import ArcadeError, Observation, State
+from .wire import ArcadeError, Observation, ResetOptions, SessionOptions, State
 
 __all__ = [
     "ArcadeEnv",
@@ -24,6 +24,8 @@ __all__ = [
     "AsyncClient",
     "Client",
     "Observation",
+    "ResetOptions",
+    "SessionOptions",
     "State",
     "wire",
 ]

@@ -27,7 +27,7 @@ SHAPES: dict[str, tuple[int, ...]] = {
 FULL_ACTION_SPACE = 18
 
 
-def observation_space(obs_type: str) -> spaces.Box:
+def observation_space(obs_type: str | None) -> spaces.Box:
     if obs_type not in SHAPES:
         raise ValueError(f"obs_type must be one of {', '.join(SHAPES)}, not {obs_type!r}.")
     return spaces.Box(0, 255, SHAPES[obs_type], np.uint8)
@@ -61,7 +61,7 @@ def actions(
     *,
     url: str | None,
     token: str | None,
-    game_name: str,
+    game_name: str | None,
     full_action_space: bool,
     probe: Callable[[], Observation],
 ) -> tuple[int, tuple[str, ...] | None]:
@@ -81,7 +81,7 @@ def actions(
     return len(probe().legal_actions), None
 
 
-def listed_actions(metadata: Any, game_name: str) -> tuple[str, ...] | None:
+def listed_actions(metadata: Any, game_name: str | None) -> tuple[str, ...] | None:
     """The action names of ``game_name`` in ``/metadata``'s ``games``, if it is there."""
     games = metadata.get("games") if isinstance(metadata, dict) else None
     for game in games if isinstance(games, list) else []:
