@@ -14,6 +14,7 @@ from . import wire
 from .aio import AsyncClient
 from .client import Client
 from .env import ArcadeEnv
+from .spaces import NoActionMeaningsError
 from .vector import ArcadeVectorEnv
 from .wire import ArcadeError, Observation, ResetOptions, SessionOptions, State
 
@@ -23,6 +24,7 @@ __all__ = [
     "ArcadeVectorEnv",
     "AsyncClient",
     "Client",
+    "NoActionMeaningsError",
     "Observation",
     "ResetOptions",
     "SessionOptions",

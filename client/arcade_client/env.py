@@ -17,9 +17,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from . import endpoint
 from .client import Client
 from .endpoint import TIMEOUT
-from .spaces import actions, check_observation, observation_space
+from .spaces import NoActionMeaningsError, actions, check_observation, observation_space
 from .wire import Observation, ResetOptions, SessionOptions
 
 if TYPE_CHECKING:  # typing's Unpack is Python 3.11's; the annotations are never evaluated
@@ -99,7 +100,9 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
     def get_action_meanings(self) -> list[str]:
         """The actions' names, as ALE's env gives them (wrappers look for ``FIRE``)."""
         if self.action_meanings is None:
-            raise NotImplementedError("This server does not list its games' actions (/metadata).")
+            raise NoActionMeaningsError(
+                self.options.get("game_name"), endpoint.http_url(self.client.url, "/metadata")
+            )
         return list(self.action_meanings)
 
     def close(self) -> None:
