@@ -12,7 +12,15 @@ from typing import Any
 import gymnasium
 import numpy as np
 import pytest
-from arcade_client import ArcadeEnv, ArcadeError, ArcadeVectorEnv, AsyncClient, Client
+from arcade_client import (
+    ArcadeEnv,
+    ArcadeError,
+    ArcadeVectorEnv,
+    AsyncClient,
+    Client,
+    NoActionMeaningsError,
+)
+from arcade_client import endpoint as client_endpoint
 from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode
 
@@ -142,6 +150,25 @@ def test_the_gymnasium_env_passes_gymnasiums_checker(
         check_env(env.unwrapped)
     env.close()
     env.close()  # twice is fine
+
+
+def test_it_says_what_to_do_when_the_server_does_not_name_the_actions(
+    live_stack: Stack,  # noqa: F811
+    token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A server whose /metadata lists no actions: the env counts them with a reset instead.
+    monkeypatch.setattr(client_endpoint, "get_json", lambda *args, **kwargs: {"games": []})
+    env = ArcadeEnv(live_stack.url, token, game_name="pong")
+    assert env.action_space == gymnasium.spaces.Discrete(6)
+    with pytest.raises(NoActionMeaningsError) as unnamed:
+        env.get_action_meanings()
+    env.close()
+    # Still the NotImplementedError it was, for code that catches that.
+    assert isinstance(unnamed.value, ArcadeError) and isinstance(unnamed.value, NotImplementedError)
+    assert unnamed.value.code == "no_action_meanings" and unnamed.value.game_name == "pong"
+    assert f"{live_stack.url}/metadata" in unnamed.value.message
+    assert "full_action_space=True" in unnamed.value.message
 
 
 def test_a_seeded_reset_replays_the_same_episode_and_max_steps_truncates(

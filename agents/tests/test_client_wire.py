@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from arcade_client import endpoint, wire
-from arcade_client.env import ends
+from arcade_client.env import changed, ends, session_options
 from arcade_client.ledger import Ledger, Notices
 from arcade_client.spaces import listed_actions
 from arcade_client.wire import ArcadeError, Observation, State
@@ -116,6 +116,35 @@ def test_a_request_names_its_session_and_only_a_binary_encoding() -> None:
     step = json.loads(wire.step(np.int64(3)).encode())  # type: ignore[arg-type]
     assert step == {"type": "step", "data": {"action_id": 3}}
     assert not wire.close(session="s1").answered and wire.state().answered
+    assert wire.end("s1") == wire.close(session="s1")
+    with pytest.raises(ValueError, match="close"):
+        wire.end("")  # the default session ends with the client
+
+
+def test_an_envs_options_are_its_defaults_with_what_it_was_made_with() -> None:
+    options = session_options({"game_name": "breakout", "max_steps": 100})
+    assert options["game_name"] == "breakout" and options["frameskip"] == 4
+    assert changed(options, {"max_steps": 5})["max_steps"] == 5
+    data = json.loads(wire.reset(**options, seed=3).encode())["data"]
+    assert data == {
+        "game_name": "breakout",
+        "obs_type": "rgb",
+        "frameskip": 4,
+        "full_action_space": False,
+        "repeat_action_probability": 0.0,
+        "max_steps": 100,
+        "seed": 3,
+        "encoding": "binary",
+    }
+
+
+def test_an_env_refuses_an_option_it_does_not_know_or_one_its_spaces_depend_on() -> None:
+    with pytest.raises(TypeError, match="'max_step'"):
+        session_options({"max_step": 100})
+    with pytest.raises(TypeError, match="reset"):
+        session_options({"seed": 3})  # reset(seed=...)'s
+    with pytest.raises(ValueError, match="obs_type"):
+        changed(session_options({}), {"obs_type": "ram"})
 
 
 def test_a_reply_answers_the_oldest_request_of_its_session() -> None:

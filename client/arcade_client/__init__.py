@@ -14,8 +14,9 @@ from . import wire
 from .aio import AsyncClient
 from .client import Client
 from .env import ArcadeEnv
+from .spaces import NoActionMeaningsError
 from .vector import ArcadeVectorEnv
-from .wire import ArcadeError, Observation, State
+from .wire import ArcadeError, Observation, ResetOptions, SessionOptions, State
 
 __all__ = [
     "ArcadeEnv",
@@ -23,7 +24,10 @@ __all__ = [
     "ArcadeVectorEnv",
     "AsyncClient",
     "Client",
+    "NoActionMeaningsError",
     "Observation",
+    "ResetOptions",
+    "SessionOptions",
     "State",
     "wire",
 ]

@@ -14,15 +14,18 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from . import endpoint, wire
-from .client import MAX_MESSAGE
+from . import wire
+from .endpoint import OPEN_TIMEOUT, TIMEOUT, Settings
 from .ledger import Ledger, Notices
-from .wire import ArcadeError, Observation, Reply, Request, State, observation_of
+from .wire import ArcadeError, Observation, Reply, Request, ResetOptions, State, observation_of
+
+if TYPE_CHECKING:  # typing's Unpack is Python 3.11's; the annotations are never evaluated
+    from typing import Unpack
 
 
 class AsyncClient:
@@ -33,13 +36,10 @@ class AsyncClient:
         url: str | None = None,
         token: str | None = None,
         *,
-        timeout: float | None = 60.0,
-        open_timeout: float = 10.0,
+        timeout: float | None = TIMEOUT,
+        open_timeout: float = OPEN_TIMEOUT,
     ) -> None:
-        self.url = endpoint.socket_url(url)
-        self.timeout = timeout
-        self.open_timeout = open_timeout
-        self._headers = endpoint.headers(token)
+        self.settings = Settings.of(url, token, timeout=timeout, open_timeout=open_timeout)
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ledger: Ledger[asyncio.Future[Reply]] = Ledger()
@@ -53,12 +53,7 @@ class AsyncClient:
         return client
 
     async def connect(self) -> None:
-        self._ws = await connect(
-            self.url,
-            additional_headers=self._headers,
-            open_timeout=self.open_timeout,
-            max_size=MAX_MESSAGE,
-        )
+        self._ws = await connect(self.url, **self.settings.connect_options())
         self._reader = asyncio.create_task(self._read(self._ws))
         try:
             await self.state()  # a wrong token fails here, as with the synchronous client
@@ -79,23 +74,24 @@ class AsyncClient:
     ) -> None:
         await self.close()
 
-    async def reset(self, *, session: str = "", **options: Any) -> Observation:
+    @property
+    def url(self) -> str:
+        """The agent socket's address."""
+        return self.settings.url
+
+    async def reset(self, *, session: str = "", **options: Unpack[ResetOptions]) -> Observation:
+        """A new episode (``ResetOptions``: ``game_name``, ``seed``, ``obs_type``, …)."""
         return observation_of(await self.ask(wire.reset(session=session, **options)))
 
     async def step(self, action: int, *, session: str = "") -> Observation:
         return observation_of(await self.ask(wire.step(action, session=session)))
 
     async def state(self, *, session: str = "") -> State:
-        reply = await self.ask(wire.state(session=session))
-        if not isinstance(reply, State):
-            raise ArcadeError("bad_reply", f"A state request was answered {reply!r}.")
-        return reply
+        return wire.state_of(await self.ask(wire.state(session=session)))
 
     async def end(self, session: str) -> None:
         """End one named session (its episode ends as abandoned); the socket stays open."""
-        if not session:
-            raise ValueError("end() takes a session's name; close() ends the default one.")
-        await self._post(wire.close(session=session))
+        await self._post(wire.end(session))
         self.notices.forget(session)
 
     async def ask(self, request: Request) -> Observation | State:
@@ -105,14 +101,8 @@ class AsyncClient:
         """Every request sent before any reply is awaited; the first error raised once all are
         answered."""
         futures = [await self._send(request) for request in requests]
-        replies = await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
-        errors = [reply for reply in replies if isinstance(reply, ArcadeError)]
-        for reply in replies:
-            if not isinstance(reply, ArcadeError):
-                self.notices.forget(reply.session)
-        if errors:
-            raise self.notices.explain(errors[0])
-        return replies  # type: ignore[return-value]  # no ArcadeError left
+        replies = await asyncio.wait_for(asyncio.gather(*futures), self.settings.timeout)
+        return self.notices.answers(replies)
 
     async def close(self) -> None:
         """End every session and close the socket (their episodes end as abandoned)."""

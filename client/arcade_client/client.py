@@ -15,17 +15,18 @@ import contextlib
 import itertools
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from . import endpoint, wire
+from . import wire
+from .endpoint import OPEN_TIMEOUT, TIMEOUT, Settings
 from .ledger import Ledger, Notices
-from .wire import ArcadeError, Observation, Reply, Request, State, observation_of
+from .wire import ArcadeError, Observation, Reply, Request, ResetOptions, State, observation_of
 
-# A JSON RGB screen is about 400 KB of text; websockets refuses messages over 1 MiB by default.
-MAX_MESSAGE = 16 * 1024 * 1024
+if TYPE_CHECKING:  # typing's Unpack is Python 3.11's; the annotations are never evaluated
+    from typing import Unpack
 
 
 class Client:
@@ -37,21 +38,15 @@ class Client:
         url: str | None = None,
         token: str | None = None,
         *,
-        timeout: float | None = 60.0,
-        open_timeout: float = 10.0,
+        timeout: float | None = TIMEOUT,
+        open_timeout: float = OPEN_TIMEOUT,
     ) -> None:
-        self.url = endpoint.socket_url(url)
-        self.timeout = timeout
+        self.settings = Settings.of(url, token, timeout=timeout, open_timeout=open_timeout)
         # Entered as a context manager, which websockets asks of a connection it is to close
         # (since 17.1); the stack closes it.
         self._stack = contextlib.ExitStack()
         self._ws: ClientConnection | None = self._stack.enter_context(
-            connect(
-                self.url,
-                additional_headers=endpoint.headers(token),
-                open_timeout=open_timeout,
-                max_size=MAX_MESSAGE,
-            )
+            connect(self.url, **self.settings.connect_options())
         )
         self._ledger: Ledger[int] = Ledger()
         self._tickets = itertools.count()
@@ -75,24 +70,24 @@ class Client:
     ) -> None:
         self.close()
 
-    def reset(self, *, session: str = "", **options: Any) -> Observation:
-        """A new episode (options: ``wire.reset``'s, e.g. ``game_name``, ``seed``, ``obs_type``)."""
+    @property
+    def url(self) -> str:
+        """The agent socket's address."""
+        return self.settings.url
+
+    def reset(self, *, session: str = "", **options: Unpack[ResetOptions]) -> Observation:
+        """A new episode (``ResetOptions``: ``game_name``, ``seed``, ``obs_type``, …)."""
         return observation_of(self.ask(wire.reset(session=session, **options)))
 
     def step(self, action: int, *, session: str = "") -> Observation:
         return observation_of(self.ask(wire.step(action, session=session)))
 
     def state(self, *, session: str = "") -> State:
-        reply = self.ask(wire.state(session=session))
-        if not isinstance(reply, State):
-            raise ArcadeError("bad_reply", f"A state request was answered {reply!r}.")
-        return reply
+        return wire.state_of(self.ask(wire.state(session=session)))
 
     def end(self, session: str) -> None:
         """End one named session (its episode ends as abandoned); the socket stays open."""
-        if not session:
-            raise ValueError("end() takes a session's name; close() ends the default one.")
-        self._send([wire.close(session=session)])
+        self._send([wire.end(session)])
         self.notices.forget(session)
 
     def ask(self, request: Request) -> Observation | State:
@@ -111,14 +106,7 @@ class Client:
             elif ticket in tickets:
                 replies[ticket] = reply
             # else: the late reply to a request whose wait was given up (a timeout): dropped.
-        answered = [replies[ticket] for ticket in tickets]
-        errors = [reply for reply in answered if isinstance(reply, ArcadeError)]
-        for reply in answered:
-            if not isinstance(reply, ArcadeError):
-                self.notices.forget(reply.session)
-        if errors:
-            raise self.notices.explain(errors[0])
-        return answered  # type: ignore[return-value]  # no ArcadeError left
+        return self.notices.answers([replies[ticket] for ticket in tickets])
 
     def close(self) -> None:
         """End every session and close the socket (their episodes end as abandoned)."""
@@ -149,10 +137,10 @@ class Client:
     def _receive(self) -> Reply:
         ws = self._open()
         try:
-            message = ws.recv(timeout=self.timeout)
+            message = ws.recv(timeout=self.settings.timeout)
         except TimeoutError:
             raise TimeoutError(
-                f"No reply from {self.url} in {self.timeout} s (Client(timeout=...))."
+                f"No reply from {self.url} in {self.settings.timeout} s (Client(timeout=...))."
             ) from None
         except ConnectionClosed as exc:
             raise self._closed(exc) from exc

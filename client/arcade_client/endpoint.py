@@ -10,10 +10,48 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+TIMEOUT = 60.0  # seconds a reply may take
+OPEN_TIMEOUT = 10.0  # seconds the socket may take to open
+# A JSON RGB screen is about 400 KB of text; websockets refuses messages over 1 MiB by default.
+MAX_MESSAGE = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How a client (synchronous or asyncio) reaches the server, read and checked once:
+    ``Settings.of(url, token, ...)``."""
+
+    url: str
+    # Not in the repr: it holds the token, and a repr ends up in logs.
+    headers: dict[str, str] = field(repr=False)
+    timeout: float | None = TIMEOUT
+    open_timeout: float = OPEN_TIMEOUT
+
+    @classmethod
+    def of(
+        cls,
+        url: str | None,
+        token: str | None,
+        *,
+        timeout: float | None = TIMEOUT,
+        open_timeout: float = OPEN_TIMEOUT,
+    ) -> Settings:
+        """From a constructor's arguments, or ``ARCADE_URL`` and ``ARCADE_TOKEN``; ValueError
+        saying what to pass when either is missing or wrong."""
+        return cls(socket_url(url), headers(token), timeout, open_timeout)
+
+    def connect_options(self) -> dict[str, Any]:
+        """websockets' ``connect`` keywords (either client's: they take the same)."""
+        return {
+            "additional_headers": self.headers,
+            "open_timeout": self.open_timeout,
+            "max_size": MAX_MESSAGE,
+        }
 
 
 def socket_url(url: str | None = None) -> str:

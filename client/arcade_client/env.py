@@ -10,19 +10,34 @@ the env's ``np_random``, so a run seeded once is reproducible from there on.
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from . import wire
+from . import endpoint
 from .client import Client
-from .spaces import actions, check_observation, observation_space
-from .wire import Observation
+from .endpoint import TIMEOUT
+from .spaces import NoActionMeaningsError, actions, check_observation, observation_space
+from .wire import Observation, ResetOptions, SessionOptions
 
+if TYPE_CHECKING:  # typing's Unpack is Python 3.11's; the annotations are never evaluated
+    from typing import Unpack
+
+# An env's session options unless it is made with others. Sent with every reset whatever the
+# server's own defaults are: the env's spaces are built from them.
+DEFAULTS: SessionOptions = {
+    "game_name": "pong",
+    "obs_type": "rgb",
+    "frameskip": 4,
+    "full_action_space": False,
+    "repeat_action_probability": 0.0,
+    "encoding": "binary",
+}
 # Options a reset's ``options`` may not change: the spaces were built from them.
-FIXED = {"game_name", "obs_type", "full_action_space", "encoding"}
+FIXED = frozenset({"game_name", "obs_type", "full_action_space", "encoding"})
 ATARI_FPS = 60
 
 
@@ -34,54 +49,24 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
         url: str | None = None,
         token: str | None = None,
         *,
-        game_name: str = "pong",
-        obs_type: wire.ObsType = "rgb",
-        frameskip: int = 4,
-        full_action_space: bool = False,
-        mode: int | None = None,
-        difficulty: int | None = None,
-        repeat_action_probability: float = 0.0,
-        max_steps: int | None = None,
-        agent_name: str | None = None,
-        agent_version: str | None = None,
-        encoding: wire.Encoding = "binary",
         render_mode: str | None = None,
-        timeout: float | None = 60.0,
+        timeout: float | None = TIMEOUT,
+        **options: Unpack[SessionOptions],
     ) -> None:
-        check_render_mode(render_mode, obs_type)
+        """``options``: the session's (``SessionOptions``: ``game_name``, ``obs_type``,
+        ``frameskip``, ``max_steps``, …), over the env's ``DEFAULTS``."""
+        self.options = session_options(options)
+        check_render_mode(render_mode, self.options["obs_type"])
         self.render_mode = render_mode
-        self.metadata = {**self.metadata, "render_fps": ATARI_FPS / frameskip}
-        self.observation_space = observation_space(obs_type)
-        self.options: dict[str, Any] = {
-            "game_name": game_name,
-            "obs_type": obs_type,
-            "frameskip": frameskip,
-            "full_action_space": full_action_space,
-            "mode": mode,
-            "difficulty": difficulty,
-            "repeat_action_probability": repeat_action_probability,
-            "max_steps": max_steps,
-            "agent_name": agent_name,
-            "agent_version": agent_version,
-            "encoding": encoding,
-        }
-        self.client = Client(url, token, timeout=timeout)
-        self.action_meanings: tuple[str, ...] | None = None
-        try:
-            n, self.action_meanings = actions(
-                url=self.client.url,
-                token=token,
-                game_name=game_name,
-                full_action_space=full_action_space,
-                probe=lambda: self.client.reset(**self.options),
-            )
-        except BaseException:
-            self.client.close()
-            raise
+        self.metadata = {**self.metadata, "render_fps": render_fps(self.options)}
+        self.observation_space = observation_space(self.options["obs_type"])
+        self.client, n, self.action_meanings = connect(
+            url, token, timeout=timeout, options=self.options
+        )
         self.action_space: spaces.Discrete = spaces.Discrete(n)
         self._seen: Observation | None = None
         self._steps = 0
-        self._max_steps = max_steps
+        self._max_steps = self.options.get("max_steps")
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -89,16 +74,13 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
         """A new episode; ``options`` may change the session's other options for it (e.g.
         ``max_steps``, ``mode``), not those the spaces are built from."""
         super().reset(seed=seed)
-        fixed = FIXED & set(options or {})
-        if fixed:
-            raise ValueError(f"{sorted(fixed)} are fixed when the env is made; make another.")
+        session = changed(self.options, options)
         if seed is None:
             seed = int(self.np_random.integers(2**31 - 1))
-        request = {**self.options, **(options or {}), "seed": seed}
-        self._seen = seen = self.client.reset(**request)
+        self._seen = seen = self.client.reset(**seeded(session, seed))
         check_observation(self.observation_space, int(self.action_space.n), seen)
         self._steps = 0
-        self._max_steps = request["max_steps"]
+        self._max_steps = session.get("max_steps")
         return seen.screen, info(seen)
 
     def step(
@@ -118,7 +100,9 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
     def get_action_meanings(self) -> list[str]:
         """The actions' names, as ALE's env gives them (wrappers look for ``FIRE``)."""
         if self.action_meanings is None:
-            raise NotImplementedError("This server does not list its games' actions (/metadata).")
+            raise NoActionMeaningsError(
+                self.options.get("game_name"), endpoint.http_url(self.client.url, "/metadata")
+            )
         return list(self.action_meanings)
 
     def close(self) -> None:
@@ -127,7 +111,63 @@ class ArcadeEnv(gym.Env[np.ndarray, np.int64]):
         super().close()
 
 
-def check_render_mode(render_mode: str | None, obs_type: str) -> None:
+def session_options(options: Mapping[str, Any]) -> SessionOptions:
+    """An env's session options: ``options`` over its ``DEFAULTS``. A name that is not one of
+    ``SessionOptions`` is a TypeError, as an unknown keyword is."""
+    unknown = sorted(set(options) - SessionOptions.__optional_keys__)
+    if unknown:
+        known = ", ".join(sorted(SessionOptions.__optional_keys__))
+        raise TypeError(
+            f"Unknown option {unknown[0]!r}: an env's are {known} (a seed is reset()'s)."
+        )
+    return cast(SessionOptions, {**DEFAULTS, **options})
+
+
+def changed(options: SessionOptions, changes: Mapping[str, Any] | None) -> SessionOptions:
+    """A session's options with a reset's ``options``, which may not change those the spaces
+    were built from (``FIXED``)."""
+    fixed = FIXED & set(changes or {})
+    if fixed:
+        raise ValueError(f"{sorted(fixed)} are fixed when the env is made; make another.")
+    return cast(SessionOptions, {**options, **(changes or {})})
+
+
+def seeded(options: SessionOptions, seed: int | None) -> ResetOptions:
+    """A reset's options: the session's and the episode's seed."""
+    return {**options, "seed": seed}
+
+
+def render_fps(options: SessionOptions) -> float:
+    """Frames a second the env's screens show, as ALE's: 60 over the frameskip."""
+    return ATARI_FPS / cast(int, options["frameskip"])
+
+
+def connect(
+    url: str | None,
+    token: str | None,
+    *,
+    timeout: float | None,
+    options: SessionOptions,
+    session: str = "",
+) -> tuple[Client, int, tuple[str, ...] | None]:
+    """A client for an env, and the number of the game's actions and their names if known
+    (``spaces.actions``: a reset of ``session`` asks the server when its /metadata cannot)."""
+    client = Client(url, token, timeout=timeout)
+    try:
+        n, meanings = actions(
+            url=client.url,
+            token=token,
+            game_name=options["game_name"],
+            full_action_space=bool(options["full_action_space"]),
+            probe=lambda: client.reset(session=session, **options),
+        )
+    except BaseException:
+        client.close()
+        raise
+    return client, n, meanings
+
+
+def check_render_mode(render_mode: str | None, obs_type: str | None) -> None:
     if render_mode not in (None, "rgb_array"):
         raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}.")
     if render_mode == "rgb_array" and obs_type not in ("rgb", "grayscale"):

@@ -11,9 +11,10 @@ the oldest request of all, rather than leave it waiting for ever. Notices (``idl
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from .wire import NOTICES, ArcadeError, Reply
+from .wire import NOTICES, ArcadeError, Observation, Reply, State
 
 W = TypeVar("W")
 
@@ -63,6 +64,18 @@ class Notices:
     def forget(self, session: str) -> None:
         """The session answered (a reset began it anew) or was ended by its client."""
         self.by_session.pop(session, None)
+
+    def answers(self, replies: Sequence[Reply]) -> list[Observation | State]:
+        """The replies to requests sent together, once every one is in: the sessions that
+        answered are forgotten; the first error among them is raised (explained), after all are
+        read, so that the socket stays in step."""
+        errors = [reply for reply in replies if isinstance(reply, ArcadeError)]
+        for reply in replies:
+            if not isinstance(reply, ArcadeError):
+                self.forget(reply.session)
+        if errors:
+            raise self.explain(errors[0])
+        return [reply for reply in replies if not isinstance(reply, ArcadeError)]
 
     def explain(self, error: ArcadeError) -> ArcadeError:
         notice = self.by_session.pop(error.session, None)

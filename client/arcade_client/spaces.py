@@ -27,7 +27,7 @@ SHAPES: dict[str, tuple[int, ...]] = {
 FULL_ACTION_SPACE = 18
 
 
-def observation_space(obs_type: str) -> spaces.Box:
+def observation_space(obs_type: str | None) -> spaces.Box:
     if obs_type not in SHAPES:
         raise ValueError(f"obs_type must be one of {', '.join(SHAPES)}, not {obs_type!r}.")
     return spaces.Box(0, 255, SHAPES[obs_type], np.uint8)
@@ -49,6 +49,23 @@ def check_observation(screens: spaces.Space[Any], actions: int, seen: Observatio
         )
 
 
+class NoActionMeaningsError(ArcadeError, NotImplementedError):
+    """The server does not name a game's actions, so an env cannot say what they mean (its
+    ``get_action_meanings()``, which wrappers such as ``FireResetEnv`` call). A
+    NotImplementedError too, as an env raised before this error was its own, so code that
+    catches that still does."""
+
+    def __init__(self, game_name: str | None, metadata_url: str) -> None:
+        super().__init__(
+            "no_action_meanings",
+            f"The server does not name {game_name}'s actions ({metadata_url} lists no "
+            "action_meanings for it, or there is no /metadata), so the env knows them by number "
+            "only. Make the env with full_action_space=True for ALE's 18 named actions, or point "
+            "it at a server whose /metadata lists them (an Arcade server's does).",
+        )
+        self.game_name = game_name
+
+
 # ALE's full action space, in its order (``full_action_space``).
 FULL_ACTIONS = (
     "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT",
@@ -61,7 +78,7 @@ def actions(
     *,
     url: str | None,
     token: str | None,
-    game_name: str,
+    game_name: str | None,
     full_action_space: bool,
     probe: Callable[[], Observation],
 ) -> tuple[int, tuple[str, ...] | None]:
@@ -81,7 +98,7 @@ def actions(
     return len(probe().legal_actions), None
 
 
-def listed_actions(metadata: Any, game_name: str) -> tuple[str, ...] | None:
+def listed_actions(metadata: Any, game_name: str | None) -> tuple[str, ...] | None:
     """The action names of ``game_name`` in ``/metadata``'s ``games``, if it is there."""
     games = metadata.get("games") if isinstance(metadata, dict) else None
     for game in games if isinstance(games, list) else []:

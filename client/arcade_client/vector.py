@@ -9,7 +9,7 @@ step rather than ``num_envs``. Episodes reset themselves as Gymnasium's vector e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from gymnasium import spaces
@@ -17,10 +17,22 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import wire
-from .client import Client
-from .env import ATARI_FPS, FIXED, check_render_mode, ends, info
-from .spaces import actions, check_observation, observation_space
-from .wire import Observation, Request, observation_of
+from .endpoint import TIMEOUT
+from .env import (
+    changed,
+    check_render_mode,
+    connect,
+    ends,
+    info,
+    render_fps,
+    seeded,
+    session_options,
+)
+from .spaces import check_observation, observation_space
+from .wire import Observation, Request, SessionOptions, observation_of
+
+if TYPE_CHECKING:  # typing's Unpack is Python 3.11's; the annotations are never evaluated
+    from typing import Unpack
 
 
 class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -35,53 +47,31 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         url: str | None = None,
         token: str | None = None,
         *,
-        game_name: str = "pong",
-        obs_type: wire.ObsType = "rgb",
-        frameskip: int = 4,
-        full_action_space: bool = False,
-        max_steps: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
         session_prefix: str = "env",
-        timeout: float | None = 60.0,
-        **options: Any,
+        timeout: float | None = TIMEOUT,
+        **options: Unpack[SessionOptions],
     ) -> None:
-        """``options``: the rest of a reset's (``mode``, ``difficulty``, ``agent_name``, …)."""
+        """``options``: every session's, as ``ArcadeEnv``'s (``SessionOptions``: ``game_name``,
+        ``obs_type``, ``max_steps``, …)."""
         if num_envs < 1:
             raise ValueError("num_envs must be at least 1.")
-        check_render_mode(render_mode, obs_type)
+        self.options = session_options(options)
+        check_render_mode(render_mode, self.options["obs_type"])
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.metadata = {
             **self.metadata,
             "autoreset_mode": self.autoreset_mode,
-            "render_fps": ATARI_FPS / frameskip,
+            "render_fps": render_fps(self.options),
         }
         self.sessions = [f"{session_prefix}{i}" for i in range(num_envs)]
-        self.options: dict[str, Any] = {
-            "game_name": game_name,
-            "obs_type": obs_type,
-            "frameskip": frameskip,
-            "full_action_space": full_action_space,
-            "max_steps": max_steps,
-            "encoding": "binary",
-            **options,
-        }
-        self.single_observation_space = observation_space(obs_type)
-        self.client = Client(url, token, timeout=timeout)
-        self.action_meanings: tuple[str, ...] | None = None
-        try:
-            n, self.action_meanings = actions(
-                url=self.client.url,
-                token=token,
-                game_name=game_name,
-                full_action_space=full_action_space,
-                probe=lambda: self.client.reset(session=self.sessions[0], **self.options),
-            )
-        except BaseException:
-            self.client.close()
-            raise
+        self.single_observation_space = observation_space(self.options["obs_type"])
+        self.client, n, self.action_meanings = connect(
+            url, token, timeout=timeout, options=self.options, session=self.sessions[0]
+        )
         self.single_action_space: spaces.Discrete = spaces.Discrete(n)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -90,7 +80,7 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
         self._seen: list[Observation | None] = [None] * num_envs
         self._steps = np.zeros(num_envs, dtype=np.int64)
-        self._max_steps: list[int | None] = [max_steps] * num_envs
+        self._max_steps: list[int | None] = [self.options.get("max_steps")] * num_envs
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
 
     def reset(
@@ -102,18 +92,16 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         """Every session's new episode, or those of ``options["reset_mask"]``."""
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
-        fixed = FIXED & set(options)
-        if fixed:
-            raise ValueError(f"{sorted(fixed)} are fixed when the env is made; make another.")
+        session = changed(self.options, options)
         seeds = _seeds(seed, self.num_envs)
         chosen = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
         for i in chosen:
             if seeds[i] is not None:
                 self._rngs[i] = np.random.default_rng(seeds[i])
-        replies = self._ask([self._reset(i, seeds[i], options) for i in chosen])
+        replies = self._ask([self._reset(i, seeds[i], session) for i in chosen])
         infos: dict[str, Any] = {}
         for i, seen in zip(chosen, replies, strict=True):
-            self._reset_done(i, seen, options)
+            self._reset_done(i, seen, session)
             infos = self._add_info(infos, info(seen), i)
         self._autoreset[list(chosen)] = False
         return self._observations(), infos
@@ -132,7 +120,9 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             else (np.zeros(self.num_envs, dtype=np.bool_))
         )
         requests = [
-            self._reset(i, None, {}) if resetting[i] else wire.step(int(actions[i]), session=name)
+            self._reset(i, None, self.options)
+            if resetting[i]
+            else wire.step(int(actions[i]), session=name)
             for i, name in enumerate(self.sessions)
         ]
         replies = self._ask(requests)
@@ -142,7 +132,7 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         infos: dict[str, Any] = {}
         for i, seen in enumerate(replies):
             if resetting[i]:
-                self._reset_done(i, seen, {})
+                self._reset_done(i, seen, self.options)
             else:
                 self._seen[i] = seen
                 self._steps[i] += 1
@@ -161,9 +151,9 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
                     infos, {"final_obs": final.screen, "final_info": info(final)}, i
                 )
             for i, seen in zip(
-                chosen, self._ask([self._reset(i, None, {}) for i in chosen]), strict=True
+                chosen, self._ask([self._reset(i, None, self.options) for i in chosen]), strict=True
             ):
-                self._reset_done(i, seen, {})
+                self._reset_done(i, seen, self.options)
                 infos = self._add_info(infos, info(seen), i)
         else:
             self._autoreset = ended
@@ -179,17 +169,17 @@ class ArcadeVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         """Ends every session and the socket (episodes still running end as abandoned)."""
         self.client.close()
 
-    def _reset(self, i: int, seed: int | None, options: dict[str, Any]) -> Request:
+    def _reset(self, i: int, seed: int | None, options: SessionOptions) -> Request:
         rng = self._rngs[i]
         if seed is None and rng is not None:
             seed = int(rng.integers(2**31 - 1))
-        return wire.reset(session=self.sessions[i], **{**self.options, **options, "seed": seed})
+        return wire.reset(session=self.sessions[i], **seeded(options, seed))
 
-    def _reset_done(self, i: int, seen: Observation, options: dict[str, Any]) -> None:
+    def _reset_done(self, i: int, seen: Observation, options: SessionOptions) -> None:
         check_observation(self.single_observation_space, int(self.single_action_space.n), seen)
         self._seen[i] = seen
         self._steps[i] = 0
-        self._max_steps[i] = options.get("max_steps", self.options["max_steps"])
+        self._max_steps[i] = options.get("max_steps")
 
     def _ask(self, requests: list[Request]) -> list[Observation]:
         return [observation_of(reply) for reply in self.client.ask_many(requests)]

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
+
+if TYPE_CHECKING:  # typing's Unpack is Python 3.11's; the annotations are never evaluated
+    from typing import Unpack
 
 MAGIC = b"AOB1"
 _LENGTH = struct.Struct("<I")
@@ -35,6 +38,31 @@ class ArcadeError(Exception):
         self.code = code
         self.message = message
         self.session = session
+
+
+class SessionOptions(TypedDict, total=False):
+    """A session's options, by the names a ``reset`` sends them (docs/agents.md): those that hold
+    for every episode of it. One left out, or None, is the server's default (Arcade's: ``pong``,
+    ``rgb``, frameskip 4, no sticky actions, no step limit); ``encoding`` is ``"binary"`` unless
+    ``"json"`` is asked for."""
+
+    game_name: str | None
+    obs_type: ObsType | None
+    frameskip: int | None
+    full_action_space: bool | None
+    mode: int | None
+    difficulty: int | None
+    repeat_action_probability: float | None
+    max_steps: int | None
+    agent_name: str | None
+    agent_version: str | None
+    encoding: Encoding
+
+
+class ResetOptions(SessionOptions, total=False):
+    """A reset's options: the session's and the episode's ``seed`` (None: the server draws one)."""
+
+    seed: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,40 +131,11 @@ class Request:
         return self.type != "close"
 
 
-def reset(
-    *,
-    session: str = "",
-    game_name: str | None = None,
-    seed: int | None = None,
-    obs_type: ObsType | None = None,
-    frameskip: int | None = None,
-    full_action_space: bool | None = None,
-    mode: int | None = None,
-    difficulty: int | None = None,
-    repeat_action_probability: float | None = None,
-    max_steps: int | None = None,
-    agent_name: str | None = None,
-    agent_version: str | None = None,
-    encoding: Encoding = "binary",
-    **more: Any,
-) -> Request:
-    """A ``reset``: options left None are the server's defaults (``pong``, ``rgb``, frameskip 4);
-    ``more`` passes options this client does not name yet, which the server checks."""
-    options = {
-        "game_name": game_name,
-        "seed": seed,
-        "obs_type": obs_type,
-        "frameskip": frameskip,
-        "full_action_space": full_action_space,
-        "mode": mode,
-        "difficulty": difficulty,
-        "repeat_action_probability": repeat_action_probability,
-        "max_steps": max_steps,
-        "agent_name": agent_name,
-        "agent_version": agent_version,
-        **more,
-    }
-    data = {name: value for name, value in options.items() if value is not None}
+def reset(*, session: str = "", **options: Unpack[ResetOptions]) -> Request:
+    """A ``reset`` with ``options`` (``ResetOptions``); a name this client does not know yet is
+    sent as it is, for the server to check."""
+    data: dict[str, Any] = {name: value for name, value in options.items() if value is not None}
+    encoding = data.pop("encoding", "binary")
     if encoding != "json":  # JSON is the server's default: OpenEnv's servers know no other
         data["encoding"] = encoding
     return Request("reset", data, session)
@@ -155,10 +154,24 @@ def close(*, session: str = "") -> Request:
     return Request("close", {}, session)
 
 
+def end(session: str) -> Request:
+    """The close of one named session, which leaves the socket open (a client's ``end``)."""
+    if not session:
+        raise ValueError("end() takes a session's name; close() ends the default one.")
+    return close(session=session)
+
+
 def observation_of(reply: Observation | State) -> Observation:
     """The observation a reset or a step is answered with."""
     if not isinstance(reply, Observation):
         raise ArcadeError("bad_reply", f"Expected an observation, got {reply!r}.")
+    return reply
+
+
+def state_of(reply: Observation | State) -> State:
+    """The state a ``state`` request is answered with."""
+    if not isinstance(reply, State):
+        raise ArcadeError("bad_reply", f"A state request was answered {reply!r}.")
     return reply
 
 
@@ -193,23 +206,10 @@ def _reply(kind: str, data: dict[str, Any], pixels: memoryview | None) -> Reply:
     if kind == "observation":
         return _observation(data, pixels, session)
     if kind == "state":
-        return State(
-            episode_id=data.get("episode_id"),
-            step_count=int(data.get("step_count", 0)),
-            game_name=data.get("game_name"),
-            obs_type=data.get("obs_type"),
-            full_action_space=data.get("full_action_space"),
-            mode=data.get("mode"),
-            difficulty=data.get("difficulty"),
-            repeat_action_probability=data.get("repeat_action_probability"),
-            frameskip=data.get("frameskip"),
-            seed=data.get("seed"),
-            max_steps=data.get("max_steps"),
-            encoding=data.get("encoding"),
-            done=data.get("done"),
-            session=session,
-            data=data,
-        )
+        # Each of State's fields as the server named it; a few read with their types.
+        told: dict[str, Any] = {f.name: data.get(f.name) for f in fields(State)}
+        told.update(step_count=int(data.get("step_count", 0)), session=session, data=data)
+        return State(**told)
     if kind == "error":
         return ArcadeError(str(data["code"]), str(data.get("message", "")), session=session)
     raise ValueError(f"unknown reply type {kind!r}")
