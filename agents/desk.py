@@ -57,7 +57,13 @@ async def session_for(token: Any, game: Game, options: Options) -> AgentSession 
     """A session of its own for a one-player game; a seat in a room for a game of several."""
     if game.is_multi_seat:
         seated.check(options, game)
-        return RoomSession(user=token.user, token_prefix=token.prefix, game=game, options=options)
+        return RoomSession(
+            user=token.user,
+            token_prefix=token.prefix,
+            game=game,
+            options=options,
+            idle=float(token.idle_seconds),
+        )
     options.check(await asyncio.to_thread(atari_settings, game.env_id))
     return AgentSession(user=token.user, token_prefix=token.prefix, game=game, options=options)
 

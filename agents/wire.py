@@ -12,6 +12,7 @@ screen is ``screen_shape`` bytes in C order. ``state`` and ``error`` stay JSON t
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 from dataclasses import dataclass
@@ -92,6 +93,38 @@ class Observation:
         return b"".join(
             (_HEADER.pack(MAGIC, len(header)), header, np.ascontiguousarray(self.screen).data)
         )
+
+
+def crossing(seen: Observation) -> dict[str, Any]:
+    """An observation as it crosses to another process through the post office (JSON)."""
+    return {
+        "screen": base64.b64encode(np.ascontiguousarray(seen.screen).data).decode(),
+        "shape": list(seen.screen.shape),
+        "legal": seen.legal,
+        "lives": seen.lives,
+        "frame": seen.frame,
+        "reward": seen.reward,
+        "done": seen.done,
+        "truncated": seen.truncated,
+        "obs_type": seen.obs_type,
+        "episode_id": seen.episode_id,
+    }
+
+
+def crossed(raw: dict[str, Any]) -> Observation:
+    """The observation ``crossing`` sent."""
+    screen = np.frombuffer(base64.b64decode(raw["screen"]), np.uint8).reshape(raw["shape"])
+    return Observation(
+        screen=screen,
+        legal=int(raw["legal"]),
+        lives=int(raw["lives"]),
+        frame=int(raw["frame"]),
+        reward=float(raw["reward"]),
+        done=bool(raw["done"]),
+        truncated=bool(raw["truncated"]),
+        obs_type=str(raw["obs_type"]),
+        episode_id=str(raw["episode_id"]),
+    )
 
 
 def read_binary(message: bytes) -> tuple[dict[str, Any], np.ndarray]:

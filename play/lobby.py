@@ -197,6 +197,28 @@ async def take_seat(
     raise p.ProtocolError("busy", "Could not find a seat just now; press Play to try again.")
 
 
+class Elsewhere(Exception):
+    """The game's open waiting room is hosted by another process, at ``address``: a program
+    asks for its seat there (``program.*`` requests, served by the app that hosts programs)."""
+
+    def __init__(self, address: hubs.Address) -> None:
+        super().__init__(f"the waiting room is at {address.dumps()}")
+        self.address = address
+
+
+# Serves a program's requests for its seat in a room of this process, from the process its
+# session is on (``host_programs``): the agents app's.
+ProgramHost = Callable[[Room, dict[str, Any]], Awaitable[None]]
+_program_hosts: list[ProgramHost] = []
+
+
+def host_programs(host: ProgramHost) -> None:
+    """Register what serves ``program.*`` requests to this process's rooms (in a task each:
+    a seat's request waits for the game to start, and the post office must go on meanwhile)."""
+    if host not in _program_hosts:
+        _program_hosts.append(host)
+
+
 async def seat_program(
     *,
     game: Game,
@@ -207,28 +229,29 @@ async def seat_program(
     seat: Seat,
     viewer_for: Callable[[Match, int], Viewer],
     context: dict[str, Any],
+    room: Room | None = None,
 ) -> Room:
     """Seat a program (the agent API, as ``user``'s) in the game's public waiting room, hosting
-    one when there is none: the room; ProtocolError when no seat could be had. ``key`` names
-    its session, ``seat`` plays for it and ``viewer_for`` builds its screen; ``context`` is
-    what the episode's context says of it."""
+    one when there is none, or in ``room`` (asked from another process): the room. ``key``
+    names its session, ``seat`` plays for it and ``viewer_for`` builds its screen; ``context``
+    is what the episode's context says of it. ``Elsewhere`` when the open room is another
+    process's; ProtocolError when no seat could be had."""
     lobby = lobby_key(config.slug)
+    given = room is not None
     for _ in range(ATTEMPTS):
-        address = hubs.Address.loads(await _get(lobby))
-        room: Room | None
-        if address is None:
-            room = await _host(game, config, user, lobby)
-            if room is None:
-                continue  # another process opened one meanwhile: join that
+        if room is None:
+            address = hubs.Address.loads(await _get(lobby))
+            if address is None:
+                room = await _host(game, config, user, lobby)
+                if room is None:
+                    continue  # another process opened one meanwhile: join that
+                address = room.address
+                assert address is not None
+            if not hubs.hub().local(address):
+                raise Elsewhere(address)
+            room = _rooms.get(address.room)
+        else:
             address = room.address
-            assert address is not None
-        if not hubs.hub().local(address):
-            raise p.ProtocolError(
-                "busy",
-                "This game's waiting room is open on another server process, which an agent "
-                "cannot reach yet: reset again in a moment.",
-            )
-        room = _rooms.get(address.room)
         if room is not None:
             answer = await room.seat_program(
                 key=key, holder=holder, seat=seat, viewer_for=viewer_for, context=context
@@ -237,7 +260,11 @@ async def seat_program(
                 _programs_changed(room)
                 await _withdraw_if_closed(room)
                 return room
-        await _eval(_WITHDRAW, lobby, address.dumps())  # full or gone: look again
+        if given:
+            break  # that room, and no other: its asker looks again
+        if address is not None:
+            await _eval(_WITHDRAW, lobby, address.dumps())  # full or gone: look again
+        room = None
     raise p.ProtocolError("busy", "Could not find a seat just now; reset to try again.")
 
 
@@ -517,6 +544,8 @@ async def _serve(room: Room, message: dict[str, Any]) -> None:
             room.match.on_keyframe_request(seat=mine)
     elif kind in ("room.watch", "room.flow", "room.unwatch"):
         await _serve_watch(room, message)
+    elif kind.startswith("program.") and _program_hosts:
+        _background(_program_hosts[0](room, message))
 
 
 def _gone(room: Room, user_id: int, relay: hubs.RelayTransport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -547,6 +548,67 @@ def test_it_matches_two_people_for_pong_and_lets_staff_watch_them_play(
     assert spectator.evaluate("window.arcadeState.seq") == 0
     expect(spectator.locator("#error")).to_have_text("")
     assert [r.url for r in responses if r.status == 404] == []  # nothing any page asked for
+
+
+@pytest.mark.stack_pinned
+def test_it_seats_an_agent_from_the_other_web_process_against_a_person_in_the_browser(
+    live_stack: Stack, make_game: Any, alice: Any, bob: Any, people: Any, django_db_blocker: Any
+) -> None:
+    from arcade_client import Client
+
+    from agents import services
+    from recording.models import EpisodeSeat
+
+    with django_db_blocker.unblock():
+        make_game("pong-2p", max_steps=600, start_countdown=0)
+        _, token = services.issue(bob, "browser duel")
+    person = people(alice)
+    person.goto(live_stack.urls[0] + "/games/pong-2p/play/")
+    expect(person.locator("#lobby-text")).to_have_text(
+        "Waiting for another player… (1 of 2 seats taken)"
+    )
+    # Bob's agent asks the other web process for a seat: the waiting room is this one's, so
+    # its seat is held here for it, and each of its steps is a round trip between the two.
+    played: dict[str, Any] = {}
+
+    def agent() -> None:
+        try:
+            with Client(live_stack.urls[1], token, timeout=120) as client:
+                first = client.reset(game_name="pong-2p", agent_name="tracker", obs_type="ram")
+                played["state"] = client.state()
+                steps, seen = 0, first
+                while not seen.done:
+                    seen = client.step(2 if (steps // 20) % 2 else 3)  # up and down by turns
+                    steps += 1
+                played.update(first=first, last=seen, steps=steps)
+        except BaseException as exc:  # the test's thread says what went wrong
+            played["error"] = exc
+
+    thread = threading.Thread(target=agent)
+    thread.start()
+    playing(person)
+    expect(person.locator("#seat-info")).to_contain_text("You are the green paddle, on the right.")
+    start = person.evaluate(PADDLE_TOP)
+    assert start is not None
+    person.locator("#screen").focus()
+    person.keyboard.down("ArrowUp")
+    person.wait_for_function(f"({PADDLE_TOP})() < {start - 20}", timeout=5_000)
+    person.keyboard.up("ArrowUp")
+    person.screenshot(path="/tmp/e2e-agent-duel.png")
+    thread.join(timeout=90)
+    assert "error" not in played, played.get("error")
+    assert played["state"].data["seat"] == 1 and played["last"].truncated
+    episode_id = person.evaluate("window.arcadeState.episode")
+    assert played["state"].episode_id == episode_id
+    expect(person.locator("#episode-state")).to_have_attribute("data-state", "over", timeout=30_000)
+    with django_db_blocker.unblock():
+        episode = wait_finalised(episode_id, timeout=60)
+        assert (episode.steps, episode.verification) == (600, "verified")
+        seats = list(EpisodeSeat.objects.filter(episode=episode).order_by("index"))
+        assert [(s.kind, s.user_id) for s in seats] == [("human", alice.pk), ("agent", bob.pk)]
+        assert episode.context["agent"]["name"] == "tracker"
+    # The agent was answered a frame for every step it asked, until the game ended for both.
+    assert 0 < played["steps"] <= 600
 
 
 def test_it_lets_a_player_who_left_the_waiting_room_wait_again(
