@@ -157,7 +157,7 @@ class RoomSession:
     async def _seat_there(self, config: GameConfig, address: hubs.Address) -> Observation | None:
         """Ask the process hosting the open room for a seat; None when it has none now (the
         room filled or ended meanwhile: look again)."""
-        reply = await hubs.request(
+        asked = hubs.request(
             address,
             {
                 "type": "program.seat",
@@ -170,7 +170,14 @@ class RoomSession:
             },
             timeout=_waits(config) + 10,
         )
+        try:
+            reply = await asked
+        except BaseException:  # the session went while it waited: the host lets the seat go
+            await hubs.tell(address, {"type": "program.leave", "key": self.key})
+            raise
         if reply.get("type") != "program.seen":
+            # Refused, or no answer in time: a seat the host may still hold is let go.
+            await hubs.tell(address, {"type": "program.leave", "key": self.key})
             if reply.get("code") in ("busy", "gone", "full"):
                 return None
             raise p.ProtocolError(str(reply.get("code")), str(reply.get("text", "")))
@@ -229,6 +236,8 @@ class RoomSession:
         there, self.there = self.there, None
         if self.screen is not None:
             self.screen.transport.attached = False  # type: ignore[misc]
+            # A reset or step still waiting for a frame is told (a host's, asked from afar).
+            self.screen.fail(p.ProtocolError("episode_over", "The session was closed."))
         if room is not None:
             await lobby.leave_program(room, self.key)
         if there is not None:

@@ -95,6 +95,7 @@ class AgentScreen(Viewer):
     def fail(self, error: Exception) -> None:
         if self._next is not None and not self._next.done():
             self._next.set_exception(error)
+            self._next.exception()  # told to whoever awaits it; no one may (a closed session)
 
     def ended(self, reason: str) -> None:
         """The episode ended, maybe between its steps (a player left): what was last seen is

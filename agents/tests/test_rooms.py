@@ -137,8 +137,18 @@ async def test_a_game_nobody_else_comes_to_is_cancelled_and_the_agent_is_told(
     )
     assert code == "bad_option" and "frameskip" in message
     assert (await agent.ask({"type": "state"}))["type"] == "state"
-    assert not await Episode.objects.aexists()  # a game that never started left no record
+    # An agent whose socket goes while it waits frees its seat: the room waits for nobody.
+    settings.ARCADE = {**settings.ARCADE, "LOBBY_TIMEOUT_SECONDS": 30}
+    await agent.send({"type": "reset", "data": {"game_name": "pong-2p"}})
+    for _ in range(100):
+        if lobby.rooms() and lobby.rooms()[0].programs:
+            break
+        await asyncio.sleep(0.02)
+    room = lobby.rooms()[0]
     await agent.ws.disconnect()
+    await asyncio.wait_for(room.closed.wait(), 5)
+    assert not room.programs and not lobby.rooms()
+    assert not await Episode.objects.aexists()  # a game that never started left no record
 
 
 async def test_an_agent_that_goes_mid_game_is_replaced_by_the_ai_and_the_person_plays_on(
