@@ -168,13 +168,9 @@ async def take_seat(
     waiting_room = await database_sync_to_async(contexts.waiting_room)(user, game)
     key = lobby_key(config.slug, waiting_room)
     for _ in range(ATTEMPTS):
-        address = hubs.Address.loads(await _get(key))
+        address = await _open_room(game, config, user, key)
         if address is None:
-            room = await _host(game, config, user, key)
-            if room is None:
-                continue  # another process opened one meanwhile: join that
-            address = room.address
-            assert address is not None
+            continue  # another process opened one meanwhile: join that
         if hubs.hub().local(address):
             room = _rooms[address.room]
             answer = await room.join(user_id=user.pk, name=name, transport=transport)
@@ -240,13 +236,9 @@ async def seat_program(
     given = room is not None
     for _ in range(ATTEMPTS):
         if room is None:
-            address = hubs.Address.loads(await _get(lobby))
+            address = await _open_room(game, config, user, lobby)
             if address is None:
-                room = await _host(game, config, user, lobby)
-                if room is None:
-                    continue  # another process opened one meanwhile: join that
-                address = room.address
-                assert address is not None
+                continue  # another process opened one meanwhile: join that
             if not hubs.hub().local(address):
                 raise Elsewhere(address)
             room = _rooms.get(address.room)
@@ -308,6 +300,16 @@ async def rejoin(
     if reply["type"] != "room.joined":
         raise p.ProtocolError("resume_failed", reply.get("text", "That game has ended."))
     return RemoteLink(address, reply["seat"], SeatConfig(**reply["config"]), user.pk)
+
+
+async def _open_room(game: Game, config: GameConfig, user: Any, key: str) -> hubs.Address | None:
+    """The address of the waiting room's open room, hosting one here when there is none; None
+    when another process opened one meanwhile (look again)."""
+    address = hubs.Address.loads(await _get(key))
+    if address is not None:
+        return address
+    room = await _host(game, config, user, key)
+    return room.address if room is not None else None
 
 
 async def _host(game: Game, config: GameConfig, user: Any, key: str) -> Room | None:
