@@ -83,6 +83,7 @@ class AgentScreen(Viewer):
         self.legal = legal
         self.frameskip = frameskip
         self.seen: Observation | None = None
+        self._painted = Painted()
         self.score = 0.0
         self._next: asyncio.Future[Observation] | None = None
 
@@ -125,7 +126,7 @@ class AgentScreen(Viewer):
     ) -> bool:
         reward, self.score = score - self.score, score
         self.seen = seen = Observation(
-            screen=self._screen(frame),
+            screen=self._screen(frame, None if words is None else words[0]),
             legal=self.legal,
             lives=lives,
             # ALE's frame numbers count emulator frames, as OpenEnv's do: frameskip a step.
@@ -140,9 +141,10 @@ class AgentScreen(Viewer):
             self._next.set_result(seen)
         return True
 
-    def _screen(self, frame: np.ndarray) -> np.ndarray:
+    def _screen(self, frame: np.ndarray, changed: np.ndarray | None) -> np.ndarray:
         """From the frame's palette indices (every colour of it is learned by now), so a
-        machine in this process and one hosted in another show exactly the same."""
+        machine in this process and one hosted in another show exactly the same. ``changed``:
+        the frame's 8-byte words that changed since the frame before (None: a first frame)."""
         if self.obs_type == "palette":
             return frame.copy()
         episode = self.match.episode
@@ -150,9 +152,42 @@ class AgentScreen(Viewer):
         if self.obs_type == "ram":
             return np.array(machine.ram(), np.uint8)
         rgb = machine.palette.rgb
-        if self.obs_type == "grayscale":
-            return grayscale(rgb)[frame]
-        return rgb[frame]
+        colours = grayscale(rgb) if self.obs_type == "grayscale" else rgb
+        return self._painted.paint(frame, colours, changed)
+
+
+class Painted:
+    """A screen in colour (RGB, or grayscale) painted from a frame's palette indices and kept
+    between frames, so that each frame repaints only its words that changed: a few dozen of
+    Pong's 4,200 8-byte words a step, where looking up the whole frame (``rgb[frame]``) took
+    0.33 ms, as long as the emulator's step. A colour once learned never changes within an
+    episode, so an unchanged word's pixels keep theirs."""
+
+    def __init__(self) -> None:
+        self._screen: np.ndarray | None = None
+
+    def paint(
+        self, frame: np.ndarray, colours: np.ndarray, changed: np.ndarray | None
+    ) -> np.ndarray:
+        """``colours[frame]``, as a new array the caller keeps. ``changed``: the indices of
+        the 8-byte words of ``frame`` that differ from the frame painted last (None: paint
+        every pixel, as for the first frame of an episode)."""
+        screen = self._screen
+        if (
+            changed is None
+            or screen is None
+            or screen.shape != frame.shape + colours.shape[1:]
+            or frame.size % codec.WORD
+        ):
+            # take, not colours[frame]: the same pixels, four times as fast.
+            screen = self._screen = np.take(colours, frame, axis=0)
+        elif changed.size:
+            width = screen.size // frame.size * codec.WORD  # bytes of one word's pixels
+            pixels = frame.reshape(-1, codec.WORD)[changed]
+            screen.reshape(-1, width)[changed] = np.take(colours, pixels, axis=0).reshape(
+                changed.size, width
+            )
+        return screen.copy()
 
 
 def grayscale(rgb: np.ndarray) -> np.ndarray:

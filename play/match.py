@@ -372,6 +372,12 @@ class Match:
         return True
 
     @property
+    def watched(self) -> bool:
+        """A person plays it: a hitch of its loop would be seen (a program's is not; the pool
+        builds its machine here rather than hosting it, ``MachinePool``)."""
+        return any(isinstance(seat, HumanSeat) for seat in self.seats)
+
+    @property
     def anyone_here(self) -> bool:
         """Some viewer's socket is still attached (the match is not being started for nobody)."""
         return any(viewer.transport.attached for viewer in self.viewers) or not any(
@@ -393,7 +399,7 @@ class Match:
         start nobody saw leaves no record).
         """
         await self.stop("restarted", notify=True)
-        machine, seed, colours = await self.pool.acquire(self.game, seed=seed)
+        machine, seed, colours = await self.pool.acquire(self.game, seed=seed, watched=self.watched)
         if not self.anyone_here:
             self.pool.release(self.game, machine)
             return False

@@ -7,7 +7,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.sessions import grayscale
+from agents.sessions import Painted, grayscale
+from games.engine.machines import AtariMachine
 from games.engine.registry import register_all
 
 
@@ -25,6 +26,30 @@ def test_grayscale_from_the_palette_is_ales_getScreenGrayscale(game: str) -> Non
         palette[indices.reshape(-1)] = ale.getScreenRGB().reshape(-1, 3)
         assert np.array_equal(grayscale(palette)[indices], ale.getScreenGrayscale())
     env.close()
+
+
+@pytest.mark.parametrize("game", ["Pong", "MsPacman"])
+def test_a_screen_repainted_word_by_word_is_the_whole_lookup(game: str) -> None:
+    register_all()
+    kwargs = {"frameskip": 4, "repeat_action_probability": 0.0, "full_action_space": False}
+    machine = AtariMachine(f"ALE/{game}-v5", kwargs)
+    rgb, gray = Painted(), Painted()
+    rng = np.random.default_rng(5)
+    for episode in range(2):  # the second starts on the first's screens: painted afresh
+        machine.start(episode, None)
+        assert machine.palette is not None
+        changed = None
+        for _ in range(150):
+            colours = machine.palette.rgb
+            shown = rgb.paint(machine.frame, colours, changed)
+            assert np.array_equal(shown, colours[machine.frame])
+            assert np.array_equal(machine.ale.getScreenRGB(), shown)
+            dimmed = gray.paint(machine.frame, grayscale(colours), changed)
+            assert np.array_equal(dimmed, machine.ale.getScreenGrayscale())
+            machine.step(int(rng.integers(len(machine.action_set))))
+            machine.new_colours()  # as a step's recording does, before the screen is shown
+            changed = machine.changed
+    machine.close()
 
 
 def test_the_docs_show_every_schema_as_served() -> None:

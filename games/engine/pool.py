@@ -69,6 +69,12 @@ class MachinePool:
     handed out first, only ``max_idle_hosted`` idle hosted ones per game are kept, and past
     ``max_hosted`` hosts a new machine is built here again (a hitch, not unbounded memory):
     ``ARCADE_PREWARM`` is what sizes a process for its players.
+
+    Only people see a hitch: a machine acquired ``watched=False`` (a program's session, the
+    agent API) neither stops a build here nor is hosted while no person's game is played. A
+    program steps as fast as it is answered, for hours, and a hosted machine's round trip cost
+    it as much CPU again as the emulator a step (~0.3 ms); a build's stall of its answers, once
+    a machine (they are pooled after), is the smaller cost.
     """
 
     def __init__(
@@ -101,12 +107,18 @@ class MachinePool:
         self._max_hosted = max_hosted
         # Machines handed out and not yet given back: the games this process is playing.
         self._in_play: weakref.WeakSet[AnyMachine] = weakref.WeakSet()
+        # Those of them no person watches live (``acquire(watched=False)``): a subset.
+        self._unwatched: weakref.WeakSet[AnyMachine] = weakref.WeakSet()
 
     @property
     def in_play(self) -> int:
         return len(self._in_play)
 
-    def _take(self, config: GameConfig) -> AnyMachine | None:
+    def _watched_in_play(self) -> bool:
+        """Some game a person watches is being played: a build here would stall it."""
+        return len(self._in_play) > len(self._unwatched)
+
+    def _take(self, config: GameConfig, watched: bool = True) -> AnyMachine | None:
         with self._lock:
             idle = self._idle.get(config.pool_key)
             if not idle:
@@ -114,52 +126,60 @@ class MachinePool:
             # An in-process machine steps without a round trip: those go first.
             for index in range(len(idle) - 1, -1, -1):
                 if not isinstance(idle[index], HostedMachine):
-                    return self._hand_out(idle.pop(index))
+                    return self._hand_out(idle.pop(index), watched)
             while idle:
                 hosted = idle.pop()
                 assert isinstance(hosted, HostedMachine)
                 if hosted.alive:
-                    return self._hand_out(hosted)
+                    return self._hand_out(hosted, watched)
                 hosted.close()
             return None
 
-    def _hand_out(self, machine: AnyMachine) -> AnyMachine:
+    def _hand_out(self, machine: AnyMachine, watched: bool = True) -> AnyMachine:
         self._in_play.add(machine)
+        if not watched:
+            self._unwatched.add(machine)
         return machine
+
+    def _given_back(self, machine: AnyMachine) -> None:
+        """Under the lock: ``machine`` is no longer played."""
+        self._in_play.discard(machine)
+        self._unwatched.discard(machine)
 
     def _build(self, config: GameConfig) -> AnyMachine:
         return build_machine(config)
 
-    def _build_if_quiet(self, config: GameConfig) -> AnyMachine | None:
+    def _build_if_quiet(self, config: GameConfig, watched: bool) -> AnyMachine | None:
         """On the builder thread: a machine built here, or None when it should be hosted.
 
         Decided here, one build at a time, so that a burst of starts on a quiet process builds
         its first machine here and hosts the rest (that first game is being played by then).
+        Quiet means no game a person watches is played: programs' games do not count.
         A multi-seat game is always built here (see the module's docstring).
         """
         if self._host_cold_starts and is_atari(config.env_id):
             with self._lock:
                 # Past max_hosted the memory of more hosts (37 MB each) outweighs a hitch.
-                if self._in_play and open_hosts() < self._max_hosted:
+                if self._watched_in_play() and open_hosts() < self._max_hosted:
                     return None
         try:
-            return self._hand_out(self._build(config))
+            return self._hand_out(self._build(config), watched)
         finally:
             time.sleep(self._build_rest)  # the loop's thread has the GIL to itself meanwhile
 
-    def _host(self, config: GameConfig) -> AnyMachine:
-        return self._hand_out(HostedMachine(config.env_id, config.env_kwargs))
+    def _host(self, config: GameConfig, watched: bool) -> AnyMachine:
+        return self._hand_out(HostedMachine(config.env_id, config.env_kwargs), watched)
 
-    async def _off_loop(self, config: GameConfig) -> AnyMachine:
+    async def _off_loop(self, config: GameConfig, watched: bool = True) -> AnyMachine:
         """An idle machine, or a new one: built on the builder thread, or hosted."""
-        taken = self._take(config)
+        taken = self._take(config, watched)
         if taken is not None:
             return taken
         loop = asyncio.get_running_loop()
-        built = await loop.run_in_executor(self._builder, self._build_if_quiet, config)
+        built = await loop.run_in_executor(self._builder, self._build_if_quiet, config, watched)
         if built is not None:
             return built
-        return await loop.run_in_executor(self._hoster, self._host, config)
+        return await loop.run_in_executor(self._hoster, self._host, config, watched)
 
     def helper(self) -> ProcessPoolExecutor:
         if self._helper is None:
@@ -197,16 +217,17 @@ class MachinePool:
             return item
 
     async def acquire(
-        self, config: GameConfig, *, seed: int | None = None
+        self, config: GameConfig, *, seed: int | None = None, watched: bool = True
     ) -> tuple[AnyMachine, int, list[int]]:
         """A machine at the start of a freshly seeded episode: machine, seed, first colours.
 
         The machine is a ``MultiMachine`` when ``config.multi_seat``; either way the episode
         is the one ``machine.start(seed, None)`` would begin. ``seed``: the episode's, chosen
         by the caller (an agent's reset) rather than drawn; it is started here, not taken
-        from the helper's stock of states seeded ahead.
+        from the helper's stock of states seeded ahead. ``watched``: a person sees the game
+        live (False for a program's: see the class's docstring).
         """
-        machine = await self._off_loop(config)
+        machine = await self._off_loop(config, watched)
         if (
             seed is None
             and seeded_in_helper(config)
@@ -233,7 +254,8 @@ class MachinePool:
         try:
             return machine, seed, await asyncio.to_thread(machine.start, seed, None)
         except BaseException:
-            self._in_play.discard(machine)
+            with self._lock:
+                self._given_back(machine)
             machine.close()
             raise
 
@@ -244,12 +266,12 @@ class MachinePool:
     def discard(self, machine: AnyMachine) -> None:
         """A machine that failed: closed, never handed out again."""
         with self._lock:
-            self._in_play.discard(machine)
+            self._given_back(machine)
         machine.close()
 
     def release(self, config: GameConfig, machine: AnyMachine) -> None:
         with self._lock:
-            self._in_play.discard(machine)
+            self._given_back(machine)
             idle = self._idle[config.pool_key]
             if isinstance(machine, HostedMachine):
                 hosted = sum(isinstance(m, HostedMachine) for m in idle)

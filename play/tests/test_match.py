@@ -19,7 +19,7 @@ from games.engine.multireplay import replay_multi
 from games.engine.policies import RandomPolicy
 from games.engine.pool import MachinePool
 from play import protocol as p
-from play.clocks import DeadlineClock, LockstepClock, TurnClock
+from play.clocks import DeadlineClock, LockstepClock, RequestClock, TurnClock
 from play.match import LiveSettings, Match
 from play.protocol import EndReason
 from play.seats import Holder, PolicySeat, ScriptedSeat
@@ -256,6 +256,30 @@ async def test_the_turn_clock_steps_once_a_move_and_idles_between() -> None:
 
     assert await asyncio.wait_for(clock.run(step, idle), 5) == "done"
     assert taken == [0, 1, 2] and idles >= 6
+
+
+async def test_the_request_clock_steps_once_a_request_answers_each_and_idles_between() -> None:
+    clock = RequestClock[str](idle_seconds=0.01)
+    taken: list[int] = []
+    idles = 0
+
+    async def step() -> str | None:
+        taken.append(len(taken))
+        return "done" if len(taken) == 4 else None
+
+    def idle() -> None:
+        nonlocal idles
+        idles += 1
+
+    running = asyncio.ensure_future(clock.run(step, idle))
+    assert await clock.request() is None and taken == [0]
+    # Asked twice before it runs again: two steps, each request answered by its own.
+    first, second = clock.request(), clock.request()
+    assert await first is None and await second is None and taken == [0, 1, 2]
+    await asyncio.sleep(0.05)
+    assert idles >= 2 and taken == [0, 1, 2]  # nothing asked: no step, idle meanwhile
+    assert await clock.request() == "done"
+    assert await asyncio.wait_for(running, 5) == "done"
 
 
 async def test_the_deadline_clock_steps_on_the_shared_ticker_and_hurries_on_request() -> None:

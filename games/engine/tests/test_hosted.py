@@ -190,6 +190,24 @@ async def test_a_burst_of_starts_on_a_quiet_process_builds_only_its_first_here()
         pool.shutdown()
 
 
+async def test_programs_games_are_built_here_while_no_person_plays() -> None:
+    pool = MachinePool(use_helper=False)
+    try:
+        got = await asyncio.gather(*(pool.acquire(config(), watched=False) for _ in range(3)))
+        programs = [machine for machine, _, _ in got]
+        # Nobody sees a program's answers held up by a build; a round trip a step costs it.
+        assert all(isinstance(m, AtariMachine) for m in programs)
+        person, _, _ = await pool.acquire(config())
+        assert isinstance(person, AtariMachine)  # only programs were playing
+        late, _, _ = await pool.acquire(config(), watched=False)
+        assert isinstance(late, HostedMachine)  # a person's game is played now
+        for machine in [*programs, person, late]:
+            pool.release(config(), machine)
+        assert pool.in_play == 0
+    finally:
+        pool.shutdown()
+
+
 async def test_a_dead_host_is_never_handed_out_again() -> None:
     pool = MachinePool(use_helper=False)
     try:
