@@ -77,7 +77,8 @@ class Observation:
             data["session_id"] = session_id
         return data
 
-    def json(self, *, session: str = "") -> str:
+    def json(self, *, session: str = "") -> bytes:
+        """The JSON observation message, UTF-8 encoded (as a socket sends it)."""
         # orjson writes the screen straight from the array: json.dumps of its 100,800 numbers
         # as a list took ~9 ms a step, most of a JSON step's CPU.
         data = self.data(session=session, screen=False)
@@ -85,7 +86,7 @@ class Observation:
         del data["observation"]["screen_dtype"]
         return orjson.dumps(
             {"type": "observation", "data": data}, option=orjson.OPT_SERIALIZE_NUMPY
-        ).decode()
+        )
 
     def binary(self, *, session: str = "", session_id: str = "") -> bytes:
         data = self.data(screen=False, session=session, session_id=session_id)

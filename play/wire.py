@@ -1,11 +1,12 @@
-"""A fast path for frames: pre-framed binary WebSocket messages written to Daphne's transport.
+"""A fast path for frames: pre-framed WebSocket messages written to Daphne's transport.
 
 Every frame of every session otherwise goes Channels' send wrappers → Daphne's handle_reply →
 autobahn's sendMessage/sendFrame, about 50 µs of Python a frame (docs/performance.md). A
 server-to-client binary frame is two to ten header bytes and the payload, so when the socket
 is served by Daphne and open, with nothing queued in autobahn ahead of it, the frame is written
-straight to the transport. Anything else (text messages, closing, another ASGI server such as
-the test communicator) takes the ordinary ASGI path.
+straight to the transport (an agent's observation, ``agents/consumers.py``, the same way as a
+text frame). Anything else (closing, another ASGI server such as the test communicator) takes
+the ordinary ASGI path.
 
 Twisted's ``transport.write`` never sends at once: it buffers, registers the socket for
 writing (an ``epoll_ctl``), sends on the next turn of the loop and unregisters (another
@@ -36,13 +37,18 @@ class ExposeRawSend:
         await self.inner(scope, receive, send)
 
 
-def binary_frame_header(length: int) -> bytes:
-    """RFC 6455 header of an unfragmented, unmasked binary frame (server to client)."""
+BINARY = 0x82  # FIN and the binary opcode
+TEXT = 0x81  # FIN and the text opcode
+
+
+def binary_frame_header(length: int, first: int = BINARY) -> bytes:
+    """RFC 6455 header of an unfragmented, unmasked frame (server to client): binary, or text
+    with ``first=TEXT``."""
     if length < 126:
-        return bytes((0x82, length))
+        return bytes((first, length))
     if length < 65536:
-        return struct.pack("!BBH", 0x82, 126, length)
-    return struct.pack("!BBQ", 0x82, 127, length)
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
 
 
 class FrameWriter:
@@ -69,12 +75,13 @@ class FrameWriter:
         protocol = self._protocol
         return protocol is None or protocol.state == protocol.STATE_OPEN
 
-    def write(self, data: bytes) -> bool:
-        """Send ``data`` as one binary message; False when the caller must use ASGI send."""
+    def write(self, data: bytes, *, text: bool = False) -> bool:
+        """Send ``data`` as one binary message (a text one, UTF-8, with ``text``); False when
+        the caller must use ASGI send."""
         protocol = self._protocol
         if protocol is None or protocol.state != protocol.STATE_OPEN or protocol.send_queue:
             return False
-        message = binary_frame_header(len(data)) + data
+        message = binary_frame_header(len(data), TEXT if text else BINARY) + data
         transport = self._direct
         if (
             transport is not None

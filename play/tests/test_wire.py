@@ -58,6 +58,9 @@ def test_it_writes_frames_straight_to_an_open_daphne_socket() -> None:
     writer = FrameWriter(daphne_scope(protocol))
     assert writer.write(b"x" * 300)
     assert protocol.transport.written == [b"\x82\x7e\x01\x2c" + b"x" * 300]
+    # An agent's JSON observation: a text frame, its UTF-8 bytes as given.
+    assert writer.write(b'{"type": "observation"}', text=True)
+    assert protocol.transport.written[1] == b"\x81\x17" + b'{"type": "observation"}'
 
 
 def test_it_steps_aside_for_another_asgi_server() -> None:
