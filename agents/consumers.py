@@ -111,6 +111,8 @@ class AgentConsumer(QuickSocket):
             await self.send(text_data=wire.error(exc.code, exc.message, session=name))
             return
         pending = self._work.get(name)
+        if kind == "close" and pending is not None:
+            pending.cancel()  # a reset waiting for a room's seats stops waiting: it is closed
         if kind == "reset" or pending is not None or desk.waits(name):
             # A reset may wait (a seat in a room waits for the others) and a room's step for
             # its frame: in a task of the session's own, so the socket's other sessions go on;
@@ -141,7 +143,11 @@ class AgentConsumer(QuickSocket):
         self, pending: asyncio.Task[None] | None, desk: Desk, kind: Any, data: Any, name: str
     ) -> None:
         if pending is not None:
-            await asyncio.wait([pending])
+            try:
+                await asyncio.wait([pending])
+            except asyncio.CancelledError:
+                pending.cancel()  # cancelled, the session's earlier messages are too
+                raise
         await self._answer(desk, kind, data, name)
 
     def _done(self, name: str, task: asyncio.Task[None]) -> None:

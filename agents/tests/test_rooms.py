@@ -137,6 +137,20 @@ async def test_a_game_nobody_else_comes_to_is_cancelled_and_the_agent_is_told(
     )
     assert code == "bad_option" and "frameskip" in message
     assert (await agent.ask({"type": "state"}))["type"] == "state"
+    # A session closed while it waits (a step pipelined behind its reset) frees its seat at
+    # once, and the socket goes on.
+    settings.ARCADE = {**settings.ARCADE, "LOBBY_TIMEOUT_SECONDS": 30}
+    await agent.send({"type": "reset", "data": {"game_name": "pong-2p", "session": "w"}})
+    await agent.send({"type": "step", "data": {"action_id": 0, "session": "w"}})
+    for _ in range(100):
+        if lobby.rooms() and lobby.rooms()[0].programs:
+            break
+        await asyncio.sleep(0.02)
+    waiting = lobby.rooms()[0]
+    await agent.send({"type": "close", "data": {"session": "w"}})
+    await asyncio.wait_for(waiting.closed.wait(), 5)
+    assert not lobby.rooms()
+    assert (await agent.ask({"type": "state"}))["type"] == "state"
     # An agent whose socket goes while it waits frees its seat: the room waits for nobody.
     settings.ARCADE = {**settings.ARCADE, "LOBBY_TIMEOUT_SECONDS": 30}
     await agent.send({"type": "reset", "data": {"game_name": "pong-2p"}})
