@@ -1,0 +1,237 @@
+"""The sandbox's containments, one test each, with real bubblewrap and real processes.
+
+Each hostile agent under arena/tests/agents tries one thing; the test checks that it ends as a
+typed Failure with the reason, and (the autouse fixture) that this process, the worker in
+production, is healthy afterwards: it can still start processes, and nothing of the sandbox
+is left (no process of a sandbox's uid, no cgroup).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arena.sandbox import cgroup, uids
+from arena.sandbox.agent import AgentFailed, Failure, SandboxedAgent
+from arena.sandbox.limits import Limits
+
+AGENTS = Path(__file__).resolve().parent / "agents"
+ROOT = AGENTS.parents[2]
+BOARD = np.zeros((3, 3, 2), dtype=np.int8)
+MASK = [1, 1, 0, 1, 0, 1, 1, 1, 1]
+# Generous starts: this machine's two cores are shared with other runs.
+LIMITS = Limits(start_seconds=30.0, move_seconds=5.0)
+
+
+def sandbox_processes() -> list[int]:
+    """Pids of this machine whose real uid is a sandbox's."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        if uids.FIRST_UID <= uid < uids.FIRST_UID + uids.SLOTS:
+            found.append(int(entry.name))
+    return found
+
+
+def sandbox_cgroups() -> list[Path]:
+    return [
+        path
+        for root in (Path("/sys/fs/cgroup"),)
+        if root.exists()
+        for path in root.rglob("arena-sandbox-*")
+        if path.is_dir()
+    ]
+
+
+@pytest.fixture(autouse=True)
+def worker_stays_healthy() -> Iterator[None]:
+    before = set(sandbox_cgroups())
+    yield
+    assert subprocess.run(["true"], check=False).returncode == 0
+    assert sandbox_processes() == []
+    assert set(sandbox_cgroups()) <= before
+
+
+def play(name: str, game_info: dict[str, object], limits: Limits = LIMITS, moves: int = 1) -> int:
+    """Start the agent NAME, reset it and ask it for MOVES moves; its last action."""
+    with SandboxedAgent(AGENTS / name, limits=limits) as agent:
+        agent.reset(0, game_info)
+        action = -1
+        for _ in range(moves):
+            action = agent.act(BOARD, MASK)
+        return action
+
+
+def failure_of(name: str, game_info: dict[str, object], limits: Limits = LIMITS) -> Failure:
+    with pytest.raises(AgentFailed) as raised:
+        play(name, game_info, limits, moves=3)
+    return raised.value.failure
+
+
+def test_it_plays_a_random_legal_agent() -> None:
+    with SandboxedAgent(AGENTS / "random", limits=LIMITS) as agent:
+        agent.reset(1, {"seed": 7})
+        actions = {agent.act(BOARD, MASK) for _ in range(50)}
+    assert actions <= {i for i, allowed in enumerate(MASK) if allowed}
+    assert len(actions) > 3
+    assert agent.failure is None
+
+
+def test_it_refuses_an_illegal_move() -> None:
+    failure = failure_of("illegal", {})
+    assert failure.kind == "illegal_move"
+    assert "action 2 is not allowed" in failure.reason
+
+
+def test_it_reports_a_crash_with_the_traceback() -> None:
+    failure = failure_of("crash", {})
+    assert failure.kind == "crash"
+    assert failure.reason == "ValueError: boom: the agent's own bug"
+    assert 'in act\n    raise ValueError("boom' in failure.stderr_tail
+
+
+def test_it_reports_a_submission_that_does_not_load() -> None:
+    failure = failure_of("broken", {})
+    assert failure.kind == "load"
+    assert "No module named 'not_a_package_the_runtime_has'" in failure.reason
+
+
+def test_it_reports_garbage_on_the_channel() -> None:
+    failure = failure_of("garbage", {})
+    assert failure.kind == "garbage"
+    assert "I am not JSON" in failure.reason
+
+
+def test_it_ends_a_move_at_its_wall_clock() -> None:
+    failure = failure_of("sleeper", {"sleep": 60}, Limits(start_seconds=30, move_seconds=0.5))
+    assert failure.kind == "timeout"
+    assert failure.reason == "took longer than 0.5 s for a move"
+
+
+def test_it_ends_the_match_at_its_wall_clock() -> None:
+    limits = Limits(start_seconds=30, move_seconds=2, match_seconds=3)
+    # The start may take most of a loaded machine's 3 s; the clock still ends the match.
+    with pytest.raises(AgentFailed) as raised:
+        play("sleeper", {"sleep": 0.4}, limits, moves=20)
+    assert raised.value.failure.kind == "timeout"
+    assert raised.value.failure.reason == "took longer than 3 s for the match"
+
+
+def test_it_stops_an_agent_at_its_cpu_time() -> None:
+    limits = Limits(start_seconds=30, move_seconds=30, cpu_seconds=2)
+    failure = failure_of("spinner", {}, limits)
+    assert failure.kind == "cpu"
+    assert failure.reason == "used up its 2 s of CPU time"
+
+
+def test_it_refuses_memory_beyond_the_address_space() -> None:
+    failure = failure_of("hog", {"mib": 8192})
+    assert failure.kind == "memory"
+    assert "MemoryError" in failure.reason
+
+
+@pytest.mark.skipif(cgroup.unavailable() is not None, reason="no cgroup on this machine")
+def test_it_kills_an_agent_over_its_cgroups_memory() -> None:
+    # Below the address-space limit, above the cgroup's: only the cgroup can stop it.
+    limits = Limits(start_seconds=30, move_seconds=30, memory_bytes=256 << 20)
+    failure = failure_of("hog", {"mib": 1024, "touch": True}, limits)
+    assert failure.kind == "memory"
+    assert failure.reason == "killed over 256 MiB"
+
+
+def test_it_contains_a_fork_bomb() -> None:
+    failure = failure_of("forkbomb", {})
+    assert failure.kind == "crash"
+    assert "BlockingIOError" in failure.reason  # fork's EAGAIN: the process limit held
+    # The fixture checks that none of the children outlived the sandbox.
+
+
+def test_it_gives_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        failure = failure_of("network", {"port": port})
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+    assert failure.kind == "crash"
+    assert failure.reason.startswith("PermissionError")  # the seccomp filter's EPERM
+
+
+@pytest.mark.parametrize(
+    ("op", "path", "error"),
+    [
+        ("read", str(ROOT / "arcade" / "settings.py"), "FileNotFoundError"),
+        ("list", str(ROOT), "FileNotFoundError"),
+        ("list", "/root", "FileNotFoundError"),
+        ("read", "/etc/passwd", "FileNotFoundError"),
+        ("write", "/usr/escaped", "OSError: [Errno 30] Read-only file system"),
+        ("write", "/escaped", "OSError: [Errno 30] Read-only file system"),
+        ("write", "/agent/escaped", "OSError: [Errno 30] Read-only file system"),
+        ("write", "/opt/arena/site-packages/numpy/escaped", "OSError: [Errno 30] Read-only"),
+    ],
+)
+def test_it_hides_the_project_and_keeps_the_root_read_only(op: str, path: str, error: str) -> None:
+    failure = failure_of("files", {"op": op, "path": path})
+    assert failure.kind == "crash"
+    assert failure.reason.startswith(error)
+    assert not (ROOT / "arena" / "tests" / "agents" / "files" / "escaped").exists()
+
+
+def test_it_lets_an_agent_write_its_own_tmp() -> None:
+    assert play("files", {"op": "write", "path": "/tmp/notes"}) == 0
+
+
+def test_it_passes_none_of_the_parents_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "s3cret-key")
+    monkeypatch.setenv("DATABASE_URL", "postgres://arcade:pw@db/arcade")
+    for name in ("DJANGO_SECRET_KEY", "DATABASE_URL"):
+        failure = failure_of("secrets", {"names": [name]})
+        assert failure.kind == "crash"
+        assert failure.reason == f"KeyError: '{name}'"
+        assert "s3cret" not in failure.stderr_tail and "pw@db" not in failure.stderr_tail
+
+
+def test_an_agent_cannot_reach_another() -> None:
+    # Both run at once, each with its own /tmp, pids and uid: neither sees the other's mark.
+    errors: list[BaseException] = []
+
+    def run(seat: int) -> None:
+        try:
+            with SandboxedAgent(AGENTS / "neighbour", limits=LIMITS) as agent:
+                agent.reset(seat, {})
+                barrier.wait(timeout=60)  # both have written their marks
+                agent.act(BOARD, MASK)
+                barrier.wait(timeout=60)
+        except BaseException as error:
+            errors.append(error)
+            barrier.abort()
+
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=run, args=(seat,)) for seat in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+
+
+def test_each_sandbox_runs_as_a_user_of_its_own() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a root runner switches users")
+    with uids.held() as first, uids.held() as second:
+        assert first is not None and second is not None and first != second
