@@ -109,6 +109,7 @@ class SandboxedAgent:
         self._stderr: _StderrTail | None = None
         self._buffer = b""
         self._started = 0.0
+        self._match_started = 0.0
         self._first_reply = True
         self._cpu_seconds: float | None = None
         self._inner_pid = 0
@@ -133,7 +134,7 @@ class SandboxedAgent:
             for path in procs_files:
                 with open(path, "w") as procs:
                     procs.write("0")
-            limits.apply()
+            limits.apply(own_uid=uid is not None)
             if uid is not None:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
@@ -179,6 +180,8 @@ class SandboxedAgent:
         self._started = time.monotonic()
 
     def reset(self, seat: int, game_info: dict[str, Any]) -> None:
+        """Start a match in SEAT: its clock starts now (a sandbox may play several in turn)."""
+        self._match_started = time.monotonic()
         self._call({"type": "reset", "seat": seat, "game_info": game_info}, "ready")
 
     def act(self, observation: np.ndarray, action_mask: Sequence[int] | np.ndarray) -> int:
@@ -224,7 +227,7 @@ class SandboxedAgent:
             raise RuntimeError("start() the agent before speaking to it")
         assert self.process.stdin is not None
         now = time.monotonic()
-        match_end = self._started + self.limits.match_seconds
+        match_end = (self._match_started or self._started) + self.limits.match_seconds
         if self._first_reply:
             limit, what = self.limits.start_seconds, "to start"
             deadline = self._started + limit

@@ -16,7 +16,8 @@ class Limits:
     runs, inherited by everything inside); the runner enforces the clocks from outside.
     """
 
-    # CPU seconds over the whole match (RLIMIT_CPU: SIGXCPU at the limit, SIGKILL a second on).
+    # CPU seconds over the sandbox's life, a match or the matches of a duel it plays in turn
+    # (RLIMIT_CPU: SIGXCPU at the limit, SIGKILL a second on).
     cpu_seconds: int = 60
     # Address space (RLIMIT_AS) of each process: numpy and onnxruntime reserve more than they
     # touch, so this is larger than the cgroup's memory limit on what is really used.
@@ -30,18 +31,23 @@ class Limits:
     open_files: int = 64  # RLIMIT_NOFILE
     tmp_bytes: int = 64 * MIB  # the size of its private /tmp
     # Wall clock: from start to the first reply (the interpreter, numpy, the agent's import),
-    # for each move, and for the whole match.
+    # for each move, and for each match (from its reset on).
     start_seconds: float = 10.0
     move_seconds: float = 1.0
     match_seconds: float = 120.0
 
-    def apply(self) -> None:
-        """Set the kernel's limits on the calling process (a child about to exec bwrap)."""
+    def apply(self, *, own_uid: bool) -> None:
+        """Set the kernel's limits on the calling process (a child about to exec bwrap).
+
+        RLIMIT_NPROC counts all processes of the user: only a sandbox with a uid of its own can
+        take it (else it would count the worker's too); the cgroup's pids.max holds otherwise.
+        """
         cpu = self.cpu_seconds
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (self.address_space_bytes,) * 2)
         resource.setrlimit(resource.RLIMIT_DATA, (self.address_space_bytes,) * 2)
-        resource.setrlimit(resource.RLIMIT_NPROC, (self.processes,) * 2)
+        if own_uid:
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.processes,) * 2)
         resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_bytes,) * 2)
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

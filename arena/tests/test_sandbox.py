@@ -235,3 +235,15 @@ def test_each_sandbox_runs_as_a_user_of_its_own() -> None:
         pytest.skip("only a root runner switches users")
     with uids.held() as first, uids.held() as second:
         assert first is not None and second is not None and first != second
+
+
+@pytest.mark.parametrize("call", ["unshare", "ptrace", "mount", "chroot", "netlink", "inet6"])
+def test_it_denies_the_kernels_attack_surface(call: str) -> None:
+    failure = failure_of("syscalls", {"call": call})
+    assert failure.kind == "crash"
+    assert failure.reason.startswith("PermissionError: [Errno 1] Operation not permitted")
+
+
+def test_it_lets_an_agent_use_unix_sockets() -> None:
+    # multiprocessing's pipes and socketpair stay usable: the filter is not a blanket ban.
+    assert play("syscalls", {"call": "unix"}) == 0

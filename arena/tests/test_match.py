@@ -1,0 +1,64 @@
+"""A match between sandboxed agents ends at the game's end, or as a loss for an agent that fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from arena.sandbox.agent import SandboxedAgent
+from arena.sandbox.limits import Limits
+from arena.sandbox.match import play_match
+
+AGENTS = Path(__file__).resolve().parent / "agents"
+LIMITS = Limits(start_seconds=30.0, move_seconds=5.0)
+
+
+class Nim:
+    """Seven stones, take one to three; who takes the last one wins."""
+
+    def reset(self, seed: int) -> None:
+        self.stones, self.mover, self.last = 7, 0, -1
+
+    def to_move(self) -> int | None:
+        return None if self.stones == 0 else self.mover
+
+    def observation(self, seat: int) -> np.ndarray:
+        return np.array([self.stones], dtype=np.int8)
+
+    def action_mask(self, seat: int) -> np.ndarray:
+        return np.array([take < self.stones for take in range(3)], dtype=np.int8)
+
+    def step(self, action: int) -> None:
+        self.stones -= action + 1
+        self.last, self.mover = self.mover, 1 - self.mover
+
+    def scores(self) -> tuple[float, float]:
+        return (1.0, -1.0) if self.last == 0 else (-1.0, 1.0)
+
+
+def test_it_plays_a_match_to_its_end() -> None:
+    with (
+        SandboxedAgent(AGENTS / "random", limits=LIMITS) as first,
+        SandboxedAgent(AGENTS / "random", limits=LIMITS) as second,
+    ):
+        results = [play_match(Nim(), [first, second], seed=s, game_info={}) for s in range(4)]
+    for result in results:
+        assert result.failure is None
+        assert result.winner in (0, 1)
+        assert 3 <= result.moves <= 7
+        assert len(result.move_seconds[0]) + len(result.move_seconds[1]) == result.moves
+
+
+def test_a_failing_agent_loses_its_match_with_the_reason() -> None:
+    with (
+        SandboxedAgent(AGENTS / "random", limits=LIMITS) as first,
+        SandboxedAgent(AGENTS / "crash", limits=LIMITS) as second,
+    ):
+        result = play_match(Nim(), [first, second], seed=0, game_info={})
+    assert result.winner == 0
+    assert result.scores == (1.0, -1.0)
+    assert result.failure is not None and result.failure.seat == 1
+    assert result.failure.failure.kind == "crash"
+    assert result.failure.failure.reason == "ValueError: boom: the agent's own bug"
+    assert result.moves == 1
