@@ -125,6 +125,15 @@ class Cgroup:
                     time.sleep(0.01)
 
 
+def describe() -> str:
+    """Which cgroups sandboxes get here, in words for the logs and the bench."""
+    if _v2_parent() is not None:
+        return "cgroup v2 (pids.max, memory.max)"
+    if _v1_parents() is not None:
+        return "cgroup v1 (pids.max, memory.limit_in_bytes)"
+    return f"none: {unavailable()}"
+
+
 def unavailable() -> str | None:
     """None when sandboxes get a cgroup here; else why not, in words for the logs."""
     if _v2_parent() is not None or _v1_parents() is not None:
