@@ -10,6 +10,7 @@ with all it started, and the caller ends the match as a loss for that agent with
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import dataclasses
@@ -60,7 +61,7 @@ def encode_observation(observation: np.ndarray) -> protocol.Observation:
     return {
         "dtype": observation.dtype.str,
         "shape": list(observation.shape),
-        "data": observation.ravel().tolist(),
+        "data": base64.b64encode(np.ascontiguousarray(observation).data).decode(),
     }
 
 
@@ -186,7 +187,11 @@ class SandboxedAgent:
 
     def act(self, observation: np.ndarray, action_mask: Sequence[int] | np.ndarray) -> int:
         """The agent's action for this observation: legal under the mask, or AgentFailed."""
-        mask = [int(value) for value in action_mask]
+        mask = (
+            action_mask.astype(np.int64).tolist()
+            if isinstance(action_mask, np.ndarray)
+            else [int(value) for value in action_mask]
+        )
         request: protocol.ActRequest = {
             "type": "act",
             "observation": encode_observation(np.asarray(observation)),

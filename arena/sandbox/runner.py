@@ -11,6 +11,7 @@ does not corrupt the channel by accident. One that writes to fd 1 on purpose is 
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import inspect
 import os
@@ -70,8 +71,9 @@ def answer(agent: Any, request: dict[str, Any]) -> protocol.Reply:
     kind = request["type"]
     if kind == "act":
         observation = request["observation"]
-        array = np.asarray(observation["data"], dtype=observation["dtype"])
-        array = array.reshape(observation["shape"])
+        # A bytearray, so that the agent gets a writable array of its own.
+        data = bytearray(base64.b64decode(observation["data"]))
+        array = np.frombuffer(data, dtype=observation["dtype"]).reshape(observation["shape"])
         mask = np.asarray(request["action_mask"], dtype=np.int8)
         action = agent.act(array, mask)
         try:

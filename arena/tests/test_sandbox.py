@@ -247,3 +247,14 @@ def test_it_denies_the_kernels_attack_surface(call: str) -> None:
 def test_it_lets_an_agent_use_unix_sockets() -> None:
     # multiprocessing's pipes and socketpair stay usable: the filter is not a blanket ban.
     assert play("syscalls", {"call": "unix"}) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.float32, np.uint8])
+def test_it_sends_the_observation_intact(dtype: type) -> None:
+    observation = np.zeros((2, 3, 4), dtype=dtype)
+    with SandboxedAgent(AGENTS / "argmax", limits=LIMITS) as agent:
+        agent.reset(0, {"shape": [2, 3, 4]})
+        for index in (0, 7, 23):
+            observation.flat[index] = 3
+            assert agent.act(observation, np.ones(24, dtype=np.int8)) == index
+            observation.flat[index] = 0
