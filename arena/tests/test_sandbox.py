@@ -251,7 +251,7 @@ def test_it_lets_an_agent_use_unix_sockets() -> None:
 
 @pytest.mark.parametrize("dtype", [np.int8, np.float32, np.uint8])
 def test_it_sends_the_observation_intact(dtype: type) -> None:
-    observation = np.zeros((2, 3, 4), dtype=dtype)
+    observation: np.ndarray = np.zeros((2, 3, 4), dtype=dtype)
     with SandboxedAgent(AGENTS / "argmax", limits=LIMITS) as agent:
         agent.reset(0, {"shape": [2, 3, 4]})
         for index in (0, 7, 23):
