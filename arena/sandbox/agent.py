@@ -51,6 +51,19 @@ class Failure:
     stderr_tail: str = ""
 
 
+class SandboxUnavailable(RuntimeError):
+    """bwrap could not build the sandbox: the machine's fault, never the agent's (a duel it
+    interrupts is void and runs again, it is not scored)."""
+
+
+class _Closed(Exception):
+    """The sandbox's stdout ended."""
+
+
+class _Late(Exception):
+    """No line before the deadline."""
+
+
 class AgentFailed(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(f"{failure.kind}: {failure.reason}")
@@ -112,6 +125,7 @@ class SandboxedAgent:
         self._started = 0.0
         self._match_started = 0.0
         self._first_reply = True
+        self._hello = False
         self._cpu_seconds: float | None = None
         self._inner_pid = 0
 
@@ -128,6 +142,9 @@ class SandboxedAgent:
         self.cgroup = cgroup.create(self.limits)
         procs_files = self.cgroup.procs_files if self.cgroup else []
         limits = self.limits
+        # A uid of its own: the sandbox's processes alone count. Else the worker's user's count
+        # too, so the sandbox may add its allowance to what that user runs now.
+        processes = limits.processes + (0 if uid is not None else uids.processes_of(os.getuid()))
 
         def enter_limits() -> None:
             # In the child, between fork and exec: join the cgroup while still privileged,
@@ -135,7 +152,7 @@ class SandboxedAgent:
             for path in procs_files:
                 with open(path, "w") as procs:
                     procs.write("0")
-            limits.apply(own_uid=uid is not None)
+            limits.apply(processes=processes)
             if uid is not None:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
@@ -172,13 +189,30 @@ class SandboxedAgent:
                 os.close(fd)
         # bwrap writes the pid of the sandbox's first process once it is built (EOF if it
         # failed first): the one to kill, so that the kernel ends and reaps all of its pids.
-        with os.fdopen(info_read, "rb") as info, contextlib.suppress(ValueError):
-            self._inner_pid = int(json.loads(info.read() or b"{}").get("child-pid", 0))
+        self._inner_pid = int(self._read_info(info_read).get("child-pid", 0))
         assert self.process.stdout is not None
         os.set_blocking(self.process.stdout.fileno(), False)
         self._stderr = _StderrTail(self.process.stderr)
         self._stderr.start()
         self._started = time.monotonic()
+
+    def _read_info(self, fd: int) -> dict[str, Any]:
+        """bwrap's --info-fd JSON, within the start's clock ({} if bwrap ended without it)."""
+        deadline = time.monotonic() + self.limits.start_seconds
+        data = b""
+        with os.fdopen(fd, "rb", buffering=0) as info:
+            while (remaining := deadline - time.monotonic()) > 0:
+                if not select.select([info], [], [], remaining)[0]:
+                    break
+                chunk = info.read(4096)
+                if not chunk:
+                    break
+                data += chunk
+        try:
+            found = json.loads(data or b"{}")
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
 
     def reset(self, seat: int, game_info: dict[str, Any]) -> None:
         """Start a match in SEAT: its clock starts now (a sandbox may play several in turn)."""
@@ -231,6 +265,8 @@ class SandboxedAgent:
         if self.process is None:
             raise RuntimeError("start() the agent before speaking to it")
         assert self.process.stdin is not None
+        if not self._hello:
+            self._await_hello()
         now = time.monotonic()
         match_end = (self._match_started or self._started) + self.limits.match_seconds
         if self._first_reply:
@@ -246,7 +282,12 @@ class SandboxedAgent:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._ended() from None
-        line = self._read_line(deadline, f"took longer than {limit:g} s {what}")
+        try:
+            line = self._read_line(deadline)
+        except _Closed:
+            raise self._ended() from None
+        except _Late:
+            raise self._fail("timeout", f"took longer than {limit:g} s {what}") from None
         self._first_reply = False
         try:
             reply = protocol.decode(line)
@@ -260,7 +301,28 @@ class SandboxedAgent:
             raise self._fail("garbage", f"replied {reply['type']!r} to {request['type']!r}")
         return reply
 
-    def _read_line(self, deadline: float, late: str) -> bytes:
+    def _await_hello(self) -> None:
+        """The runner's first line, sent once its runtime imports and before the agent loads.
+
+        Anything else before it (bwrap's error, a missing interpreter or numpy, a start past its
+        clock on a starved machine) is the machine's fault, not the agent's: SandboxUnavailable,
+        never a loss.
+        """
+        try:
+            line = self._read_line(self._started + self.limits.start_seconds)
+        except (_Closed, _Late) as error:
+            self._cleanup()
+            said = self.stderr_tail[-2000:]
+            what = "ended" if isinstance(error, _Closed) else "did not answer in time"
+            message = f"the sandbox {what} before its runner started: {said}"
+            raise SandboxUnavailable(message) from None
+        if line != protocol.HELLO.rstrip(b"\n"):
+            self._cleanup()
+            raise SandboxUnavailable(f"the runner's first line was {line[:80]!r}, not its hello")
+        self._hello = True
+
+    def _read_line(self, deadline: float) -> bytes:
+        """One line from the sandbox's stdout; _Closed at its end, _Late past DEADLINE."""
         assert self.process is not None and self.process.stdout is not None
         fd = self.process.stdout.fileno()
         while True:
@@ -272,7 +334,7 @@ class SandboxedAgent:
                 raise self._fail("garbage", f"wrote over {protocol.MAX_LINE_BYTES} bytes unasked")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._fail("timeout", late)
+                raise _Late()
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 continue
@@ -281,7 +343,7 @@ class SandboxedAgent:
             except BlockingIOError:
                 continue
             if not chunk:
-                raise self._ended()
+                raise _Closed()
             self._buffer += chunk
 
     # --- endings -----------------------------------------------------------------------------

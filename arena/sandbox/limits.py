@@ -36,18 +36,17 @@ class Limits:
     move_seconds: float = 1.0
     match_seconds: float = 120.0
 
-    def apply(self, *, own_uid: bool) -> None:
+    def apply(self, *, processes: int) -> None:
         """Set the kernel's limits on the calling process (a child about to exec bwrap).
 
-        RLIMIT_NPROC counts all processes of the user: only a sandbox with a uid of its own can
-        take it (else it would count the worker's too); the cgroup's pids.max holds otherwise.
+        PROCESSES is RLIMIT_NPROC, which counts every process of the user: ``self.processes``
+        for a sandbox with a uid of its own, more when it shares the worker's.
         """
         cpu = self.cpu_seconds
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (self.address_space_bytes,) * 2)
         resource.setrlimit(resource.RLIMIT_DATA, (self.address_space_bytes,) * 2)
-        if own_uid:
-            resource.setrlimit(resource.RLIMIT_NPROC, (self.processes,) * 2)
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_bytes,) * 2)
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

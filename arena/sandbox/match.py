@@ -3,8 +3,10 @@
 The game is anything with the ``TurnGame`` shape (the arena's board games, or a bench's
 stand-in); the agents anything with ``Player``'s (a ``SandboxedAgent``, or a bench's in-process
 twin). An agent's ``AgentFailed`` ends the match at once as a loss for that agent, with the
-failure recorded; the other agent's seat wins. The agents are reset here but not started or
-closed: the caller owns their sandboxes (one per match, or one per duel, reset each match).
+failure recorded; the other agent's seat wins. ``SandboxUnavailable`` (the machine failed, not
+the agent) is not caught: the match is void, and its duel runs again. The agents are reset
+here but not started or closed: the caller owns their sandboxes (one per match, or one per
+duel, reset each match).
 """
 
 from __future__ import annotations

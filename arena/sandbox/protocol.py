@@ -5,6 +5,9 @@ stdout. This module is imported on both sides (by ``arena.sandbox.runner`` insid
 where only the standard library and the arena's runtime exist), so it uses the standard
 library alone.
 
+The runner's first line is ``HELLO``, before it loads the agent: until then, a failure is the
+sandbox's (the machine's), not the agent's.
+
 Requests:  ``reset`` (seat, game_info) → ``ready``; ``act`` (observation, action_mask) →
 ``action``; ``close`` → ``closed``. Any request may instead be answered by ``error``, after
 which the runner exits: the agent raised (``crash``), ran out of memory (``memory``), or its
@@ -72,6 +75,9 @@ class ErrorReply(TypedDict):
 
 
 Reply = ReadyReply | ActionReply | ClosedReply | ErrorReply
+
+
+HELLO = b'{"type":"hello"}\n'
 
 
 def encode(message: Request | Reply) -> bytes:

@@ -96,6 +96,7 @@ def main(argv: list[str]) -> None:
     # The agent's prints, and anything that writes to sys.stdout, land in its log instead.
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    channel.write(protocol.HELLO)  # the sandbox and its runtime work: what follows is the agent's
     try:
         agent = load_agent(argv[1])
     except MemoryError as error:

@@ -5,7 +5,8 @@ sandboxes sharing a uid would share one budget: one agent's fork bomb would star
 When the runner is root (the worker's container; this machine), each sandbox drops to a uid of
 its own from a range no account uses, held by a lock file for as long as it runs, across all the
 worker's processes. A runner that is not root cannot switch users: its sandboxes keep its uid,
-and the cgroup's pids.max is what separates them.
+and the cgroup's pids.max is what separates them (``processes_of`` lets the rlimit add a
+sandbox's allowance to what the worker's user runs).
 """
 
 from __future__ import annotations
@@ -46,3 +47,19 @@ def held() -> Iterator[int | None]:
             os.close(fd)  # closing the descriptor releases the lock
         return
     raise RuntimeError(f"all {SLOTS} sandbox user ids are in use")
+
+
+def processes_of(uid: int) -> int:
+    """Processes and threads whose real uid is UID now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields["Uid"].split()[0]) == uid:
+            count += int(fields.get("Threads", "1"))
+    return count

@@ -8,6 +8,7 @@ is left (no process of a sandbox's uid, no cgroup).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -19,7 +20,8 @@ import numpy as np
 import pytest
 
 from arena.sandbox import cgroup, uids
-from arena.sandbox.agent import AgentFailed, Failure, SandboxedAgent
+from arena.sandbox.agent import AgentFailed, Failure, SandboxedAgent, SandboxUnavailable
+from arena.sandbox.bwrap import Runtime
 from arena.sandbox.limits import Limits
 
 AGENTS = Path(__file__).resolve().parent / "agents"
@@ -258,3 +260,29 @@ def test_it_sends_the_observation_intact(dtype: type) -> None:
             observation.flat[index] = 3
             assert agent.act(observation, np.ones(24, dtype=np.int8)) == index
             observation.flat[index] = 0
+
+
+def test_a_sandbox_that_cannot_be_built_is_not_the_agents_failure(tmp_path: Path) -> None:
+    # bwrap fails before the agent exists (here: a runtime folder inside pytest's 0700 temp
+    # folder, which the sandbox's own user cannot pass): the machine's fault, raised as
+    # SandboxUnavailable, never scored as the agent's loss.
+    if os.geteuid() != 0:
+        pytest.skip("only a root runner switches to a user who cannot read the folder")
+    locked = tmp_path / "locked"
+    (locked / "runtime").mkdir(parents=True)
+    locked.chmod(0o700)
+    runtime = dataclasses.replace(Runtime.default(), site_packages=locked / "runtime")
+    agent = SandboxedAgent(AGENTS / "random", limits=LIMITS, runtime=runtime)
+    try:
+        agent.start()
+        with pytest.raises(SandboxUnavailable, match="before its runner started: bwrap: Can't"):
+            agent.reset(0, {})
+    finally:
+        agent.close()
+    assert agent.failure is None
+
+
+def test_it_counts_a_users_processes_and_threads() -> None:
+    own = uids.processes_of(os.getuid())
+    assert own >= 1 + threading.active_count() - 1
+    assert uids.processes_of(uids.FIRST_UID + uids.SLOTS - 1) == 0
