@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 from pathlib import Path
@@ -152,3 +153,38 @@ def command(
         str(runtime.python), "-s", "-B", "-m", "arena.sandbox.runner", AGENT_DIR,
     ]  # fmt: skip
     return args
+
+
+def unavailable(probe_uid: int | None) -> str | None:
+    """None when bwrap can make a sandbox here (as PROBE_UID, if given); else why not.
+
+    The least sandbox, not ours: a machine that refuses user namespaces (a container under
+    Docker's default seccomp profile, Ubuntu's AppArmor restriction) is told apart from a
+    mistake in the command line above.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return (
+            "bubblewrap is not installed (.ci/services.sh install, or apt-get install bubblewrap)"
+        )
+
+    def drop() -> None:
+        if probe_uid is not None:
+            os.setgroups([])
+            os.setresgid(probe_uid, probe_uid, probe_uid)
+            os.setresuid(probe_uid, probe_uid, probe_uid)
+
+    # --as-pid-1, as above: no init of bwrap's left for the machine's init to reap.
+    argv = [bwrap, *_system_mounts(), "--unshare-all", "--unshare-user", "--as-pid-1"]
+    done = subprocess.run(
+        [*argv, "--", "/bin/true"],
+        capture_output=True,
+        text=True,
+        env={},
+        preexec_fn=drop,
+        timeout=30,
+        check=False,
+    )
+    if done.returncode != 0:
+        return f"bwrap cannot make a sandbox on this machine: {done.stderr.strip()[-500:]}"
+    return None

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from arena.sandbox.agent import SandboxedAgent
 from arena.sandbox.limits import Limits
 from arena.sandbox.match import play_match
+
+pytestmark = pytest.mark.sandbox
 
 AGENTS = Path(__file__).resolve().parent / "agents"
 LIMITS = Limits(start_seconds=30.0, move_seconds=5.0)

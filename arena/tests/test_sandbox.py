@@ -24,6 +24,8 @@ from arena.sandbox.agent import AgentFailed, Failure, SandboxedAgent, SandboxUna
 from arena.sandbox.bwrap import Runtime
 from arena.sandbox.limits import Limits
 
+pytestmark = pytest.mark.sandbox
+
 AGENTS = Path(__file__).resolve().parent / "agents"
 ROOT = AGENTS.parents[2]
 BOARD = np.zeros((3, 3, 2), dtype=np.int8)
