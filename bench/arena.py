@@ -3,12 +3,13 @@
 - ``sandbox_overhead_ms_per_move``: the same random agent (arena/tests/agents/random) asked
   for moves on a connect-four board, in this process and in its sandbox; the difference of the
   means per move, in ms (target: at most 0.2).
-- ``*_matches_per_minute_per_core``: matches between two sandboxed random agents, a sandbox per
-  agent per match, per minute of CPU (this process and all its children, the sandboxes'
-  starts included) and per minute of wall clock.
-- ``connect_four_duel_10_s``: a duel of 10 connect-four matches, first mover alternating, a
-  sandbox per agent per match; ``connect_four_duel_10_reused_s`` the same with one sandbox per
-  agent for the duel, reset before each match (target: under 2 s).
+- ``*_matches_per_minute_per_core``: matches between two sandboxed random agents in duels of
+  10, as ``play_duel`` plays them (a sandbox per agent per duel, reset each match), per minute
+  of CPU (this process and all its children, the sandboxes' starts included); ``games`` has
+  the wall-clock rate too, and the same with fresh sandboxes every match (``*_per_match``).
+- ``connect_four_duel_10_s``: a duel of 10 connect-four matches, first mover alternating, wall
+  clock (target: under 2 s); ``connect_four_duel_10_sandbox_per_match_s`` with two fresh
+  sandboxes every match.
 - ``containment_checks_passed``: the hostile agents of arena/tests/agents, each ended with the
   expected failure kind (of ``containment_checks_total``).
 
@@ -37,7 +38,7 @@ from arena.sandbox import cgroup
 from arena.sandbox.agent import AgentFailed, FailureKind, SandboxedAgent
 from arena.sandbox.bwrap import Runtime
 from arena.sandbox.limits import Limits
-from arena.sandbox.match import MatchResult, Player, TurnGame, play_match
+from arena.sandbox.match import MatchResult, Player, TurnGame, play_duel
 
 AGENTS = Path(__file__).resolve().parent.parent / "arena" / "tests" / "agents"
 RANDOM = AGENTS / "random"
@@ -147,20 +148,22 @@ def overhead(moves: int, rounds: int) -> dict[str, Any]:
     }
 
 
-def _match(make: Callable[[], TurnGame], seed: int, first: int) -> MatchResult:
-    """One match with a sandbox per agent, started together; FIRST's agent moves first."""
-    with (
-        SandboxedAgent(RANDOM, limits=LIMITS) as one,
-        SandboxedAgent(RANDOM, limits=LIMITS) as other,
-    ):
-        seats = [one, other] if first == 0 else [other, one]
-        return play_match(make(), seats, seed=seed, game_info={})
-
-
-def matches_per_minute(make: Callable[[], TurnGame], matches: int) -> dict[str, Any]:
+def duels(make: Callable[[], TurnGame], matches: int, *, per_match: bool) -> dict[str, Any]:
+    """MATCHES between two sandboxed random agents, in duels of 10 as the arena plays them:
+    one sandbox per agent per duel (reset each match), or fresh ones every match."""
     make().reset(0)  # the env's imports are not the matches' cost
     cpu, wall = _cpu(), time.perf_counter()
-    results = [_match(make, seed, seed % 2) for seed in range(matches)]
+    results: list[MatchResult] = []
+    for first in range(0, matches, 10):
+        results += play_duel(
+            make,
+            (RANDOM, RANDOM),
+            matches=min(10, matches - first),
+            limits=LIMITS,
+            game_info={},
+            seed=first,
+            sandbox_per_match=per_match,
+        ).matches
     cpu, wall = _cpu() - cpu, time.perf_counter() - wall
     failures = [r.failure for r in results if r.failure is not None]
     return {
@@ -168,27 +171,10 @@ def matches_per_minute(make: Callable[[], TurnGame], matches: int) -> dict[str, 
         "matches_per_minute_per_core": round(60 * matches / cpu, 1),
         "matches_per_minute_wall": round(60 * matches / wall, 1),
         "cpu_s_per_match": round(cpu / matches, 4),
+        "wall_s": round(wall, 3),
         "moves_per_match": round(statistics.fmean(r.moves for r in results), 1),
         "failures": [f"{f.seat}: {f.failure.kind}: {f.failure.reason}" for f in failures],
     }
-
-
-def duel(make: Callable[[], TurnGame], matches: int, *, reuse: bool) -> float:
-    """Wall-clock seconds of a duel of MATCHES, first mover alternating."""
-    started = time.perf_counter()
-    if not reuse:
-        for seed in range(matches):
-            _match(make, seed, seed % 2)
-        return time.perf_counter() - started
-    with (
-        SandboxedAgent(RANDOM, limits=LIMITS) as one,
-        SandboxedAgent(RANDOM, limits=LIMITS) as other,
-    ):
-        for seed in range(matches):
-            seats: list[Player] = [one, other] if seed % 2 == 0 else [other, one]
-            result = play_match(make(), seats, seed=seed, game_info={})
-            assert result.failure is None, result.failure
-    return time.perf_counter() - started
 
 
 # (agent, game_info, limits, the failure kind that means the wall held)
@@ -237,10 +223,12 @@ def containments() -> dict[str, Any]:
 def run(*, moves: int, rounds: int, matches: int) -> dict[str, Any]:
     runtime = Runtime.default()
     per_move = overhead(moves, rounds)
-    games = {"tictactoe": matches_per_minute(tictactoe, matches)}
-    games["connect_four"] = matches_per_minute(connect_four, matches)
-    per_match = duel(connect_four, 10, reuse=False)
-    reused = duel(connect_four, 10, reuse=True)
+    games: dict[str, dict[str, Any]] = {}
+    for name, make in (("tictactoe", tictactoe), ("connect_four", connect_four)):
+        games[name] = duels(make, matches, per_match=False)
+        games[f"{name}_sandbox_per_match"] = duels(make, matches, per_match=True)
+    duel_10 = duels(connect_four, 10, per_match=False)["wall_s"]
+    duel_10_fresh = duels(connect_four, 10, per_match=True)["wall_s"]
     walls = containments()
     return {
         "tictactoe_matches_per_minute_per_core": games["tictactoe"]["matches_per_minute_per_core"],
@@ -248,8 +236,8 @@ def run(*, moves: int, rounds: int, matches: int) -> dict[str, Any]:
             "matches_per_minute_per_core"
         ],
         "sandbox_overhead_ms_per_move": per_move["sandbox_overhead_ms_per_move"],
-        "connect_four_duel_10_s": round(per_match, 3),
-        "connect_four_duel_10_reused_s": round(reused, 3),
+        "connect_four_duel_10_s": duel_10,
+        "connect_four_duel_10_sandbox_per_match_s": duel_10_fresh,
         "containment_checks_passed": walls["passed"],
         "containment_checks_total": walls["total"],
         "games_source": GAMES_SOURCE,
@@ -273,8 +261,8 @@ def render(result: dict[str, Any]) -> str:
             f"{figures['matches_per_minute_wall']} /min wall, {figures['moves_per_match']} moves"
         )
     lines.append(
-        f"connect four duel of 10: {result['connect_four_duel_10_s']} s (a sandbox per match), "
-        f"{result['connect_four_duel_10_reused_s']} s (a sandbox per duel)"
+        f"connect four duel of 10: {result['connect_four_duel_10_s']} s (a sandbox per agent "
+        f"per duel), {result['connect_four_duel_10_sandbox_per_match_s']} s (per match)"
     )
     lines.append(
         f"containments: {result['containment_checks_passed']}/{result['containment_checks_total']}"

@@ -128,6 +128,7 @@ class SandboxedAgent:
         self._hello = False
         self._cpu_seconds: float | None = None
         self._inner_pid = 0
+        self._info_fd = -1
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -189,18 +190,22 @@ class SandboxedAgent:
                 os.close(fd)
         # bwrap writes the pid of the sandbox's first process once it is built (EOF if it
         # failed first): the one to kill, so that the kernel ends and reaps all of its pids.
-        self._inner_pid = int(self._read_info(info_read).get("child-pid", 0))
+        self._info_fd = info_read  # read when first needed: the start does not wait for bwrap
         assert self.process.stdout is not None
         os.set_blocking(self.process.stdout.fileno(), False)
         self._stderr = _StderrTail(self.process.stderr)
         self._stderr.start()
         self._started = time.monotonic()
 
-    def _read_info(self, fd: int) -> dict[str, Any]:
-        """bwrap's --info-fd JSON, within the start's clock ({} if bwrap ended without it)."""
-        deadline = time.monotonic() + self.limits.start_seconds
+    def _inner(self, timeout: float) -> int:
+        """The pid of the sandbox's first process (the runner), from bwrap's --info-fd JSON,
+        which bwrap writes once it has cloned it; 0 if bwrap ended without, or not in time."""
+        if self._info_fd < 0:
+            return self._inner_pid
         data = b""
-        with os.fdopen(fd, "rb", buffering=0) as info:
+        deadline = time.monotonic() + timeout
+        with os.fdopen(self._info_fd, "rb", buffering=0) as info:
+            self._info_fd = -1
             while (remaining := deadline - time.monotonic()) > 0:
                 if not select.select([info], [], [], remaining)[0]:
                     break
@@ -208,11 +213,9 @@ class SandboxedAgent:
                 if not chunk:
                     break
                 data += chunk
-        try:
-            found = json.loads(data or b"{}")
-        except ValueError:
-            return {}
-        return found if isinstance(found, dict) else {}
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            self._inner_pid = int(json.loads(data).get("child-pid", 0))
+        return self._inner_pid
 
     def reset(self, seat: int, game_info: dict[str, Any]) -> None:
         """Start a match in SEAT: its clock starts now (a sandbox may play several in turn)."""
@@ -398,13 +401,16 @@ class SandboxedAgent:
         """
         process = self.process
         if process is not None and process.returncode is None:
-            if self._inner_pid:
+            if inner := self._inner(timeout=1.0):
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(self._inner_pid, signal.SIGKILL)
+                    os.kill(inner, signal.SIGKILL)
             if self._reap(timeout=2.0) is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGKILL)
                 self._reap(timeout=None)
+        if self._info_fd >= 0:
+            os.close(self._info_fd)
+            self._info_fd = -1
         if self.cgroup is not None:
             self.cgroup.close()
             self.cgroup = None

@@ -9,7 +9,7 @@ import pytest
 
 from arena.sandbox.agent import SandboxedAgent
 from arena.sandbox.limits import Limits
-from arena.sandbox.match import play_match
+from arena.sandbox.match import play_duel, play_match
 
 pytestmark = pytest.mark.sandbox
 
@@ -65,3 +65,28 @@ def test_a_failing_agent_loses_its_match_with_the_reason() -> None:
     assert result.failure.failure.kind == "crash"
     assert result.failure.failure.reason == "ValueError: boom: the agent's own bug"
     assert result.moves == 1
+
+
+def test_a_duel_alternates_the_first_mover_in_one_sandbox_each() -> None:
+    duel = play_duel(Nim, (AGENTS / "random", AGENTS / "random"), matches=4, limits=LIMITS,
+                     game_info={})  # fmt: skip
+    assert duel.first_movers == [0, 1, 0, 1]
+    assert all(match.failure is None for match in duel.matches)
+    assert all(winner in (0, 1) for winner in duel.winners())
+
+
+def test_a_failing_agent_loses_every_match_of_its_duel_in_a_fresh_sandbox_each() -> None:
+    duel = play_duel(Nim, (AGENTS / "crash", AGENTS / "random"), matches=3, limits=LIMITS,
+                     game_info={})  # fmt: skip
+    assert duel.winners() == [1, 1, 1]
+    failures = [match.failure for match in duel.matches]
+    assert [failure.seat for failure in failures if failure] == [0, 1, 0]
+    assert all(failure and failure.failure.kind == "crash" for failure in failures)
+
+
+def test_a_duel_may_start_fresh_sandboxes_for_every_match() -> None:
+    duel = play_duel(Nim, (AGENTS / "random", AGENTS / "crash"), matches=2, limits=LIMITS,
+                     game_info={}, sandbox_per_match=True)  # fmt: skip
+    assert duel.first_movers == [0, 1]
+    assert duel.winners() == [0, 0]
+    assert [m.failure.failure.kind for m in duel.matches if m.failure] == ["crash"] * 2
