@@ -1,7 +1,8 @@
 """A submitted agent in its sandbox, seen from the match runner: reset, act, close, or a Failure.
 
-One process per agent per match (a sandbox's start costs tens of milliseconds; a move's round
-trip over the pipes costs microseconds). Every limit that is not the kernel's is enforced here,
+One process per agent per match, or per duel with a reset before each match (a sandbox's start
+costs about 0.1 s of CPU, the interpreter and numpy; a move's round trip over the pipes costs
+tens of microseconds), never per move. Every limit that is not the kernel's is enforced here,
 from outside: the wall clock of the start, of each move and of the match, the size and form of
 each reply, and the legality of each action against the mask the runner itself sent. Whatever
 goes wrong becomes one typed ``Failure`` (``AgentFailed`` carries it), the sandbox is killed
@@ -40,6 +41,9 @@ FailureKind = Literal[
     "cpu",  # it used up its CPU seconds
 ]
 STDERR_TAIL_BYTES = 8192
+# A flood of log is read this far, then no more: the agent's next write blocks on the full pipe
+# and its move runs out of time, instead of the worker spending its CPU on reading it.
+STDERR_READ_BYTES = 4 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,8 +92,12 @@ class _StderrTail(threading.Thread):
         self.size = 0
 
     def run(self) -> None:
+        read = 0
         with contextlib.suppress(OSError, ValueError):
             for chunk in iter(lambda: self.stream.read1(4096), b""):
+                read += len(chunk)
+                if read > STDERR_READ_BYTES:
+                    return
                 self.chunks.append(chunk)
                 self.size += len(chunk)
                 while self.size - len(self.chunks[0]) >= STDERR_TAIL_BYTES:
@@ -100,7 +108,7 @@ class _StderrTail(threading.Thread):
 
 
 class SandboxedAgent:
-    """One submission's agent for one match, running in a sandbox of its own.
+    """One submission's agent for a match (or a duel's matches in turn), in a sandbox of its own.
 
     ``start()`` launches it; ``reset``, ``act`` and ``close`` speak to it. Any failure kills the
     sandbox and raises ``AgentFailed``; ``failure`` keeps it, and every later call raises it again.

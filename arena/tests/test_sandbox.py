@@ -198,6 +198,14 @@ def test_it_hides_the_project_and_keeps_the_root_read_only(op: str, path: str, e
 
 def test_it_lets_an_agent_write_its_own_tmp() -> None:
     assert play("files", {"op": "write", "path": "/tmp/notes"}) == 0
+    assert play("files", {"op": "fill", "path": "/tmp/notes", "mib": 8}) == 0
+
+
+def test_it_caps_the_files_an_agent_writes() -> None:
+    # RLIMIT_FSIZE (16 MiB) before the tmpfs's size (64 MiB): EFBIG, which the agent may catch.
+    failure = failure_of("files", {"op": "fill", "path": "/tmp/big", "mib": 32})
+    assert failure.kind == "crash"
+    assert failure.reason.startswith("OSError: [Errno 27] File too large")
 
 
 def test_it_passes_none_of_the_parents_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,3 +296,11 @@ def test_it_counts_a_users_processes_and_threads() -> None:
     own = uids.processes_of(os.getuid())
     assert own >= 1 + threading.active_count() - 1
     assert uids.processes_of(uids.FIRST_UID + uids.SLOTS - 1) == 0
+
+
+def test_it_stops_reading_a_flood_of_log() -> None:
+    # Past 4 MiB the worker reads no more: the agent blocks on the full pipe and runs out of time.
+    limits = Limits(start_seconds=30.0, move_seconds=2.0)
+    failure = failure_of("chatty", {}, limits)
+    assert failure.kind == "timeout"
+    assert failure.stderr_tail.endswith("spam \n") and len(failure.stderr_tail) == 8192
