@@ -140,8 +140,8 @@ def unavailable() -> str | None:
         return None
     return (
         "no writable cgroup with the pids and memory controllers (neither a v2 child of this "
-        "process's cgroup nor the v1 hierarchies): sandboxes run with rlimits and a user id "
-        "of their own only"
+        "process's cgroup nor the v1 hierarchies): sandboxes are held by their rlimits (and a "
+        "uid of their own where the runner is root) only"
     )
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import socket
 import subprocess
+import sys
+import sysconfig
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -304,3 +307,49 @@ def test_it_stops_reading_a_flood_of_log() -> None:
     failure = failure_of("chatty", {}, limits)
     assert failure.kind == "timeout"
     assert failure.stderr_tail.endswith("spam \n") and len(failure.stderr_tail) == 8192
+
+
+NOT_ROOT = """
+import sys
+import numpy as np
+from pathlib import Path
+from arena.sandbox.agent import AgentFailed, SandboxedAgent
+from arena.sandbox.limits import Limits
+
+agents = Path(sys.argv[1])
+with SandboxedAgent(agents / "random", limits=Limits(start_seconds=30)) as agent:
+    agent.reset(0, {})
+    print("played", agent.act(np.zeros(3, np.int8), [0, 1, 0]))
+try:
+    with SandboxedAgent(agents / "forkbomb", limits=Limits(start_seconds=30)) as agent:
+        agent.reset(0, {})
+        agent.act(np.zeros(3, np.int8), [0, 1, 0])
+except AgentFailed as failed:
+    print("forkbomb", failed.failure.kind, failed.failure.reason)
+"""
+
+
+def test_a_runner_that_is_not_root_still_holds_a_fork_bomb() -> None:
+    # No uid of its own and (here) no cgroup it may write: RLIMIT_NPROC is then what the user
+    # runs plus the sandbox's allowance. The system's Python: pyenv's is in root's 0700 home.
+    python = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    runuser = shutil.which("runuser")
+    if os.geteuid() != 0 or not python.exists() or runuser is None:
+        pytest.skip("needs root and runuser to run the runner as nobody, and a system Python")
+    site = Path(sysconfig.get_paths()["purelib"])
+    done = subprocess.run(
+        [runuser, "-u", "nobody", "--", str(python), "-c", NOT_ROOT, str(AGENTS)],
+        env={
+            "PYTHONPATH": f"{ROOT}:{site}",
+            "ARCADE_ARENA_RUNTIME": str(Runtime.default().site_packages),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        "played 1",
+        "forkbomb crash BlockingIOError: [Errno 11] Resource temporarily unavailable",
+    ]
