@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -353,3 +354,35 @@ def test_a_runner_that_is_not_root_still_holds_a_fork_bomb() -> None:
         "played 1",
         "forkbomb crash BlockingIOError: [Errno 11] Resource temporarily unavailable",
     ]
+
+
+@pytest.fixture
+def onnx_submission() -> Iterator[Path]:
+    """The onnx agent with its model.onnx (doubles its input), where the sandbox may read it."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["obs", "two"], ["scores"])],
+        "double",
+        [helper.make_tensor_value_info("obs", TensorProto.FLOAT, [1, 7])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 7])],
+        initializer=[helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder = Path(tempfile.mkdtemp(prefix="arena-onnx-"))  # pytest's own are 0700
+    try:
+        folder.chmod(0o755)
+        shutil.copy(AGENTS / "onnx" / "agent.py", folder / "agent.py")
+        (folder / "model.onnx").write_bytes(model.SerializeToString())
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_it_runs_an_agents_own_onnx_model(onnx_submission: Path) -> None:
+    with SandboxedAgent(onnx_submission, limits=LIMITS) as agent:
+        agent.reset(0, {})
+        board = np.array([3, 1, 4, 1, 5, 9, 2], dtype=np.int8)
+        assert agent.act(board, np.ones(7, dtype=np.int8)) == 5
+        assert agent.act(board, np.array([1, 1, 1, 1, 1, 0, 1], dtype=np.int8)) == 4
