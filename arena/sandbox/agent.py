@@ -90,13 +90,13 @@ class _StderrTail(threading.Thread):
         self.stream = stream
         self.chunks: collections.deque[bytes] = collections.deque()
         self.size = 0
+        self.read = 0  # bytes read in all
 
     def run(self) -> None:
-        read = 0
         with contextlib.suppress(OSError, ValueError):
             for chunk in iter(lambda: self.stream.read1(4096), b""):
-                read += len(chunk)
-                if read > STDERR_READ_BYTES:
+                self.read += len(chunk)
+                if self.read > STDERR_READ_BYTES:
                     return
                 self.chunks.append(chunk)
                 self.size += len(chunk)
@@ -265,6 +265,10 @@ class SandboxedAgent:
     @property
     def stderr_tail(self) -> str:
         return self._stderr.text() if self._stderr else ""
+
+    @property
+    def stderr_bytes_read(self) -> int:
+        return self._stderr.read if self._stderr else 0
 
     # --- one request, one reply --------------------------------------------------------------
 

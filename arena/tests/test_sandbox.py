@@ -24,7 +24,13 @@ import numpy as np
 import pytest
 
 from arena.sandbox import cgroup, uids
-from arena.sandbox.agent import AgentFailed, Failure, SandboxedAgent, SandboxUnavailable
+from arena.sandbox.agent import (
+    STDERR_READ_BYTES,
+    AgentFailed,
+    Failure,
+    SandboxedAgent,
+    SandboxUnavailable,
+)
 from arena.sandbox.bwrap import Runtime
 from arena.sandbox.limits import Limits
 
@@ -304,10 +310,17 @@ def test_it_counts_a_users_processes_and_threads() -> None:
 
 def test_it_stops_reading_a_flood_of_log() -> None:
     # Past 4 MiB the worker reads no more: the agent blocks on the full pipe and runs out of time.
-    limits = Limits(start_seconds=30.0, move_seconds=2.0)
-    failure = failure_of("chatty", {}, limits)
-    assert failure.kind == "timeout"
-    assert failure.stderr_tail.endswith("spam \n") and len(failure.stderr_tail) == 8192
+    with SandboxedAgent(
+        AGENTS / "chatty", limits=Limits(start_seconds=30, move_seconds=2)
+    ) as agent:
+        agent.reset(0, {})
+        with pytest.raises(AgentFailed) as raised:
+            agent.act(BOARD, MASK)
+    assert raised.value.failure.kind == "timeout"
+    assert STDERR_READ_BYTES < agent.stderr_bytes_read <= STDERR_READ_BYTES + 4096
+    # Its last 8 KiB as read, which may end mid-line where the reading stopped.
+    tail = raised.value.failure.stderr_tail
+    assert len(tail) == 8192 and "spam spam" in tail
 
 
 NOT_ROOT = """
