@@ -146,7 +146,9 @@ class SandboxedAgent:
             raise self._fail("load", f"the submission has no agent.py ({self.submission.name})")
         if not bwrap.reachable(self.submission):
             # The sandbox's own user mounts it: unpack submissions where others may read.
-            raise RuntimeError(f"{self.submission} must be readable by all users (0755 folders)")
+            raise SandboxUnavailable(
+                f"{self.submission} must be readable by all users (0755 folders)"
+            )
         uid = self._uid.enter_context(uids.held())
         self.cgroup = cgroup.create(self.limits)
         procs_files = self.cgroup.procs_files if self.cgroup else []
@@ -249,10 +251,11 @@ class SandboxedAgent:
 
     def close(self) -> None:
         """Ask the agent to close (its close() runs), then end the sandbox whatever it did."""
-        if self.failure is None and self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(AgentFailed):
+        if self.failure is None and self.process is not None and self.process.returncode is None:
+            # Best effort: a close that fails or is late ends in the kill below all the same.
+            with contextlib.suppress(AgentFailed, SandboxUnavailable):
                 self._call({"type": "close"}, "closed", seconds=self.limits.move_seconds)
-                self._reap(timeout=1.0)  # the runner returns, and the sandbox ends by itself
+                self._reap(timeout=1.0)  # the runner exits at once after replying
         self._cleanup()
 
     def __enter__(self) -> SandboxedAgent:

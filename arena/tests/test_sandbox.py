@@ -399,3 +399,12 @@ def test_it_runs_an_agents_own_onnx_model(onnx_submission: Path) -> None:
         board = np.array([3, 1, 4, 1, 5, 9, 2], dtype=np.int8)
         assert agent.act(board, np.ones(7, dtype=np.int8)) == 5
         assert agent.act(board, np.array([1, 1, 1, 1, 1, 0, 1], dtype=np.int8)) == 4
+
+
+def test_a_submission_the_sandbox_cannot_read_is_the_machines_failure(tmp_path: Path) -> None:
+    # pytest's temp folders are 0700: an unpacker that left a submission there made the mistake.
+    shutil.copytree(AGENTS / "random", tmp_path / "random")
+    agent = SandboxedAgent(tmp_path / "random", limits=LIMITS)
+    with pytest.raises(SandboxUnavailable, match="must be readable by all users"):
+        agent.start()
+    assert agent.failure is None and agent.process is None
