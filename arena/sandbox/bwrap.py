@@ -125,6 +125,9 @@ def command(
         "--dev", "/dev",
         "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
         "--remount-ro", "/",
+        # bwrap's /dev is a tmpfs of its own (with /dev/shm in it): read-only too, so /tmp is the
+        # one writable place, under its size. Writing to /dev/null stays possible.
+        "--remount-ro", "/dev",
         "--unshare-all", "--unshare-user", "--disable-userns",
         "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID),
         "--hostname", "arena",

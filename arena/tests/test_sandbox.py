@@ -196,6 +196,8 @@ def test_it_gives_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         ("write", "/usr/escaped", "OSError: [Errno 30] Read-only file system"),
         ("write", "/escaped", "OSError: [Errno 30] Read-only file system"),
         ("write", "/agent/escaped", "OSError: [Errno 30] Read-only file system"),
+        ("write", "/dev/escaped", "OSError: [Errno 30] Read-only file system"),
+        ("write", "/dev/shm/escaped", "OSError: [Errno 30] Read-only file system"),
         ("write", "/opt/arena/site-packages/numpy/escaped", "OSError: [Errno 30] Read-only"),
     ],
 )
@@ -208,6 +210,7 @@ def test_it_hides_the_project_and_keeps_the_root_read_only(op: str, path: str, e
 
 def test_it_lets_an_agent_write_its_own_tmp() -> None:
     assert play("files", {"op": "write", "path": "/tmp/notes"}) == 0
+    assert play("files", {"op": "write", "path": "/dev/null"}) == 0
     assert play("files", {"op": "fill", "path": "/tmp/notes", "mib": 8}) == 0
 
 
