@@ -208,6 +208,12 @@ def test_it_hides_the_project_and_keeps_the_root_read_only(op: str, path: str, e
     assert not (ROOT / "arena" / "tests" / "agents" / "files" / "escaped").exists()
 
 
+def test_it_passes_the_agent_no_descriptor_but_its_pipes() -> None:
+    # bwrap was given the seccomp program, its info pipe and the mounts' directories as
+    # descriptors: none of them may reach the agent.
+    assert play("descriptors", {}) == 0
+
+
 def test_it_lets_an_agent_write_its_own_tmp() -> None:
     assert play("files", {"op": "write", "path": "/tmp/notes"}) == 0
     assert play("files", {"op": "write", "path": "/dev/null"}) == 0
