@@ -3,7 +3,7 @@
 Each hostile agent under arena/tests/agents tries one thing; the test checks that it ends as a
 typed Failure with the reason, and (the autouse fixture) that this process, the worker in
 production, is healthy afterwards: it can still start processes, and nothing of the sandbox
-is left (no process of a sandbox's uid, no cgroup).
+is left (no process of a sandbox's uid, no cgroup, no reader thread).
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ def worker_stays_healthy() -> Iterator[None]:
     assert subprocess.run(["true"], check=False).returncode == 0
     assert sandbox_processes() == []
     assert set(sandbox_cgroups()) <= before
+    # Each sandbox's stderr reader ended with it.
+    assert [t.name for t in threading.enumerate() if t.name == "arena-sandbox-stderr"] == []
 
 
 def play(name: str, game_info: dict[str, object], limits: Limits = LIMITS, moves: int = 1) -> int:
