@@ -54,6 +54,11 @@ class Runtime:
                 f"the arena's runtime is missing at {site}: run `make install` (it installs "
                 "arena/runtime.lock there) or set ARCADE_ARENA_RUNTIME"
             )
+        if not reachable(site.resolve()):
+            raise RuntimeError(
+                f"the arena's runtime at {site} must be readable by all users (the sandbox runs "
+                f"as a user of its own): chmod -R a+rX {site}"
+            )
         python = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
         prefix = Path(sysconfig.get_config_var("prefix") or sys.base_prefix).resolve()
         if not reachable(prefix):
