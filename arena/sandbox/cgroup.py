@@ -145,9 +145,36 @@ def unavailable() -> str | None:
     )
 
 
+PREFIX = "arena-sandbox-"
+# A sandbox's cgroup holds its processes a few milliseconds after it is made: an empty one this
+# old was left by a worker that died (SIGKILL) before removing it.
+STALE_SECONDS = 300.0
+_swept = False
+
+
+def sweep(*, older_than: float = STALE_SECONDS) -> int:
+    """Remove the sandboxes' empty cgroups older than OLDER_THAN seconds; how many went."""
+    parents = [p for p in [_v2_parent()] if p is not None] or _v1_parents() or []
+    removed = 0
+    for parent in parents:
+        for directory in parent.glob(PREFIX + "*"):
+            try:
+                empty = not (directory / "cgroup.procs").read_text().strip()
+                if empty and time.time() - directory.stat().st_mtime >= older_than:
+                    directory.rmdir()
+                    removed += 1
+            except OSError:
+                continue  # in use, or removed by another worker meanwhile
+    return removed
+
+
 def create(limits: Limits) -> Cgroup | None:
     """A new cgroup with the limits' caps, or None where the machine allows none."""
-    name = f"arena-sandbox-{uuid.uuid4().hex[:12]}"
+    global _swept
+    if not _swept:  # once a process: what a killed predecessor left
+        _swept = True
+        sweep()
+    name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
     parent = _v2_parent()
     if parent is not None:
         directory = parent / name

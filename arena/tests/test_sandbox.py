@@ -419,3 +419,13 @@ def test_a_submission_the_sandbox_cannot_read_is_the_machines_failure(tmp_path: 
     with pytest.raises(SandboxUnavailable, match="must be readable by all users"):
         agent.start()
     assert agent.failure is None and agent.process is None
+
+
+@pytest.mark.skipif(cgroup.unavailable() is not None, reason="no cgroup on this machine")
+def test_it_sweeps_the_empty_cgroups_a_killed_worker_left() -> None:
+    left = cgroup.create(LIMITS)  # made and never used, as by a worker killed at once
+    assert left is not None
+    cgroup.sweep(older_than=3600)
+    assert all(d.exists() for d in left.directories)  # too young to be anyone's leftover
+    assert cgroup.sweep(older_than=0) >= len(left.directories)
+    assert not any(d.exists() for d in left.directories)
