@@ -17,6 +17,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -429,3 +430,40 @@ def test_it_sweeps_the_empty_cgroups_a_killed_worker_left() -> None:
     assert all(d.exists() for d in left.directories)  # too young to be anyone's leftover
     assert cgroup.sweep(older_than=0) >= len(left.directories)
     assert not any(d.exists() for d in left.directories)
+
+
+WORKER = """
+import sys
+import time
+from pathlib import Path
+from arena.sandbox.agent import SandboxedAgent
+from arena.sandbox.limits import Limits
+
+agent = SandboxedAgent(Path(sys.argv[1]), limits=Limits(start_seconds=30))
+agent.start()
+agent.reset(0, {"sleep": 3600})
+print("playing", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_worker_killed_mid_match_takes_its_sandbox_with_it() -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(AGENTS / "sleeper")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline() == "playing\n"
+        assert sandbox_processes() != []
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 5
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_processes() == []  # --die-with-parent: bwrap and the agent went with it
+    # What it leaves is its sandbox's empty cgroup, for the next worker's sweep.
+    if cgroup.unavailable() is None:
+        assert cgroup.sweep(older_than=0) >= 1
