@@ -200,9 +200,9 @@ class AgentConsumer(QuickSocket):
             if not self._writer.write(message):
                 await self.send(bytes_data=message)
         elif encoding == "binary":
-            message = seen.binary(session=name)
-            if not self._writer.write(message):
-                await self.send(bytes_data=message)
+            parts = seen.binary_parts(session=name)
+            if not self._writer.write_parts(parts):
+                await self.send(bytes_data=b"".join(parts))
         else:
             text = seen.json(session=name)
             if not self._writer.write(text, text=True):

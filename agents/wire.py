@@ -98,14 +98,18 @@ class Observation:
         )
 
     def binary(self, *, session: str = "", session_id: str = "") -> bytes:
+        return b"".join(self.binary_parts(session=session, session_id=session_id))
+
+    def binary_parts(self, *, session: str = "", session_id: str = "") -> tuple[bytes, memoryview]:
+        """The binary message as its JSON part and its screen, which a socket sends as they
+        are (``FrameWriter.write_parts``) rather than copied into one message."""
         data = self.data(screen=False, session=session, session_id=session_id)
         # orjson: a sixth of json.dumps' time a step
         header = orjson.dumps(
             {"type": "observation", "data": data}, option=orjson.OPT_SERIALIZE_NUMPY
         )
-        return b"".join(
-            (_HEADER.pack(MAGIC, len(header)), header, np.ascontiguousarray(self.screen).data)
-        )
+        screen = np.ascontiguousarray(self.screen).reshape(-1).data
+        return _HEADER.pack(MAGIC, len(header)) + header, screen
 
     def delta(self, base: np.ndarray | None, *, session: str = "") -> bytes:
         """The binary message with the screen coded against ``base``, the screen this session

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 from channels.routing import ProtocolTypeRouter
 
@@ -37,6 +38,7 @@ class ExposeRawSend:
         await self.inner(scope, receive, send)
 
 
+Part: TypeAlias = bytes | bytearray | memoryview  # a piece of a message, sent as it is
 BINARY = 0x82  # FIN and the binary opcode
 TEXT = 0x81  # FIN and the text opcode
 
@@ -78,10 +80,16 @@ class FrameWriter:
     def write(self, data: bytes, *, text: bool = False) -> bool:
         """Send ``data`` as one binary message (a text one, UTF-8, with ``text``); False when
         the caller must use ASGI send."""
+        return self.write_parts((data,), text=text)
+
+    def write_parts(self, parts: Sequence[Part], *, text: bool = False) -> bool:
+        """``write`` of the message made of ``parts`` one after another, sent as they are
+        (``sendmsg``): a 100 KB screen after its header is not copied into one message."""
         protocol = self._protocol
         if protocol is None or protocol.state != protocol.STATE_OPEN or protocol.send_queue:
             return False
-        message = binary_frame_header(len(data), TEXT if text else BINARY) + data
+        length = sum(memoryview(part).nbytes for part in parts)
+        header = binary_frame_header(length, TEXT if text else BINARY)
         transport = self._direct
         if (
             transport is not None
@@ -92,15 +100,17 @@ class FrameWriter:
             and len(transport.dataBuffer) == transport.offset
         ):
             try:
-                sent = transport.socket.send(message)
+                sent = transport.socket.sendmsg((header, *parts))
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
                 sent = 0  # the connection is going: Twisted finds out on its next write
-            if sent == len(message):
+            if sent == len(header) + length:
                 return True
-            message = message[sent:]
-        protocol.transport.write(message)
+            # The kernel took part of it: Twisted writes the rest when the socket can.
+            protocol.transport.write(b"".join((header, *parts))[sent:])
+            return True
+        protocol.transport.write(b"".join((header, *parts)))
         return True
 
 

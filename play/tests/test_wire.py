@@ -169,3 +169,36 @@ def test_it_hands_twisted_the_rest_when_the_kernel_takes_part(
     message = binary_frame_header(len(big)) + big
     assert 0 < len(sent_now) < len(message)
     assert sent_now + b"".join(protocol.transport.written) == message
+
+
+def test_it_sends_a_message_of_parts_as_one_frame_and_the_rest_of_it_through_twisted(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = socket_pair
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    protocol = connected_protocol(server)
+    writer = FrameWriter(daphne_scope(protocol))
+    head, screen = b"AOB1 and a header", memoryview(bytes(range(256)) * 4096)
+
+    assert writer.write_parts((head, screen))
+
+    sent_now = b""
+    client.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while chunk := client.recv(1 << 20):
+            sent_now += chunk
+    message = binary_frame_header(len(head) + len(screen)) + head + bytes(screen)
+    assert 0 < len(sent_now) < len(message)
+    assert sent_now + b"".join(protocol.transport.written) == message
+
+
+def test_it_sends_a_small_message_of_parts_whole_at_once(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = socket_pair
+    protocol = connected_protocol(server)
+
+    assert FrameWriter(daphne_scope(protocol)).write_parts((b"AOB1", memoryview(b"screen")))
+
+    assert client.recv(100) == b"\x82\x0aAOB1screen"
+    assert protocol.transport.written == []
