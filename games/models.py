@@ -6,10 +6,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from .engine.boards import seated_game
 from .engine.keymap import Control, KeyMap, combines, describe
 from .engine.machines import GameConfig, SeatConfig
-from .engine.multiplayer import multi_seat_game
-from .engine.registry import is_atari, is_multi_seat, multi_seat_name
+from .engine.registry import is_atari, is_board, is_multi_seat, multi_seat_name
 
 
 class GameQuerySet(models.QuerySet["Game"]):
@@ -97,7 +97,7 @@ class Game(models.Model):
     @property
     def is_atari(self) -> bool:
         """An Atari game, one- or multi-seat: palette-index frames and a RAM to observe."""
-        return is_atari(self.env_id) or is_multi_seat(self.env_id)
+        return is_atari(self.env_id) or (is_multi_seat(self.env_id) and not is_board(self.env_id))
 
     @property
     def is_multi_seat(self) -> bool:
@@ -108,7 +108,7 @@ class Game(models.Model):
         """How many players the game takes at once; ValueError for an unknown multi-seat game."""
         if not self.is_multi_seat:
             return 1
-        return multi_seat_game(multi_seat_name(self.env_id)).seats
+        return seated_game(multi_seat_name(self.env_id)).seats
 
     def seats_in_force(self) -> list[GameSeat]:
         """The seats a match fills, in order: the saved ones; a multi-seat game without any
@@ -117,7 +117,7 @@ class Game(models.Model):
         saved = list(self.seats.all()) if self.pk else []
         if saved or not self.is_multi_seat:
             return saved
-        roles = multi_seat_game(multi_seat_name(self.env_id)).roles
+        roles = seated_game(multi_seat_name(self.env_id)).roles
         return [
             GameSeat(game=self, index=index, role=roles[index] if index < len(roles) else "")
             for index in range(self.seat_count)
