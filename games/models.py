@@ -215,6 +215,7 @@ class Policy(models.Model):
     class Kind(models.TextChoices):
         RANDOM = "random", "Random (built in: a uniformly random action)"
         PONG_TRACKER = "pong-tracker", "Pong tracker (built in: follows the ball, read from RAM)"
+        BOARD = "board", "Board player (built in: wins if it can, blocks if it must; board games)"
         ONNX = "onnx", "ONNX model (uploaded)"
 
     class Observation(models.TextChoices):

@@ -337,6 +337,13 @@ def policy_build(
     game = policy.game
     if not 0 <= seat < game.seat_count:
         raise PolicyUnfit("game", f"{game} has no player {seat + 1}: it has {game.seat_count}")
+    board = is_board(game.env_id)
+    if policy.kind == Policy.Kind.BOARD and not board:
+        raise PolicyUnfit("kind", f"the board player plays board games; {game} is {game.env_id}")
+    if board and policy.kind not in (Policy.Kind.BOARD, Policy.Kind.RANDOM):
+        raise PolicyUnfit(
+            "kind", "a board game's AI is built in: the board player, or a random legal move"
+        )
     if policy.kind == Policy.Kind.ONNX:
         if model is None:
             with policy.model.open("rb") as stored:
@@ -358,7 +365,11 @@ def policy_build(
             "kind", f"the Pong tracker plays Pong (one- or two-player); {game} is {game.env_id}"
         )
     return engine_policies.built_in(
-        policy.kind, action_meanings=game.action_meanings, seat=seat, every_k=policy.every_k
+        policy.kind,
+        action_meanings=game.action_meanings,
+        seat=seat,
+        every_k=policy.every_k,
+        board=board,
     )
 
 

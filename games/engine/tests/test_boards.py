@@ -288,3 +288,23 @@ def test_pettingzoos_own_rgb_array_renders_offline(name: str) -> None:
     frame = env.render()
     assert isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3
     env.close()
+
+
+def test_the_built_in_board_policy_moves_on_its_turn_only_and_plays_only_board_games() -> None:
+    from games.engine.policies import built_in
+
+    machine = BoardMachine("connect_four")
+    machine.start(0, None)
+    meanings = machine.action_meanings[1]
+    policy = built_in("board", action_meanings=meanings, seat=1, board=True)
+    policy.reset(0)
+    assert policy.act(machine) == machine.game.noop  # seat 0 is to move
+    play(machine, 3)
+    assert machine.action_mask(1)[policy.act(machine)]
+    randomly = built_in("random", action_meanings=meanings, seat=1, board=True)
+    randomly.reset(0)
+    assert machine.action_mask(1)[randomly.act(machine)]
+    with pytest.raises(ValueError, match="board games only"):
+        built_in("board", action_meanings=meanings)
+    with pytest.raises(ValueError, match="random or board"):
+        built_in("pong-tracker", action_meanings=meanings, board=True)
