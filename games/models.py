@@ -138,6 +138,15 @@ class Game(models.Model):
         """What each key does, from the key map in force (derived on save when left empty)."""
         return describe(self.key_map, self.action_meanings)
 
+    def keyboard_controls(self) -> list[Control]:
+        """The controls a keyboard has keys for: not a board game's moves that are only
+        clicked (their codes, "Move<action>", are no key's)."""
+        return [
+            control
+            for control in self.controls_list()
+            if not all(code.startswith("Move") for code in control.codes)
+        ]
+
     @property
     def keys_combine(self) -> bool:
         return combines(self.key_map)
@@ -147,6 +156,14 @@ class Game(models.Model):
         by_symbol = {control.symbol: control for control in self.controls_list()}
         touch = self.key_map.get("touch") or []
         return [by_symbol[symbol] for symbol in touch if symbol in by_symbol]
+
+    @property
+    def board_regions(self) -> list[list[Any]]:
+        """A board game's moves as the page clicks them: [left, top, width, height, key code]
+        in the frame's pixels (the key map's "board"); none for other games."""
+        board = self.key_map.get("board") if isinstance(self.key_map, dict) else None
+        regions = board.get("regions") if isinstance(board, dict) else None
+        return regions if isinstance(regions, list) else []
 
     @property
     def on_leave_explained(self) -> str:

@@ -530,6 +530,7 @@ class BoardMachine:
         info.update(
             to_move=-1 if to_move is None else to_move,
             winner=-1 if winner is None else winner,
+            moves=len(self.moves),  # the moves played, both seats' (the page counts them)
         )
         return MultiOutcome(
             rewards=rewards,

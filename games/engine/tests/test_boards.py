@@ -153,6 +153,7 @@ def test_it_rewards_the_winner_and_the_loser_once() -> None:
     outcome = machine.step(joint(machine, 2))
     assert outcome.rewards == [1.0, -1.0] and outcome.terminated
     assert outcome.info["winner"] == 0 and outcome.info["to_move"] == -1
+    assert outcome.info["moves"] == 5
     after = machine.step([0, 0])  # a step after the end refuses, never crashes
     assert after.info["illegal"] and after.rewards == [0.0, 0.0]
 
