@@ -31,7 +31,7 @@ from recording.recorder import Recorder, SeatsRecord, record_step
 from . import protocol as p
 from .clocks import Clock, DeadlineClock, TurnClock
 from .protocol import EndReason
-from .seats import VACANT, Holder, HumanSeat, Seat
+from .seats import VACANT, Holder, HumanSeat, PolicySeat, ScriptedSeat, Seat
 from .viewers import Gone, Transport, Viewer
 
 if TYPE_CHECKING:
@@ -374,10 +374,11 @@ class Match:
             self.viewers.remove(viewer)
 
     def _machine_moves(self) -> bool:
-        """A turn-based game's seat to move plays without a key: an AI, a script."""
+        """A turn-based game's seat to move decides at once, without a key: an AI policy or a
+        script. (A person's seat waits for their key; a program's for its ``step``.)"""
         episode = self.episode
         to_move = getattr(episode.machine, "to_move", None) if episode is not None else None
-        return to_move is not None and not isinstance(self.seats[to_move], HumanSeat)
+        return to_move is not None and isinstance(self.seats[to_move], PolicySeat | ScriptedSeat)
 
     def _players_here(self) -> bool:
         """Every person's seat has its screen attached: a step now is play someone saw."""
