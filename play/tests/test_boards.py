@@ -139,3 +139,34 @@ async def test_two_people_play_tic_tac_toe_and_the_winner_scores(
     assert await seats_of(first.episode) == [(0, "human", 0), (1, "human", 0)]
     await first.ws.disconnect()
     await second.ws.disconnect()
+
+
+async def test_a_person_gives_and_places_quarto_pieces_by_the_clicks_keys(
+    make_game: Any, alice: Any, clean_lobby: None, fast: Any
+) -> None:
+    await game(make_game, "quarto")
+    player = BoardPlayer(await connect("quarto", alice, route="match"))
+    await player.open()
+    seat = await player.join()
+    assert {"Move0", "Move15", "Move16", "Move31"} <= set(seat["keys"])
+    await player.until_board()
+    await player.move("Move16")  # a click on piece 0 in the stock: give it
+    given = (await player.turn(1))["info"]
+    assert (given["seat"], given["action"], given["to_move"]) == (0, 16, 1)
+    # The board player places piece 0, then gives Alice a piece: two steps of its own.
+    placed, gave = await player.turn(2), await player.turn(3)
+    assert placed["info"]["seat"] == 1 and placed["info"]["action"] < 16
+    assert gave["info"]["seat"] == 1 and gave["info"]["action"] >= 17
+    assert gave["info"]["to_move"] == 0
+    cell = placed["info"]["action"]
+    await player.move(f"Move{cell}")  # a taken cell: refused, nothing stepped
+    refused = await player.next_turn()
+    assert refused["type"] == "error" and refused["code"] == "illegal_move"
+    assert refused["message"] == f"PLACE{cell} is not a legal move now: pick one the board allows."
+    await player.press()
+    free = (cell + 1) % 16
+    await player.move(f"Move{free}")
+    mine = (await player.turn(4))["info"]
+    assert (mine["seat"], mine["action"], mine["illegal"]) == (0, free, False)
+    assert mine["to_move"] == 0  # her turn goes on: she gives the next piece
+    await player.ws.disconnect()
