@@ -7,7 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from .engine.boards import seated_game
-from .engine.keymap import Control, KeyMap, combines, describe
+from .engine.keymap import Control, KeyMap, combines, describe, keyboard_only
 from .engine.machines import GameConfig, SeatConfig
 from .engine.registry import is_atari, is_board, is_multi_seat, multi_seat_name
 
@@ -139,13 +139,8 @@ class Game(models.Model):
         return describe(self.key_map, self.action_meanings)
 
     def keyboard_controls(self) -> list[Control]:
-        """The controls a keyboard has keys for: not a board game's moves that are only
-        clicked (their codes, "Move<action>", are no key's)."""
-        return [
-            control
-            for control in self.controls_list()
-            if not all(code.startswith("Move") for code in control.codes)
-        ]
+        """The controls a keyboard has keys for (a board game's clicked moves left out)."""
+        return keyboard_only(self.controls_list())
 
     @property
     def keys_combine(self) -> bool:
@@ -361,6 +356,10 @@ class GameSeat(models.Model):
     def controls_list(self) -> list[Control]:
         """What each key does in this seat, from its key map (else the game's)."""
         return describe(self.key_map_in_force, self.game.action_meanings)
+
+    def keyboard_controls(self) -> list[Control]:
+        """The controls a keyboard has keys for (a board game's clicked moves left out)."""
+        return keyboard_only(self.controls_list())
 
     def filled_by(self) -> str:
         """Who plays this seat, for people: "A person, or Pong tracker (AI) after 30 s"."""
