@@ -616,3 +616,56 @@ def one_ply(rules: Rules, seat: int, rng: np.random.Generator) -> int:
         if not _opponent_can_win(_after(rules, move), seat):
             return move
     return moves[0]
+
+
+# --- a match runner's view ---------------------------------------------------------------------
+
+
+class TurnGame:
+    """A board game as a turn-based match runner steps it, one move at a time by the seat to
+    move (the arena's ``TurnGame`` shape: ``reset``, ``to_move``, ``observation``,
+    ``action_mask``, ``step``, ``scores``). It steps a ``BoardMachine`` and keeps the joint
+    actions it played, so a runner's match can be recorded and replayed like a room's
+    (``multireplay.replay_multi(name, {}, seed, game.joint_actions)``)."""
+
+    def __init__(self, name: str, *, max_steps: int = 1000) -> None:
+        self.machine = BoardMachine(name, max_steps=max_steps)
+        self.seed = 0
+        self.joint_actions: list[list[int]] = []
+        self.returns = [0.0] * self.machine.seats
+        self.truncated = False
+
+    def reset(self, seed: int) -> None:
+        self.machine.start(seed, None)
+        self.seed = seed
+        self.joint_actions = []
+        self.returns = [0.0] * self.machine.seats
+        self.truncated = False
+
+    def to_move(self) -> int | None:
+        """The seat to move; None once the game is over (or cut at ``max_steps``)."""
+        return None if self.truncated else self.machine.to_move
+
+    def observation(self, seat: int) -> np.ndarray:
+        return self.machine.observe(seat)
+
+    def action_mask(self, seat: int) -> npt.NDArray[np.int8]:
+        return self.machine.action_mask(seat)
+
+    def step(self, action: int) -> MultiOutcome:
+        """The seat to move plays ``action`` (refused, changing nothing, if the mask refuses
+        it: the outcome's ``info["illegal"]`` says so and the runner decides what it costs)."""
+        mover = self.machine.to_move
+        if mover is None or self.truncated:
+            raise ValueError("the game is over: reset it to play again")
+        joint = [self.machine.game.noop] * self.machine.seats
+        joint[mover] = action
+        outcome = self.machine.advance(joint)
+        self.joint_actions.append(joint)
+        self.returns = [total + r for total, r in zip(self.returns, outcome.rewards, strict=True)]
+        self.truncated = outcome.truncated
+        return outcome
+
+    def scores(self) -> tuple[float, float]:
+        """Each seat's score: 1 a win, -1 a loss, 0 a draw (or a game not over)."""
+        return self.returns[0], self.returns[1]

@@ -309,3 +309,23 @@ def test_the_built_in_board_policy_moves_on_its_turn_only_and_plays_only_board_g
         built_in("board", action_meanings=meanings)
     with pytest.raises(ValueError, match="random or board"):
         built_in("pong-tracker", action_meanings=meanings, board=True)
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_a_match_runner_plays_a_board_game_move_by_move_and_its_moves_replay(name: str) -> None:
+    from games.engine.boards import TurnGame
+
+    game = TurnGame(name)
+    game.reset(5)
+    rng = np.random.default_rng(5)
+    refused = game.step(game.machine.game.noop)  # a botched move changes nothing
+    assert refused.info["illegal"] and game.to_move() == 0
+    while (seat := game.to_move()) is not None:
+        assert game.observation(seat).shape == game.machine.observe(seat).shape
+        game.step(int(rng.choice(np.flatnonzero(game.action_mask(seat)))))
+    assert sorted(game.scores()) in ([-1.0, 1.0], [0.0, 0.0])
+    frames = list(replay_multi(name, {}, game.seed, game.joint_actions))
+    assert np.array_equal(frames[-1].frame, game.machine.frame)
+    assert frames[-1].terminated
+    with pytest.raises(ValueError, match="over"):
+        game.step(0)
