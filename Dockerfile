@@ -31,6 +31,12 @@ RUN python lock_subset.py requirements.lock uv >uv-requirements.txt \
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv venv --python /usr/local/bin/python /opt/venv \
     && uv pip sync --python /opt/venv/bin/python --require-hashes production.lock
+# The arena's runtime: what submitted agents import inside their sandbox, alone in a folder
+# (arena/sandbox/bwrap.py mounts it read-only; ARCADE_ARENA_RUNTIME below).
+COPY arena/runtime.lock arena-runtime.lock
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv pip sync --python /opt/venv/bin/python --target /opt/arena-runtime --require-hashes \
+        arena-runtime.lock
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv venv --python /usr/local/bin/python /opt/emulator \
     && uv pip sync --python /opt/emulator/bin/python --require-hashes emulator.lock
@@ -55,12 +61,18 @@ CMD ["start", "--host=0.0.0.0", "--port=9023"]
 # --- the application: every role -----------------------------------------------------------
 FROM base AS runtime
 #checkov:skip=CKV_DOCKER_2: one image runs web, worker and beat; each deployment (docker-compose.yml, Cloud Run) probes its own role
+# bubblewrap: the arena's agents run under it, never without it (docs/arena.md).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 arcade \
     && useradd --system --uid 10001 --gid arcade --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin arcade \
     && install -d -o arcade -g arcade /var/lib/arcade
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/arena-runtime /opt/arena-runtime
 ENV PATH=/opt/venv/bin:$PATH \
+    ARCADE_ARENA_RUNTIME=/opt/arena-runtime \
     DJANGO_SETTINGS_MODULE=arcade.settings \
     ARCADE_VAR_DIR=/var/lib/arcade \
     STATIC_ROOT=/app/staticfiles \
@@ -73,7 +85,7 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only ARCADE_PSEUDONYM_KEY=collectstatic
         ARCADE_METRICS_TOKEN=collectstatic-only \
         ARCADE_VAR_DIR=/tmp/arcade-build \
         python manage.py collectstatic --noinput --verbosity 0 \
-    && python -m compileall -q accounts arcade exports games recording \
+    && python -m compileall -q accounts arcade arena exports games recording \
     && rm -rf /tmp/arcade-build \
     && chmod 0755 docker/entrypoint.sh
 USER 10001:10001

@@ -2,12 +2,21 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+ARENA := .arena-runtime
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 
-.PHONY: install infra-tools infra-lock lock run test lint format bench clean
+.PHONY: install infra-tools infra-lock arena-lock lock run test lint format bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(ARENA)/.installed
+
+# The arena's runtime (arena/runtime.lock: numpy, onnxruntime): what submitted agents import
+# inside their sandbox, read-only, in a folder of its own so that none of the project's other
+# packages is there (arena/sandbox/bwrap.py mounts it; ARCADE_ARENA_RUNTIME moves it).
+$(ARENA)/.installed: arena/runtime.lock $(VENV)/.installed
+	$(VENV)/bin/uv pip sync -q --python $(PY) --target $(ARENA) --compile-bytecode \
+		arena/runtime.lock
+	touch $@
 
 # Tools that check Dockerfile, docker-compose.yml, terraform/ and the workflows: a venv of
 # their own (checkov's pins would clash with ours), python-hcl2 in a folder of its own inside
@@ -36,6 +45,10 @@ $(VENV)/.installed: requirements.lock client/pyproject.toml
 lock:
 	$(VENV)/bin/uv pip compile pyproject.toml --group dev --generate-hashes \
 		--python-version 3.11 --no-header -o requirements.lock
+
+arena-lock:
+	$(VENV)/bin/uv pip compile arena/runtime.in --generate-hashes \
+		--python-version 3.11 --no-header -o arena/runtime.lock
 
 infra-lock:
 	for name in infra-requirements infra-hcl2; do \
@@ -67,4 +80,4 @@ format: install
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) $(INFRA) var staticfiles
+	rm -rf $(VENV) $(INFRA) $(ARENA) var staticfiles

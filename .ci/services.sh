@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Services the test suite needs, private to one run: PostgreSQL and Redis on
-# free ports under a temporary folder, and Chromium for the browser tests.
+# free ports under a temporary folder, Chromium for the browser tests, and
+# bubblewrap for the arena's sandbox tests.
 # Never touches the system-wide PostgreSQL cluster or Redis service.
 #
 #   .ci/services.sh install     install the missing Debian packages
@@ -90,6 +91,8 @@ missing_packages() {
         missing+=(redis-server redis-tools)
     fi
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    # The arena's agents run under bwrap (arena/sandbox/bwrap.py), never without it.
+    command -v bwrap >/dev/null || missing+=(bubblewrap)
     deb_installed fonts-dejavu-core || missing+=(fonts-dejavu-core)
     echo "${missing[*]}"
 }

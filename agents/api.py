@@ -18,7 +18,7 @@ from games.engine.registry import atari_settings
 from games.models import Game
 
 from . import remote, schema, services
-from .options import MOST_STEPS, OBS_TYPES
+from .options import ENCODINGS, MOST_STEPS, OBS_TYPES
 from .wire import BINARY_CONTENT_TYPE
 
 API_VERSION = "1.0.0"
@@ -91,7 +91,7 @@ def metadata(request: HttpRequest) -> JsonResponse:
                 "websocket": "/ws",
                 "sessions": "/sessions",
                 "obs_types": list(OBS_TYPES),
-                "encodings": ["json", "binary"],
+                "encodings": list(ENCODINGS),
                 "frameskip": [1, 16],
                 "most_steps": MOST_STEPS,
                 "agent_sessions_per_process": settings.ARCADE["AGENT_SESSIONS"],

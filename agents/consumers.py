@@ -40,6 +40,9 @@ class AgentConsumer(QuickSocket):
         # Each session's message being answered in a task of its own, if any (``receive``).
         self._work: dict[str, asyncio.Task[None]] = {}
         self._writer = FrameWriter({})
+        # Each delta-encoded session's observation sent last: its next screen is coded
+        # against this one's (``wire.Observation.delta``).
+        self._shown: dict[str, Observation] = {}
 
     async def connect(self) -> None:
         headers = {
@@ -163,6 +166,7 @@ class AgentConsumer(QuickSocket):
             elif kind == "state":
                 await self.send(text_data=json.dumps({"type": "state", "data": desk.state(name)}))
             elif kind == "close" and name:
+                self._shown.pop(name, None)
                 await desk.close(name)
             elif kind == "close":
                 await self._end_sessions()
@@ -184,7 +188,18 @@ class AgentConsumer(QuickSocket):
     async def _observation(self, desk: Desk, name: str, seen: Observation) -> None:
         # Straight to Daphne's transport when it can (``play/wire.py``): Channels' send,
         # Daphne's reply and autobahn's framing cost more than the emulator's step.
-        if desk.encoding(name) == "binary":
+        encoding = desk.encoding(name)
+        if encoding == "delta":
+            base = self._shown.get(name)
+            # A delta goes on from the screen before in the same episode; anything else (a
+            # reset, a session reopened under the name) starts again from a keyframe.
+            if base is None or base.episode_id != seen.episode_id or base.frame >= seen.frame:
+                base = None
+            message = seen.delta(None if base is None else base.screen, session=name)
+            self._shown[name] = seen
+            if not self._writer.write(message):
+                await self.send(bytes_data=message)
+        elif encoding == "binary":
             message = seen.binary(session=name)
             if not self._writer.write(message):
                 await self.send(bytes_data=message)

@@ -18,7 +18,8 @@ from games.engine.registry import AtariSettings
 from play import protocol as p
 
 ObsType = Literal["rgb", "grayscale", "ram", "palette"]
-Encoding = Literal["json", "binary"]
+Encoding = Literal["json", "binary", "delta"]
+ENCODINGS: tuple[Encoding, ...] = ("json", "binary", "delta")
 OBS_TYPES: tuple[ObsType, ...] = ("rgb", "grayscale", "ram", "palette")
 MOST_STEPS = 1_000_000
 KNOWN = {
@@ -108,8 +109,8 @@ def read(data: Any, *, default_game: str = "pong") -> Options:
     if obs_type not in OBS_TYPES:
         raise p.ProtocolError("bad_option", f"'obs_type' must be one of {', '.join(OBS_TYPES)}.")
     encoding = data.get("encoding", "json")
-    if encoding not in ("json", "binary"):
-        raise p.ProtocolError("bad_option", '\'encoding\' must be "json" or "binary".')
+    if encoding not in ENCODINGS:
+        raise p.ProtocolError("bad_option", '\'encoding\' must be "json", "binary" or "delta".')
     sticky = data.get("repeat_action_probability", 0.0)
     if isinstance(sticky, bool) or not isinstance(sticky, int | float) or not 0 <= sticky <= 1:
         raise p.ProtocolError("bad_option", "'repeat_action_probability' must be from 0 to 1.")

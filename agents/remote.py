@@ -103,6 +103,12 @@ class HttpSession:
         kind, data = message.get("kind"), message.get("data") or {}
         try:
             if kind == "reset":
+                if isinstance(data, dict) and data.get("encoding") == "delta":
+                    # Each delta is coded against the screen before: a reply lost to a
+                    # retried request would leave the client's screens wrong from then on.
+                    raise p.ProtocolError(
+                        "bad_option", '\'encoding\' "delta" is the socket\'s; use "binary" here.'
+                    )
                 return self.observation(await self.desk.reset("", data), status=201)
             if kind == "step":
                 return self.observation(await self.desk.step("", data))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .options import MOST_STEPS, OBS_TYPES
+from .options import ENCODINGS, MOST_STEPS, OBS_TYPES
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _SESSION = {
@@ -58,7 +58,7 @@ RESET: dict[str, Any] = {
         "repeat_action_probability": {"type": "number", "minimum": 0, "maximum": 1},
         "frameskip": {"type": "integer", "minimum": 1, "maximum": 16, "default": 4},
         "max_steps": {"type": "integer", "minimum": 1, "maximum": MOST_STEPS},
-        "encoding": {"enum": ["json", "binary"], "default": "json"},
+        "encoding": {"enum": list(ENCODINGS), "default": "json"},
         "agent_name": {"type": "string", "maxLength": 100},
         "agent_version": {"type": "string", "maxLength": 100},
         "episode_id": {"type": ["string", "null"], "description": "OpenEnv's; ignored."},
@@ -82,6 +82,10 @@ OBSERVATION: dict[str, Any] = {
                 },
                 "screen_shape": {"type": "array", "items": {"type": "integer", "minimum": 1}},
                 "screen_dtype": {"const": "uint8"},
+                "screen_codec": {
+                    "enum": ["keyframe", "delta"],
+                    "description": "How a delta-encoded observation's bytes are coded.",
+                },
                 "legal_actions": {"type": "array", "items": {"type": "integer", "minimum": 0}},
                 "lives": {"type": "integer"},
                 "episode_frame_number": {"type": "integer", "minimum": 0},
@@ -117,7 +121,7 @@ STATE: dict[str, Any] = {
         "frameskip": {"type": "integer"},
         "seed": {"type": ["integer", "null"]},
         "max_steps": {"type": "integer"},
-        "encoding": {"enum": ["json", "binary"]},
+        "encoding": {"enum": list(ENCODINGS)},
         "done": {"type": "boolean"},
         "seat": {"type": "integer", "minimum": 0, "description": "A room's seat (of several)."},
         "role": {"type": "string", "description": "Who that seat is on the screen."},

@@ -96,12 +96,21 @@ class RoomSession:
         self.episode_id = ""
         self.seed: int | None = None
         self.max_steps = 0
+        self.played: dict[str, Any] = {}  # the room's settings of ROOMS_OWN, for ``state``
 
     async def reset(self, *, room: Room | None = None) -> Observation:
         """Wait in the game's waiting room for a game, and its first frame (in ``room``: the
         room of this process another process asked for a seat in)."""
         await self.close("restarted")
         config = await sync_to_async(self.game.config)()
+        # The game's settings are everyone's: what the session's state says it plays with.
+        kwargs = config.env_kwargs
+        self.played = {
+            "frameskip": int(kwargs.get("frameskip", 1)),
+            "mode": kwargs.get("mode"),
+            "difficulty": kwargs.get("difficulty"),
+            "repeat_action_probability": float(kwargs.get("repeat_action_probability", 0.0)),
+        }
         for _ in range(ATTEMPTS):
             self.key = uuid.uuid4().hex
             try:
@@ -116,7 +125,7 @@ class RoomSession:
         meanings = self.game.action_meanings
         holder = Holder("agent", user_id=self.user.pk, name=self.options.agent_name)
         self.seat = AgentSeat(n_actions=len(meanings), default_action=0, holder=holder)
-        frameskip = int(config.env_kwargs.get("frameskip", 1))
+        frameskip = self.played["frameskip"]
 
         def screen_for(match: Match, index: int) -> Viewer:
             self.index = index
@@ -224,10 +233,11 @@ class RoomSession:
 
     @property
     def seat_info(self) -> dict[str, Any]:
-        """Which seat the program holds (for ``state``)."""
+        """Which seat the program holds and the room's settings it plays with (for ``state``:
+        the session's own options of those the room refused)."""
         if self.index is None:
             return {}
-        return {"seat": self.index, "role": self.role}
+        return {**self.played, "seat": self.index, "role": self.role}
 
     async def close(self, reason: EndReason = "abandoned") -> None:
         """Let the seat go: before the game it is free again; mid-game the room goes on

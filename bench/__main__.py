@@ -12,6 +12,8 @@
 `python -m bench relay`: relaying frames against relaying joint actions to a lockstep replica.
 `python -m bench agents`: agents stepping Pong through the agent socket, beside OpenEnv's Atari
 server: steps per server core-second, step latency, the sessions one web process holds.
+`python -m bench arena`: the arena's sandbox: its cost per move against the same agent in-process,
+board-game matches per core-minute and a 10-match duel between sandboxed agents, containments.
 `python -m bench compare --ref REF`: the single-player live point of REF and of this tree, in turn.
 `python -m bench all` (what `make bench` runs) sweeps load points for our design and the
 baseline, measures the codec and storage over the catalogue, and writes bench/results/.
@@ -129,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     agents.add_argument(
         "--verify-timeout", type=float, default=300.0, help="seconds to wait for the verifier"
     )
+    arena = commands.add_parser(
+        "arena", help="the arena's sandbox: cost per move and per match, containments"
+    )
+    arena.add_argument("--moves", type=int, default=3000, help="moves per round, each way")
+    arena.add_argument("--rounds", type=int, default=3)
+    arena.add_argument("--matches", type=int, default=20, help="matches per game")
     args = parser.parse_args(argv)
 
     if args.command == "live":
@@ -240,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
             verify_timeout=args.verify_timeout,
         )
         print(agents_bench.render(result))
+        print(json.dumps(result))
+        return 0
+    if args.command == "arena":
+        from . import arena as arena_bench
+
+        result = arena_bench.run(moves=args.moves, rounds=args.rounds, matches=args.matches)
+        print(arena_bench.render(result))
         print(json.dumps(result))
         return 0
     from .suite import run_all

@@ -4,7 +4,9 @@ It speaks the protocol as written, with nothing of its own on top: JSON text mes
 binary observation encoding (``AOB1``: magic, the header's length, the JSON header, the screen's
 bytes), and several named sessions on one socket (``data.session``), each answered in the order
 it asked, so a socket may have one request in flight per session. The screen of a binary
-observation is a NumPy view of the message, never copied.
+observation is a NumPy view of the message, never copied; a delta-encoded one (``"encoding":
+"delta"``) is rebuilt on the socket's previous screen of its session, with the Python client's
+``Screens``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import defaultdict, deque
 from typing import Any
 
 import numpy as np
+from arcade_client.wire import Screens
 
 try:  # four times json's speed on a screen as a list; the bench's dependencies bring it
     from orjson import loads
@@ -29,8 +32,9 @@ MAGIC = b"AOB1"
 HEADER = struct.Struct("<4sI")
 
 
-def decode(message: str | bytes) -> dict[str, Any]:
-    """A reply as a dict; a binary observation's screen as a uint8 array of its shape."""
+def decode(message: str | bytes, screens: Screens | None = None) -> dict[str, Any]:
+    """A reply as a dict; a binary observation's screen as a uint8 array of its shape (a
+    delta-encoded one rebuilt on the socket's ``screens``, as arcade_client does)."""
     if isinstance(message, str):
         reply: dict[str, Any] = loads(message)
         return reply
@@ -39,8 +43,16 @@ def decode(message: str | bytes) -> dict[str, Any]:
         raise ValueError(f"a binary message must start with {MAGIC!r}, not {magic!r}")
     reply = loads(message[HEADER.size : HEADER.size + size])
     observation = reply["data"]["observation"]
+    shape = tuple(observation["screen_shape"])
+    if observation.get("screen_codec"):
+        if screens is None:
+            raise ValueError("a delta-encoded observation needs the socket's screens")
+        coded = memoryview(message)[HEADER.size + size :]
+        session = reply["data"].get("session", "")
+        observation["screen"] = screens.decoded(session, observation["screen_codec"], coded, shape)
+        return reply
     screen = np.frombuffer(message, dtype=np.uint8, offset=HEADER.size + size)
-    observation["screen"] = screen.reshape(observation["screen_shape"])
+    observation["screen"] = screen.reshape(shape)
     return reply
 
 
@@ -66,6 +78,7 @@ class AgentSocket:
         self.ws = ws
         self.waiting: dict[str, deque[asyncio.Future[dict[str, Any]]]] = defaultdict(deque)
         self.unasked: list[dict[str, Any]] = []
+        self.screens = Screens()
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -82,7 +95,7 @@ class AgentSocket:
     async def _read(self) -> None:
         try:
             async for message in self.ws:
-                reply = decode(message)
+                reply = decode(message, self.screens)
                 data = reply.get("data") or {}
                 queue = self.waiting.get(data.get("session", ""))
                 if queue:

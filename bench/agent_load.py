@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from arcade_client.wire import Screens
 from websockets.sync.client import connect as connect_sync
 
 from .agent_client import AgentSocket, decode, encode, ws_url
@@ -132,8 +133,8 @@ def options_of(*, obs_type: str, frameskip: int, encoding: str, arcade: bool) ->
     options: dict[str, Any] = {"game_name": "pong", "obs_type": obs_type, "frameskip": frameskip}
     if arcade:
         options.update(agent_name="bench", agent_version="1")
-        if encoding == "binary":
-            options["encoding"] = "binary"
+        if encoding in ("binary", "delta"):
+            options["encoding"] = encoding
     return options
 
 
@@ -280,12 +281,16 @@ async def openenv_client_window(
 
 
 def server_features(url: str, token: str) -> dict[str, bool]:
-    """Whether the agent socket sends binary observations and holds named sessions."""
+    """Whether the agent socket sends binary observations (whole, and delta-encoded) and holds
+    named sessions."""
     headers = {"Authorization": f"Bearer {token}"}
-    features = {"binary": False, "multiplex": False}
+    features = {"binary": False, "delta": False, "multiplex": False}
     with connect_sync(ws_url(url), additional_headers=headers, max_size=None) as ws:
         ws.send(encode("reset", {"obs_type": "ram", "encoding": "binary", "agent_name": "probe"}))
         features["binary"] = isinstance(ws.recv(timeout=30), bytes)
+        ws.send(encode("reset", {"obs_type": "ram", "encoding": "delta", "agent_name": "probe"}))
+        delta = ws.recv(timeout=30)
+        features["delta"] = isinstance(delta, bytes) and b'"screen_codec"' in delta
         ws.send(encode("reset", {"obs_type": "ram", "agent_name": "probe"}, session="probe"))
         reply = decode(ws.recv(timeout=30))
         features["multiplex"] = (
@@ -299,29 +304,30 @@ def step_latency(url: str, token: str, *, steps: int, encoding: str) -> dict[str
     """One session, RGB, frameskip 4: each step's round trip over the socket, in ms."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     options = {"game_name": "pong", "obs_type": "rgb", "frameskip": 4, "agent_name": "bench"}
-    if encoding == "binary":
-        options["encoding"] = "binary"
+    if encoding in ("binary", "delta"):
+        options["encoding"] = encoding
     if not token:  # OpenEnv's server: its options are its variables
         options = {}
     rng = np.random.default_rng(1)
+    screens = Screens()
     took: list[float] = []
     with connect_sync(
         ws_url(url), additional_headers=headers, max_size=None, compression=None
     ) as ws:
         ws.send(encode("reset", options))
-        reply = decode(ws.recv(timeout=30))
+        reply = decode(ws.recv(timeout=30), screens)
         legal = len(reply["data"]["observation"]["legal_actions"])
         for _ in range(steps):
             message = encode("step", {"action_id": int(rng.integers(legal))})
             began = time.perf_counter()
             ws.send(message)
-            reply = decode(ws.recv(timeout=30))
+            reply = decode(ws.recv(timeout=30), screens)
             took.append((time.perf_counter() - began) * 1000)
             if reply["type"] != "observation":
                 raise RuntimeError(f"a step was refused: {reply['data']}")
             if reply["data"]["done"]:
                 ws.send(encode("reset", options))
-                ws.recv(timeout=30)
+                decode(ws.recv(timeout=30), screens)
         ws.send(encode("close"))
     return {
         "p50_ms": round(percentile(took, 0.5), 3),

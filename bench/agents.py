@@ -14,11 +14,13 @@ in one run:
   - The headline (``arcade_steps_per_core_s``, ``openenv_steps_per_core_s``, ``ratio``): both
     servers driven by OpenEnv's own client (``GenericEnvClient``, one session, RGB, JSON,
     frameskip 4), and ``lean_ratio``: the lean client (``bench/agent_client.py``) on both,
-    Arcade's ``--agents`` sessions binary (on one socket when it multiplexes), OpenEnv's one
+    Arcade's ``--agents`` sessions in its leanest encoding (delta-encoded binary, else whole
+    binary; on one socket when it multiplexes), OpenEnv's one
     JSON. In ``--rounds`` rounds taken in turn, the median round's ratio reported, so that a
     neighbour's load on the shared cores falls on both alike.
-  - Then the lean client once at frameskip 4 and 1, RGB and RAM, binary and JSON.
-- **Step latency** over the socket, p50 and p99, one session, RGB, binary, frameskip 4, beside
+  - Then the lean client once at frameskip 4 and 1, RGB and RAM, delta, binary and JSON.
+- **Step latency** over the socket, p50 and p99, one session, RGB, frameskip 4, delta-encoded
+  binary (and whole binary, ``step_latency_binary_*``), beside
   the emulator's own step in this process (ale-py's ``act`` four times, the screen copied).
 - **Sessions one web process holds**: sessions opened one after another (a socket each), each
   resetting Pong and stepping at ``--hold-rate`` a second, up to ``--max-sessions``; the most
@@ -246,7 +248,7 @@ def _median_ratio(pairs: list[tuple[Window, Window]], *, recording: bool = False
 
 def headline(rounds: list[dict[str, Window]]) -> dict[str, Any]:
     """The rounds' figures: OpenEnv's client against both servers (RGB, JSON, frameskip 4),
-    and the lean client against both (Arcade binary when it offers it, OpenEnv JSON)."""
+    and the lean client against both (Arcade's leanest encoding it offers, OpenEnv JSON)."""
     client = [(r["arcade/openenv"], r["openenv/openenv"]) for r in rounds]
     lean = [(r["arcade/lean"], r["openenv/lean"]) for r in rounds]
 
@@ -361,6 +363,8 @@ def run(
         arcade = arcade_server(stack, token)
         features = server_features(stack.url, token)
         result["server_features"] = features
+        # The leanest of the socket's encodings the server offers, for the lean client.
+        best = next((e for e in ("delta", "binary") if features[e]), "json")
 
         # RGB, frameskip 4, in rounds taken in turn: OpenEnv's client against both servers,
         # then the lean client against both.
@@ -370,7 +374,7 @@ def run(
             order = (openenv, arcade) if index % 2 == 0 else (arcade, openenv)
             pair = {f"{server.name}/openenv": client(server) for server in order}
             for server in order:
-                pair[f"{server.name}/lean"] = lean(server, "rgb", 4, "binary")
+                pair[f"{server.name}/lean"] = lean(server, "rgb", 4, best)
             measured.append(pair)
         result["openenv_second_session"] = asyncio.run(openenv_second_session(openenv))
         result["openenv_max_sessions"] = 1 if result["openenv_second_session"] != "served" else 2
@@ -379,17 +383,24 @@ def run(
         )
         result.update(headline(measured))
 
-        # The rest, once each: frameskip 4 and 1, RGB and RAM, binary and JSON.
+        # The rest, once each: frameskip 4 and 1, RGB and RAM, each encoding.
         for frameskip in (4, 1):
             for obs_type in ("rgb", "ram"):
                 if (frameskip, obs_type) != (4, "rgb"):
                     lean(openenvs[openenv_key(obs_type, frameskip)], obs_type, frameskip)
-                    lean(arcade, obs_type, frameskip, "binary")
-                lean(arcade, obs_type, frameskip, "json")
+                for encoding in ("delta", "binary", "json"):
+                    offered = encoding == "json" or features[encoding]
+                    if offered and (frameskip, obs_type, encoding) != (4, "rgb", best):
+                        lean(arcade, obs_type, frameskip, encoding)
         with_image = client(openenvs["rgb/4/screen_image"])
         result["openenv_with_screen_image_steps_per_core_s"] = round(_rate(with_image), 1)
 
-        encoding = "binary" if features["binary"] else "json"
+        if best == "delta":  # whole binary screens too, for the record
+            whole = step_latency(stack.url, token, steps=latency_steps, encoding="binary")
+            taken += latency_steps
+            result["step_latency_binary_p50_ms"] = whole["p50_ms"]
+            result["step_latency_binary_p99_ms"] = whole["p99_ms"]
+        encoding = best
         latency = step_latency(stack.url, token, steps=latency_steps, encoding=encoding)
         taken += latency_steps
         result["step_latency_encoding"] = encoding

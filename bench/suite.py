@@ -178,6 +178,8 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
     vs_ai = live_point(VS_AI_PLAYERS, baseline=False, seconds=seconds, extra=("--vs-ai",))
     print("relay: frames against a lockstep replica ...", flush=True)
     relay = command_point("relay")
+    print("arena: the sandbox's cost per move and per match, its containments ...", flush=True)
+    arena = command_point("arena")
     print("this tree against the previous commit, single-player ...", flush=True)
     compared = command_point("compare", "--ref", "HEAD~1", "--sessions", "20")
     our_best, their_best = best(ours), best(theirs)
@@ -190,6 +192,7 @@ def run_all(seconds: float = 15.0) -> dict[str, Any]:
         "export": exporting,
         "live": {"arcade": ours, "baseline": theirs},
         "multi_seat": {"pong_2p": pong_2p, "vs_ai": vs_ai, "relay": relay},
+        "arena": arena,
         "compare_previous": compared,
         "best": {"arcade": our_best, "baseline": their_best},
         "ratios": {
@@ -289,11 +292,27 @@ def render_table(results: dict[str, Any]) -> str:
         "",
         *_multi_seat_lines(results),
         "",
+        _arena_line(results.get("arena") or {}),
+        "",
         "Load points:",
         "",
         *[f"    {_row(p)}" for p in results["live"]["arcade"] + results["live"]["baseline"]],
     ]
     return "\n".join(lines) + "\n"
+
+
+def _arena_line(arena: dict[str, Any]) -> str:
+    if not arena or "error" in arena:
+        return "Arena: failed" + (f" ({arena['error'][-300:]})" if arena.get("error") else "")
+    return (
+        f"Arena ({arena['games_source']}): a sandboxed move costs "
+        f"{arena['sandbox_overhead_ms_per_move']:.3f} ms more than in-process (target ≤ 0.2); "
+        f"{arena['tictactoe_matches_per_minute_per_core']:.0f} tic-tac-toe and "
+        f"{arena['connect_four_matches_per_minute_per_core']:.0f} connect-four matches per "
+        f"core-minute; a 10-match connect-four duel in {arena['connect_four_duel_10_s']:.2f} s "
+        f"(target < 2); containments {arena['containment_checks_passed']}/"
+        f"{arena['containment_checks_total']}."
+    )
 
 
 def _multi_seat_lines(results: dict[str, Any]) -> list[str]:

@@ -12,12 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = {
-    "accounts", "agents", "arcade", "bench", "exports", "games", "play", "recording", "studies",
+    "accounts", "agents", "arcade", "arena", "bench", "exports", "games", "play", "recording",
+    "studies",
 }  # fmt: skip
 
 # What each room may import of the project's own packages (docs/architecture.md).
 ALLOWED: dict[str, set[str]] = {
     "games.engine": {"games.engine"},
+    "arena.sandbox": {"arena.sandbox"},
     "games": {"games", "accounts"},
     "accounts": {"accounts"},
     "recording": {"recording", "games", "accounts"},
@@ -25,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "exports": {"exports", "games", "recording", "accounts"},
     "studies": {"studies", "play", "exports", "games", "recording", "accounts"},
     "agents": {"agents", "play", "exports", "games", "recording", "accounts"},
+    "arena": {"arena", "play", "exports", "games", "recording", "accounts"},
 }
 # What of `arcade` an app may import: the Celery app, to send tasks with (settings come
 # through django.conf).
@@ -59,8 +62,9 @@ def imports(path: Path, module: str) -> Iterator[str]:
 
 
 def room(module: str) -> str | None:
-    if module.startswith("games.engine"):
-        return "games.engine"
+    for inner in ("games.engine", "arena.sandbox"):  # rooms inside an app, stricter than it
+        if module == inner or module.startswith(inner + "."):
+            return inner
     return next((r for r in ALLOWED if module == r or module.startswith(r + ".")), None)
 
 
@@ -78,7 +82,7 @@ def violations() -> list[str]:
             if target.split(".")[0] not in FIRST_PARTY:
                 continue
             if target.startswith("arcade"):
-                if own == "games.engine" or not within(target, ARCADE_FOR_APPS):
+                if own in ("games.engine", "arena.sandbox") or not within(target, ARCADE_FOR_APPS):
                     found.append(f"{module} imports {target}")
                 continue
             if not within(target, ALLOWED[own]):
@@ -106,7 +110,15 @@ def test_it_catches_a_forbidden_import(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["games.engine.codec", "games.engine.pool", "games.engine.replay", "games.engine.hosted"],
+    [
+        "games.engine.codec",
+        "games.engine.pool",
+        "games.engine.replay",
+        "games.engine.hosted",
+        # The sandbox runs in a Celery worker, a bench, and (the runner) inside the sandbox.
+        "arena.sandbox.agent",
+        "arena.sandbox.runner",
+    ],
 )
 def test_importing_the_engine_imports_no_django_or_celery(package: str) -> None:
     script = (

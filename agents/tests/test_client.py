@@ -45,7 +45,7 @@ def test_the_client_plays_an_episode_in_either_encoding_and_reads_its_state(
 ) -> None:
     screens = {}
     with Client(socket(live_stack), token) as arcade:
-        for encoding in ("binary", "json"):
+        for encoding in ("delta", "binary", "json"):
             first = arcade.reset(game_name="pong", seed=3, max_steps=30, encoding=encoding)
             assert first.legal_actions == (0, 1, 2, 3, 4, 5) and not first.done
             seen = [first, *(arcade.step(step % 6) for step in range(30))]
@@ -59,6 +59,7 @@ def test_the_client_plays_an_episode_in_either_encoding_and_reads_its_state(
     assert arcade.closed
     assert screens["binary"].shape == (31, 210, 160, 3) and screens["binary"].dtype == np.uint8
     assert np.array_equal(screens["binary"], screens["json"])
+    assert np.array_equal(screens["delta"], screens["json"])
 
 
 def test_the_servers_errors_are_raised_with_their_code_and_the_session_goes_on(

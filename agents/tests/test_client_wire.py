@@ -104,11 +104,11 @@ def test_it_tells_terminated_from_truncated_as_the_server_says_or_its_own_max_st
     assert ends(seen(False, truncated=False), steps=1, max_steps=None) == (False, False)
 
 
-def test_a_request_names_its_session_and_only_a_binary_encoding() -> None:
+def test_a_request_names_its_session_and_only_an_encoding_other_than_json() -> None:
     reset = json.loads(wire.reset(game_name="pong", seed=7, session="s1").encode())
     assert reset == {
         "type": "reset",
-        "data": {"game_name": "pong", "seed": 7, "encoding": "binary", "session": "s1"},
+        "data": {"game_name": "pong", "seed": 7, "encoding": "delta", "session": "s1"},
     }
     # JSON is the server's default: OpenEnv's own servers would refuse the option.
     assert json.loads(wire.reset(encoding="json").encode()) == {"type": "reset", "data": {}}
@@ -134,7 +134,7 @@ def test_an_envs_options_are_its_defaults_with_what_it_was_made_with() -> None:
         "repeat_action_probability": 0.0,
         "max_steps": 100,
         "seed": 3,
-        "encoding": "binary",
+        "encoding": "delta",
     }
 
 

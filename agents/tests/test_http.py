@@ -89,6 +89,9 @@ def test_openenv_validate_passes_and_sessions_live_across_requests_and_processes
     assert (status, error["code"]) == (404, "no_session")
     status, error = answer(f"{second}/sessions/123.0000000000000000.{'0' * 32}", token=raw)
     assert status == 404 and "POST /sessions" in error["message"]
+    # delta observations are the socket's: each is coded against the reply before
+    status, error = answer(f"{first}/sessions", "POST", {"encoding": "delta"}, raw)
+    assert (status, error["code"]) == (400, "bad_option") and '"binary"' in error["message"]
     # binary observations over HTTP
     status, kind, body = call(f"{second}/sessions", "POST", {"encoding": "binary"}, raw)
     assert status == 201 and kind == wire.BINARY_CONTENT_TYPE

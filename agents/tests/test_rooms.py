@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from agents import services, wire
+from games.catalogue import ATARI_KWARGS
 from play import lobby
 from play.tests.sockets import connect
 from play.tests.test_rooms import Seated, clean_lobby, fast, game, seats_of  # noqa: F401
@@ -75,6 +76,11 @@ async def test_an_agent_and_a_person_play_one_two_player_game_from_the_same_wait
     assert first["reward"] == 0 and not first["done"]
     state = (await agent.ask({"type": "state"}))["data"]
     assert (state["seat"], state["role"]) == (0, "the green paddle, on the right")
+    # The room's settings, not the session's defaults: everyone plays the game's frameskip.
+    assert (state["frameskip"], state["repeat_action_probability"]) == (
+        ATARI_KWARGS["frameskip"],
+        ATARI_KWARGS["repeat_action_probability"],
+    )
     assert state["episode_id"] == first["episode_id"] == (await person.until_episode())["episode"]
     await person.press("ArrowUp")
     # The game goes on in real time for the person; each of the agent's steps is the next frame.

@@ -11,12 +11,14 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from arcade_client import wire as client_wire
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import override_settings
 
 from agents import schema, services, wire
+from agents.wire import Observation
 from arcade.asgi import application
 from play.tests.sockets import end_every_game
 from recording.models import Episode
@@ -172,6 +174,66 @@ async def test_binary_observations_carry_the_same_screen_as_bytes(token: str) ->
     assert (await agent.ask({"type": "state"}))["data"]["encoding"] == "binary"
     assert (await agent.error({"type": "step", "data": {"action_id": 99}}))[0] == "bad_action"
     await agent.ws.disconnect()
+
+
+async def test_delta_observations_rebuild_exactly_the_binary_screens(token: str) -> None:
+    """Two sessions of one seed and the same actions, one binary and one delta-encoded: the
+    client's ``Screens`` rebuild every delta screen exactly, through an episode's end and a
+    reset (a keyframe again), for each observation type."""
+    agent = Agent(token)
+    await agent.open()
+    screens = client_wire.Screens()
+
+    async def delta(message: dict[str, Any]) -> tuple[str, Any]:
+        await agent.send(message)
+        raw = await agent.ws.receive_from(timeout=20)
+        length = int.from_bytes(raw[4:8], "little")  # AOB1, the JSON's length, the JSON
+        coded = json.loads(raw[8 : 8 + length])["data"]["observation"]["screen_codec"]
+        seen = client_wire.decode(raw, screens)
+        assert isinstance(seen, client_wire.Observation), seen
+        return coded, seen.screen
+
+    for obs_type in ("rgb", "grayscale", "ram", "palette"):
+        for episode in range(2):
+            reset = {"seed": 5 + episode, "obs_type": obs_type, "max_steps": 40}
+            _, expected = await agent.binary(
+                {"type": "reset", "data": {**reset, "encoding": "binary", "session": "b"}}
+            )
+            coded, screen = await delta(
+                {"type": "reset", "data": {**reset, "encoding": "delta", "session": "d"}}
+            )
+            assert coded == "keyframe" and np.array_equal(screen, expected)
+            codings = set()
+            for step in range(40):
+                action = {"action_id": step % 6}
+                _, expected = await agent.binary(
+                    {"type": "step", "data": {**action, "session": "b"}}
+                )
+                coded, screen = await delta({"type": "step", "data": {**action, "session": "d"}})
+                codings.add(coded)
+                assert np.array_equal(screen, expected), (obs_type, episode, step)
+            assert codings == {"delta"}
+    # A step's delta is small: Pong's 100,800 bytes of RGB travel as about a hundred.
+    await agent.send({"type": "reset", "data": {"seed": 1, "encoding": "delta"}})
+    await agent.ws.receive_from(timeout=20)
+    sizes = []
+    for _ in range(30):
+        await agent.send({"type": "step", "data": {"action_id": 0}})
+        sizes.append(len(await agent.ws.receive_from(timeout=20)))
+    assert sorted(sizes)[15] < 2_000, sizes
+    await agent.ws.disconnect()
+
+
+def test_a_delta_without_the_screen_before_is_a_reply_the_client_cannot_read() -> None:
+    observation = Observation(
+        screen=np.zeros((2, 8), np.uint8), legal=6, lives=0, frame=4, reward=0.0, done=False,
+        truncated=False, obs_type="palette", episode_id="e",
+    )  # fmt: skip
+    first = client_wire.decode(observation.delta(None), client_wire.Screens())
+    assert isinstance(first, client_wire.Observation) and not first.screen.any()
+    lost = client_wire.decode(observation.delta(np.ones((2, 8), np.uint8)), client_wire.Screens())
+    assert isinstance(lost, client_wire.ArcadeError) and lost.code == "bad_reply"
+    assert "no screen before" in lost.message
 
 
 async def test_one_socket_steps_several_named_sessions_each_its_own_episode(token: str) -> None:

@@ -30,6 +30,8 @@ def test_it_installs_exactly_the_lock_file_with_its_hashes() -> None:
     build = runs("build")
     assert "lock_subset.py requirements.lock >production.lock" in build
     assert re.search(r"uv pip sync .*--require-hashes production\.lock", build)
+    # The arena's runtime (what submitted agents import in their sandbox): its own lock, hashed.
+    assert re.search(r"uv pip sync .*--target /opt/arena-runtime --require-hashes", build)
     # Any pip install checks hashes too (uv itself comes from the lock).
     for command in re.findall(r"pip install[^&]*", build):
         assert "--require-hashes" in command, command
@@ -38,7 +40,10 @@ def test_it_installs_exactly_the_lock_file_with_its_hashes() -> None:
 
 def test_it_leaves_build_tools_and_the_dev_group_out_of_the_image() -> None:
     copies = [i for i in stage("runtime") if i["cmd"] == "COPY" and "--from=build" in i["flags"]]
-    assert [c["value"] for c in copies] == [["/opt/venv", "/opt/venv"]]
+    assert [c["value"] for c in copies] == [
+        ["/opt/venv", "/opt/venv"],
+        ["/opt/arena-runtime", "/opt/arena-runtime"],  # numpy and onnxruntime for the agents
+    ]
     packages = {line.split("==")[0] for line in production_lock().splitlines() if "==" in line}
     assert {"django", "daphne", "celery", "psycopg-binary", "google-cloud-storage"} <= packages
     assert not packages & {"pytest", "playwright", "mypy", "ruff", "gcp-storage-emulator", "uv"}
@@ -95,4 +100,6 @@ def test_it_refuses_an_unknown_role_with_the_list_of_roles() -> None:
 
 def test_it_keeps_local_files_and_secrets_out_of_the_build_context() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".git", ".venv", ".venv-infra", "var", "media", ".env*"} <= set(ignored)
+    assert {".git", ".venv", ".venv-infra", ".arena-runtime", "var", "media", ".env*"} <= set(
+        ignored
+    )

@@ -87,6 +87,28 @@ def test_it_reads_a_binary_observation_as_a_view_of_its_screen() -> None:
     assert np.array_equal(reply["data"]["observation"]["screen"], screen)
 
 
+def test_it_rebuilds_delta_encoded_screens_on_the_sessions_screen_before() -> None:
+    from arcade_client.wire import Screens
+
+    from agents.wire import Observation
+
+    def seen(screen: np.ndarray, frame: int) -> Observation:
+        return Observation(
+            screen=screen, legal=6, lives=0, frame=frame, reward=0.0, done=False,
+            truncated=False, obs_type="rgb", episode_id="e",
+        )  # fmt: skip
+
+    first = np.random.default_rng(1).integers(256, size=(210, 160, 3), dtype=np.uint8)
+    second = first.copy()
+    second[100:104, 20:30] = 7  # a paddle moved
+    screens = Screens()
+    keyframe = decode(seen(first, 0).delta(None, session="a1"), screens)
+    assert np.array_equal(keyframe["data"]["observation"]["screen"], first)
+    delta = seen(second, 4).delta(first, session="a1")
+    assert len(delta) < 2_000
+    assert np.array_equal(decode(delta, screens)["data"]["observation"]["screen"], second)
+
+
 def test_it_reads_json_text_as_is() -> None:
     text = json.dumps({"type": "error", "data": {"code": "bad_action", "message": "no"}})
     assert decode(text) == {"type": "error", "data": {"code": "bad_action", "message": "no"}}

@@ -143,9 +143,10 @@ class AsyncClient:
 
     async def _read(self, ws: ClientConnection) -> None:
         """Hand each reply to the request it answers, until the socket closes."""
+        screens = wire.Screens()  # this socket's delta-encoded sessions' screens
         try:
             async for message in ws:
-                reply = wire.decode(message)
+                reply = wire.decode(message, screens)
                 future = self._ledger.settle(reply)
                 if future is None:
                     self.notices.note(reply)

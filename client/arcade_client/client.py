@@ -50,6 +50,7 @@ class Client:
         )
         self._ledger: Ledger[int] = Ledger()
         self._tickets = itertools.count()
+        self._screens = wire.Screens()  # the socket's delta-encoded sessions' screens
         self.notices = Notices()
         # One round trip now, so that a wrong token fails here (``unauthorized``), not at the
         # first step of a training run already set up.
@@ -144,7 +145,7 @@ class Client:
             ) from None
         except ConnectionClosed as exc:
             raise self._closed(exc) from exc
-        return wire.decode(message)
+        return wire.decode(message, self._screens)
 
     def _closed(self, exc: ConnectionClosed) -> ArcadeError:
         """Why the server closed the socket: its last error (``unauthorized``,

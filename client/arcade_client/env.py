@@ -34,7 +34,7 @@ DEFAULTS: SessionOptions = {
     "frameskip": 4,
     "full_action_space": False,
     "repeat_action_probability": 0.0,
-    "encoding": "binary",
+    "encoding": "delta",
 }
 # Options a reset's ``options`` may not change: the spaces were built from them.
 FIXED = frozenset({"game_name", "obs_type", "full_action_space", "encoding"})

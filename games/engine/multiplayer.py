@@ -513,13 +513,36 @@ _helper_machines: dict[str, MultiAtariMachine] = {}
 
 
 def multi_start_state(game: str, seed: int) -> bytes:
-    """Run in a helper process: the state right after ``start(seed, None)``, for ``start``.
+    """Run in a helper process: the state right after ``start(seed, None)``, for ``start``."""
+    machine = _helper_machine(game)
+    machine.start(seed, None)
+    return machine.snapshot().to_bytes()
 
-    Sticky actions, frameskip and max_steps do not change the start, so one machine per game
-    serves every start of it.
-    """
+
+def multi_shared_start(game: str, seeds: Sequence[int]) -> bytes | None:
+    """Run in a helper process: the start state every seed of ``game`` shares, as
+    ``multi_start_state`` makes it, or None when the start depends on the seed (compared as
+    ``machines.atari_shared_start`` does: the emulator's state without its RNG, and the
+    screen)."""
+    machine = _helper_machine(game)
+    starts = set()
+    for seed in seeds:
+        machine.start(seed, None)
+        state = machine.ale.cloneState()  # the emulator's, without the RNG (cloneSystemState's)
+        try:
+            encoded = bytes(machine.ale.encodeState(state))
+        finally:
+            machine.ale.deleteState(state)
+        starts.add((encoded, machine.frame.tobytes()))
+    if len(starts) > 1:
+        return None
+    return machine.snapshot().to_bytes()
+
+
+def _helper_machine(game: str) -> MultiAtariMachine:
+    """The helper process's machine of a game, made once: sticky actions, frameskip and
+    max_steps do not change the start, so one machine serves every start of it."""
     machine = _helper_machines.get(game)
     if machine is None:
         machine = _helper_machines[game] = MultiAtariMachine(game)
-    machine.start(seed, None)
-    return machine.snapshot().to_bytes()
+    return machine

@@ -6,6 +6,10 @@ seed)``, the state right after ``start(seed, None)``, and the machine restores i
 ``start(seed, state)``, which also seeds each seat's sticky actions from ``seed`` exactly as
 ``start(seed, None)`` does. So a multi-seat episode is replayed from ``start(seed, None)`` with
 the seed ``acquire`` returned, as a one-seat ALE episode is from ``reset(seed=seed)``.
+
+Most games' starts do not depend on the seed at all (``atari_shared_start``): once the helper
+has told so, one state starts every episode of the game, whatever its seed, and nothing is
+seeded ahead for it.
 They are never hosted: multi-agent-ale-py calls its emulator through ctypes, which lets go of
 the GIL, so a build on the builder thread does not stall the games being played.
 """
@@ -22,16 +26,30 @@ import threading
 import time
 import weakref
 from collections import defaultdict, deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeAlias, TypeVar
 
 from .hosted import HostedMachine, open_hosts, start_fork_server
-from .machines import AnyMachine, GameConfig, atari_start_state, build_machine
+from .machines import (
+    AnyMachine,
+    GameConfig,
+    atari_shared_start,
+    atari_start_state,
+    build_machine,
+)
 from .registry import is_atari, is_board, is_multi_seat, multi_seat_name, register_all
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 StartState = tuple[int, "concurrent.futures.Future[bytes]"]
+SharedStart: TypeAlias = "concurrent.futures.Future[bytes | None]"
+
+# The seeds whose starts are compared to tell whether a game's start depends on its seed: a
+# game that keeps Stella's power-on noise in its RAM differs at once, in 128 random bytes.
+SEEDS_COMPARED = (0, 1, 2**31 - 1)
 
 
 def seeded_in_helper(config: GameConfig) -> bool:
@@ -51,13 +69,28 @@ def start_state(config: GameConfig, seed: int) -> bytes:
     return atari_start_state(config.env_id, config.env_kwargs, seed)
 
 
+def shared_start(config: GameConfig) -> bytes | None:
+    """Run in the helper process: the start state every seed of this game shares, for
+    ``start(seed, state)`` with any seed; None when its start depends on the seed."""
+    if is_multi_seat(config.env_id):
+        from .multiplayer import multi_shared_start
+
+        return multi_shared_start(multi_seat_name(config.env_id), SEEDS_COMPARED)
+    return atari_shared_start(config.env_id, config.env_kwargs, SEEDS_COMPARED)
+
+
+def _failed(future: concurrent.futures.Future[Any]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
+
+
 class MachinePool:
     """Idle machines by game, reused across episodes, and seeded start states made ahead.
 
     Building an ALE machine takes ~70 ms, so machines are built ahead (``prewarm``) and kept;
     only a new peak of concurrent players of one game builds more. Seeding one costs as much
     again, in a helper process; a few seeded start states per game are kept in stock there,
-    so New game restores one (~0.1 ms) instead of waiting.
+    so New game restores one (~0.1 ms) instead of waiting. A game whose start does not depend
+    on its seed (most) needs no stock: one start state, told once, serves every seed.
 
     Nothing here builds, loads or resets an emulator on the event loop. ale-py holds the GIL
     while it loads a ROM (two thirds of it in Stella's colour-averaging table,
@@ -91,6 +124,7 @@ class MachinePool:
     ) -> None:
         self._idle: dict[str, list[AnyMachine]] = defaultdict(list)
         self._stock: dict[str, deque[StartState]] = defaultdict(deque)
+        self._shared: dict[str, SharedStart] = {}
         self._lock = threading.Lock()
         self._max_idle = max_idle_per_game
         self._use_helper = use_helper
@@ -191,15 +225,32 @@ class MachinePool:
             )
         return self._helper
 
-    def _order_start(self, config: GameConfig) -> StartState:
-        seed = secrets.randbits(31)  # below 2**31: ALE's seeds, one- and multi-seat, are int32
+    def _submit(self, work: Callable[..., _T], *args: object) -> concurrent.futures.Future[_T]:
         try:
-            future = self.helper().submit(start_state, config, seed)
+            return self.helper().submit(work, *args)
         except BrokenProcessPool:
             log.warning("seeding helper process died; starting a new one")
             self._helper = None
-            future = self.helper().submit(start_state, config, seed)
-        return seed, future
+            return self.helper().submit(work, *args)
+
+    def _order_start(self, config: GameConfig) -> StartState:
+        seed = secrets.randbits(31)  # below 2**31: ALE's seeds, one- and multi-seat, are int32
+        return seed, self._submit(start_state, config, seed)
+
+    def _shared_future(self, config: GameConfig) -> SharedStart:
+        """Under the lock: the helper's answer to whether every seed of the game starts alike,
+        asked once (again if the helper died meanwhile)."""
+        future = self._shared.get(config.pool_key)
+        if future is None or _failed(future):
+            future = self._shared[config.pool_key] = self._submit(shared_start, config)
+        return future
+
+    def shared_start(self, config: GameConfig) -> bytes | None:
+        """The start state every seed of the game shares, once the helper has told; None
+        until then, and for a game whose start depends on its seed."""
+        with self._lock:
+            future = self._shared_future(config)
+        return future.result() if future.done() and not _failed(future) else None
 
     def _top_up(self, config: GameConfig) -> None:
         stock = self._stock[config.pool_key]
@@ -229,8 +280,11 @@ class MachinePool:
         live (False for a program's: see the class's docstring).
         """
         machine = await self._off_loop(config, watched)
+        helped = self._use_helper and seeded_in_helper(config)
+        shared = self.shared_start(config) if helped else None
         if (
-            seed is None
+            shared is None
+            and seed is None
             and seeded_in_helper(config)
             and self._use_helper
             and not isinstance(machine, HostedMachine)
@@ -249,11 +303,12 @@ class MachinePool:
             except BaseException:
                 self.release(config, machine)
                 raise
-        # Seeded here: a game that needs no helper, or a hosted machine, which resets in its
-        # own process (nothing here waits for it, nor for the helper's queue).
+        # Started from the state every seed shares; or seeded here: a game that needs no
+        # helper, or a hosted machine, which resets in its own process (nothing here waits for
+        # it, nor for the helper's queue).
         seed = secrets.randbits(31) if seed is None else seed
         try:
-            return machine, seed, await asyncio.to_thread(machine.start, seed, None)
+            return machine, seed, await asyncio.to_thread(machine.start, seed, shared)
         except BaseException:
             with self._lock:
                 self._given_back(machine)
@@ -296,10 +351,15 @@ class MachinePool:
                     log.exception("could not prewarm %s", config.slug)
                     break
             if self._use_helper and seeded_in_helper(config):
+                # Ready means ready: the first players get a start state at once.
+                with self._lock:
+                    shared = self._shared_future(config)
+                concurrent.futures.wait([shared], timeout=120)
+                if self.shared_start(config) is not None:
+                    continue
                 with self._lock:
                     self._top_up(config)
                     ordered = [future for _, future in self._stock[config.pool_key]]
-                # Ready means ready: the first players get a start state at once.
                 concurrent.futures.wait(ordered, timeout=120)
 
     def shutdown(self) -> None:
