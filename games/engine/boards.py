@@ -624,7 +624,8 @@ def one_ply(rules: Rules, seat: int, rng: np.random.Generator) -> int:
 class TurnGame:
     """A board game as a turn-based match runner steps it, one move at a time by the seat to
     move (the arena's ``TurnGame`` shape: ``reset``, ``to_move``, ``observation``,
-    ``action_mask``, ``step``, ``scores``). It steps a ``BoardMachine`` and keeps the joint
+    ``action_mask``, ``step``, ``scores``), with PettingZoo's observations and masks (no
+    NOOP: a runner's seat is never asked to pass). It steps a ``BoardMachine`` and keeps the joint
     actions it played, so a runner's match can be recorded and replayed like a room's
     (``multireplay.replay_multi(name, {}, seed, game.joint_actions)``)."""
 
@@ -634,6 +635,7 @@ class TurnGame:
         self.joint_actions: list[list[int]] = []
         self.returns = [0.0] * self.machine.seats
         self.truncated = False
+        self.last: MultiOutcome | None = None  # the last step's outcome
 
     def reset(self, seed: int) -> None:
         self.machine.start(seed, None)
@@ -641,6 +643,7 @@ class TurnGame:
         self.joint_actions = []
         self.returns = [0.0] * self.machine.seats
         self.truncated = False
+        self.last = None
 
     def to_move(self) -> int | None:
         """The seat to move; None once the game is over (or cut at ``max_steps``)."""
@@ -650,21 +653,22 @@ class TurnGame:
         return self.machine.observe(seat)
 
     def action_mask(self, seat: int) -> npt.NDArray[np.int8]:
-        return self.machine.action_mask(seat)
+        """PettingZoo's mask (quarto: its env's actions but NOOP): the machine's without its
+        NOOP, which is never legal, so that an agent trained on PettingZoo sees its own."""
+        return self.machine.action_mask(seat)[:-1]
 
-    def step(self, action: int) -> MultiOutcome:
+    def step(self, action: int) -> None:
         """The seat to move plays ``action`` (refused, changing nothing, if the mask refuses
-        it: the outcome's ``info["illegal"]`` says so and the runner decides what it costs)."""
+        it: ``last.info["illegal"]`` says so, and the runner decides what it costs)."""
         mover = self.machine.to_move
         if mover is None or self.truncated:
             raise ValueError("the game is over: reset it to play again")
         joint = [self.machine.game.noop] * self.machine.seats
         joint[mover] = action
-        outcome = self.machine.advance(joint)
+        outcome = self.last = self.machine.advance(joint)
         self.joint_actions.append(joint)
         self.returns = [total + r for total, r in zip(self.returns, outcome.rewards, strict=True)]
         self.truncated = outcome.truncated
-        return outcome
 
     def scores(self) -> tuple[float, float]:
         """Each seat's score: 1 a win, -1 a loss, 0 a draw (or a game not over)."""

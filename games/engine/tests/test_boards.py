@@ -4,6 +4,8 @@ rewards, determinism, freeze/thaw, replay, and the AI that wins if it can and bl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 from pettingzoo.classic import connect_four_v3, tictactoe_v3
@@ -318,8 +320,9 @@ def test_a_match_runner_plays_a_board_game_move_by_move_and_its_moves_replay(nam
     game = TurnGame(name)
     game.reset(5)
     rng = np.random.default_rng(5)
-    refused = game.step(game.machine.game.noop)  # a botched move changes nothing
-    assert refused.info["illegal"] and game.to_move() == 0
+    game.step(game.machine.game.noop)  # a botched move changes nothing
+    assert game.last is not None and game.last.info["illegal"] and game.to_move() == 0
+    assert len(game.action_mask(0)) == game.machine.game.n_actions - 1  # PettingZoo's, no NOOP
     while (seat := game.to_move()) is not None:
         assert game.observation(seat).shape == game.machine.observe(seat).shape
         game.step(int(rng.choice(np.flatnonzero(game.action_mask(seat)))))
@@ -329,3 +332,26 @@ def test_a_match_runner_plays_a_board_game_move_by_move_and_its_moves_replay(nam
     assert frames[-1].terminated
     with pytest.raises(ValueError, match="over"):
         game.step(0)
+
+
+class RandomPlayer:
+    """An in-process player in the arena's ``Player`` shape: a random legal move."""
+
+    def reset(self, seat: int, game_info: dict[str, object]) -> None:
+        self.rng = np.random.default_rng(int(str(game_info["seed"])))
+
+    def act(self, observation: np.ndarray, action_mask: Sequence[int] | np.ndarray) -> int:
+        return int(self.rng.choice(np.flatnonzero(action_mask)))
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_the_arenas_match_runner_plays_a_board_game_to_its_end(name: str) -> None:
+    from arena.sandbox.match import play_match
+    from games.engine.boards import TurnGame
+
+    for seed in range(3):
+        game = TurnGame(name)
+        result = play_match(game, [RandomPlayer(), RandomPlayer()], seed=seed, game_info={})
+        assert result.failure is None and result.moves == len(game.joint_actions)
+        assert result.scores in ((1.0, -1.0), (-1.0, 1.0), (0.0, 0.0))
+        assert result.winner == (None if result.scores == (0.0, 0.0) else result.scores.index(1.0))
