@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .engine.boards import board_game
 from .engine.keymap import ATARI_KEYS, atari_key_map
 from .engine.multiplayer import ROLES, multi_seat_game
 
@@ -484,6 +485,232 @@ DEFAULT_GAMES += [
             ),
         ],
         policies=[RANDOM],
+        on_leave="ai",
+    ),
+]
+
+
+# --- board games -----------------------------------------------------------------------------
+# Two seats, turn-based (games/engine/boards.py): a person moves by clicking a cell, a column or
+# a piece on the board (the key map's "board" regions, in frame pixels, each pressing its key),
+# or with the arrow keys and Enter (the page moves a cursor between the regions), or with the
+# number keys where a game has few moves. An AI's move is played as soon as it is its turn.
+
+# Tic-tac-toe's cells by reading order (1 top left, 9 bottom right), as PettingZoo numbers
+# them: by column (cell = 3 * column + row).
+TTT_DIGITS = {f"Digit{3 * row + column + 1}": 3 * column + row for row in range(3) for column in range(3)}  # fmt: skip  # noqa: E501
+
+
+def _board_keys(game: str, keys: dict[str, int], labels: dict[int, str]) -> dict[str, Any]:
+    """The key map of a board game: ``keys`` press moves (a key code each, its action), and
+    a click on a region presses the key of its move, or a key of its own ("Move<action>")."""
+    spec = board_game(game)
+    by_action = {action: code for code, action in keys.items()}
+    regions = []
+    for left, top, width, height, action in spec.regions:
+        code = by_action.setdefault(action, f"Move{action}")
+        regions.append([left, top, width, height, code])
+    symbols = {action: spec.action_meanings[action] for action in by_action}
+    return {
+        "keys": {code: symbols[action] for action, code in by_action.items()},
+        "combos": {"": spec.noop, **{symbols[action]: action for action in by_action}},
+        "labels": {symbols[action]: text for action, text in labels.items()},
+        "touch": [],
+        "board": {"regions": regions},
+    }
+
+
+BOARD_PLAYER = {"name": "Board player", "kind": "board"}
+YOUR_TURN = " The strip above the board has your colour when it is your turn."
+CLICK = " Click where you want to play, or steer the cursor over the board from the keyboard."
+
+
+def _board_seat(
+    index: int,
+    game: str,
+    instructions: str,
+    *,
+    fill: str = "human",
+    human_timeout: int = 30,
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "role": board_game(game).roles[index],
+        "instructions": instructions,
+        "key_map": {},
+        "fill": fill,
+        "policy": "Board player",
+        "human_timeout": human_timeout,
+    }
+
+
+def _board(
+    slug: str,
+    title: str,
+    game: str,
+    description: str,
+    instructions: str,
+    key_map: dict[str, Any],
+    *,
+    seats: list[dict[str, Any]],
+    on_leave: str,
+) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "title": title,
+        "env_id": f"multi/{game}",
+        "env_kwargs": {"max_steps": 500},
+        "fps": 4,
+        "turn_based": True,
+        "short_description": description,
+        "instructions": instructions,
+        "key_map": key_map,
+        "default_action": board_game(game).noop,
+        "max_steps": 500,
+        "on_leave": on_leave,
+        "seats": seats,
+        "policies": [BOARD_PLAYER],
+        # Nothing moves until someone plays: the first move is the start.
+        "start_countdown": 1.0,
+    }
+
+
+TTT_KEYS = _board_keys(
+    "tictactoe",
+    TTT_DIGITS,
+    {3 * c + r: f"mark row {r + 1}, column {c + 1}" for r in range(3) for c in range(3)},
+)
+C4_KEYS = _board_keys(
+    "connect_four",
+    {f"Digit{column + 1}": column for column in range(7)},
+    {column: f"drop a disc in column {column + 1}" for column in range(7)},
+)
+QUARTO_KEYS = _board_keys(
+    "quarto",
+    {},
+    {
+        **{cell: f"place the piece in hand on cell {cell + 1}" for cell in range(16)},
+        **{16 + piece: f"give piece {piece + 1} to your opponent" for piece in range(16)},
+    },
+)
+TTT_RULES = "Three in a row, column or diagonal wins."
+C4_RULES = "Drop discs into the columns; four in a row, column or diagonal wins."
+QUARTO_RULES = (
+    "Sixteen pieces: tall or short, dark or light, square or round, hollow or solid. You "
+    "place the piece your opponent gave you, then give them one of the rest. Whoever places "
+    "the fourth piece of a row, column or diagonal whose pieces share an attribute wins."
+)
+
+DEFAULT_GAMES += [
+    _board(
+        "tictactoe",
+        "Tic-tac-toe",
+        "tictactoe",
+        "Noughts and crosses against the board player.",
+        TTT_RULES + " You play crosses and move first; the board player wins if it can and "
+        "blocks if it must.",
+        TTT_KEYS,
+        seats=[
+            _board_seat(0, "tictactoe", "You are crosses, in red." + CLICK + YOUR_TURN),
+            _board_seat(1, "tictactoe", "", fill="policy"),
+        ],
+        on_leave="abandon",
+    ),
+    _board(
+        "tictactoe-2p",
+        "Tic-tac-toe for two",
+        "tictactoe",
+        "Noughts and crosses, two people on two screens.",
+        TTT_RULES + " If nobody takes the second seat within half a minute, the board player "
+        "does; it also takes over from a player who leaves.",
+        TTT_KEYS,
+        seats=[
+            _board_seat(0, "tictactoe", "You are crosses, in red, and move first." + CLICK),
+            _board_seat(
+                1,
+                "tictactoe",
+                "You are noughts, in blue." + CLICK + YOUR_TURN,
+                fill="human_or_policy",
+                human_timeout=WAIT,
+            ),
+        ],
+        on_leave="ai",
+    ),
+    _board(
+        "connect-four",
+        "Connect four",
+        "connect_four",
+        "Four in a row against the board player.",
+        C4_RULES + " You play red and move first; the board player wins if it can and blocks "
+        "if it must.",
+        C4_KEYS,
+        seats=[
+            _board_seat(
+                0,
+                "connect_four",
+                "You are red. Click a column, press its number (1 to 7), or steer the cursor "
+                "over the board from the keyboard." + YOUR_TURN,
+            ),
+            _board_seat(1, "connect_four", "", fill="policy"),
+        ],
+        on_leave="abandon",
+    ),
+    _board(
+        "connect-four-2p",
+        "Connect four for two",
+        "connect_four",
+        "Four in a row, two people on two screens.",
+        C4_RULES + " If nobody takes the second seat within half a minute, the board player "
+        "does; it also takes over from a player who leaves.",
+        C4_KEYS,
+        seats=[
+            _board_seat(0, "connect_four", "You are red and move first." + CLICK),
+            _board_seat(
+                1,
+                "connect_four",
+                "You are blue." + CLICK + YOUR_TURN,
+                fill="human_or_policy",
+                human_timeout=WAIT,
+            ),
+        ],
+        on_leave="ai",
+    ),
+    _board(
+        "quarto",
+        "Quarto",
+        "quarto",
+        "Four pieces with something in common, against the board player.",
+        QUARTO_RULES + " You open by choosing the board player's first piece.",
+        QUARTO_KEYS,
+        seats=[
+            _board_seat(
+                0,
+                "quarto",
+                "Click a piece on the right to give it, and a cell of the board to place the "
+                "piece in hand; or steer the cursor over the board from the keyboard." + YOUR_TURN,
+            ),
+            _board_seat(1, "quarto", "", fill="policy"),
+        ],
+        on_leave="abandon",
+    ),
+    _board(
+        "quarto-2p",
+        "Quarto for two",
+        "quarto",
+        "Four pieces with something in common, two people on two screens.",
+        QUARTO_RULES + " If nobody takes the second seat within half a minute, the board "
+        "player does; it also takes over from a player who leaves.",
+        QUARTO_KEYS,
+        seats=[
+            _board_seat(0, "quarto", "You give the first piece." + CLICK + YOUR_TURN),
+            _board_seat(
+                1,
+                "quarto",
+                "Your opponent gives you the first piece." + CLICK + YOUR_TURN,
+                fill="human_or_policy",
+                human_timeout=WAIT,
+            ),
+        ],
         on_leave="ai",
     ),
 ]

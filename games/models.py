@@ -6,10 +6,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from .engine.keymap import Control, KeyMap, combines, describe
+from .engine.boards import seated_game
+from .engine.keymap import Control, KeyMap, combines, describe, keyboard_only
 from .engine.machines import GameConfig, SeatConfig
-from .engine.multiplayer import multi_seat_game
-from .engine.registry import is_atari, is_multi_seat, multi_seat_name
+from .engine.registry import is_atari, is_board, is_multi_seat, multi_seat_name
 
 
 class GameQuerySet(models.QuerySet["Game"]):
@@ -97,7 +97,7 @@ class Game(models.Model):
     @property
     def is_atari(self) -> bool:
         """An Atari game, one- or multi-seat: palette-index frames and a RAM to observe."""
-        return is_atari(self.env_id) or is_multi_seat(self.env_id)
+        return is_atari(self.env_id) or (is_multi_seat(self.env_id) and not is_board(self.env_id))
 
     @property
     def is_multi_seat(self) -> bool:
@@ -108,7 +108,7 @@ class Game(models.Model):
         """How many players the game takes at once; ValueError for an unknown multi-seat game."""
         if not self.is_multi_seat:
             return 1
-        return multi_seat_game(multi_seat_name(self.env_id)).seats
+        return seated_game(multi_seat_name(self.env_id)).seats
 
     def seats_in_force(self) -> list[GameSeat]:
         """The seats a match fills, in order: the saved ones; a multi-seat game without any
@@ -117,7 +117,7 @@ class Game(models.Model):
         saved = list(self.seats.all()) if self.pk else []
         if saved or not self.is_multi_seat:
             return saved
-        roles = multi_seat_game(multi_seat_name(self.env_id)).roles
+        roles = seated_game(multi_seat_name(self.env_id)).roles
         return [
             GameSeat(game=self, index=index, role=roles[index] if index < len(roles) else "")
             for index in range(self.seat_count)
@@ -138,6 +138,10 @@ class Game(models.Model):
         """What each key does, from the key map in force (derived on save when left empty)."""
         return describe(self.key_map, self.action_meanings)
 
+    def keyboard_controls(self) -> list[Control]:
+        """The controls a keyboard has keys for (a board game's clicked moves left out)."""
+        return keyboard_only(self.controls_list())
+
     @property
     def keys_combine(self) -> bool:
         return combines(self.key_map)
@@ -147,6 +151,14 @@ class Game(models.Model):
         by_symbol = {control.symbol: control for control in self.controls_list()}
         touch = self.key_map.get("touch") or []
         return [by_symbol[symbol] for symbol in touch if symbol in by_symbol]
+
+    @property
+    def board_regions(self) -> list[list[Any]]:
+        """A board game's moves as the page clicks them: [left, top, width, height, key code]
+        in the frame's pixels (the key map's "board"); none for other games."""
+        board = self.key_map.get("board") if isinstance(self.key_map, dict) else None
+        regions = board.get("regions") if isinstance(board, dict) else None
+        return regions if isinstance(regions, list) else []
 
     @property
     def on_leave_explained(self) -> str:
@@ -215,6 +227,7 @@ class Policy(models.Model):
     class Kind(models.TextChoices):
         RANDOM = "random", "Random (built in: a uniformly random action)"
         PONG_TRACKER = "pong-tracker", "Pong tracker (built in: follows the ball, read from RAM)"
+        BOARD = "board", "Board player (built in: wins if it can, blocks if it must; board games)"
         ONNX = "onnx", "ONNX model (uploaded)"
 
     class Observation(models.TextChoices):
@@ -343,6 +356,10 @@ class GameSeat(models.Model):
     def controls_list(self) -> list[Control]:
         """What each key does in this seat, from its key map (else the game's)."""
         return describe(self.key_map_in_force, self.game.action_meanings)
+
+    def keyboard_controls(self) -> list[Control]:
+        """The controls a keyboard has keys for (a board game's clicked moves left out)."""
+        return keyboard_only(self.controls_list())
 
     def filled_by(self) -> str:
         """Who plays this seat, for people: "A person, or Pong tracker (AI) after 30 s"."""

@@ -16,10 +16,11 @@ from django.db import transaction
 from PIL import Image
 
 from .catalogue import ATARI_KWARGS, DEFAULT_GAMES
+from .engine.boards import BoardMachine
 from .engine.keymap import KeyMap, KeyMapError, atari_key_map, digit_key_map
 from .engine.machines import make_env
 from .engine.multiplayer import MultiAtariMachine
-from .engine.registry import is_atari, is_multi_seat, multi_seat_name
+from .engine.registry import is_atari, is_board, is_multi_seat, multi_seat_name
 from .models import Game, GameSeat, Policy
 
 if TYPE_CHECKING:
@@ -82,13 +83,23 @@ def env_inspect(env_id: str, env_kwargs: dict[str, Any]) -> EnvFacts:
 
 
 def _multi_seat_inspect(env_id: str, env_kwargs: dict[str, Any]) -> EnvFacts:
-    """``env_inspect`` of a multi-seat Atari game: its machine built and started once."""
+    """``env_inspect`` of a multi-seat game (Atari or board): its machine built and started
+    once."""
+    name = multi_seat_name(env_id)
+    machine: MultiAtariMachine | BoardMachine
     try:
-        machine = MultiAtariMachine(multi_seat_name(env_id), **env_kwargs)
+        if is_board(env_id):
+            machine = BoardMachine(name, **env_kwargs)
+        else:
+            machine = MultiAtariMachine(name, **env_kwargs)
     except TypeError as exc:
+        takes = (
+            "max_steps"
+            if is_board(env_id)
+            else "frameskip, repeat_action_probability, full_action_space and max_steps"
+        )
         raise ValidationError(
-            f"The env kwargs do not fit {env_id!r}: a multi-seat game takes frameskip, "
-            f"repeat_action_probability, full_action_space and max_steps ({exc})"
+            f"The env kwargs do not fit {env_id!r}: a multi-seat game takes {takes} ({exc})"
         ) from exc
     except (ValueError, FileNotFoundError) as exc:
         raise ValidationError(f"Cannot build {env_id!r}: {exc}") from exc
@@ -101,7 +112,7 @@ def _multi_seat_inspect(env_id: str, env_kwargs: dict[str, Any]) -> EnvFacts:
                 f"The seats of {env_id!r} choose from different actions, which Arcade cannot "
                 "play yet."
             )
-        frame = np.asarray(machine.ale.getScreenRGB(), np.uint8)
+        frame = np.asarray(machine.rgb(), np.uint8)
         return EnvFacts(
             action_meanings=list(meanings[0]),
             first_frame=frame,
@@ -326,6 +337,13 @@ def policy_build(
     game = policy.game
     if not 0 <= seat < game.seat_count:
         raise PolicyUnfit("game", f"{game} has no player {seat + 1}: it has {game.seat_count}")
+    board = is_board(game.env_id)
+    if policy.kind == Policy.Kind.BOARD and not board:
+        raise PolicyUnfit("kind", f"the board player plays board games; {game} is {game.env_id}")
+    if board and policy.kind not in (Policy.Kind.BOARD, Policy.Kind.RANDOM):
+        raise PolicyUnfit(
+            "kind", "a board game's AI is built in: the board player, or a random legal move"
+        )
     if policy.kind == Policy.Kind.ONNX:
         if model is None:
             with policy.model.open("rb") as stored:
@@ -347,7 +365,11 @@ def policy_build(
             "kind", f"the Pong tracker plays Pong (one- or two-player); {game} is {game.env_id}"
         )
     return engine_policies.built_in(
-        policy.kind, action_meanings=game.action_meanings, seat=seat, every_k=policy.every_k
+        policy.kind,
+        action_meanings=game.action_meanings,
+        seat=seat,
+        every_k=policy.every_k,
+        board=board,
     )
 
 

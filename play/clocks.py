@@ -76,15 +76,38 @@ class DeadlineClock(Generic[R]):
 
 
 class TurnClock(Generic[R]):
-    """One step a move; between moves, ``idle`` every ``idle_seconds`` (chunks still leave)."""
+    """One step a move; between moves, ``idle`` every ``idle_seconds`` (chunks still leave).
 
-    def __init__(self, idle_seconds: float) -> None:
+    ``machine_moves``: whether the seat to move plays without a key (an AI at a board game):
+    then the clock steps after ``think_seconds``, so that a person sees the board before the
+    reply lands on it, instead of waiting for a key.
+    """
+
+    def __init__(
+        self,
+        idle_seconds: float,
+        *,
+        machine_moves: Callable[[], bool] | None = None,
+        think_seconds: float = 0.0,
+    ) -> None:
         self.idle_seconds = idle_seconds
+        self.machine_moves = machine_moves
+        self.think_seconds = think_seconds
         self._turn = asyncio.Event()
 
     async def run(self, step: Step[R], idle: Callable[[], None]) -> R:
-        self._turn.clear()  # the key that began is not a move
+        if self.machine_moves is None:
+            self._turn.clear()  # the key that began is not a move
+        # (A game of several seats begins by itself after its countdown, not with a key: a
+        # move made before this loop first ran was checked and kept by the match, and counts.)
         while True:
+            if self.machine_moves is not None and self.machine_moves():
+                await asyncio.sleep(self.think_seconds)
+                self._turn.clear()  # a key pressed meanwhile was not the mover's
+                reason = await step()
+                if reason is not None:
+                    return reason
+                continue
             try:
                 await asyncio.wait_for(self._turn.wait(), self.idle_seconds)
             except TimeoutError:

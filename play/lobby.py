@@ -29,6 +29,7 @@ from django.conf import settings
 
 from games.engine.deciding import DecisionThread
 from games.engine.machines import GameConfig, SeatConfig
+from games.engine.registry import is_board
 from games.models import Game, Policy
 from games.services import policy_build
 
@@ -356,6 +357,12 @@ async def _policy_seat(game: Game, config: GameConfig, index: int) -> PolicySeat
         policy = None
         if seat.policy_id is not None:
             policy = Policy.objects.filter(pk=seat.policy_id, enabled=True).first()
+        if policy is None and is_board(game.env_id):
+            # A board game's random player would be a random *legal* move: the board player
+            # is as cheap, and a better opponent.
+            policy, _ = Policy.objects.get_or_create(
+                game=game, name="Board player", defaults={"kind": Policy.Kind.BOARD}
+            )
         if policy is None:
             policy, _ = Policy.objects.get_or_create(
                 game=game, name="Random", defaults={"kind": Policy.Kind.RANDOM, "every_k": 4}

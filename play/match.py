@@ -31,7 +31,7 @@ from recording.recorder import Recorder, SeatsRecord, record_step
 from . import protocol as p
 from .clocks import Clock, DeadlineClock, TurnClock
 from .protocol import EndReason
-from .seats import VACANT, Holder, HumanSeat, Seat
+from .seats import VACANT, Holder, HumanSeat, PolicySeat, ScriptedSeat, Seat
 from .viewers import Gone, Transport, Viewer
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ class LiveSettings:
     # Seconds a game waits for its player (not begun yet, or paused with the tab hidden)
     # before it ends as abandoned: an idle tab must not hold a seat for ever.
     wait_for_player: float = 600.0
+    # Seconds an AI at a turn-based game waits before its move is played (a reply landing
+    # the instant the person's move does is hard to follow).
+    think_seconds: float = 0.4
 
 
 class Episode:
@@ -126,7 +129,11 @@ class Match:
         self.multi = len(self.seats) > 1
         if clock is None:
             clock = (
-                TurnClock[EndReason](settings.chunk_seconds)
+                TurnClock[EndReason](
+                    settings.chunk_seconds,
+                    machine_moves=self._machine_moves if self.multi else None,
+                    think_seconds=settings.think_seconds,
+                )
                 if game.turn_based
                 else DeadlineClock[EndReason](game.fps)
             )
@@ -236,6 +243,13 @@ class Match:
         if took.changed:
             self.clock.hurry()
         if self.game.turn_based and chosen.action != self.game.default_action and took.pressed:
+            refused = _refusal(episode.machine, seat, chosen.action)
+            if refused is not None:
+                # Not a move (not their turn, a full column): nothing is stepped or recorded,
+                # and the key no longer counts.
+                chosen.action = self.game.default_action
+                raise p.ProtocolError("illegal_move", refused)
+            chosen.latch()
             self.clock.move()
 
     def on_ack(self, frame: int, *, seat: int = 0) -> None:
@@ -358,6 +372,13 @@ class Match:
     def unwatch(self, viewer: Viewer) -> None:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
+
+    def _machine_moves(self) -> bool:
+        """A turn-based game's seat to move decides at once, without a key: an AI policy or a
+        script. (A person's seat waits for their key; a program's for its ``step``.)"""
+        episode = self.episode
+        to_move = getattr(episode.machine, "to_move", None) if episode is not None else None
+        return to_move is not None and isinstance(self.seats[to_move], PolicySeat | ScriptedSeat)
 
     def _players_here(self) -> bool:
         """Every person's seat has its screen attached: a step now is play someone saw."""
@@ -900,6 +921,13 @@ def human_seat(game: GameConfig, index: int, *, holder: Holder = VACANT) -> Huma
         key_map = game.seats[index].key_map
     keymap = KeyMap(key_map, default_action=game.default_action, n_actions=game.n_actions)
     return HumanSeat(keymap, default_action=game.default_action, holder=holder)
+
+
+def _refusal(machine: Machine | MultiMachine, seat: int, action: int) -> str | None:
+    """Why ``seat`` may not play ``action`` now, for a machine that knows (a board game's):
+    its words for the player; None for a legal move, or any move of another machine."""
+    refusal = getattr(machine, "refusal", None)
+    return refusal(seat, action) if refusal is not None else None
 
 
 def _plain_info(info: dict[str, Any]) -> dict[str, Any]:

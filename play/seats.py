@@ -85,6 +85,7 @@ class HumanSeat:
         self.stamp = InputStamp()
         self._held: list[str] = []
         self._last_seq = -1
+        self._move: int | None = None  # a turn-based game's move, kept for the next step
 
     def reset(self, seed: int = 0) -> None:
         """Nothing held: a new episode, or the socket that held the keys went."""
@@ -92,8 +93,17 @@ class HumanSeat:
         self.stamp = InputStamp()
         self._held = []
         self._last_seq = -1
+        self._move = None
+
+    def latch(self) -> None:
+        """The action in effect is a move of a turn-based game: the next step plays it, even
+        if the key is let go before that step is taken (a release can arrive first)."""
+        self._move = self.action
 
     def take(self) -> tuple[int, bool]:
+        if self._move is not None:
+            move, self._move = self._move, None
+            return move, True
         # A person's keys choose every step; an empty seat's default action is nobody's choice.
         return self.action, self.holder.kind == "human"
 

@@ -104,9 +104,9 @@ def _checked_seats(game: Game, seats: Sequence[SeatHolder]) -> list[SeatHolder]:
         indices = [holder.index for holder in seats]
         raise ValueError(f"seats are numbered 0, 1, … once each, not {indices}")
     if is_multi_seat(game.env_id):
-        from games.engine.multiplayer import multi_seat_game
+        from games.engine.boards import seated_game
 
-        wanted = multi_seat_game(multi_seat_name(game.env_id)).seats
+        wanted = seated_game(multi_seat_name(game.env_id)).seats
     else:
         wanted = 1
     if len(ordered) != wanted:

@@ -52,7 +52,7 @@ from games.engine import replay
 from games.engine.machines import STICKY_ACTIONS, Outcome, sticky_probability
 from games.engine.multiplayer import MultiOutcome
 from games.engine.multireplay import MultiCheckpoint, MultiReplayer
-from games.engine.registry import is_atari, is_multi_seat, multi_seat_name
+from games.engine.registry import is_atari, is_board, is_multi_seat, multi_seat_name
 from games.engine.replay import Checkpoint, Replayer, ReplayError
 
 from . import chunkfile, stepcolumns, transfer
@@ -181,7 +181,8 @@ def _resumable(episode: Episode) -> bool:
     spec = episode.env_spec or {}
     env_id, kwargs = spec.get("env_id"), spec.get("env_kwargs", {})
     if isinstance(env_id, str) and is_multi_seat(env_id):
-        return True  # a MultiReplayer always checkpoints
+        # A multi-seat Atari replay always checkpoints; a board game's is replayed whole.
+        return not is_board(env_id)
     if not isinstance(env_id, str) or not is_atari(env_id) or not isinstance(kwargs, dict):
         return False
     try:
@@ -212,7 +213,9 @@ def _resume(episode: Episode, start: int) -> tuple[AnyReplayer, np.ndarray | Non
     multi = is_multi_seat(env_id)
     if not multi:
         _refuse_sticky_by_ale(episode, env_id, kwargs)
-    resumable = start and (multi or replay.resumable(env_id, kwargs))
+    resumable = start and (
+        (multi and not is_board(env_id)) or (not multi and replay.resumable(env_id, kwargs))
+    )
     saved = _load_checkpoint(str(episode.pk), start, multi=multi) if resumable else None
     if saved is not None:
         return _replayer(env_id, kwargs, episode.seed, saved[0]), saved[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from recording.models import Episode
 
@@ -706,3 +708,78 @@ def test_it_says_a_second_tab_of_a_player_seated_in_a_game_is_not_starting_anyth
         "playing in another tab"
     )  # not "starting"
     expect(first.locator("#episode-state")).to_have_attribute("data-state", "waiting")
+
+
+# Connect four's frame (games/engine/boards.py): columns of 32 pixels from x = 8, rows of 32
+# from y = 16, six rows; the seat to move's colour in the strip along the top.
+C4_COLUMN_X = [8 + 32 * column + 16 for column in range(7)]
+C4_BOTTOM_Y = 16 + 5 * 32 + 16
+RED = [230, 57, 70]
+
+
+def canvas_pixel(page: Page, x: int, y: int) -> list[int]:
+    return list(
+        page.evaluate(
+            f"Array.from(document.getElementById('screen').getContext('2d')"
+            f".getImageData({x}, {y}, 1, 1).data.slice(0, 3))"
+        )
+    )
+
+
+def click_column(page: Page, column: int) -> None:
+    """A click on the column, where the page shows it (the canvas is scaled)."""
+    scale = page.evaluate("document.getElementById('screen').clientWidth / 240")
+    page.locator("#screen").click(position={"x": C4_COLUMN_X[column] * scale, "y": 100 * scale})
+
+
+def test_it_lets_a_person_play_connect_four_against_the_board_player_by_click_and_keyboard(
+    live_stack: Stack, make_game: Any, alice: Any, page: Page, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.unblock():
+        make_game("connect-four", start_countdown=0)
+    open_play_page(alice, live_stack, page, django_db_blocker, "connect-four")
+    page.wait_for_function(
+        "window.arcadeState.state === 'playing' && window.arcadeState.framesDrawn > 0",
+        timeout=20_000,
+    )
+    expect(page.locator("#seat-info")).to_contain_text("You are red.")
+    assert canvas_pixel(page, 120, 2) == RED  # the strip: red to move
+
+    click_column(page, 3)  # Alice's disc drops to the bottom of column 4; the AI answers
+    page.wait_for_function("window.arcadeState.frame >= 2", timeout=10_000)
+    assert canvas_pixel(page, C4_COLUMN_X[3], C4_BOTTOM_Y) == RED
+    expect(page.locator("#board-cursor")).to_be_visible()
+    assert page.evaluate("window.arcadeState.boardCursor") == 3
+
+    page.screenshot(path="/tmp/e2e-connect-four-cursor.png")
+    page.keyboard.press("ArrowLeft")  # the cursor to column 3, and Enter plays there
+    assert page.evaluate("window.arcadeState.boardCursor") == 2
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.arcadeState.frame >= 4", timeout=10_000)
+    assert canvas_pixel(page, C4_COLUMN_X[2], C4_BOTTOM_Y) == RED or (
+        canvas_pixel(page, C4_COLUMN_X[2], C4_BOTTOM_Y - 32) == RED
+    )
+
+    # Then clicks, column after column, until the game ends; a full column is refused and
+    # the next one tried. Alice moves on even steps (a refused move is not a step).
+    column = 0
+    for _ in range(200):
+        state = page.evaluate("({...window.arcadeState})")
+        if state["state"] != "playing":
+            break
+        if state["frame"] % 2 == 0:
+            click_column(page, column)
+            column = (column + 1) % 7
+        with contextlib.suppress(PlaywrightTimeout):  # refused (a full column): nothing moved
+            page.wait_for_function(
+                f"window.arcadeState.frame > {state['frame']}"
+                " || window.arcadeState.state !== 'playing'",
+                timeout=3_000,
+            )
+    expect(page.locator("#episode-state")).to_have_attribute("data-state", "over")
+    page.screenshot(path="/tmp/e2e-connect-four.png")
+    episode = page.evaluate("window.arcadeState.episode")
+    with django_db_blocker.unblock():
+        stored = wait_finalised(episode)
+        assert stored.verification == Episode.Verification.VERIFIED, stored.verification_detail
+        assert stored.steps == page.evaluate("window.arcadeState.frame")

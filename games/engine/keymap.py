@@ -169,6 +169,12 @@ def describe(spec: Mapping[str, Any], action_meanings: Sequence[str]) -> list[Co
     return controls
 
 
+def keyboard_only(controls: Sequence[Control]) -> list[Control]:
+    """The controls a keyboard has keys for: not a board game's moves that are only clicked
+    (their codes, "Move<action>", are no key's; docs/boards.md)."""
+    return [c for c in controls if not all(code.startswith("Move") for code in c.codes)]
+
+
 def combines(spec: Mapping[str, Any]) -> bool:
     """Whether some action needs two meanings held at once (UP+FIRE, say)."""
     return any("+" in name for name in (spec.get("combos") or {}))

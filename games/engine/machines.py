@@ -32,13 +32,14 @@ from . import codec
 # Palette and Repeats live in modules of their own (the multi-seat machine shares them); they
 # stay importable from here, and pickles that name them here still load.
 from .palette import Palette
-from .registry import is_atari, is_multi_seat, multi_seat_name, register_all
+from .registry import is_atari, is_board, is_multi_seat, multi_seat_name, register_all
 from .screens import Screens
 from .sticky import Repeats
 
 if TYPE_CHECKING:
     from typing_extensions import TypeIs  # (typing's own from Python 3.13)
 
+    from .boards import BoardMachine
     from .multiplayer import MultiAtariMachine, MultiMachine
 
 PIXELS_INDEXED = "indexed"
@@ -435,12 +436,17 @@ def build_machine(config: GameConfig) -> Machine | MultiMachine:
     return GymMachine(config.env_id, config.env_kwargs)
 
 
-def build_multi_machine(config: GameConfig) -> MultiAtariMachine:
-    """The ``MultiAtariMachine`` of a multi-seat game; its env kwargs are the machine's
-    keyword arguments (frameskip, repeat_action_probability, full_action_space, max_steps).
-    The ROM is the ale-py wheel's: nothing is downloaded."""
+def build_multi_machine(config: GameConfig) -> MultiAtariMachine | BoardMachine:
+    """The machine of a multi-seat game: a ``BoardMachine`` for a board game (its env kwargs:
+    max_steps), else a ``MultiAtariMachine``, whose env kwargs are its keyword arguments
+    (frameskip, repeat_action_probability, full_action_space, max_steps). The ROM is the
+    ale-py wheel's: nothing is downloaded."""
     # Imported here: multi-agent-ale-py loads its emulator library, which a process that
     # plays only one-seat games (a hosted machine's, the seeding helper's) has no use for.
+    from .boards import BoardMachine
     from .multiplayer import MultiAtariMachine
 
-    return MultiAtariMachine(multi_seat_name(config.env_id), **config.env_kwargs)
+    name = multi_seat_name(config.env_id)
+    if is_board(config.env_id):
+        return BoardMachine(name, **config.env_kwargs)
+    return MultiAtariMachine(name, **config.env_kwargs)

@@ -480,6 +480,10 @@ class MultiAtariMachine:
             return []
         return self.palette.learn(self.frame, self.ale.getScreenRGB())
 
+    def rgb(self) -> np.ndarray:
+        """The screen now in RGB (H, W, 3), a copy."""
+        return np.asarray(self.ale.getScreenRGB(), np.uint8)
+
     def ram(self) -> np.ndarray:
         """The console's 128 bytes of RAM, a copy."""
         return np.asarray(self.ale.getRAM(), np.uint8).copy()

@@ -1,10 +1,13 @@
 """Replay a recorded multi-seat episode from its game, seed and joint actions, bit for bit.
 
 The multi-seat counterpart of games/engine/replay.py: a replay steps the very machine class
-the live loop stepped (``MultiAtariMachine``), so the frames come out as recorded, palette
-indices, uint8 (H, W). Frame 0 is the frame after ``start(seed)``; frame t + 1 follows joint
-action t. A replay can stop and resume in any process: ``MultiReplayer.checkpoint()`` is the
+the live loop stepped (``MultiAtariMachine``, or ``BoardMachine`` for a board game), so the
+frames come out as recorded: palette indices, uint8 (H, W), for Atari; RGB (H, W, 3) for a
+board game. Frame 0 is the frame after ``start(seed)``; frame t + 1 follows joint action t.
+An Atari replay can stop and resume in any process: ``MultiReplayer.checkpoint()`` is the
 machine's snapshot (ALE's system state, the screens, each seat's sticky actions) as bytes.
+A board game's is replayed whole, as a one-seat Gymnasium env's is (a game is at most a few
+hundred steps, each a few microseconds): it makes no checkpoints.
 
 No Django here: exporters and notebooks can call ``replay_multi`` directly.
 """
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .boards import BoardMachine, is_board_game
 from .errors import ReplayError
 from .multiplayer import MultiAtariMachine, MultiOutcome, MultiSnapshot
 
@@ -74,8 +78,12 @@ class MultiReplayer:
         *,
         resume: MultiCheckpoint | None = None,
     ) -> None:
+        self.machine: MultiAtariMachine | BoardMachine
         try:
-            self.machine = MultiAtariMachine(game, **env_kwargs)
+            if is_board_game(game):
+                self.machine = BoardMachine(game, **env_kwargs)
+            else:
+                self.machine = MultiAtariMachine(game, **env_kwargs)
         except (ValueError, TypeError, FileNotFoundError) as exc:
             raise ReplayError(f"cannot build {game} with {env_kwargs}: {exc}") from exc
         self._resumed_rgb: np.ndarray | None = None  # restoring ALE does not restore its screen
@@ -83,6 +91,8 @@ class MultiReplayer:
             if resume is None:
                 self.machine.start(seed, None)
                 self.number = 0
+            elif isinstance(self.machine, BoardMachine):
+                raise ReplayError(f"{game} is a board game: it is replayed whole, not resumed")
             else:
                 # The checkpoint holds all of the sticky actions' state: nothing to seed.
                 if bool(resume.snapshot.repeats) != (self.machine.repeats is not None):
@@ -114,10 +124,18 @@ class MultiReplayer:
     def rgb(self) -> np.ndarray:
         if self._resumed_rgb is not None:
             return self._resumed_rgb
-        return np.asarray(self.machine.ale.getScreenRGB(), np.uint8)
+        return self.machine.rgb()
 
-    def checkpoint(self) -> MultiCheckpoint:
-        """Where this replay is now, to resume in any process."""
+    @property
+    def resumable(self) -> bool:
+        """Whether ``checkpoint`` can stop this replay to resume it (not a board game's)."""
+        return isinstance(self.machine, MultiAtariMachine)
+
+    def checkpoint(self) -> MultiCheckpoint | None:
+        """Where this replay is now, to resume in any process; None for a board game's,
+        which is replayed whole."""
+        if not isinstance(self.machine, MultiAtariMachine):
+            return None
         return MultiCheckpoint(number=self.number, snapshot=self.machine.snapshot())
 
     def close(self) -> None:

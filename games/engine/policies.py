@@ -8,7 +8,8 @@ may step on), the later makes the observation and ``decide`` chooses on it, both
 (onnxruntime releases the GIL), and the loop holds the previous action if it is late.
 ``observe`` does the tick's part and makes the observation at once.
 
-Built in, needing no weights: ``RandomPolicy`` and ``PongTracker``. ``OnnxPolicy`` runs a
+Built in, needing no weights: ``RandomPolicy``, ``PongTracker`` and, for board games,
+``BoardPolicy`` (a random legal move, or win if it can and block if it must). ``OnnxPolicy`` runs a
 researcher's model and checks it when loaded, so a bad model is an error with a message at
 upload, never a crash at play time. No code here downloads anything.
 """
@@ -414,17 +415,73 @@ def _load(model: bytes | str | Path, threads: int) -> ort.InferenceSession:
     return session
 
 
+# --- board games -------------------------------------------------------------------------------
+
+
+class BoardPolicy(HeldPolicy):
+    """A seat of a board game (``boards.BoardMachine``): on its turn, a legal move, chosen by
+    ``boards.one_ply`` (win if it can, block if it must) or at random; NOOP otherwise.
+
+    It reads the machine's rules where a screen policy reads its frame, and decides on the
+    tick (``inline``): a one-ply search of a board is a few milliseconds at most, and the
+    turn clock steps the AI's move as soon as it is decided, so it must be ready at once.
+    """
+
+    inline = True
+
+    def __init__(self, *, n_actions: int, seat: int, search: bool, seed: int = 0) -> None:
+        super().__init__(n_actions=n_actions, observation=None)
+        self.seat = seat
+        self.search = search
+        self.noop = n_actions - 1  # a board game's last action
+        self.action = self.noop
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        self.action = self.noop
+        self.rng = np.random.default_rng(seed)
+
+    def later(self, screen: Screen) -> Later:
+        from .boards import legal_moves, one_ply  # (boards loads the multi-seat emulator)
+
+        rules = getattr(screen, "rules", None)
+        if rules is None:
+            raise TypeError("a board game's policy plays a board game's machine only")
+        if rules.to_move != self.seat:
+            return Ready(np.array([self.noop]))
+        if self.search:
+            return Ready(np.array([one_ply(rules, self.seat, self.rng)]))
+        return Ready(np.array([int(self.rng.choice(legal_moves(rules)))]))
+
+    def decide(self, observation: np.ndarray) -> int:
+        return int(observation[0])
+
+
 # --- by name ---------------------------------------------------------------------------------
 
-BUILT_IN = ("random", "pong-tracker")
+BUILT_IN = ("random", "pong-tracker", "board")
 
 
 def built_in(
-    name: str, *, action_meanings: Sequence[str], seat: int = 0, every_k: int = 1
+    name: str,
+    *,
+    action_meanings: Sequence[str],
+    seat: int = 0,
+    every_k: int = 1,
+    board: bool = False,
 ) -> Policy:
     """A policy that needs no weights, for a seat of a game. ``seat`` is the player index:
     in Pong, seat 0 holds the right paddle (the single player, two-player Pong's first_0)
-    and seat 1 the left."""
+    and seat 1 the left. ``board``: the game is a board game, whose random player picks
+    among the legal moves (a random action would mostly be refused) and whose "board"
+    player wins if it can and blocks if it must."""
+    if board:
+        if name not in ("random", "board"):
+            raise ValueError(f"a board game is played by the random or board policy, not {name!r}")
+        return BoardPolicy(n_actions=len(action_meanings), seat=seat, search=name == "board")
+    if name == "board":
+        raise ValueError("the board policy plays board games only")
     if name == "random":
         return RandomPolicy(n_actions=len(action_meanings), every_k=every_k)
     if name == "pong-tracker":

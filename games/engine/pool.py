@@ -39,7 +39,7 @@ from .machines import (
     atari_start_state,
     build_machine,
 )
-from .registry import is_atari, is_multi_seat, multi_seat_name, register_all
+from .registry import is_atari, is_board, is_multi_seat, multi_seat_name, register_all
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -54,8 +54,9 @@ SEEDS_COMPARED = (0, 1, 2**31 - 1)
 
 def seeded_in_helper(config: GameConfig) -> bool:
     """Whether a start of this game is worth seeding ahead in the helper: ALE games, one- or
-    multi-seat, whose build and reset take ~85 ms; other envs reset in no time."""
-    return is_atari(config.env_id) or is_multi_seat(config.env_id)
+    multi-seat, whose build and reset take ~85 ms; other envs (and board games) reset in no
+    time."""
+    return is_atari(config.env_id) or (is_multi_seat(config.env_id) and not is_board(config.env_id))
 
 
 def start_state(config: GameConfig, seed: int) -> bytes:

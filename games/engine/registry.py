@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
-ARCADE_ENVS = {"arcade/TowerOfHanoi-v0": "games.envs.hanoi:TowerOfHanoiEnv"}
+ARCADE_ENVS = {
+    "arcade/TowerOfHanoi-v0": "games.envs.hanoi:TowerOfHanoiEnv",
+    "arcade/Quarto-v0": "games.envs.quarto:QuartoEnv",
+}
 
 
 def register_all() -> None:
@@ -34,6 +37,16 @@ MULTI_SEAT_PREFIX = "multi/"
 
 def is_multi_seat(env_id: str) -> bool:
     return env_id.startswith(MULTI_SEAT_PREFIX)
+
+
+# Board games are multi-seat games too ("multi/tictactoe"), played by a ``BoardMachine``
+# (games/engine/boards.py) instead of an emulator.
+BOARD_GAMES = ("connect_four", "quarto", "tictactoe")
+
+
+def is_board(env_id: str) -> bool:
+    """Whether ``env_id`` is a two-player board game's ("multi/connect_four")."""
+    return is_multi_seat(env_id) and env_id[len(MULTI_SEAT_PREFIX) :] in BOARD_GAMES
 
 
 def multi_seat_name(env_id: str) -> str:

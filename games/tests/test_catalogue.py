@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from games.catalogue import DEFAULT_GAMES, MEANINGS
+from games.engine.boards import seated_game
 from games.engine.keymap import KeyMap, describe
 from games.engine.machines import AtariMachine
-from games.engine.multiplayer import multi_seat_game
+from games.engine.registry import BOARD_GAMES
 
 ATARI = [entry for entry in DEFAULT_GAMES if entry["env_id"].startswith("ALE/")]
 BY_SLUG = {entry["slug"]: entry for entry in DEFAULT_GAMES}
@@ -69,7 +70,8 @@ def test_it_says_what_every_key_does_in_each_default_game(entry: dict[str, Any])
     controls = describe(entry["key_map"], [])
     assert {code for control in controls for code in control.codes} == set(entry["key_map"]["keys"])
     assert all(control.does == entry["key_map"]["labels"][control.symbol] for control in controls)
-    assert entry["key_map"]["touch"]  # on-screen buttons for touch screens
+    # On-screen buttons for touch screens, or a board whose cells are tapped.
+    assert entry["key_map"]["touch"] or entry["key_map"]["board"]["regions"]
 
 
 @pytest.mark.django_db
@@ -110,7 +112,7 @@ MULTI = [entry for entry in DEFAULT_GAMES if entry["env_id"].startswith("multi/"
 def multi_plays(slug: str, *keys: str) -> str:
     """The action meaning that holding ``keys`` plays in a seat of multi-seat ``slug``."""
     entry = BY_SLUG[slug]
-    meanings = multi_seat_game(entry["env_id"].removeprefix("multi/")).action_meanings
+    meanings = seated_game(entry["env_id"].removeprefix("multi/")).action_meanings
     keymap = KeyMap(entry["key_map"], default_action=0, n_actions=len(meanings))
     return meanings[keymap.action_for(keys)]
 
@@ -119,7 +121,7 @@ def multi_plays(slug: str, *keys: str) -> str:
 def test_it_gives_each_multi_seat_game_a_seat_per_player_with_its_role(
     entry: dict[str, Any],
 ) -> None:
-    game = multi_seat_game(entry["env_id"].removeprefix("multi/"))
+    game = seated_game(entry["env_id"].removeprefix("multi/"))
     seats = entry["seats"]
     assert [seat["index"] for seat in seats] == list(range(game.seats))
     assert [seat["role"] for seat in seats] == list(game.roles)
@@ -177,7 +179,9 @@ def test_it_installs_the_catalogue_once_however_often_it_is_loaded() -> None:
     call_command("load_catalogue", stdout=out)
 
     assert (Game.objects.count(), Policy.objects.count(), GameSeat.objects.count()) == counts
-    assert counts == (len(DEFAULT_GAMES), 4, 2 * len(MULTI))
+    boards = [entry for entry in MULTI if entry["env_id"].removeprefix("multi/") in BOARD_GAMES]
+    assert len(boards) == 6
+    assert counts == (len(DEFAULT_GAMES), 4 + len(boards), 2 * len(MULTI))
     assert "already installed" in out.getvalue()
     game = Game.objects.get(slug="pong-2p")
     assert [seat.policy for seat in game.seats_in_force()] == [game.policies.get()] * 2

@@ -127,3 +127,17 @@ def test_it_shows_the_ai_opponents_seat_without_keys(client: Client, make_game: 
 def test_it_keeps_a_one_player_games_controls_as_they_were(client: Client, pong: Any) -> None:
     page = client.get("/games/pong/").content.decode()
     assert 'id="controls"' in page and 'id="seats"' not in page
+
+
+def test_it_tells_how_to_play_a_board_game_by_click_and_cursor_without_click_only_codes(
+    client: Client, make_game: Any, alice: Any
+) -> None:
+    make_game("quarto")
+    detail = squash(client.get("/games/quarto/").content.decode())
+    assert "click where you want to play" in detail.lower()
+    assert "Move16" not in detail and "Keys are held" not in detail
+    client.force_login(alice)
+    page = client.get("/games/quarto/play/").content.decode()
+    regions = re.search(r'<script id="board-regions" type="application/json">(.*?)</script>', page)
+    assert regions is not None and '"Move31"' in regions.group(1)
+    assert 'id="board-cursor"' in page and "Move16" not in page.split("board-regions")[0]

@@ -42,7 +42,12 @@
   const TOUCH_ONLY =
     window.matchMedia("(pointer: coarse)").matches &&
     !window.matchMedia("(any-pointer: fine)").matches;
-  const KEYBOARD_NEEDED = TOUCH_ONLY && root.dataset.touchControls !== "true";
+  // A board game's moves, where they are clicked: [left, top, width, height, key code] in the
+  // frame's pixels (the key map's "board" regions). A click presses that move's key.
+  const REGIONS = JSON.parse(document.getElementById("board-regions")?.textContent || "[]");
+  const KEYBOARD_NEEDED =
+    TOUCH_ONLY && root.dataset.touchControls !== "true" && REGIONS.length === 0;
+  const board = { cursor: 0 }; // index into REGIONS of the region the keyboard's cursor is on
   // Keys that mean something to the browser or the page, never "any key" to begin.
   const NOT_ANY_KEY = new Set(["Tab", "Escape", "ShiftLeft", "ShiftRight", "ControlLeft",
     "ControlRight", "AltLeft", "AltRight", "MetaLeft", "MetaRight", "CapsLock", "F5"]);
@@ -78,6 +83,7 @@
     leave: document.getElementById("leave"),
     seatInfo: document.getElementById("seat-info"),
     pad: document.getElementById("pad"),
+    boardCursor: document.getElementById("board-cursor"), // a board game's keyboard cursor
     // A spectator of a game of several seats: each seat's score (`scores` messages).
     seatScores: [...document.querySelectorAll("[data-seat-score]")],
   };
@@ -178,6 +184,7 @@
       return s.seatScores && { returns: [...s.seatScores.returns], points: [...s.seatScores.points] };
     },
     get moves() { return s.moves; },
+    get boardCursor() { return board.cursor; },
   });
 
   // --- the socket ----------------------------------------------------------------------------
@@ -979,6 +986,7 @@
     el.screen.style.width = `${width * scale}px`;
     el.screen.style.height = `${height * scale}px`;
     root.dataset.scale = String(scale);
+    if (REGIONS.length) showBoardCursor();
   }
 
   function draw(header) {
@@ -1057,6 +1065,7 @@
     el.state.dataset.state = state;
     root.dataset.state = state;
     show(el.state, text);
+    if (REGIONS.length) showBoardCursor(); // shown while a game is up
   }
 
   /** News that is not a fault (a reconnect, a partner away or back): the same line, not red. */
@@ -1109,6 +1118,7 @@
   function onKeyDown(event) {
     if (isTyping(event.target)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return; // leave browser shortcuts alone
+    if (REGIONS.length && onBoardKey(event)) return;
     const waitsForUs = !MATCH && !WATCH && (s.state === "standby" || s.state === "paused");
     if (waitsForUs && !NOT_ANY_KEY.has(event.code)) {
       // Any key begins; Space and Enter must not also press the button under the focus.
@@ -1170,6 +1180,84 @@
     }
   }
 
+  // --- board games: moves by click, or by a cursor steered with the arrows -------------------
+
+  const BOARD_STEPS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  const TAP_MS = 60; // a click holds its move's key this long: a press, then a release
+
+  /** A move clicked or chosen with Enter: its key pressed and let go, as a keyboard would. */
+  function playRegion(index) {
+    if (!sending() || index < 0 || index >= REGIONS.length) return;
+    const code = REGIONS[index][4];
+    pressKey(code, performance.now());
+    setTimeout(() => releaseKey(code, performance.now()), TAP_MS);
+  }
+
+  function regionCentre(region) {
+    return [region[0] + region[2] / 2, region[1] + region[3] / 2];
+  }
+
+  /** The region nearest the cursor's in direction (dx, dy), favouring those straight ahead. */
+  function nextRegion(dx, dy) {
+    const [x, y] = regionCentre(REGIONS[board.cursor]);
+    let best = board.cursor;
+    let bestCost = Infinity;
+    REGIONS.forEach((region, index) => {
+      const [cx, cy] = regionCentre(region);
+      const ahead = (cx - x) * dx + (cy - y) * dy;
+      if (index === board.cursor || ahead <= 0) return;
+      const aside = Math.abs((cx - x) * dy) + Math.abs((cy - y) * dx);
+      const cost = ahead + 2 * aside;
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = index;
+      }
+    });
+    return best;
+  }
+
+  /** Arrows move the cursor, Enter or Space plays the move under it; true when handled. */
+  function onBoardKey(event) {
+    if (!capturing()) return false;
+    const step = BOARD_STEPS[event.code];
+    if (step) {
+      event.preventDefault();
+      board.cursor = nextRegion(...step);
+      showBoardCursor();
+      return true;
+    }
+    if (event.code === "Enter" || event.code === "Space") {
+      event.preventDefault();
+      if (!event.repeat) playRegion(board.cursor);
+      return true;
+    }
+    return false;
+  }
+
+  /** The cursor's outline over the canvas, in the canvas's on-screen pixels. */
+  function showBoardCursor() {
+    if (!el.boardCursor || !REGIONS.length) return;
+    const scale = el.screen.clientWidth / el.screen.width;
+    const canvas = el.screen.getBoundingClientRect();
+    const stage = el.stage.getBoundingClientRect();
+    const [left, top, width, height] = REGIONS[board.cursor];
+    Object.assign(el.boardCursor.style, {
+      left: `${canvas.left - stage.left + left * scale}px`,
+      top: `${canvas.top - stage.top + top * scale}px`,
+      width: `${width * scale}px`,
+      height: `${height * scale}px`,
+    });
+    el.boardCursor.hidden = !inGame();
+  }
+
+  /** The region under a click on the canvas, or -1. */
+  function regionAt(event) {
+    const rect = el.screen.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) / rect.width) * el.screen.width;
+    const y = ((event.clientY - rect.top) / rect.height) * el.screen.height;
+    return REGIONS.findIndex(([l, t, w, h]) => x >= l && x < l + w && y >= t && y < t + h);
+  }
+
   // --- wiring --------------------------------------------------------------------------------
 
   el.newGame.addEventListener("click", () => {
@@ -1211,6 +1299,16 @@
       button.addEventListener("lostpointercapture", up);
       button.addEventListener("contextmenu", (event) => event.preventDefault());
     }
+  }
+
+  if (REGIONS.length) {
+    el.screen.addEventListener("click", (event) => {
+      const index = regionAt(event);
+      if (index < 0) return;
+      board.cursor = index;
+      showBoardCursor();
+      playRegion(index);
+    });
   }
 
   window.addEventListener("keydown", onKeyDown);
