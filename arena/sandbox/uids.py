@@ -49,9 +49,8 @@ def held() -> Iterator[int | None]:
     raise RuntimeError(f"all {SLOTS} sandbox user ids are in use")
 
 
-def processes_of(uid: int) -> int:
-    """Processes and threads whose real uid is UID now (what RLIMIT_NPROC counts)."""
-    count = 0
+def processes() -> Iterator[tuple[int, int, int]]:
+    """Every process of this machine now: its pid, real uid and count of threads."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -60,6 +59,9 @@ def processes_of(uid: int) -> int:
         except OSError:
             continue  # gone meanwhile
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields["Uid"].split()[0]) == uid:
-            count += int(fields.get("Threads", "1"))
-    return count
+        yield int(entry.name), int(fields["Uid"].split()[0]), int(fields.get("Threads", "1"))
+
+
+def processes_of(uid: int) -> int:
+    """Processes and threads whose real uid is UID now (what RLIMIT_NPROC counts)."""
+    return sum(threads for _, owner, threads in processes() if owner == uid)

@@ -47,18 +47,11 @@ LIMITS = Limits(start_seconds=30.0, move_seconds=5.0)
 
 def sandbox_processes() -> list[int]:
     """Pids of this machine whose real uid is a sandbox's."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if uids.FIRST_UID <= uid < uids.FIRST_UID + uids.SLOTS:
-            found.append(int(entry.name))
-    return found
+    return [
+        pid
+        for pid, uid, _ in uids.processes()
+        if uids.FIRST_UID <= uid < uids.FIRST_UID + uids.SLOTS
+    ]
 
 
 def sandbox_cgroups() -> list[Path]:
